@@ -1,0 +1,215 @@
+// The command line: parse, run one straight path per command, print, exit.
+import { readFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ensureRepo, GitError, publish, redactUrl } from './git.ts';
+import { loadInventory } from './inventory/load.ts';
+import type { Inventory } from './inventory/model.ts';
+import { InventoryError } from './inventory/problems.ts';
+import { packageRoot } from './paths.ts';
+import { renderInventory } from './render/render.ts';
+import { applyTree, planTree, type FileChange, type TreePlan } from './render/tree.ts';
+import { RenderError } from './render/validate.ts';
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const defaultIo: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
+
+class UsageError extends Error {}
+
+const USAGE = `bramble: bare ARM boards to k3s clusters that Flux keeps in sync with Git
+
+Usage:
+  bramble validate -i FILE                 check an inventory (structure and meaning)
+  bramble render   -i FILE [options]       render clusters/<name>/ into a repository
+  bramble publish  -i FILE [options]       render, commit and push to the Git remote
+  bramble help | --help                    this text
+  bramble version | --version
+
+Options:
+  -i, --inventory FILE   the inventory (e.g. inventory/homelab.yaml)
+  -c, --cluster NAME     only this cluster (repeatable); default: all
+      --repo DIR         the Git work tree to render into (default: .);
+                         publish clones the remote into DIR when it does not exist
+      --remote URL       publish: push here instead of the inventory's git.url
+                         (the rendered Flux sync still reads git.url)
+      --check            render: write nothing; exit 1 listing what differs
+      --force            replace or prune generated files that were edited by hand
+
+Exit codes: 0 done, 1 invalid inventory / differences / refused, 2 usage error.`;
+
+const OPTIONS = {
+  inventory: { type: 'string', short: 'i' },
+  cluster: { type: 'string', short: 'c', multiple: true },
+  repo: { type: 'string' },
+  remote: { type: 'string' },
+  check: { type: 'boolean' },
+  force: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} satisfies ParseArgsConfig['options'];
+
+interface Options {
+  inventory?: string;
+  cluster?: string[];
+  repo?: string;
+  remote?: string;
+  check?: boolean;
+  force?: boolean;
+  help?: boolean;
+  version?: boolean;
+}
+
+const ALLOWED: Record<string, Array<keyof Options>> = {
+  validate: ['inventory'],
+  render: ['inventory', 'cluster', 'repo', 'check', 'force'],
+  publish: ['inventory', 'cluster', 'repo', 'remote', 'force'],
+};
+
+function parse(argv: string[]): { command: string; opts: Options } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const opts = parsed.values as Options;
+  if (opts.help) return { command: 'help', opts };
+  if (opts.version) return { command: 'version', opts };
+  const [command = 'help', ...rest] = parsed.positionals;
+  if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
+  if (!['help', 'version', ...Object.keys(ALLOWED)].includes(command)) throw new UsageError(`unknown command: ${command}`);
+  const allowed = ALLOWED[command];
+  if (allowed) {
+    for (const key of Object.keys(opts) as Array<keyof Options>) {
+      if (opts[key] !== undefined && !allowed.includes(key)) throw new UsageError(`${command} does not take --${key}`);
+    }
+    if (!opts.inventory) throw new UsageError(`${command} needs an inventory: -i FILE`);
+  }
+  return { command, opts };
+}
+
+function summarize(plan: TreePlan): string[] {
+  const sign: Record<FileChange['action'], string> = { add: 'A', change: 'M', delete: 'D' };
+  return plan.changes.map((c) => `  ${sign[c.action]} ${c.path}`);
+}
+
+function conflictLines(plan: TreePlan): string[] {
+  return plan.conflicts.map((c) => `  ! ${c.path} ${c.why}`);
+}
+
+function commitMessage(inv: Inventory, clusters: string[], plan: TreePlan): string {
+  const lines = [`bramble: render ${clusters.join(', ')}`, '', `Rendered from ${inv.source}.`];
+  for (const name of clusters) {
+    const mine = plan.changes.filter((c) => c.path.startsWith(`clusters/${name}/`));
+    if (mine.length === 0) continue;
+    const count = (a: FileChange['action']) => mine.filter((c) => c.action === a).length;
+    lines.push('', `${name}: ${count('add')} added, ${count('change')} changed, ${count('delete')} removed`);
+    for (const c of mine.slice(0, 30)) lines.push(`  ${{ add: 'A', change: 'M', delete: 'D' }[c.action]} ${c.path}`);
+    if (mine.length > 30) lines.push(`  ... and ${mine.length - 30} more`);
+  }
+  return lines.join('\n');
+}
+
+async function cmdValidate(opts: Options, io: Io): Promise<number> {
+  const inv = await loadInventory(opts.inventory!);
+  const nodes = inv.clusters.reduce((n, c) => n + c.nodes.length, 0);
+  io.out(`${opts.inventory}: valid (${inv.clusters.length} cluster(s), ${nodes} node(s), ${inv.vlans.length} VLAN(s))`);
+  return 0;
+}
+
+async function cmdRender(opts: Options, io: Io): Promise<number> {
+  const inv = await loadInventory(opts.inventory!);
+  const repo = resolvePath(opts.repo ?? '.');
+  const out = await renderInventory(inv, { clusters: opts.cluster });
+  const plan = await planTree(repo, out.files, out.scopes, opts.force);
+  if (opts.check) {
+    const differs = plan.changes.length > 0 || plan.conflicts.length > 0;
+    if (!differs) {
+      io.out(`up to date: ${out.scopes.join(', ')} (${plan.unchanged.length} generated files)`);
+      return 0;
+    }
+    io.out(`out of date in ${repo}:`);
+    for (const l of [...summarize(plan), ...conflictLines(plan)]) io.out(l);
+    return 1;
+  }
+  if (plan.conflicts.length > 0) {
+    io.err(`render refused; nothing was written:`);
+    for (const l of conflictLines(plan)) io.err(l);
+    return 1;
+  }
+  await applyTree(repo, plan, out.scopes);
+  for (const l of summarize(plan)) io.out(l);
+  io.out(`rendered ${out.scopes.join(', ')} into ${repo}: ${plan.changes.length} change(s), ${plan.unchanged.length} unchanged`);
+  return 0;
+}
+
+async function cmdPublish(opts: Options, io: Io): Promise<number> {
+  const inv = await loadInventory(opts.inventory!);
+  const remote = opts.remote ?? inv.git.url;
+  const repo = resolvePath(opts.repo ?? '.');
+  const how = await ensureRepo(repo, remote, inv.git.branch);
+  if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
+
+  const out = await renderInventory(inv, { clusters: opts.cluster });
+  const plan = await planTree(repo, out.files, out.scopes, opts.force);
+  if (plan.conflicts.length > 0) {
+    io.err(`publish refused; nothing was written, committed or pushed:`);
+    for (const l of conflictLines(plan)) io.err(l);
+    return 1;
+  }
+  await applyTree(repo, plan, out.scopes);
+  for (const l of summarize(plan)) io.out(l);
+
+  // Stage bramble's own files only: generated ones, pruned ones, and seeds it just created.
+  const added = new Set(plan.changes.map((c) => c.path));
+  const paths = [...out.files.filter((f) => !f.seed || added.has(f.path)).map((f) => f.path), ...plan.changes.filter((c) => c.action === 'delete').map((c) => c.path)];
+  const names = out.scopes.map((s) => s.slice('clusters/'.length));
+  const result = await publish({ repo, remote, branch: inv.git.branch, paths, message: commitMessage(inv, names, plan) });
+
+  if (result.committed) io.out(`committed ${result.committed.slice(0, 12)}: ${plan.changes.length} file change(s) in ${names.join(', ')}`);
+  else io.out(`nothing changed in ${names.join(', ')}`);
+  if (result.rebased > 0) io.out(`the remote had moved on; rebased onto it ${result.rebased} time(s)`);
+  io.out(result.pushed ? `pushed ${result.head.slice(0, 12)} to ${redactUrl(remote)} (branch ${inv.git.branch})` : `remote ${redactUrl(remote)} (branch ${inv.git.branch}) is already at ${result.head.slice(0, 12)}`);
+  io.out(`work tree: ${repo}`);
+  return 0;
+}
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  try {
+    const { command, opts } = parse(argv);
+    switch (command) {
+      case 'help':
+        io.out(USAGE);
+        return 0;
+      case 'version':
+        io.out((JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version);
+        return 0;
+      case 'validate':
+        return await cmdValidate(opts, io);
+      case 'render':
+        return await cmdRender(opts, io);
+      case 'publish':
+        return await cmdPublish(opts, io);
+    }
+    return 2;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`bramble: ${e.message}\nRun "bramble --help" for usage.`);
+      return 2;
+    }
+    if (e instanceof InventoryError || e instanceof RenderError || e instanceof GitError) {
+      io.err(e.message);
+      return 1;
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
+      io.err(`bramble: cannot write: ${(e as Error).message}`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,146 @@
+// Committing bramble's files and pushing them, through the git CLI. Never a
+// force-push: when the remote has moved on, bramble rebases its own commit on
+// top, and when that conflicts it stops with the local commit intact.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { $, type ProcessOutput } from 'zx';
+
+export class GitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GitError';
+  }
+}
+
+/** Credentials in https URLs never reach a message. */
+export function redactUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
+}
+
+// No prompts: a run without a terminal must fail, not hang on a password.
+const env = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', LC_ALL: 'C' };
+
+function git(cwd: string) {
+  return $({ cwd, env, quiet: true, nothrow: true, verbose: false });
+}
+
+function explain(out: ProcessOutput): string {
+  const text = (out.stderr || out.stdout).trim().split('\n').filter((l) => !l.startsWith('hint:')).slice(-4).join('\n');
+  return redactUrl(text);
+}
+
+async function must(cwd: string, args: string[], what: string): Promise<string> {
+  const out = await git(cwd)`git ${args}`;
+  if (out.exitCode !== 0) throw new GitError(`${what} failed: ${explain(out)}`);
+  return out.stdout.trim();
+}
+
+/** The commit the remote branch points at, or undefined when it has none. */
+export async function remoteHead(cwd: string, remote: string, branch: string): Promise<string | undefined> {
+  const line = await must(cwd, ['ls-remote', '--', remote, `refs/heads/${branch}`], `reading ${redactUrl(remote)}`);
+  return line === '' ? undefined : line.split(/\s+/)[0];
+}
+
+/**
+ * Make `repo` a working clone for `branch`: clone the remote when the folder
+ * does not exist (a new repository when the remote is empty), else check that
+ * it is a Git work tree.
+ */
+export async function ensureRepo(repo: string, remote: string, branch: string): Promise<'cloned' | 'created' | 'existing'> {
+  const dir = resolve(repo);
+  if (existsSync(dir)) {
+    const top = await git(dir)`git rev-parse --show-toplevel`;
+    if (top.exitCode !== 0) throw new GitError(`${repo} exists but is not a Git repository; point --repo at a clone of ${redactUrl(remote)} or at a folder that does not exist yet`);
+    return 'existing';
+  }
+  const head = await remoteHead(process.cwd(), remote, branch);
+  if (head) {
+    await must(process.cwd(), ['clone', '--quiet', '--branch', branch, '--', remote, dir], `cloning ${redactUrl(remote)}`);
+    return 'cloned';
+  }
+  await must(process.cwd(), ['init', '--quiet', '--initial-branch', branch, '--', dir], `creating a repository in ${repo}`);
+  return 'created';
+}
+
+export interface PublishOptions {
+  repo: string;
+  remote: string;
+  branch: string;
+  /** Files to stage (added, changed or deleted): bramble's own, nothing else. */
+  paths: string[];
+  message: string;
+}
+
+export interface PublishResult {
+  /** The commit made by this run, if anything changed. */
+  committed?: string;
+  /** The commit the remote branch points at afterwards. */
+  head: string;
+  pushed: boolean;
+  /** How many times the remote had moved on and bramble rebased onto it. */
+  rebased: number;
+}
+
+async function identityArgs(repo: string): Promise<string[]> {
+  const name = await git(repo)`git config user.name`;
+  const email = await git(repo)`git config user.email`;
+  // Use the owner's identity when git has one; otherwise say who made the commit.
+  return [
+    ...(name.exitCode === 0 && name.stdout.trim() ? [] : ['-c', 'user.name=bramble']),
+    ...(email.exitCode === 0 && email.stdout.trim() ? [] : ['-c', 'user.email=bramble@localhost']),
+  ];
+}
+
+/** Stage `paths`, commit them when they changed, then push without force. */
+export async function publish(opts: PublishOptions): Promise<PublishResult> {
+  const { repo, remote, branch } = opts;
+  let committed: string | undefined;
+  if (opts.paths.length > 0) {
+    await must(repo, ['add', '--all', '--', ...opts.paths], 'staging files');
+    const staged = await git(repo)`git diff --cached --quiet -- ${opts.paths}`;
+    if (staged.exitCode === 1) {
+      await must(repo, [...(await identityArgs(repo)), 'commit', '--quiet', '--no-verify', '-m', opts.message, '--', ...opts.paths], 'committing');
+      committed = await must(repo, ['rev-parse', 'HEAD'], 'reading the commit');
+    }
+  }
+
+  const hasHead = (await git(repo)`git rev-parse --verify --quiet HEAD`).exitCode === 0;
+  if (!hasHead) throw new GitError(`nothing to push: ${repo} has no commit yet`);
+
+  let rebased = 0;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const local = await must(repo, ['rev-parse', 'HEAD'], 'reading HEAD');
+    const upstream = await remoteHead(repo, remote, branch);
+    if (upstream === local) return { committed, head: local, pushed: false, rebased };
+    if (upstream) {
+      const known = (await git(repo)`git cat-file -e ${upstream + '^{commit}'}`).exitCode === 0;
+      const contains = known && (await git(repo)`git merge-base --is-ancestor ${upstream} HEAD`).exitCode === 0;
+      if (!contains) {
+        await integrate(repo, remote, branch);
+        rebased++;
+        continue;
+      }
+    }
+    const push = await git(repo)`git push --porcelain -- ${remote} ${'HEAD:refs/heads/' + branch}`;
+    if (push.exitCode === 0) return { committed, head: await must(repo, ['rev-parse', 'HEAD'], 'reading HEAD'), pushed: true, rebased };
+    const why = explain(push);
+    // Someone pushed between our look and our push: look again.
+    if (/\[rejected\]|non-fast-forward|fetch first|stale info/.test(push.stdout + push.stderr)) continue;
+    throw new GitError(`pushing to ${redactUrl(remote)} (${branch}) failed: ${why}\nThe commit is kept in ${repo}; the next run pushes it.`);
+  }
+  throw new GitError(`the remote ${redactUrl(remote)} kept moving while bramble pushed; the commit is kept in ${repo}; run again`);
+}
+
+/** Replay local commits on top of the remote branch; on conflict, undo the attempt. */
+async function integrate(repo: string, remote: string, branch: string): Promise<void> {
+  await must(repo, ['fetch', '--quiet', '--', remote, `refs/heads/${branch}`], `fetching ${redactUrl(remote)}`);
+  const rebase = await git(repo)`git ${await identityArgs(repo)} rebase --autostash --quiet FETCH_HEAD`;
+  if (rebase.exitCode === 0) return;
+  const conflicted = (await git(repo)`git diff --name-only --diff-filter=U`).stdout.trim().split('\n').filter(Boolean);
+  await git(repo)`git rebase --abort`;
+  throw new GitError(
+    `the remote ${redactUrl(remote)} (${branch}) has moved on and its changes conflict with bramble's` +
+      (conflicted.length ? `: ${conflicted.join(', ')}` : '') +
+      `.\nNothing was pushed and the local commit is kept in ${repo}. Merge the remote by hand (git pull), then run bramble again.`,
+  );
+}

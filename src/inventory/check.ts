@@ -1,0 +1,205 @@
+// Meaning checks: an inventory can have the right shape and still describe a
+// site that cannot work (an address in a DHCP pool, two etcd servers, a k3s
+// too old for the Flux it will run). Each check names the field to fix.
+import ipaddr from 'ipaddr.js';
+import { FLUX_MIN_KUBERNETES } from './defaults.ts';
+import { activeNodes, defaultReplicas, mergedPlatform } from './model.ts';
+import type { FieldPath } from './problems.ts';
+import type { RawInventory, RawVlan } from './schema.ts';
+
+export interface Finding {
+  path: FieldPath;
+  message: string;
+  /** Place the error on the key, for fields that should not be there. */
+  onKey?: boolean;
+}
+
+type V4 = ipaddr.IPv4;
+
+function addr(s: string): V4 {
+  return ipaddr.IPv4.parse(s);
+}
+
+function toInt(a: V4): number {
+  return a.octets.reduce((acc, o) => acc * 256 + o, 0);
+}
+
+function inSubnet(address: string, cidr: string): boolean {
+  return addr(address).match(ipaddr.IPv4.parseCIDR(cidr));
+}
+
+function inPool(address: string, vlan: RawVlan): boolean {
+  if (!vlan.dhcp) return false;
+  const a = toInt(addr(address));
+  return a >= toInt(addr(vlan.dhcp.start)) && a <= toInt(addr(vlan.dhcp.end));
+}
+
+function subnetRange(cidr: string): [number, number] {
+  const [base, bits] = ipaddr.IPv4.parseCIDR(cidr);
+  const size = 2 ** (32 - bits);
+  const start = Math.floor(toInt(base) / size) * size;
+  return [start, start + size - 1];
+}
+
+function poolText(v: RawVlan): string {
+  return `${v.dhcp!.start}-${v.dhcp!.end}`;
+}
+
+/** [major, minor, patch] of a k3s release or semver string. */
+export function versionTriple(v: string): [number, number, number] {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(v);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+}
+
+function lessThan(a: [number, number, number], b: [number, number, number]): boolean {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
+  return false;
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+
+export function checkMeaning(raw: RawInventory): Finding[] {
+  const out: Finding[] = [];
+  const err = (path: FieldPath, message: string, onKey = false) => out.push({ path, message, onKey });
+
+  // VLANs: unique, self-consistent, not overlapping.
+  const vlanById = new Map<number, RawVlan>();
+  raw.vlans.forEach((v, i) => {
+    const p = ['vlans', i];
+    if (vlanById.has(v.id)) err([...p, 'id'], `VLAN id ${v.id} is used twice`);
+    vlanById.set(v.id, v);
+    if (raw.vlans.findIndex((o) => o.name === v.name) !== i) err([...p, 'name'], `VLAN name "${v.name}" is used twice`);
+    const [base, bits] = ipaddr.IPv4.parseCIDR(v.subnet);
+    const network = ipaddr.IPv4.networkAddressFromCIDR(v.subnet).toString();
+    if (base.toString() !== network) err([...p, 'subnet'], `${v.subnet} has host bits set; the network is ${network}/${bits}`);
+    if (!inSubnet(v.gateway, v.subnet)) err([...p, 'gateway'], `gateway ${v.gateway} is outside the VLAN's subnet ${v.subnet}`);
+    if (v.dhcp) {
+      if (!inSubnet(v.dhcp.start, v.subnet)) err([...p, 'dhcp', 'start'], `${v.dhcp.start} is outside the VLAN's subnet ${v.subnet}`);
+      if (!inSubnet(v.dhcp.end, v.subnet)) err([...p, 'dhcp', 'end'], `${v.dhcp.end} is outside the VLAN's subnet ${v.subnet}`);
+      if (toInt(addr(v.dhcp.start)) > toInt(addr(v.dhcp.end))) err([...p, 'dhcp'], `the pool starts (${v.dhcp.start}) after it ends (${v.dhcp.end})`);
+      if (inPool(v.gateway, v)) err([...p, 'gateway'], `gateway ${v.gateway} is inside the VLAN's own DHCP pool ${poolText(v)}`);
+    }
+    const [s, e] = subnetRange(v.subnet);
+    raw.vlans.slice(0, i).forEach((o, j) => {
+      const [os, oe] = subnetRange(o.subnet);
+      if (s <= oe && os <= e) err([...p, 'subnet'], `${v.subnet} overlaps VLAN ${o.id}'s subnet ${o.subnet} (vlans[${j}])`);
+    });
+  });
+
+  // Every address is used once across the site.
+  const seenAddress = new Map<string, string>();
+  const claim = (address: string, path: FieldPath, what: string) => {
+    const prior = seenAddress.get(address);
+    if (prior) err(path, `address ${address} is already used by ${prior}`);
+    else seenAddress.set(address, what);
+  };
+  raw.vlans.forEach((v, i) => claim(v.gateway, ['vlans', i, 'gateway'], `the gateway of VLAN ${v.id}`));
+
+  const staticAddress = (address: string, path: FieldPath, vlan: RawVlan | undefined) => {
+    if (vlan && !inSubnet(address, vlan.subnet)) {
+      err(path, `${address} is outside VLAN ${vlan.id} (${vlan.name}) subnet ${vlan.subnet}`);
+      return;
+    }
+    for (const v of raw.vlans) {
+      if (inPool(address, v)) {
+        err(path, `${address} is inside the DHCP pool of VLAN ${v.id} (${v.name}) ${poolText(v)}; use a static address outside it`);
+        return;
+      }
+    }
+    if (vlan) {
+      const [s, e] = subnetRange(vlan.subnet);
+      const a = toInt(addr(address));
+      if (a === s || a === e) err(path, `${address} is the ${a === s ? 'network' : 'broadcast'} address of ${vlan.subnet}`);
+    }
+  };
+
+  // NAS
+  const nas = raw.nas;
+  if (nas) {
+    const vlan = vlanById.get(nas.vlan);
+    if (!vlan) err(['nas', 'vlan'], `no VLAN with id ${nas.vlan}; known: ${[...vlanById.keys()].join(', ')}`);
+    staticAddress(nas.address, ['nas', 'address'], vlan);
+    claim(nas.address, ['nas', 'address'], 'the NAS');
+    nas.nfs.exports.forEach((e, i) => {
+      const p = ['nas', 'nfs', 'exports', i];
+      if (nas.nfs.exports.findIndex((o) => o.storageClass === e.storageClass) !== i) err([...p, 'storageClass'], `StorageClass "${e.storageClass}" is named by two exports`);
+      if (nas.nfs.exports.findIndex((o) => o.path === e.path) !== i) err([...p, 'path'], `export ${e.path} is listed twice`);
+      if (e.storageClass === 'longhorn') err([...p, 'storageClass'], `"longhorn" is the StorageClass Longhorn creates; choose another name`);
+    });
+  }
+
+  // Clusters and nodes
+  const nodeNames = new Map<string, string>();
+  raw.clusters.forEach((c, ci) => {
+    const cp = ['clusters', ci];
+    if (raw.clusters.findIndex((o) => o.name === c.name) !== ci) err([...cp, 'name'], `cluster name "${c.name}" is used twice`);
+    const vlan = vlanById.get(c.vlan);
+    if (!vlan) err([...cp, 'vlan'], `no VLAN with id ${c.vlan}; known: ${[...vlanById.keys()].join(', ')}`);
+
+    c.nodes.forEach((n, ni) => {
+      const np = [...cp, 'nodes', ni];
+      const prior = nodeNames.get(n.name);
+      if (prior) err([...np, 'name'], `node name "${n.name}" is already used in ${prior}; k3s needs unique hostnames`);
+      else nodeNames.set(n.name, `cluster ${c.name}`);
+      staticAddress(n.address, [...np, 'address'], vlan);
+      claim(n.address, [...np, 'address'], `node ${n.name}`);
+      for (const [k, v] of Object.entries(n.labels ?? {})) {
+        if (!LABEL_KEY.test(k)) err([...np, 'labels', k], `"${k}" is not a valid Kubernetes label key`, true);
+        else if (!LABEL_VALUE.test(v)) err([...np, 'labels', k], `"${v}" is not a valid Kubernetes label value (at most 63 of A-Z a-z 0-9 - _ .)`);
+      }
+    });
+
+    const active = activeNodes(c);
+    const servers = active.filter((n) => n.role === 'server');
+    if (servers.length === 0) {
+      err([...cp, 'nodes'], `cluster "${c.name}" has no server to install (planned nodes do not count)`);
+    } else if (servers.length === 2) {
+      err([...cp, 'nodes'], `cluster "${c.name}" has 2 servers: embedded etcd loses quorum when either is down; use 1 or 3`);
+    } else if (servers.length % 2 === 0) {
+      err([...cp, 'nodes'], `cluster "${c.name}" has ${servers.length} servers: etcd needs an odd number (1, 3, 5...) to keep quorum`);
+    }
+    if (c.datastore === 'sqlite' && servers.length > 1) {
+      err([...cp, 'datastore'], `sqlite serves a single server; cluster "${c.name}" has ${servers.length}: use etcd`);
+    }
+
+    const platform = mergedPlatform(raw, c);
+    // Point at the value where it was written: the cluster's own, else the site default.
+    const where = (...keys: string[]): FieldPath => {
+      let node: unknown = c.platform;
+      for (const k of keys) node = (node as Record<string, unknown> | undefined)?.[k];
+      return node !== undefined ? [...cp, 'platform', ...keys] : ['defaults', 'platform', ...keys];
+    };
+
+    const k3s = c.k3s?.version ?? raw.site.k3s.version;
+    const k3sPath: FieldPath = c.k3s?.version ? [...cp, 'k3s', 'version'] : ['site', 'k3s', 'version'];
+    const flux = platform.flux?.version;
+    if (flux) {
+      const [maj, min] = versionTriple(flux);
+      const need = FLUX_MIN_KUBERNETES[`${maj}.${min}`];
+      if (!need) {
+        err(where('flux', 'version'), `Flux ${flux} is not a release bramble renders; supported: ${Object.keys(FLUX_MIN_KUBERNETES).map((v) => v + '.x').join(', ')}`);
+      } else if (lessThan(versionTriple(k3s), need)) {
+        err(k3sPath, `k3s ${k3s} runs Kubernetes ${versionTriple(k3s).join('.')}, but Flux ${flux} needs Kubernetes ${need.join('.')} or newer (cluster "${c.name}")`);
+      }
+    }
+
+    const replicas = platform.longhorn?.replicas ?? defaultReplicas(active.length);
+    if (replicas > active.length) {
+      err(where('longhorn', 'replicas'), `${replicas} Longhorn replicas need ${replicas} nodes; cluster "${c.name}" has ${active.length} to install, so volumes would stay degraded`);
+    }
+
+    (platform.nfs?.exports ?? []).forEach((name, i) => {
+      if (!nas) err([...where('nfs', 'exports'), i], `"${name}" names a NAS export, but the inventory has no nas`);
+      else if (!nas.nfs.exports.some((e) => e.storageClass === name)) {
+        err([...where('nfs', 'exports'), i], `no NAS export backs StorageClass "${name}"; known: ${nas.nfs.exports.map((e) => e.storageClass).join(', ')}`);
+      }
+    });
+    const usesNfs = nas && (platform.nfs?.exports === undefined || platform.nfs.exports.length > 0);
+    if (usesNfs && vlan && nas.vlan !== c.vlan) {
+      err([...cp, 'vlan'], `cluster "${c.name}" is on VLAN ${c.vlan} but the NAS is on VLAN ${nas.vlan}: NFS traffic would cross the router; put them on one VLAN or set platform.nfs.exports: []`);
+    }
+  });
+
+  return out;
+}

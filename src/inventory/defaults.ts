@@ -1,0 +1,69 @@
+// Built-in pins and defaults. Every one of them can be overridden in the
+// inventory (site `defaults.platform`, then each cluster's `platform`).
+
+/** Chart and Flux versions bramble renders unless told otherwise. */
+export const PINNED = {
+  flux: '2.9.5',
+  longhorn: '1.12.1',
+  traefik: '41.3.0',
+  kubePrometheusStack: '88.5.3',
+  csiDriverNfs: '4.13.4',
+} as const;
+
+/** Where each chart comes from. */
+export const CHART_REPOS = {
+  longhorn: 'https://charts.longhorn.io',
+  traefik: 'https://traefik.github.io/charts',
+  prometheusCommunity: 'https://prometheus-community.github.io/helm-charts',
+  // The project's own README points here; its charts are published in-tree.
+  csiDriverNfs: 'https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts',
+} as const;
+
+/**
+ * The oldest Kubernetes each Flux minor release supports, from the Flux
+ * release notes' compatibility table (Flux 2.9: 1.34.1, 1.35, 1.36).
+ */
+export const FLUX_MIN_KUBERNETES: Record<string, [number, number, number]> = {
+  '2.9': [1, 34, 1],
+};
+
+export interface HardwareProfile {
+  arch: 'arm64' | 'amd64';
+  description: string;
+  cores?: number;
+  memoryGiB?: number;
+  /** Prometheus sizing when this is the smallest server of a cluster. */
+  prometheus: { retention: string; retentionSize: string; storage: string; cpu: string; memory: string; memoryLimit: string };
+}
+
+export const PROFILES: Record<'pi5' | 'rk1' | 'x86', HardwareProfile> = {
+  pi5: {
+    arch: 'arm64',
+    description: 'Raspberry Pi 5 (BCM2712, 4x Cortex-A76, 8 GB)',
+    cores: 4,
+    memoryGiB: 8,
+    prometheus: { retention: '7d', retentionSize: '8GB', storage: '10Gi', cpu: '250m', memory: '768Mi', memoryLimit: '1536Mi' },
+  },
+  rk1: {
+    arch: 'arm64',
+    description: 'Turing RK1 (RK3588, 8x ARM64, 16 GB)',
+    cores: 8,
+    memoryGiB: 16,
+    prometheus: { retention: '15d', retentionSize: '25GB', storage: '30Gi', cpu: '500m', memory: '1536Mi', memoryLimit: '3Gi' },
+  },
+  x86: {
+    arch: 'amd64',
+    description: 'any amd64 machine',
+    prometheus: { retention: '15d', retentionSize: '25GB', storage: '30Gi', cpu: '500m', memory: '1536Mi', memoryLimit: '3Gi' },
+  },
+};
+
+export const DEFAULTS = {
+  domain: 'home.arpa',
+  ssh: { user: 'bramble', port: 22, auth: 'key' as const },
+  git: { branch: 'main' },
+  nfsMountOptions: ['nfsvers=4.1', 'hard', 'rsize=1048576', 'wsize=1048576'],
+  nfsSubDir: '${pvc.metadata.namespace}/${pvc.metadata.name}',
+  longhornDataPath: '/var/lib/longhorn',
+  alerts: { nfsLatencyMs: 500, volumeUsagePercent: 80, temperatureCelsius: 80 },
+} as const;

@@ -1,0 +1,74 @@
+// String formats the inventory uses. Each carries the words an error message
+// uses for it, so a bad value is explained rather than matched to a regex.
+import ipaddr from 'ipaddr.js';
+
+export interface Format {
+  describe: string;
+  test(value: string): boolean;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function isIpv4(value: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(value);
+}
+
+export function isCidr(value: string): boolean {
+  const m = /^(.+)\/(\d{1,2})$/.exec(value);
+  return m !== null && isIpv4(m[1]!) && Number(m[2]) <= 32;
+}
+
+function isHostname(value: string): boolean {
+  return value.length <= 253 && value.split('.').every((l) => DNS_LABEL.test(l));
+}
+
+function isGitUrl(value: string): boolean {
+  if (/\s/.test(value) || value.length === 0) return false;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    try {
+      const url = new URL(value);
+      if (!['ssh:', 'https:', 'http:', 'git:', 'file:'].includes(url.protocol)) return false;
+      return url.protocol === 'file:' ? url.pathname.length > 1 : url.hostname.length > 0 && url.pathname.length > 1;
+    } catch {
+      return false;
+    }
+  }
+  // scp-like: [user@]host:path (no scheme, host has no slash)
+  if (/^([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:[^/\\].*$|^([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:\/.+$/.test(value)) return true;
+  return /^(\/|\.\.?\/)/.test(value);
+}
+
+function isBranch(value: string): boolean {
+  // The parts of `git check-ref-format --branch` that matter for a name typed by hand.
+  return (
+    value.length > 0 &&
+    !/[\s~^:?*[\\\x00-\x1f\x7f]/.test(value) &&
+    !value.includes('..') &&
+    !value.includes('@{') &&
+    !value.startsWith('-') &&
+    !value.startsWith('/') &&
+    !value.endsWith('/') &&
+    !value.endsWith('.lock') &&
+    !value.endsWith('.') &&
+    !value.includes('//')
+  );
+}
+
+export const FORMATS: Record<string, Format> = {
+  ipv4: { describe: 'an IPv4 address such as 192.168.100.10', test: isIpv4 },
+  cidr: { describe: 'an IPv4 network in CIDR form such as 192.168.100.0/24', test: isCidr },
+  'dns-label': { describe: 'a lower-case DNS label (a-z, 0-9, "-"; at most 63 characters; no leading or trailing "-")', test: (v) => DNS_LABEL.test(v) },
+  hostname: { describe: 'a DNS name such as traefik.staging.home.arpa', test: isHostname },
+  semver: { describe: 'an exact version such as 1.12.1', test: (v) => /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) },
+  'k3s-version': { describe: 'a k3s release such as v1.35.6+k3s1', test: (v) => /^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$/.test(v) },
+  'prom-duration': { describe: 'a duration such as 7d, 12h or 90m', test: (v) => /^(\d+(ms|s|m|h|d|w|y))+$/.test(v) },
+  'retention-size': { describe: 'a size such as 8GB (units B, KB, MB, GB, TB)', test: (v) => /^\d+(\.\d+)?(B|KB|MB|GB|TB|PB)$/.test(v) },
+  quantity: { describe: 'a Kubernetes quantity such as 10Gi or 512Mi', test: (v) => /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.test(v) },
+  'cpu-quantity': { describe: 'a CPU quantity such as 250m or 1', test: (v) => /^(\d+m|\d+(\.\d+)?)$/.test(v) },
+  'git-url': { describe: 'a Git URL (ssh://, https://, file://, user@host:path or a path)', test: isGitUrl },
+  'git-branch': { describe: 'a valid Git branch name', test: isBranch },
+  taint: {
+    describe: 'a taint such as dedicated=gpu:NoSchedule (effect NoSchedule, PreferNoSchedule or NoExecute)',
+    test: (v) => /^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?(=[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?:(NoSchedule|PreferNoSchedule|NoExecute)$/.test(v),
+  },
+};

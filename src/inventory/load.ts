@@ -1,0 +1,167 @@
+// Reading an inventory: YAML with positions, then shape (JSON Schema), then
+// meaning. Whatever is wrong comes back as located problems, never a stack
+// trace; all problems of a stage are reported together.
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { LineCounter, parseDocument } from 'yaml';
+import { checkMeaning } from './check.ts';
+import { FORMATS } from './formats.ts';
+import { resolve, type Inventory } from './model.ts';
+import { InventoryError, Locator, type FieldPath, type Problem } from './problems.ts';
+import { InventorySchema, type RawInventory } from './schema.ts';
+
+let compiled: ReturnType<Ajv['compile']> | undefined;
+
+function validator() {
+  if (!compiled) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+    for (const [name, f] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: f.test });
+    compiled = ajv.compile(InventorySchema);
+  }
+  return compiled;
+}
+
+function show(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+function pathOf(instancePath: string): Array<string | number> {
+  if (instancePath === '') return [];
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  integer: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'a mapping',
+  array: 'a list',
+};
+
+interface Located {
+  path: FieldPath;
+  message: string;
+  onKey?: boolean;
+}
+
+function describeError(e: ErrorObject, siblings: ErrorObject[]): Located {
+  const path = pathOf(e.instancePath);
+  const data = e.data;
+  switch (e.keyword) {
+    case 'required':
+      return { path: [...path, (e.params as { missingProperty: string }).missingProperty], message: `required field is missing` };
+    case 'additionalProperties': {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+      return { path: [...path, extra], message: `unknown field "${extra}"; expected one of: ${allowed.join(', ')}`, onKey: true };
+    }
+    case 'type':
+      return { path, message: `must be ${TYPE_WORDS[(e.params as { type: string }).type] ?? (e.params as { type: string }).type}, got ${show(data)}` };
+    case 'const':
+      return { path, message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}, got ${show(data)}` };
+    case 'anyOf': {
+      const options = ((e.schema as Array<{ const?: unknown }>) ?? []).map((s) => s.const).filter((v) => v !== undefined);
+      if (options.length > 0) return { path, message: `must be one of ${options.map((o) => String(o)).join(', ')}; got ${show(data)}` };
+      return { path, message: siblings[0]?.message ?? 'does not match any allowed form' };
+    }
+    case 'format': {
+      const f = FORMATS[(e.params as { format: string }).format];
+      return { path, message: `expected ${f?.describe ?? e.params.format}, got ${show(data)}` };
+    }
+    case 'pattern': {
+      const d = (e.parentSchema as { description?: string }).description;
+      return { path, message: d ? `expected ${d}, got ${show(data)}` : `${show(data)} must match ${(e.params as { pattern: string }).pattern}` };
+    }
+    case 'minimum':
+    case 'maximum':
+      return { path, message: `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${(e.params as { limit: number }).limit}, got ${show(data)}` };
+    case 'minItems':
+      return { path, message: `must list at least ${(e.params as { limit: number }).limit} item(s)` };
+    case 'minLength':
+      return { path, message: `must not be empty` };
+    default:
+      return { path, message: e.message ?? e.keyword };
+  }
+}
+
+/** One message per field: the union's own error wins over its branches'. */
+function shapeProblems(errors: ErrorObject[]): Located[] {
+  const byPath = new Map<string, ErrorObject[]>();
+  for (const e of errors) {
+    // Branch errors of an anyOf are explained by the anyOf itself.
+    if (/\/anyOf\/\d+\//.test(e.schemaPath) && errors.some((o) => o.keyword === 'anyOf' && o.instancePath === e.instancePath)) continue;
+    const key = e.keyword === 'required' || e.keyword === 'additionalProperties' ? `${e.instancePath}#${JSON.stringify(e.params)}` : e.instancePath;
+    byPath.set(key, [...(byPath.get(key) ?? []), e]);
+  }
+  const out: Located[] = [];
+  for (const group of byPath.values()) {
+    const primary = group.find((e) => e.keyword === 'anyOf') ?? group[0]!;
+    out.push(describeError(primary, group));
+  }
+  return out;
+}
+
+function sortProblems(problems: Problem[]): Problem[] {
+  return problems.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/**
+ * Parse and check an inventory. `label` is how errors name the file (the
+ * path the owner typed).
+ */
+export function parseInventory(text: string, label: string): Inventory {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true, version: '1.2' });
+  const where = new Locator(label, doc, lines);
+
+  const syntax = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')];
+  if (syntax.length > 0) {
+    throw new InventoryError(
+      sortProblems(
+        syntax.map((e) => {
+          const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+          return where.at(e.pos[0], where.pathAt(e.pos[0]), `invalid YAML: ${message}`);
+        }),
+      ),
+    );
+  }
+
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
+    throw new InventoryError([where.problem([], `the inventory must be a mapping with apiVersion, site, vlans, git and clusters; got ${show(data ?? null)}`)]);
+  }
+
+  const validate = validator();
+  if (!validate(data)) {
+    throw new InventoryError(sortProblems(shapeProblems(validate.errors ?? []).map((l) => where.problem(l.path, l.message, l.onKey))));
+  }
+
+  const raw = data as RawInventory;
+  const findings = checkMeaning(raw);
+  if (findings.length > 0) {
+    throw new InventoryError(sortProblems(findings.map((f) => where.problem(f.path, f.message, f.onKey))));
+  }
+  return resolve(raw, basename(label));
+}
+
+export async function loadInventory(file: string): Promise<Inventory> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : String((e as Error).message);
+    throw new InventoryError([{ file, line: 0, col: 0, path: [], message: `cannot read the inventory: ${why}` }]);
+  }
+  return parseInventory(text, file);
+}

@@ -1,0 +1,240 @@
+// The resolved inventory: every default filled in, every reference followed.
+// Everything after loading (planning, rendering, nodes) reads only this.
+import { PINNED, PROFILES, DEFAULTS } from './defaults.ts';
+import type { RawCluster, RawInventory, RawNode, RawPlatform, RawSsh, RawVlan } from './schema.ts';
+
+export type Hardware = RawNode['hardware'];
+
+export interface SshSettings {
+  user: string;
+  port: number;
+  auth: 'key' | 'agent' | 'password';
+  privateKey?: string;
+}
+
+export interface Vlan {
+  id: number;
+  name: string;
+  subnet: string;
+  gateway: string;
+  dhcp?: { start: string; end: string };
+  internet: boolean;
+  purpose?: string;
+}
+
+export interface NodeSpec {
+  name: string;
+  hardware: Hardware;
+  arch: 'arm64' | 'amd64';
+  address: string;
+  role: 'server' | 'agent';
+  planned: boolean;
+  memoryGiB?: number;
+  labels: Record<string, string>;
+  taints: string[];
+  ssh: SshSettings;
+}
+
+export interface NfsExport {
+  path: string;
+  storageClass: string;
+  mountOptions: string[];
+  reclaimPolicy: 'Retain' | 'Delete';
+  onDelete: 'retain' | 'delete' | 'archive';
+  subDir: string;
+  owner?: { uid: number; gid: number };
+}
+
+export interface Nas {
+  name: string;
+  model?: string;
+  address: string;
+  vlan: number;
+  filesystem?: string;
+  nfsVersion: string;
+  exports: NfsExport[];
+}
+
+export interface Platform {
+  flux: { version: string };
+  longhorn: { version: string; replicas: number; dataPath: string };
+  traefik: { version: string; replicas: number; dashboardHost: string; allowFrom: string[] };
+  monitoring: {
+    version: string;
+    retention: string;
+    retentionSize: string;
+    storage: string;
+    prometheus: { cpu: string; memory: string; memoryLimit: string };
+    grafanaHost: string;
+  };
+  /** Absent when the site has no NAS or the cluster uses none of its exports. */
+  nfs?: { version: string; server: string; exports: NfsExport[] };
+}
+
+export interface ClusterSpec {
+  name: string;
+  environment: string;
+  vlan: Vlan;
+  apiEndpoint?: string;
+  datastore: 'etcd' | 'sqlite';
+  k3sVersion: string;
+  /** Every node, planned ones included. */
+  nodes: NodeSpec[];
+  /** Nodes to install, in inventory order: servers first is not assumed. */
+  active: NodeSpec[];
+  servers: NodeSpec[];
+  agents: NodeSpec[];
+  platform: Platform;
+}
+
+export interface Inventory {
+  /** The file's name without folders: generated files name it in their header. */
+  source: string;
+  site: { name: string; domain: string; ssh: SshSettings; k3sVersion: string };
+  vlans: Vlan[];
+  nas?: Nas;
+  git: { url: string; branch: string };
+  alerts: { nfsLatencyMs: number; volumeUsagePercent: number; temperatureCelsius: number };
+  clusters: ClusterSpec[];
+}
+
+type Plain = Record<string, unknown>;
+
+function isPlain(v: unknown): v is Plain {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Later layers win; arrays are replaced, not concatenated. */
+export function deepMerge<T>(...layers: unknown[]): T {
+  const out: Plain = {};
+  for (const layer of layers) {
+    if (!isPlain(layer)) continue;
+    for (const [k, v] of Object.entries(layer)) {
+      out[k] = isPlain(v) && isPlain(out[k]) ? deepMerge(out[k], v) : isPlain(v) ? deepMerge(v) : v;
+    }
+  }
+  return out as T;
+}
+
+/** The platform a cluster gets: built-in pins, then site defaults, then its own. */
+export function mergedPlatform(raw: RawInventory, cluster: RawCluster): RawPlatform {
+  return deepMerge<RawPlatform>(raw.defaults?.platform, cluster.platform);
+}
+
+function ssh(...layers: Array<RawSsh | undefined>): SshSettings {
+  return deepMerge<SshSettings>(DEFAULTS.ssh as SshSettings, ...layers);
+}
+
+export function activeNodes(cluster: RawCluster): RawNode[] {
+  return cluster.nodes.filter((n) => !n.planned);
+}
+
+export function defaultReplicas(activeCount: number): number {
+  return activeCount >= 3 ? 3 : activeCount >= 1 ? activeCount : 1;
+}
+
+function toVlan(v: RawVlan): Vlan {
+  return { ...v };
+}
+
+/** Assumes the inventory passed schema and meaning checks. */
+export function resolve(raw: RawInventory, source: string): Inventory {
+  const domain = raw.site.domain ?? DEFAULTS.domain;
+  const siteSsh = ssh(raw.site.ssh);
+  const vlans = raw.vlans.map(toVlan);
+  const nas: Nas | undefined = raw.nas && {
+    name: raw.nas.name,
+    model: raw.nas.model,
+    address: raw.nas.address,
+    vlan: raw.nas.vlan,
+    filesystem: raw.nas.filesystem,
+    nfsVersion: raw.nas.nfs.version ?? '4.1',
+    exports: raw.nas.nfs.exports.map((e) => ({
+      path: e.path,
+      storageClass: e.storageClass,
+      mountOptions: e.mountOptions ?? [...DEFAULTS.nfsMountOptions],
+      reclaimPolicy: e.reclaimPolicy ?? 'Retain',
+      onDelete: e.onDelete ?? 'retain',
+      subDir: e.subDir ?? DEFAULTS.nfsSubDir,
+      owner: e.owner,
+    })),
+  };
+
+  const clusters = raw.clusters.map((c): ClusterSpec => {
+    const nodes = c.nodes.map(
+      (n): NodeSpec => ({
+        name: n.name,
+        hardware: n.hardware,
+        arch: PROFILES[n.hardware].arch,
+        address: n.address,
+        role: n.role,
+        planned: n.planned ?? false,
+        memoryGiB: n.memoryGiB ?? PROFILES[n.hardware].memoryGiB,
+        labels: n.labels ?? {},
+        taints: n.taints ?? [],
+        ssh: deepMerge<SshSettings>(siteSsh, n.ssh),
+      }),
+    );
+    const active = nodes.filter((n) => !n.planned);
+    const servers = active.filter((n) => n.role === 'server');
+    const p = mergedPlatform(raw, c);
+    // Size Prometheus for the smallest server: that is where it may land.
+    const smallest = [...servers].sort((a, b) => (a.memoryGiB ?? 1e9) - (b.memoryGiB ?? 1e9))[0] ?? active[0]!;
+    const sizing = PROFILES[smallest.hardware].prometheus;
+    const vlan = vlans.find((v) => v.id === c.vlan)!;
+    const used = p.nfs?.exports;
+    const nfsExports = nas ? nas.exports.filter((e) => used === undefined || used.includes(e.storageClass)) : [];
+    return {
+      name: c.name,
+      environment: c.environment ?? c.name,
+      vlan,
+      apiEndpoint: c.apiEndpoint,
+      datastore: c.datastore ?? (servers.length > 1 ? 'etcd' : 'sqlite'),
+      k3sVersion: c.k3s?.version ?? raw.site.k3s.version,
+      nodes,
+      active,
+      servers,
+      agents: active.filter((n) => n.role === 'agent'),
+      platform: {
+        flux: { version: p.flux?.version ?? PINNED.flux },
+        longhorn: {
+          version: p.longhorn?.version ?? PINNED.longhorn,
+          replicas: p.longhorn?.replicas ?? defaultReplicas(active.length),
+          dataPath: p.longhorn?.dataPath ?? DEFAULTS.longhornDataPath,
+        },
+        traefik: {
+          version: p.traefik?.version ?? PINNED.traefik,
+          replicas: p.traefik?.replicas ?? (active.length >= 3 ? 2 : 1),
+          dashboardHost: p.traefik?.dashboard?.host ?? `traefik.${c.name}.${domain}`,
+          allowFrom: p.traefik?.dashboard?.allowFrom ?? [vlan.subnet],
+        },
+        monitoring: {
+          version: p.monitoring?.version ?? PINNED.kubePrometheusStack,
+          retention: p.monitoring?.retention ?? sizing.retention,
+          retentionSize: p.monitoring?.retentionSize ?? sizing.retentionSize,
+          storage: p.monitoring?.storage ?? sizing.storage,
+          prometheus: {
+            cpu: p.monitoring?.prometheus?.cpu ?? sizing.cpu,
+            memory: p.monitoring?.prometheus?.memory ?? sizing.memory,
+            memoryLimit: p.monitoring?.prometheus?.memoryLimit ?? sizing.memoryLimit,
+          },
+          grafanaHost: p.monitoring?.grafanaHost ?? `grafana.${c.name}.${domain}`,
+        },
+        nfs:
+          nas && nfsExports.length > 0
+            ? { version: p.nfs?.version ?? PINNED.csiDriverNfs, server: nas.address, exports: nfsExports }
+            : undefined,
+      },
+    };
+  });
+
+  return {
+    source,
+    site: { name: raw.site.name, domain, ssh: siteSsh, k3sVersion: raw.site.k3s.version },
+    vlans,
+    nas,
+    git: { url: raw.git.url, branch: raw.git.branch ?? DEFAULTS.git.branch },
+    alerts: { ...DEFAULTS.alerts, ...raw.alerts },
+    clusters,
+  };
+}

@@ -1,0 +1,229 @@
+// The inventory's shape, written once: TypeBox gives both the JSON Schema that
+// ajv checks (and that editors read from docs/inventory.schema.json) and the
+// TypeScript types, so the two cannot drift apart.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { DEFAULTS, PINNED } from './defaults.ts';
+
+const closed = { additionalProperties: false } as const;
+
+// Custom formats are registered with ajv in load.ts; each has a readable
+// description there, used in error messages.
+const Ipv4 = Type.String({ format: 'ipv4', description: 'IPv4 address, e.g. 192.168.100.10' });
+const Cidr = Type.String({ format: 'cidr', description: 'IPv4 network in CIDR form, e.g. 192.168.100.0/24' });
+const DnsLabel = Type.String({ format: 'dns-label', description: 'lower-case DNS label: a-z, 0-9 and "-", at most 63 characters' });
+const SemVer = Type.String({ format: 'semver', description: 'exact version, e.g. 1.12.1' });
+const K3sVersion = Type.String({ format: 'k3s-version', description: 'k3s release, e.g. v1.35.6+k3s1' });
+const Duration = Type.String({ format: 'prom-duration', description: 'Prometheus duration, e.g. 7d or 12h' });
+const Quantity = Type.String({ format: 'quantity', description: 'Kubernetes quantity, e.g. 10Gi or 512Mi' });
+const CpuQuantity = Type.String({ format: 'cpu-quantity', description: 'CPU quantity, e.g. 250m or 1' });
+
+function withDefault<T extends TSchema>(schema: T, value: unknown): T {
+  return { ...schema, default: value };
+}
+
+export const Ssh = Type.Object(
+  {
+    user: Type.Optional(withDefault(Type.String({ minLength: 1, description: 'login user; privileged steps run through sudo when it is not root' }), DEFAULTS.ssh.user)),
+    port: Type.Optional(withDefault(Type.Integer({ minimum: 1, maximum: 65535 }), DEFAULTS.ssh.port)),
+    privateKey: Type.Optional(Type.String({ minLength: 1, description: 'path to the private key file (~ is expanded)' })),
+    auth: Type.Optional(withDefault(Type.Union([Type.Literal('key'), Type.Literal('agent'), Type.Literal('password')], { description: 'how to authenticate' }), DEFAULTS.ssh.auth)),
+  },
+  { ...closed, description: 'SSH settings; a node may override any of them' },
+);
+
+export const Vlan = Type.Object(
+  {
+    id: Type.Integer({ minimum: 1, maximum: 4094, description: '802.1Q VLAN id' }),
+    name: Type.String({ minLength: 1 }),
+    subnet: Cidr,
+    gateway: Ipv4,
+    dhcp: Type.Optional(
+      Type.Object(
+        { start: Ipv4, end: Ipv4 },
+        { ...closed, description: 'the DHCP pool; static node addresses must lie outside it' },
+      ),
+    ),
+    internet: Type.Boolean({ description: 'whether hosts on this VLAN reach the internet' }),
+    purpose: Type.Optional(Type.String()),
+  },
+  closed,
+);
+
+export const NfsExport = Type.Object(
+  {
+    path: Type.String({ pattern: '^/[^\\u0000-\\u001f\\u007f]*$', description: 'absolute path of the export on the NAS, on one line' }),
+    storageClass: DnsLabel,
+    mountOptions: Type.Optional(withDefault(Type.Array(Type.String({ minLength: 1 })), DEFAULTS.nfsMountOptions)),
+    reclaimPolicy: Type.Optional(withDefault(Type.Union([Type.Literal('Retain'), Type.Literal('Delete')]), 'Retain')),
+    onDelete: Type.Optional(withDefault(Type.Union([Type.Literal('retain'), Type.Literal('delete'), Type.Literal('archive')], { description: 'what the CSI driver does with a volume\'s directory when its PV is deleted' }), 'retain')),
+    subDir: Type.Optional(withDefault(Type.String({ minLength: 1, description: 'directory per volume under the export; ${pvc.metadata.namespace} and ${pvc.metadata.name} are expanded by the CSI driver' }), DEFAULTS.nfsSubDir)),
+    owner: Type.Optional(Type.Object({ uid: Type.Integer({ minimum: 0 }), gid: Type.Integer({ minimum: 0 }) }, { ...closed, description: 'owner of files on the export; workloads should run as this uid with fsGroup' })),
+  },
+  closed,
+);
+
+export const Nas = Type.Object(
+  {
+    name: DnsLabel,
+    model: Type.Optional(Type.String()),
+    address: Ipv4,
+    vlan: Type.Integer({ minimum: 1, maximum: 4094 }),
+    filesystem: Type.Optional(Type.String()),
+    nfs: Type.Object(
+      {
+        version: Type.Optional(withDefault(Type.Union([Type.Literal('3'), Type.Literal('4'), Type.Literal('4.1'), Type.Literal('4.2')]), '4.1')),
+        exports: Type.Array(NfsExport, { minItems: 1 }),
+      },
+      closed,
+    ),
+  },
+  closed,
+);
+
+export const Git = Type.Object(
+  {
+    url: Type.String({ format: 'git-url', description: 'any URL git accepts: ssh://, https://, scp-like user@host:path, file:// or a path' }),
+    branch: Type.Optional(withDefault(Type.String({ format: 'git-branch' }), DEFAULTS.git.branch)),
+  },
+  closed,
+);
+
+const Resources = Type.Object(
+  {
+    cpu: Type.Optional(CpuQuantity),
+    memory: Type.Optional(Quantity),
+    memoryLimit: Type.Optional(Quantity),
+  },
+  { ...closed, description: 'requests (cpu, memory) and the memory limit' },
+);
+
+export const Platform = Type.Object(
+  {
+    flux: Type.Optional(Type.Object({ version: Type.Optional(withDefault(SemVer, PINNED.flux)) }, closed)),
+    longhorn: Type.Optional(
+      Type.Object(
+        {
+          version: Type.Optional(withDefault(SemVer, PINNED.longhorn)),
+          replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: 'replicas per volume; defaults to 1 on one node and 3 on three or more' })),
+          dataPath: Type.Optional(withDefault(Type.String({ pattern: '^/' }), DEFAULTS.longhornDataPath)),
+        },
+        closed,
+      ),
+    ),
+    traefik: Type.Optional(
+      Type.Object(
+        {
+          version: Type.Optional(withDefault(SemVer, PINNED.traefik)),
+          replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+          dashboard: Type.Optional(
+            Type.Object(
+              {
+                host: Type.Optional(Type.String({ format: 'hostname', description: 'defaults to traefik.<cluster>.<site domain>' })),
+                allowFrom: Type.Optional(Type.Array(Cidr, { minItems: 1, description: 'source networks allowed to open the dashboard and Grafana; defaults to the cluster\'s VLAN' })),
+              },
+              closed,
+            ),
+          ),
+        },
+        closed,
+      ),
+    ),
+    monitoring: Type.Optional(
+      Type.Object(
+        {
+          version: Type.Optional(withDefault(SemVer, PINNED.kubePrometheusStack)),
+          retention: Type.Optional(Duration),
+          retentionSize: Type.Optional(Type.String({ format: 'retention-size', description: 'e.g. 8GB' })),
+          storage: Type.Optional(Quantity),
+          prometheus: Type.Optional(Resources),
+          grafanaHost: Type.Optional(Type.String({ format: 'hostname', description: 'defaults to grafana.<cluster>.<site domain>' })),
+        },
+        { ...closed, description: 'kube-prometheus-stack; sizes default from the smallest server\'s hardware profile' },
+      ),
+    ),
+    nfs: Type.Optional(
+      Type.Object(
+        {
+          version: Type.Optional(withDefault(SemVer, PINNED.csiDriverNfs)),
+          exports: Type.Optional(Type.Array(DnsLabel, { description: 'storageClass names of the NAS exports this cluster uses; defaults to all' })),
+        },
+        closed,
+      ),
+    ),
+  },
+  { ...closed, description: 'platform components; every field overrides the built-in pin or default' },
+);
+
+export const Node = Type.Object(
+  {
+    name: DnsLabel,
+    hardware: Type.Union([Type.Literal('pi5'), Type.Literal('rk1'), Type.Literal('x86')], { description: 'hardware profile' }),
+    address: Ipv4,
+    role: Type.Union([Type.Literal('server'), Type.Literal('agent')]),
+    planned: Type.Optional(withDefault(Type.Boolean({ description: 'described but not built yet: validated and documented, never installed' }), false)),
+    memoryGiB: Type.Optional(Type.Integer({ minimum: 1, description: 'overrides the profile\'s memory (e.g. the 32 GB RK1)' })),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    taints: Type.Optional(Type.Array(Type.String({ format: 'taint', description: 'key[=value]:NoSchedule|PreferNoSchedule|NoExecute' }))),
+    ssh: Type.Optional(Ssh),
+  },
+  closed,
+);
+
+export const Cluster = Type.Object(
+  {
+    name: DnsLabel,
+    environment: Type.Optional(Type.String()),
+    vlan: Type.Integer({ minimum: 1, maximum: 4094, description: 'id of the VLAN the nodes sit on' }),
+    apiEndpoint: Type.Optional(Type.String({ minLength: 1, description: 'a VIP or DNS name for the API server, added to tls-san' })),
+    datastore: Type.Optional(Type.Union([Type.Literal('etcd'), Type.Literal('sqlite')], { description: 'defaults to sqlite for one server, etcd for more' })),
+    k3s: Type.Optional(Type.Object({ version: Type.Optional(K3sVersion) }, closed)),
+    nodes: Type.Array(Node, { minItems: 1 }),
+    platform: Type.Optional(Platform),
+  },
+  closed,
+);
+
+export const Alerts = Type.Object(
+  {
+    nfsLatencyMs: Type.Optional(withDefault(Type.Integer({ minimum: 1 }), DEFAULTS.alerts.nfsLatencyMs)),
+    volumeUsagePercent: Type.Optional(withDefault(Type.Integer({ minimum: 1, maximum: 100 }), DEFAULTS.alerts.volumeUsagePercent)),
+    temperatureCelsius: Type.Optional(withDefault(Type.Integer({ minimum: 30, maximum: 120 }), DEFAULTS.alerts.temperatureCelsius)),
+  },
+  { ...closed, description: 'thresholds of the site alerts' },
+);
+
+export const InventorySchema = Type.Object(
+  {
+    apiVersion: Type.Literal('bramble/v1alpha1'),
+    site: Type.Object(
+      {
+        name: DnsLabel,
+        domain: Type.Optional(withDefault(Type.String({ format: 'hostname' }), DEFAULTS.domain)),
+        ssh: Type.Optional(Ssh),
+        k3s: Type.Object({ version: K3sVersion }, closed),
+      },
+      closed,
+    ),
+    vlans: Type.Array(Vlan, { minItems: 1 }),
+    nas: Type.Optional(Nas),
+    git: Git,
+    alerts: Type.Optional(Alerts),
+    defaults: Type.Optional(Type.Object({ platform: Type.Optional(Platform) }, { ...closed, description: 'platform settings for every cluster, under each cluster\'s own' })),
+    clusters: Type.Array(Cluster, { minItems: 1 }),
+  },
+  {
+    ...closed,
+    $id: 'https://bramble.invalid/inventory.schema.json',
+    title: 'bramble inventory',
+    description: 'One homelab: its VLANs, NAS, Git remote and k3s clusters.',
+  },
+);
+
+export type RawInventory = Static<typeof InventorySchema>;
+export type RawCluster = Static<typeof Cluster>;
+export type RawNode = Static<typeof Node>;
+export type RawPlatform = Static<typeof Platform>;
+export type RawVlan = Static<typeof Vlan>;
+export type RawNas = Static<typeof Nas>;
+export type RawNfsExport = Static<typeof NfsExport>;
+export type RawSsh = Static<typeof Ssh>;

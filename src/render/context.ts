@@ -1,0 +1,43 @@
+// What the templates see for one cluster. Templates only place values; every
+// decision (sizes, which components, which endpoints) is made here from the
+// inventory, so two clusters differ by data, never by copied templates.
+import { CHART_REPOS } from '../inventory/defaults.ts';
+import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+
+export const CLUSTERS_DIR = 'clusters';
+
+export interface ClusterContext {
+  cluster: { name: string; environment: string };
+  /** The cluster's folder in the repository, e.g. clusters/staging. */
+  path: string;
+  git: { url: string; branch: string };
+  repos: typeof CHART_REPOS;
+  servers: Array<{ name: string; address: string }>;
+  nodes: Array<{ name: string; address: string }>;
+  etcd: boolean;
+  longhorn: ClusterSpec['platform']['longhorn'];
+  traefik: ClusterSpec['platform']['traefik'];
+  monitoring: ClusterSpec['platform']['monitoring'];
+  nfs: ClusterSpec['platform']['nfs'];
+  nas: { name: string } | undefined;
+  alerts: Inventory['alerts'] & { nfsLatencySeconds: number };
+}
+
+export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterContext {
+  const pick = (n: { name: string; address: string }) => ({ name: n.name, address: n.address });
+  return {
+    cluster: { name: cluster.name, environment: cluster.environment },
+    path: `${CLUSTERS_DIR}/${cluster.name}`,
+    git: inv.git,
+    repos: CHART_REPOS,
+    servers: cluster.servers.map(pick),
+    nodes: cluster.active.map(pick),
+    etcd: cluster.datastore === 'etcd',
+    longhorn: cluster.platform.longhorn,
+    traefik: cluster.platform.traefik,
+    monitoring: cluster.platform.monitoring,
+    nfs: cluster.platform.nfs,
+    nas: inv.nas && { name: inv.nas.name },
+    alerts: { ...inv.alerts, nfsLatencySeconds: inv.alerts.nfsLatencyMs / 1000 },
+  };
+}

@@ -1,0 +1,83 @@
+// Inventory in, the Flux repository's files out: rendered, parsed back,
+// validated, and only then handed to the tree writer.
+import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import { clusterContext, CLUSTERS_DIR } from './context.ts';
+import { loadTemplates, type Template } from './templates.ts';
+import { withHeader, type DesiredFile } from './tree.ts';
+import { checkReferences, parseRendered, RenderError, validateObject, type RenderedDoc } from './validate.ts';
+
+export interface RenderOutput {
+  /** Generated files (with header) and seeds, repository-relative. */
+  files: DesiredFile[];
+  /** The cluster folders this render owns, e.g. clusters/staging. */
+  scopes: string[];
+  /** Every parsed document of the generated files. */
+  docs: RenderedDoc[];
+}
+
+/** Tidy template output: no leading separator or blank lines, one final newline. */
+function tidy(text: string): string {
+  const lines = text.split('\n').map((l) => l.replace(/\s+$/, ''));
+  while (lines.length > 0 && (lines[0] === '' || lines[0] === '---')) lines.shift();
+  const out: string[] = [];
+  for (const l of lines) if (!(l === '' && out[out.length - 1] === '')) out.push(l);
+  while (out.length > 0 && out[out.length - 1] === '') out.pop();
+  return out.length === 0 ? '' : out.join('\n') + '\n';
+}
+
+/** True when a YAML text holds no document, only comments and separators. */
+function isEmptyYaml(text: string): boolean {
+  return text.split('\n').every((l) => l.trim() === '' || l.trim() === '---' || l.trimStart().startsWith('#'));
+}
+
+function runTemplate(t: Template, context: object, cluster: string): string {
+  try {
+    return tidy(t.run(context));
+  } catch (e) {
+    throw new RenderError([`templates ${t.path}.hbs for cluster ${cluster}: ${(e as Error).message.split('\n')[0]}`]);
+  }
+}
+
+export function selectClusters(inv: Inventory, names?: string[]): ClusterSpec[] {
+  if (!names || names.length === 0) return inv.clusters;
+  return names.map((n) => {
+    const c = inv.clusters.find((x) => x.name === n);
+    if (!c) throw new RenderError([`no cluster named "${n}" in ${inv.source}; it has: ${inv.clusters.map((x) => x.name).join(', ')}`]);
+    return c;
+  });
+}
+
+export async function renderInventory(inv: Inventory, opts: { clusters?: string[]; templatesDir?: string } = {}): Promise<RenderOutput> {
+  const templates = await loadTemplates(opts.templatesDir);
+  const clusters = selectClusters(inv, opts.clusters);
+  const files: DesiredFile[] = [];
+  const docs: RenderedDoc[] = [];
+  const problems: string[] = [];
+
+  for (const cluster of clusters) {
+    const context = clusterContext(inv, cluster);
+    const bodies = new Map<string, string>();
+    for (const t of templates.cluster) {
+      const body = runTemplate(t, context, cluster.name);
+      if (body === '' || isEmptyYaml(body)) continue;
+      const path = `${context.path}/${t.path}`;
+      bodies.set(path, body);
+      files.push({ path, content: withHeader(body, inv.source, cluster.name) });
+    }
+    const clusterDocs = [...bodies].flatMap(([path, body]) => parseRendered(path, body, problems));
+    for (const d of clusterDocs) validateObject(d, problems);
+    // Seeds count as present for reference checks (apps/kustomization.yaml).
+    for (const t of templates.seed) {
+      const path = `${context.path}/${t.path}`;
+      const body = runTemplate(t, context, cluster.name);
+      files.push({ path, content: body, seed: true });
+      if (path.endsWith('.yaml')) bodies.set(path, body);
+    }
+    checkReferences(bodies, [...clusterDocs, ...[...bodies].filter(([p]) => files.find((f) => f.path === p)?.seed).flatMap(([p, b]) => parseRendered(p, b, problems))], problems);
+    docs.push(...clusterDocs);
+  }
+
+  if (problems.length > 0) throw new RenderError(problems);
+  files.sort((a, b) => a.path.localeCompare(b.path));
+  return { files, scopes: clusters.map((c) => `${CLUSTERS_DIR}/${c.name}`), docs };
+}
