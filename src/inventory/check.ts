@@ -2,7 +2,7 @@
 // site that cannot work (an address in a DHCP pool, two etcd servers, a k3s
 // too old for the Flux it will run). Each check names the field to fix.
 import ipaddr from 'ipaddr.js';
-import { FLUX_MIN_KUBERNETES } from './defaults.ts';
+import { FLUX_MIN_KUBERNETES, PINNED } from './defaults.ts';
 import { activeNodes, defaultReplicas, mergedPlatform } from './model.ts';
 import type { FieldPath } from './problems.ts';
 import type { RawInventory, RawVlan } from './schema.ts';
@@ -67,8 +67,9 @@ export function checkMeaning(raw: RawInventory): Finding[] {
   const vlanById = new Map<number, RawVlan>();
   raw.vlans.forEach((v, i) => {
     const p = ['vlans', i];
+    // The first VLAN with an id is the one clusters mean; a repeat is its own error.
     if (vlanById.has(v.id)) err([...p, 'id'], `VLAN id ${v.id} is used twice`);
-    vlanById.set(v.id, v);
+    else vlanById.set(v.id, v);
     if (raw.vlans.findIndex((o) => o.name === v.name) !== i) err([...p, 'name'], `VLAN name "${v.name}" is used twice`);
     const [base, bits] = ipaddr.IPv4.parseCIDR(v.subnet);
     const network = ipaddr.IPv4.networkAddressFromCIDR(v.subnet).toString();
@@ -173,8 +174,8 @@ export function checkMeaning(raw: RawInventory): Finding[] {
 
     const k3s = c.k3s?.version ?? raw.site.k3s.version;
     const k3sPath: FieldPath = c.k3s?.version ? [...cp, 'k3s', 'version'] : ['site', 'k3s', 'version'];
-    const flux = platform.flux?.version;
-    if (flux) {
+    const flux = platform.flux?.version ?? PINNED.flux;
+    {
       const [maj, min] = versionTriple(flux);
       const need = FLUX_MIN_KUBERNETES[`${maj}.${min}`];
       if (!need) {

@@ -65,8 +65,12 @@ function describeError(e: ErrorObject, siblings: ErrorObject[]): Located {
       const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
       return { path: [...path, extra], message: `unknown field "${extra}"; expected one of: ${allowed.join(', ')}`, onKey: true };
     }
-    case 'type':
+    case 'type': {
+      // A version typed as 1.35 parses as a number: say what was meant.
+      const f = FORMATS[(e.parentSchema as { format?: string }).format ?? ''];
+      if (f && (e.params as { type: string }).type === 'string') return { path, message: `expected ${f.describe}, got ${show(data)}` };
       return { path, message: `must be ${TYPE_WORDS[(e.params as { type: string }).type] ?? (e.params as { type: string }).type}, got ${show(data)}` };
+    }
     case 'const':
       return { path, message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}, got ${show(data)}` };
     case 'anyOf': {
@@ -124,7 +128,11 @@ export function parseInventory(text: string, label: string): Inventory {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true, version: '1.2' });
   const where = new Locator(label, doc, lines);
 
-  const syntax = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')];
+  // After the first error on a line the parser mostly reports its own confusion.
+  const lineOf = (e: { pos: [number, number] }) => lines.linePos(e.pos[0]).line;
+  const syntax = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')].filter(
+    (e, i, all) => all.findIndex((o) => lineOf(o) === lineOf(e)) === i,
+  );
   if (syntax.length > 0) {
     throw new InventoryError(
       sortProblems(

@@ -31,7 +31,13 @@ function engine(): typeof Handlebars {
   });
   // A PromQL label selector; PromQL strings take the same escapes as JSON.
   hb.registerHelper('promMatch', (label: unknown, regex: unknown) => new hb.SafeString(`{${String(label)}=~${JSON.stringify(String(regex))}}`));
-  hb.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''));
+  // Strict mode does not cover helper arguments: a misspelt one must not become "undefined".
+  hb.registerHelper('concat', (...args: unknown[]) => {
+    const parts = args.slice(0, -1);
+    const missing = parts.findIndex((p) => p === undefined || p === null);
+    if (missing >= 0) throw new Error(`concat: argument ${missing + 1} is missing (a misspelt variable?)`);
+    return parts.map(String).join('');
+  });
   return hb;
 }
 

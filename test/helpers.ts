@@ -1,0 +1,51 @@
+// Shared test plumbing: temporary folders, running the built CLI, paths.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
+
+export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+export const UPSTREAM = join(ROOT, '..', 'shared', 'upstream');
+export const HOMELAB = join(ROOT, 'inventory', 'homelab.yaml');
+export const SECOND = join(ROOT, 'test', 'fixtures', 'second-site.yaml');
+
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the test file ends. */
+export function tempDir(prefix = 'bramble-test-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built CLI (dist/) as a user would. */
+export function bramble(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}): Run {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function sh(cmd: string, args: string[], cwd: string): string {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return sh('git', ['-c', 'user.name=tester', '-c', 'user.email=tester@example.invalid', ...args], cwd).trim();
+}
