@@ -169,7 +169,7 @@ export async function loadInventory(file: string): Promise<Inventory> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : String((e as Error).message);
-    throw new InventoryError([{ file, line: 0, col: 0, path: [], message: `cannot read the inventory: ${why}` }]);
+    throw new InventoryError([{ file, line: 1, col: 1, path: [], message: `cannot read the inventory: ${why}` }]);
   }
   return parseInventory(text, file);
 }

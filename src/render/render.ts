@@ -62,7 +62,7 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
       if (body === '' || isEmptyYaml(body)) continue;
       const path = `${context.path}/${t.path}`;
       bodies.set(path, body);
-      files.push({ path, content: withHeader(body, inv.source, cluster.name) });
+      files.push({ path, content: withHeader(body, `site ${inv.site.name}, cluster ${cluster.name}`) });
     }
     const clusterDocs = [...bodies].flatMap(([path, body]) => parseRendered(path, body, problems));
     for (const d of clusterDocs) validateObject(d, problems);

@@ -13,8 +13,9 @@ export function bodyHash(body: string): string {
   return createHash('sha256').update(body).digest('hex').slice(0, 16);
 }
 
-export function withHeader(body: string, source: string, cluster: string): string {
-  return `${MARK} from ${source} (cluster ${cluster}); do not edit.\n# Change the inventory and run \`bramble render\`. bramble-sha256: ${bodyHash(body)}\n${body}`;
+/** `origin` names what it came from, e.g. "site tinyhome, cluster staging". */
+export function withHeader(body: string, origin: string): string {
+  return `${MARK} from the inventory of ${origin}; do not edit.\n# Change the inventory and run \`bramble render\`. bramble-sha256: ${bodyHash(body)}\n${body}`;
 }
 
 export type Ownership = { kind: 'owner' } | { kind: 'generated'; edited: boolean };

@@ -1,0 +1,83 @@
+// The command line as the owner meets it: exit codes, messages on the right
+// stream, no stack traces, and the README's example job.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { bramble, git, HOMELAB, ROOT, SECOND, tempDir } from './helpers.ts';
+
+test('validate accepts the reference and the second inventory', () => {
+  for (const file of [HOMELAB, SECOND]) {
+    const r = bramble(['validate', '-i', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /: valid \(\d cluster\(s\), \d node\(s\), \d VLAN\(s\)\)/);
+  }
+});
+
+test('validate reports located errors on stderr with exit 1 and no stack trace', () => {
+  const dir = tempDir();
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, readFileSync(HOMELAB, 'utf8').replace('address: 192.168.100.12', 'address: 192.168.100.200'));
+  const r = bramble(['validate', '-i', bad]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, `${bad}:114:18: clusters[1].nodes[1].address: 192.168.100.200 is inside the DHCP pool of VLAN 100 (ServerLAN) 192.168.100.150-192.168.100.254; use a static address outside it\n`);
+});
+
+test('a missing inventory file is one clear line', () => {
+  const r = bramble(['validate', '-i', '/nonexistent/inv.yaml']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, '/nonexistent/inv.yaml:1:1: (top level): cannot read the inventory: no such file\n');
+});
+
+test('usage errors exit 2 and say how to get help', () => {
+  for (const args of [['frobnicate'], ['validate'], ['validate', '-i', HOMELAB, '--check'], ['render', '--bogus']]) {
+    const r = bramble(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, /^bramble: .+\nRun "bramble --help" for usage\.\n$/);
+  }
+  const help = bramble(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /bramble publish/);
+});
+
+test('render --check passes on the committed tree and fails, listing files, when it drifts', () => {
+  const ok = bramble(['render', '-i', HOMELAB, '--check']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  const dir = tempDir();
+  assert.equal(bramble(['render', '-i', HOMELAB, '--repo', dir]).code, 0);
+  const inv = join(dir, 'inv.yaml');
+  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('replicas: 3', 'replicas: 2'));
+  const before = readFileSync(join(dir, 'clusters/production/infrastructure/controllers/longhorn.yaml'), 'utf8');
+  const r = bramble(['render', '-i', inv, '--repo', dir, '--check']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /out of date in .*:\n {2}M clusters\/production\/infrastructure\/controllers\/longhorn\.yaml\n$/);
+  assert.equal(readFileSync(join(dir, 'clusters/production/infrastructure/controllers/longhorn.yaml'), 'utf8'), before, '--check writes nothing');
+});
+
+test('render refuses over a hand-edited file and names it', () => {
+  const dir = tempDir();
+  assert.equal(bramble(['render', '-i', HOMELAB, '--repo', dir]).code, 0);
+  const f = join(dir, 'clusters/staging/flux-system/gotk-sync.yaml');
+  writeFileSync(f, readFileSync(f, 'utf8').replace('interval: 1m0s', 'interval: 5m0s'));
+  const inv = join(dir, 'inv.yaml');
+  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 7d', 'retention: 3d'));
+  const r = bramble(['render', '-i', inv, '--repo', dir]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /render refused; nothing was written:\n {2}! clusters\/staging\/flux-system\/gotk-sync\.yaml was edited by hand/);
+  assert.doesNotMatch(readFileSync(join(dir, 'clusters/staging/infrastructure/controllers/kube-prometheus-stack.yaml'), 'utf8'), /"3d"/);
+});
+
+test('the Quick start example job renders, validates, commits and pushes to a local bare remote', () => {
+  const dir = tempDir();
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'example.sh'), dir], { encoding: 'utf8', env: { ...process.env, PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}` } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /homelab\.yaml: valid/);
+  assert.match(r.stdout, /The rendered repository: +.*work\/clusters/);
+  const remote = join(dir, 'remote.git');
+  assert.equal(git(remote, 'rev-list', '--count', 'main'), '1');
+  // What was pushed is what is committed in this repository's clusters/.
+  const pushed = git(remote, 'show', 'main:clusters/production/infrastructure/controllers/longhorn.yaml');
+  assert.equal(pushed + '\n', readFileSync(join(ROOT, 'clusters/production/infrastructure/controllers/longhorn.yaml'), 'utf8'));
+});

@@ -1,0 +1,161 @@
+// Publishing to real bare repositories: commit, push, re-run, a remote that
+// moved on (with and without conflicts), and a push that fails.
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { publish, redactUrl, GitError } from '../src/git.ts';
+import { bramble, git, HOMELAB, tempDir } from './helpers.ts';
+
+function bare(dir: string): string {
+  const remote = join(dir, 'remote.git');
+  git(dir, 'init', '--quiet', '--bare', '--initial-branch', 'main', remote);
+  return remote;
+}
+
+function publishRun(work: string, remote: string, extra: string[] = []) {
+  return bramble(['publish', '-i', HOMELAB, '--repo', work, '--remote', remote, ...extra]);
+}
+
+test('publish renders, commits and pushes to an empty remote, then a re-run changes nothing', () => {
+  const dir = tempDir();
+  const remote = bare(dir);
+  const work = join(dir, 'work');
+  const first = publishRun(work, remote);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /created .*work/);
+  assert.match(first.stdout, /pushed [0-9a-f]{12} to .*remote\.git \(branch main\)/);
+  const files = git(remote, 'ls-tree', '-r', '--name-only', 'main').split('\n');
+  assert.ok(files.includes('clusters/production/infrastructure/controllers/longhorn.yaml'));
+  assert.ok(files.includes('clusters/staging/apps/kustomization.yaml'));
+  assert.match(git(remote, 'log', '-1', '--format=%B', 'main'), /^bramble: render staging, production\n\nRendered from homelab\.yaml\.\n\nstaging: 17 added, 0 changed, 0 removed/);
+
+  const second = publishRun(work, remote);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /nothing changed in staging, production/);
+  assert.match(second.stdout, /is already at/);
+  assert.equal(git(remote, 'rev-list', '--count', 'main'), '1');
+});
+
+test('publish clones an existing remote and commits only what changed', () => {
+  const dir = tempDir();
+  const remote = bare(dir);
+  assert.equal(publishRun(join(dir, 'a'), remote).code, 0);
+  const inv = join(dir, 'homelab.yaml');
+  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 30d'));
+  const r = bramble(['publish', '-i', inv, '--repo', join(dir, 'b'), '--remote', remote]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /cloned/);
+  assert.match(r.stdout, /M clusters\/production\/infrastructure\/controllers\/kube-prometheus-stack\.yaml/);
+  assert.equal(git(remote, 'diff', '--name-only', 'main~1', 'main'), 'clusters/production/infrastructure/controllers/kube-prometheus-stack.yaml');
+});
+
+test('a remote that moved on is integrated without losing anyone\'s commit, and never force-pushed', () => {
+  const dir = tempDir();
+  const remote = bare(dir);
+  const work = join(dir, 'work');
+  assert.equal(publishRun(work, remote).code, 0);
+  // Someone else pushes an unrelated change.
+  const other = join(dir, 'other');
+  git(dir, 'clone', '--quiet', remote, other);
+  writeFileSync(join(other, 'README.md'), '# our homelab\n');
+  git(other, 'add', 'README.md');
+  git(other, 'commit', '--quiet', '-m', 'docs: readme');
+  git(other, 'push', '--quiet', 'origin', 'main');
+  const theirs = git(other, 'rev-parse', 'HEAD');
+
+  const inv = join(dir, 'homelab.yaml');
+  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 30d'));
+  const r = bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /rebased onto it 1 time/);
+  git(remote, 'merge-base', '--is-ancestor', theirs, 'main');
+  assert.equal(git(remote, 'rev-list', '--count', 'main'), '3');
+  assert.match(git(remote, 'log', '-1', '--format=%s', 'main'), /^bramble: render/);
+});
+
+test('a conflicting remote change stops publish with the local commit intact, and nothing is pushed', () => {
+  const dir = tempDir();
+  const remote = bare(dir);
+  const work = join(dir, 'work');
+  assert.equal(publishRun(work, remote).code, 0);
+  const other = join(dir, 'other');
+  git(dir, 'clone', '--quiet', remote, other);
+  const f = 'clusters/production/infrastructure/controllers/kube-prometheus-stack.yaml';
+  writeFileSync(join(other, f), readFileSync(join(other, f), 'utf8').replace('retention: "15d"', 'retention: "60d"'));
+  git(other, 'commit', '--quiet', '-am', 'hand edit on the remote');
+  git(other, 'push', '--quiet', 'origin', 'main');
+  const remoteBefore = git(remote, 'rev-parse', 'main');
+
+  const inv = join(dir, 'homelab.yaml');
+  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 30d'));
+  const r = bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /has moved on and its changes conflict with bramble's: clusters\/production\/infrastructure\/controllers\/kube-prometheus-stack\.yaml/);
+  assert.match(r.stderr, /local commit is kept/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.equal(git(remote, 'rev-parse', 'main'), remoteBefore, 'nothing was pushed');
+  assert.match(git(work, 'log', '-1', '--format=%s'), /^bramble: render/, 'the local commit is kept');
+  assert.equal(git(work, 'status', '--porcelain'), '', 'the rebase was undone cleanly');
+});
+
+test('a failed push keeps the local commit and the next run pushes it', () => {
+  const dir = tempDir();
+  const remote = bare(dir);
+  const work = join(dir, 'work');
+  assert.equal(publishRun(work, remote).code, 0);
+  const inv = join(dir, 'homelab.yaml');
+  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 30d'));
+
+  // The remote refuses every update, as a protected branch would.
+  const hook = join(remote, 'hooks', 'pre-receive');
+  writeFileSync(hook, '#!/bin/sh\necho "protected branch: no pushes today" >&2\nexit 1\n');
+  chmodSync(hook, 0o755);
+  const refused = bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /pushing to .*remote\.git \(main\) failed: .*protected branch: no pushes today/s);
+  assert.match(refused.stderr, /The commit is kept in .*; the next run pushes it/);
+  const local = git(work, 'rev-parse', 'HEAD');
+  assert.notEqual(git(remote, 'rev-parse', 'main'), local);
+
+  writeFileSync(hook, '#!/bin/sh\nexit 0\n');
+  const retry = bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]);
+  assert.equal(retry.code, 0, retry.stderr);
+  assert.match(retry.stdout, /nothing changed/);
+  assert.match(retry.stdout, /pushed/);
+  assert.equal(git(remote, 'rev-parse', 'main'), local);
+});
+
+test('an unreachable remote is a clear error, not a hang or a stack trace', () => {
+  const dir = tempDir();
+  const r = publishRun(join(dir, 'work'), join(dir, 'no-such-remote.git'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^reading .*no-such-remote\.git failed: .*Could not read from remote repository/s);
+});
+
+test('publish stages only bramble\'s files: the owner\'s uncommitted work stays uncommitted', () => {
+  const dir = tempDir();
+  const remote = bare(dir);
+  const work = join(dir, 'work');
+  assert.equal(publishRun(work, remote).code, 0);
+  writeFileSync(join(work, 'clusters/staging/apps/draft.yaml'), 'kind: Draft\n');
+  writeFileSync(join(work, 'notes.txt'), 'todo\n');
+  const inv = join(dir, 'homelab.yaml');
+  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 7d', 'retention: 5d'));
+  assert.equal(bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]).code, 0);
+  assert.equal(git(remote, 'diff', '--name-only', 'main~1', 'main'), 'clusters/staging/infrastructure/controllers/kube-prometheus-stack.yaml');
+  assert.match(git(work, 'status', '--porcelain'), /\?\? clusters\/staging\/apps\/draft\.yaml/);
+});
+
+test('credentials in URLs are redacted from messages', () => {
+  assert.equal(redactUrl('push to https://x-access-token:ghp_secret@github.com/a/b.git failed'), 'push to https://***@github.com/a/b.git failed');
+  assert.ok(new GitError('x') instanceof Error);
+});
+
+test('publish refuses to push a repository with no commit', async () => {
+  const dir = tempDir();
+  const remote = bare(dir);
+  const work = join(dir, 'w');
+  git(dir, 'init', '--quiet', work);
+  await assert.rejects(publish({ repo: work, remote, branch: 'main', paths: [], message: 'x' }), /nothing to push: .* has no commit yet/);
+});
