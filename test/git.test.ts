@@ -1,7 +1,7 @@
 // Publishing to real bare repositories: commit, push, re-run, a remote that
 // moved on (with and without conflicts), and a push that fails.
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { publish, redactUrl, GitError } from '../src/git.ts';
@@ -13,8 +13,29 @@ function bare(dir: string): string {
   return remote;
 }
 
-function publishRun(work: string, remote: string, extra: string[] = []) {
-  return bramble(['publish', '-i', HOMELAB, '--repo', work, '--remote', remote, ...extra]);
+function publishRun(work: string, remote: string, inventory = HOMELAB) {
+  return bramble(['publish', '-i', inventory, '--repo', work, '--remote', remote]);
+}
+
+/** Someone else clones the remote, changes one file and pushes; returns their commit. */
+function pushFromElsewhere(dir: string, remote: string, file: string, edit: (old: string) => string, message: string): string {
+  const other = join(dir, 'other');
+  git(dir, 'clone', '--quiet', remote, other);
+  const path = join(other, file);
+  writeFileSync(path, edit(existsSync(path) ? readFileSync(path, 'utf8') : ''));
+  git(other, 'add', file);
+  git(other, 'commit', '--quiet', '-m', message);
+  git(other, 'push', '--quiet', 'origin', 'main');
+  return git(other, 'rev-parse', 'HEAD');
+}
+
+/** The reference inventory with one setting changed, written into `dir`. */
+function changedInventory(dir: string, from: string, to: string): string {
+  const file = join(dir, 'homelab.yaml');
+  const text = readFileSync(HOMELAB, 'utf8');
+  assert.ok(text.includes(from), from);
+  writeFileSync(file, text.replace(from, to));
+  return file;
 }
 
 test('publish renders, commits and pushes to an empty remote, then a re-run changes nothing', () => {
@@ -41,9 +62,8 @@ test('publish clones an existing remote and commits only what changed', () => {
   const dir = tempDir();
   const remote = bare(dir);
   assert.equal(publishRun(join(dir, 'a'), remote).code, 0);
-  const inv = join(dir, 'homelab.yaml');
-  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 30d'));
-  const r = bramble(['publish', '-i', inv, '--repo', join(dir, 'b'), '--remote', remote]);
+  const inv = changedInventory(dir, 'retention: 15d', 'retention: 30d');
+  const r = publishRun(join(dir, 'b'), remote, inv);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /cloned/);
   assert.match(r.stdout, /M clusters\/production\/infrastructure\/controllers\/kube-prometheus-stack\.yaml/);
@@ -55,18 +75,10 @@ test('a remote that moved on is integrated without losing anyone\'s commit, and 
   const remote = bare(dir);
   const work = join(dir, 'work');
   assert.equal(publishRun(work, remote).code, 0);
-  // Someone else pushes an unrelated change.
-  const other = join(dir, 'other');
-  git(dir, 'clone', '--quiet', remote, other);
-  writeFileSync(join(other, 'README.md'), '# our homelab\n');
-  git(other, 'add', 'README.md');
-  git(other, 'commit', '--quiet', '-m', 'docs: readme');
-  git(other, 'push', '--quiet', 'origin', 'main');
-  const theirs = git(other, 'rev-parse', 'HEAD');
+  const theirs = pushFromElsewhere(dir, remote, 'README.md', () => '# our homelab\n', 'docs: readme');
 
-  const inv = join(dir, 'homelab.yaml');
-  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 30d'));
-  const r = bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]);
+  const inv = changedInventory(dir, 'retention: 15d', 'retention: 30d');
+  const r = publishRun(work, remote, inv);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /rebased onto it 1 time/);
   git(remote, 'merge-base', '--is-ancestor', theirs, 'main');
@@ -79,17 +91,12 @@ test('a conflicting remote change stops publish with the local commit intact, an
   const remote = bare(dir);
   const work = join(dir, 'work');
   assert.equal(publishRun(work, remote).code, 0);
-  const other = join(dir, 'other');
-  git(dir, 'clone', '--quiet', remote, other);
   const f = 'clusters/production/infrastructure/controllers/kube-prometheus-stack.yaml';
-  writeFileSync(join(other, f), readFileSync(join(other, f), 'utf8').replace('retention: "15d"', 'retention: "60d"'));
-  git(other, 'commit', '--quiet', '-am', 'hand edit on the remote');
-  git(other, 'push', '--quiet', 'origin', 'main');
+  pushFromElsewhere(dir, remote, f, (old) => old.replace('retention: "15d"', 'retention: "60d"'), 'hand edit on the remote');
   const remoteBefore = git(remote, 'rev-parse', 'main');
 
-  const inv = join(dir, 'homelab.yaml');
-  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 30d'));
-  const r = bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]);
+  const inv = changedInventory(dir, 'retention: 15d', 'retention: 30d');
+  const r = publishRun(work, remote, inv);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /has moved on and its changes conflict with bramble's: clusters\/production\/infrastructure\/controllers\/kube-prometheus-stack\.yaml/);
   assert.match(r.stderr, /local commit is kept/);
@@ -104,14 +111,13 @@ test('a failed push keeps the local commit and the next run pushes it', () => {
   const remote = bare(dir);
   const work = join(dir, 'work');
   assert.equal(publishRun(work, remote).code, 0);
-  const inv = join(dir, 'homelab.yaml');
-  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 30d'));
+  const inv = changedInventory(dir, 'retention: 15d', 'retention: 30d');
 
   // The remote refuses every update, as a protected branch would.
   const hook = join(remote, 'hooks', 'pre-receive');
   writeFileSync(hook, '#!/bin/sh\necho "protected branch: no pushes today" >&2\nexit 1\n');
   chmodSync(hook, 0o755);
-  const refused = bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]);
+  const refused = publishRun(work, remote, inv);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /pushing to .*remote\.git \(main\) failed: .*protected branch: no pushes today/s);
   assert.match(refused.stderr, /The commit is kept in .*; the next run pushes it/);
@@ -119,7 +125,7 @@ test('a failed push keeps the local commit and the next run pushes it', () => {
   assert.notEqual(git(remote, 'rev-parse', 'main'), local);
 
   writeFileSync(hook, '#!/bin/sh\nexit 0\n');
-  const retry = bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]);
+  const retry = publishRun(work, remote, inv);
   assert.equal(retry.code, 0, retry.stderr);
   assert.match(retry.stdout, /nothing changed/);
   assert.match(retry.stdout, /pushed/);
@@ -140,9 +146,8 @@ test('publish stages only bramble\'s files: the owner\'s uncommitted work stays 
   assert.equal(publishRun(work, remote).code, 0);
   writeFileSync(join(work, 'clusters/staging/apps/draft.yaml'), 'kind: Draft\n');
   writeFileSync(join(work, 'notes.txt'), 'todo\n');
-  const inv = join(dir, 'homelab.yaml');
-  writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('retention: 7d', 'retention: 5d'));
-  assert.equal(bramble(['publish', '-i', inv, '--repo', work, '--remote', remote]).code, 0);
+  const inv = changedInventory(dir, 'retention: 7d', 'retention: 5d');
+  assert.equal(publishRun(work, remote, inv).code, 0);
   assert.equal(git(remote, 'diff', '--name-only', 'main~1', 'main'), 'clusters/staging/infrastructure/controllers/kube-prometheus-stack.yaml');
   assert.match(git(work, 'status', '--porcelain'), /\?\? clusters\/staging\/apps\/draft\.yaml/);
 });
