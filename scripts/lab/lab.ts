@@ -1,0 +1,305 @@
+// A lab of simulated nodes on this machine. Each node is a network namespace
+// with its own address in 198.18.0.0/15 on a lab bridge, its own PID, mount
+// and UTS namespaces, copy-on-write views of /etc, /var/lib, /boot,
+// /usr/local and /home, a board identity (device-tree model, architecture),
+// a non-root login user with sudo, and Debian's real OpenSSH sshd.
+// Needs root. Everything is torn down by stop().
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The repository root, from scripts/lab or dist/scripts/lab. */
+const ROOT = [join(HERE, '..', '..'), join(HERE, '..', '..', '..')].find((d) => existsSync(join(d, 'test', 'lab-standins')))!;
+const INIT = join(ROOT, 'scripts', 'lab', 'node-init.sh');
+const STANDINS = join(ROOT, 'test', 'lab-standins');
+
+export type Board = 'pi5' | 'rk1' | 'x86';
+
+export interface BoardIdentity {
+  model?: string;
+  compatible?: string[];
+  arch: string;
+}
+
+export const BOARDS: Record<Board, BoardIdentity> = {
+  pi5: { model: 'Raspberry Pi 5 Model B Rev 1.0', compatible: ['raspberrypi,5-model-b', 'brcm,bcm2712'], arch: 'aarch64' },
+  rk1: { model: 'Turing Machines RK1', compatible: ['turing,rk1', 'rockchip,rk3588'], arch: 'aarch64' },
+  x86: { arch: 'x86_64' },
+};
+
+export interface LabNodeSpec {
+  name: string;
+  board: Board;
+  /** Sudo without a password (default) or with the login password. */
+  sudo?: 'nopasswd' | 'password';
+  /** Seconds a reboot keeps the node down. */
+  bootDelay?: number;
+  /** A fresh Pi image: memory cgroup off until cmdline.txt enables it. Default for pi5. */
+  memcgOff?: boolean;
+}
+
+export interface LabNode {
+  name: string;
+  board: Board;
+  address: string;
+  port: number;
+  dir: string;
+  /** The node's host key as a known_hosts key part: "ssh-ed25519 AAAA..." */
+  hostKey: string;
+  /** SHA256 fingerprint of the host key, as OpenSSH prints it. */
+  fingerprint: string;
+}
+
+function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`lab: ${cmd} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+function tryRun(cmd: string, args: string[]): void {
+  spawnSync(cmd, args, { stdio: 'ignore' });
+}
+
+async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host, port, timeout: 500 });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+      s.once('timeout', () => {
+        s.destroy();
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`lab: ${host}:${port} did not open within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const UID = 1500;
+
+export class Lab {
+  readonly root: string;
+  readonly index: number;
+  readonly gateway: string;
+  readonly user = 'bramble';
+  readonly password = 'lab-password-' + Math.random().toString(36).slice(2, 10);
+  /** Unencrypted ed25519 client key, and the same kind of key under a passphrase. */
+  readonly keyFile: string;
+  readonly encryptedKeyFile: string;
+  readonly passphrase = 'lab-passphrase';
+  readonly nodes: LabNode[] = [];
+  private readonly inits = new Map<string, ChildProcess>();
+  private readonly specs = new Map<string, LabNodeSpec>();
+
+  private constructor(root: string, index: number) {
+    this.root = root;
+    this.index = index;
+    this.gateway = `198.18.${index}.1`;
+    this.keyFile = join(root, 'client', 'id_ed25519');
+    this.encryptedKeyFile = join(root, 'client', 'id_ed25519_enc');
+  }
+
+  get bridge(): string {
+    return `bl${this.index}`;
+  }
+
+  static async start(specs: LabNodeSpec[]): Promise<Lab> {
+    if (process.getuid?.() !== 0) throw new Error('lab: needs root (network and mount namespaces)');
+    // /var/tmp, not /tmp: each node mounts its own /tmp.
+    const root = mkdtempSync('/var/tmp/bramble-lab-');
+    let lab: Lab | undefined;
+    for (let attempt = 0; attempt < 20 && !lab; attempt++) {
+      const index = 2 + Math.floor(Math.random() * 250);
+      const r = spawnSync('ip', ['link', 'add', `bl${index}`, 'type', 'bridge'], { encoding: 'utf8' });
+      if (r.status === 0) lab = new Lab(root, index);
+    }
+    if (!lab) throw new Error('lab: could not create a bridge');
+    try {
+      run('ip', ['addr', 'add', `${lab.gateway}/24`, 'dev', lab.bridge]);
+      run('ip', ['link', 'set', lab.bridge, 'up']);
+      mkdirSync(join(root, 'client'), { recursive: true, mode: 0o700 });
+      run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'lab-client', '-f', lab.keyFile]);
+      run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', lab.passphrase, '-C', 'lab-client-enc', '-f', lab.encryptedKeyFile]);
+      for (const spec of specs) await lab.addNode(spec);
+    } catch (e) {
+      await lab.stop();
+      throw e;
+    }
+    return lab;
+  }
+
+  node(name: string): LabNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`lab: no node ${name}`);
+    return n;
+  }
+
+  /** known_hosts lines for every node, as `ssh-keyscan` would give them. */
+  knownHosts(): string {
+    return this.nodes.map((n) => `${n.address} ${n.hostKey}\n`).join('');
+  }
+
+  private async addNode(spec: LabNodeSpec): Promise<void> {
+    const i = this.nodes.length;
+    const address = `198.18.${this.index}.${10 + i}`;
+    const ns = `${this.bridge}n${i}`;
+    const dir = join(this.root, 'nodes', spec.name);
+    const etc = join(dir, 'upper', 'etc');
+    mkdirSync(join(etc, 'ssh'), { recursive: true });
+    mkdirSync(join(etc, 'sudoers.d'), { recursive: true });
+    mkdirSync(join(etc, 'bramble-lab'), { recursive: true });
+
+    // Identity
+    const board = BOARDS[spec.board];
+    writeFileSync(join(etc, 'bramble-lab', 'arch'), board.arch + '\n');
+    if (board.model) writeFileSync(join(etc, 'bramble-lab', 'model'), board.model);
+    if (board.compatible) writeFileSync(join(etc, 'bramble-lab', 'compatible'), board.compatible.join('\n'));
+    if (spec.memcgOff ?? spec.board === 'pi5') writeFileSync(join(etc, 'bramble-lab', 'memcg-off-unless-cmdline'), '');
+    writeFileSync(join(etc, 'hostname'), spec.name + '\n');
+    writeFileSync(join(etc, 'hosts'), readFileSync('/etc/hosts', 'utf8') + `127.0.1.1 ${spec.name}\n`);
+    writeFileSync(join(dir, 'boot-delay'), String(spec.bootDelay ?? 1));
+    if (spec.board === 'pi5') {
+      mkdirSync(join(dir, 'upper', 'boot', 'firmware'), { recursive: true });
+      writeFileSync(join(dir, 'upper', 'boot', 'firmware', 'cmdline.txt'), 'console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait\n');
+      writeFileSync(join(dir, 'upper', 'boot', 'firmware', 'config.txt'), '[all]\ndtparam=pciex1\n');
+    }
+
+    // The login user, with sudo
+    const hash = run('openssl', ['passwd', '-6', this.password]).trim();
+    writeFileSync(join(etc, 'passwd'), readFileSync('/etc/passwd', 'utf8') + `${this.user}:x:${UID}:${UID}:bramble lab user:/home/${this.user}:/bin/bash\n`);
+    writeFileSync(join(etc, 'group'), readFileSync('/etc/group', 'utf8') + `${this.user}:x:${UID}:\n`);
+    writeFileSync(join(etc, 'shadow'), readFileSync('/etc/shadow', 'utf8') + `${this.user}:${hash}:20000:0:99999:7:::\n`, { mode: 0o640 });
+    const sudoers = join(etc, 'sudoers.d', 'bramble-lab');
+    writeFileSync(sudoers, spec.sudo === 'password' ? `${this.user} ALL=(ALL:ALL) ALL\n` : `${this.user} ALL=(ALL:ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
+    const home = join(dir, 'upper', 'home', this.user);
+    mkdirSync(join(home, '.ssh'), { recursive: true });
+    writeFileSync(join(home, '.ssh', 'authorized_keys'), readFileSync(this.keyFile + '.pub', 'utf8') + readFileSync(this.encryptedKeyFile + '.pub', 'utf8'), { mode: 0o600 });
+    for (const p of [home, join(home, '.ssh'), join(home, '.ssh', 'authorized_keys')]) chownSync(p, UID, UID);
+    chmodSync(join(home, '.ssh'), 0o700);
+
+    // sshd, with a host key of the node's own
+    const hostKeyFile = join(etc, 'ssh', 'ssh_host_ed25519_key');
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${spec.name}`, '-f', hostKeyFile]);
+    writeFileSync(
+      join(etc, 'ssh', 'sshd_config'),
+      [
+        `ListenAddress ${address}`,
+        'Port 22',
+        'HostKey /etc/ssh/ssh_host_ed25519_key',
+        'PidFile /run/sshd.pid',
+        'UsePAM no',
+        'PermitRootLogin no',
+        'PubkeyAuthentication yes',
+        'PasswordAuthentication yes',
+        'KbdInteractiveAuthentication no',
+        'AuthorizedKeysFile .ssh/authorized_keys',
+        'Subsystem sftp internal-sftp',
+        'MaxStartups 50:30:100',
+        '',
+      ].join('\n'),
+    );
+    const pub = readFileSync(hostKeyFile + '.pub', 'utf8').trim().split(/\s+/);
+    const fingerprint = run('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKeyFile + '.pub']).split(/\s+/)[1]!;
+
+    // Stand-ins for what this machine cannot be: see docs/testing.md.
+    mkdirSync(join(dir, 'upper', 'usr-local', 'bin'), { recursive: true });
+    mkdirSync(join(dir, 'upper', 'usr-local', 'sbin'), { recursive: true });
+    copyFileSync(join(STANDINS, 'uname'), join(dir, 'upper', 'usr-local', 'bin', 'uname'));
+    copyFileSync(join(STANDINS, 'reboot'), join(dir, 'upper', 'usr-local', 'sbin', 'reboot'));
+    chmodSync(join(dir, 'upper', 'usr-local', 'bin', 'uname'), 0o755);
+    chmodSync(join(dir, 'upper', 'usr-local', 'sbin', 'reboot'), 0o755);
+
+    // Network
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['link', 'add', `${this.bridge}v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    run('ip', ['link', 'set', `${this.bridge}v${i}`, 'master', this.bridge]);
+    run('ip', ['link', 'set', `${this.bridge}v${i}`, 'up']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'eth0', 'up']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', this.gateway]);
+
+    const node: LabNode = { name: spec.name, board: spec.board, address, port: 22, dir, hostKey: `${pub[0]} ${pub[1]}`, fingerprint };
+    this.nodes.push(node);
+    this.specs.set(spec.name, spec);
+    await this.boot(node);
+  }
+
+  private async boot(node: LabNode): Promise<void> {
+    rmSync(join(node.dir, 'halt'), { force: true });
+    const ns = `${this.bridge}n${this.nodes.indexOf(node)}`;
+    const child = spawn('ip', ['netns', 'exec', ns, 'unshare', '--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc', '--uts', 'bash', INIT, node.dir, node.name], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    this.inits.set(node.name, child);
+    await waitForPort(node.address, node.port, 15000);
+  }
+
+  /** The node loses power: everything in it stops, and it stays down. */
+  async powerOff(name: string): Promise<void> {
+    const node = this.node(name);
+    writeFileSync(join(node.dir, 'halt'), '');
+    const child = this.inits.get(name);
+    if (child && child.exitCode === null) {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await gone;
+    }
+    this.inits.delete(name);
+  }
+
+  async powerOn(name: string): Promise<void> {
+    await this.boot(this.node(name));
+  }
+
+  /** How many times a node has gone down for a reboot. */
+  reboots(name: string): number {
+    const f = join(this.node(name).dir, 'boots.log');
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).length : 0;
+  }
+
+  /** A file as the node sees it (its overlay first, then the host's). */
+  readNodeFile(name: string, path: string): string | undefined {
+    const node = this.node(name);
+    const map: Array<[string, string]> = [['/etc/', 'etc'], ['/var/lib/', 'var-lib'], ['/boot/', 'boot'], ['/usr/local/', 'usr-local'], ['/home/', 'home']];
+    for (const [prefix, key] of map) {
+      if (path.startsWith(prefix)) {
+        const f = join(node.dir, 'upper', key, path.slice(prefix.length));
+        if (existsSync(f)) return readFileSync(f, 'utf8');
+        return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+      }
+    }
+    throw new Error(`lab: ${path} is not a per-node path`);
+  }
+
+  /** Put a file into a node's own filesystem, as if it had been there all along. */
+  writeNodeFile(name: string, path: string, content: string, mode = 0o644): void {
+    const node = this.node(name);
+    const map: Array<[string, string]> = [['/etc/', 'etc'], ['/var/lib/', 'var-lib'], ['/boot/', 'boot'], ['/usr/local/', 'usr-local'], ['/home/', 'home']];
+    const hit = map.find(([prefix]) => path.startsWith(prefix));
+    if (!hit) throw new Error(`lab: ${path} is not a per-node path`);
+    const f = join(node.dir, 'upper', hit[1], path.slice(hit[0].length));
+    mkdirSync(dirname(f), { recursive: true });
+    writeFileSync(f, content, { mode });
+  }
+
+  appendLog(line: string): void {
+    appendFileSync(join(this.root, 'lab.log'), line + '\n');
+  }
+
+  async stop(): Promise<void> {
+    for (const name of [...this.inits.keys()]) await this.powerOff(name);
+    for (let i = 0; i < 64; i++) tryRun('ip', ['netns', 'del', `${this.bridge}n${i}`]);
+    tryRun('ip', ['link', 'del', this.bridge]);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
