@@ -1,0 +1,354 @@
+// One SSH connection to one node for the whole run (ssh2), with the host key
+// checked against known_hosts, keepalives and timeouts, privileged commands
+// through sudo, and every command visible to the logger with secrets removed.
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { addKnownHost, checkHostKey, fingerprint, readKnownHosts } from './known-hosts.ts';
+
+export class SshError extends Error {
+  readonly node: string;
+  readonly step: string;
+  constructor(node: string, step: string, message: string) {
+    super(`${node}: ${step}: ${message}`);
+    this.name = 'SshError';
+    this.node = node;
+    this.step = step;
+  }
+}
+
+export interface SshTarget {
+  /** The inventory's node name, used in every message. */
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  auth: 'key' | 'agent' | 'password';
+  privateKey?: string;
+  /** A pinned host key fingerprint (SHA256:...) from the inventory. */
+  hostKey?: string;
+}
+
+/** Where secrets come from: never the inventory, never a command line. */
+export interface Secrets {
+  /** `what` names the secret; `prompt` is what to ask a person. */
+  get(what: 'ssh-password' | 'sudo-password' | 'key-passphrase', prompt: string): Promise<string | undefined>;
+}
+
+export interface HostKeyPolicy {
+  knownHosts: string;
+  /** Accept and record a host key never seen before (never a changed one). */
+  acceptNew: boolean;
+  /** Ask a person about an unknown key; absent in non-interactive runs. */
+  ask?: (node: string, host: string, fingerprint: string) => Promise<boolean>;
+}
+
+export interface SessionOptions {
+  policy: HostKeyPolicy;
+  secrets: Secrets;
+  log?: (line: string) => void;
+  connectTimeoutMs?: number;
+  keepaliveMs?: number;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  stdin?: string;
+  /** Run as root (through sudo unless the login user is root). */
+  sudo?: boolean;
+  /** Values to blank out of the logged command. */
+  secrets?: string[];
+  timeoutMs?: number;
+  /** What the command is for, in error messages (defaults to the command). */
+  step?: string;
+  /** A non-zero exit is an error (default true). */
+  check?: boolean;
+}
+
+/** POSIX single-quoting: safe in sh, dash and bash alike. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function redact(text: string, secrets: Array<string | undefined>): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
+  return out;
+}
+
+function expandHome(p: string): string {
+  return p === '~' ? homedir() : p.startsWith('~/') ? homedir() + p.slice(1) : p;
+}
+
+export class Session {
+  readonly target: SshTarget;
+  private readonly client: Client;
+  private readonly opts: SessionOptions;
+  private sudoPassword: string | undefined;
+  private sudoMode: 'root' | 'nopasswd' | 'password' | undefined;
+  private closed = false;
+  private lost: Error | undefined;
+  private sftpChannel: SFTPWrapper | undefined;
+  private readonly secretValues: string[] = [];
+
+  private constructor(target: SshTarget, client: Client, opts: SessionOptions) {
+    this.target = target;
+    this.client = client;
+    this.opts = opts;
+    client.on('error', (e) => {
+      this.lost = e;
+    });
+    client.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  static async connect(target: SshTarget, opts: SessionOptions): Promise<Session> {
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      readyTimeout: opts.connectTimeoutMs ?? 15000,
+      keepaliveInterval: opts.keepaliveMs ?? 10000,
+      keepaliveCountMax: 3,
+    };
+    const step = 'connect';
+    const secretValues: string[] = [];
+    if (target.auth === 'agent') {
+      if (!process.env.SSH_AUTH_SOCK) throw new SshError(target.name, step, 'auth is "agent" but SSH_AUTH_SOCK is not set (is ssh-agent running?)');
+      config.agent = process.env.SSH_AUTH_SOCK;
+    } else if (target.auth === 'password') {
+      const pw = await opts.secrets.get('ssh-password', `SSH password for ${target.user}@${target.name}`);
+      if (!pw) throw new SshError(target.name, step, 'auth is "password" but no password was given (set BRAMBLE_SSH_PASSWORD or run interactively)');
+      config.password = pw;
+      secretValues.push(pw);
+    } else {
+      const file = expandHome(target.privateKey ?? '~/.ssh/id_ed25519');
+      let key: Buffer;
+      try {
+        key = await readFile(file);
+      } catch (e) {
+        throw new SshError(target.name, step, `cannot read private key ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      config.privateKey = key;
+      if (/ENCRYPTED|bcrypt/.test(key.toString('latin1')) || isEncryptedOpenSshKey(key)) {
+        const pass = await opts.secrets.get('key-passphrase', `Passphrase for ${file}`);
+        if (!pass) throw new SshError(target.name, step, `${file} is protected by a passphrase; set BRAMBLE_SSH_KEY_PASSPHRASE or run interactively`);
+        config.passphrase = pass;
+        secretValues.push(pass);
+      }
+    }
+
+    let hostKeyProblem: string | undefined;
+    config.hostVerifier = (key: Buffer, verify: (ok: boolean) => void) => {
+      verifyHostKey(target, key, opts.policy)
+        .then((problem) => {
+          hostKeyProblem = problem;
+          verify(problem === undefined);
+        })
+        .catch((e: Error) => {
+          hostKeyProblem = e.message;
+          verify(false);
+        });
+    };
+
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      const fail = (e: Error & { level?: string }) => {
+        client.removeAllListeners('ready');
+        if (hostKeyProblem) reject(new SshError(target.name, 'host key', hostKeyProblem));
+        else if (e.level === 'client-authentication') reject(new SshError(target.name, 'authenticate', `${target.user}@${target.host}:${target.port} refused ${target.auth} authentication`));
+        else if (e.level === 'client-timeout') reject(new SshError(target.name, step, `no SSH answer from ${target.host}:${target.port} within ${config.readyTimeout} ms`));
+        else reject(new SshError(target.name, step, `${target.host}:${target.port}: ${e.message.includes('passphrase') || e.message.includes('decrypt') ? 'cannot decrypt the private key (wrong passphrase?)' : e.message}`));
+      };
+      client.once('ready', () => {
+        client.removeListener('error', fail);
+        resolve();
+      });
+      client.once('error', fail);
+      try {
+        client.connect(config);
+      } catch (e) {
+        fail(e as Error);
+      }
+    });
+    const session = new Session(target, client, opts);
+    session.secretValues.push(...secretValues);
+    return session;
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(`${this.target.name}: ${redact(line, this.secretValues)}`);
+  }
+
+  /** Run a command; with `sudo`, as root. */
+  async exec(command: string, o: ExecOptions = {}): Promise<ExecResult> {
+    const step = o.step ?? command;
+    if (o.sudo) await this.ensureSudo();
+    let full = command;
+    let stdin = o.stdin;
+    if (o.sudo && this.sudoMode === 'nopasswd') full = `sudo -n -- sh -c ${shQuote(command)}`;
+    if (o.sudo && this.sudoMode === 'password') {
+      // The password goes in on stdin, ahead of the command's own input; never on a command line.
+      full = `sudo -S -p '' -- sh -c ${shQuote(command)}`;
+      stdin = `${this.sudoPassword}\n${stdin ?? ''}`;
+    }
+    this.log(`$ ${redact(command, o.secrets ?? [])}${o.sudo && this.sudoMode !== 'root' ? '   (sudo)' : ''}`);
+    const result = await this.run(full, stdin, o.timeoutMs, step);
+    const clean = { ...result, stdout: result.stdout, stderr: redact(result.stderr, [...this.secretValues, this.sudoPassword]) };
+    if ((o.check ?? true) && clean.code !== 0) {
+      const why = (clean.stderr.trim() || clean.stdout.trim()).split('\n').slice(-3).join(' / ');
+      throw new SshError(this.target.name, step, `exited ${clean.code}${why ? `: ${redact(why, o.secrets ?? [])}` : ''}`);
+    }
+    return clean;
+  }
+
+  private run(command: string, stdin: string | undefined, timeoutMs: number | undefined, step: string): Promise<ExecResult> {
+    if (this.closed) return Promise.reject(new SshError(this.target.name, step, `the connection is closed${this.lost ? ` (${this.lost.message})` : ''}`));
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, stream) => {
+        if (err) return reject(new SshError(this.target.name, step, `cannot start the command: ${err.message}`));
+        let stdout = '';
+        let stderr = '';
+        let code: number | undefined;
+        let timer: NodeJS.Timeout | undefined;
+        const onClientClose = () => reject(new SshError(this.target.name, step, `the connection to ${this.target.host} was lost${this.lost ? ` (${this.lost.message})` : ''}`));
+        this.client.once('close', onClientClose);
+        if (timeoutMs) {
+          timer = setTimeout(() => {
+            stream.close();
+            reject(new SshError(this.target.name, step, `no result within ${Math.round(timeoutMs / 1000)} s`));
+          }, timeoutMs);
+        }
+        stream.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+        stream.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+        stream.on('exit', (c: number | null) => {
+          if (c !== null) code = c;
+        });
+        stream.on('close', () => {
+          if (timer) clearTimeout(timer);
+          this.client.removeListener('close', onClientClose);
+          if (code === undefined) reject(new SshError(this.target.name, step, `the command ended without an exit status (connection lost?)`));
+          else resolve({ code, stdout, stderr });
+        });
+        if (stdin !== undefined) stream.end(stdin);
+        else stream.end();
+      });
+    });
+  }
+
+  /** How this session becomes root; asks for the sudo password once, when needed. */
+  async ensureSudo(): Promise<'root' | 'nopasswd' | 'password'> {
+    if (this.sudoMode) return this.sudoMode;
+    if (this.target.user === 'root') return (this.sudoMode = 'root');
+    const probe = await this.run('sudo -n true', undefined, 15000, 'sudo');
+    if (probe.code === 0) return (this.sudoMode = 'nopasswd');
+    if (!/password is required|a terminal is required/.test(probe.stderr)) {
+      throw new SshError(this.target.name, 'sudo', `${this.target.user} cannot use sudo: ${probe.stderr.trim() || `exit ${probe.code}`}`);
+    }
+    const pw = await this.opts.secrets.get('sudo-password', `sudo password for ${this.target.user} on ${this.target.name}`);
+    if (!pw) throw new SshError(this.target.name, 'sudo', `sudo needs a password for ${this.target.user}; set BRAMBLE_SUDO_PASSWORD or run interactively`);
+    const check = await this.run(`sudo -S -p '' -- true`, pw + '\n', 15000, 'sudo');
+    if (check.code !== 0) throw new SshError(this.target.name, 'sudo', `the sudo password for ${this.target.user} was not accepted`);
+    this.sudoPassword = pw;
+    this.secretValues.push(pw);
+    return (this.sudoMode = 'password');
+  }
+
+  private async sftp(): Promise<SFTPWrapper> {
+    if (this.sftpChannel) return this.sftpChannel;
+    this.sftpChannel = await new Promise<SFTPWrapper>((resolve, reject) =>
+      this.client.sftp((err, s) => (err ? reject(new SshError(this.target.name, 'sftp', err.message)) : resolve(s))),
+    );
+    return this.sftpChannel;
+  }
+
+  /**
+   * Write a file atomically (temporary name, then rename). With `sudo`, the
+   * file is uploaded to a private temporary folder and installed as root with
+   * the given mode, so a secret is never readable by others in between.
+   */
+  async writeFile(path: string, content: string | Buffer, o: { mode?: number; sudo?: boolean; step?: string; secret?: boolean } = {}): Promise<void> {
+    const mode = o.mode ?? 0o644;
+    const step = o.step ?? `write ${path}`;
+    const sftp = await this.sftp();
+    const dir = (await this.exec('mktemp -d', { step, check: true })).stdout.trim();
+    const tmp = `${dir}/upload`;
+    this.log(`sftp put ${path} (${Buffer.byteLength(content)} bytes, mode ${mode.toString(8)})${o.secret ? ' [secret]' : ''}`);
+    try {
+      await new Promise<void>((resolve, reject) =>
+        sftp.writeFile(tmp, content, { mode: 0o600 }, (err) => (err ? reject(new SshError(this.target.name, step, `upload failed: ${err.message}`)) : resolve())),
+      );
+      const m = mode.toString(8);
+      const q = shQuote(path);
+      await this.exec(`mkdir -p "$(dirname ${q})" && install -m ${m} ${shQuote(tmp)} ${q}.bramble-new && mv -f ${q}.bramble-new ${q}`, { sudo: o.sudo, step });
+    } finally {
+      await this.exec(`rm -rf ${shQuote(dir)}`, { check: false, step });
+    }
+  }
+
+  /** A file's content, or undefined when it does not exist. */
+  async readFile(path: string, o: { sudo?: boolean; step?: string } = {}): Promise<string | undefined> {
+    const q = shQuote(path);
+    const r = await this.exec(`if [ -e ${q} ]; then cat ${q}; else exit 3; fi`, { sudo: o.sudo, check: false, step: o.step ?? `read ${path}` });
+    if (r.code === 3) return undefined;
+    if (r.code !== 0) throw new SshError(this.target.name, o.step ?? `read ${path}`, r.stderr.trim() || `exit ${r.code}`);
+    return r.stdout;
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.client.end();
+  }
+}
+
+function isEncryptedOpenSshKey(key: Buffer): boolean {
+  const text = key.toString('latin1');
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]+?)-----END/.exec(text);
+  if (!m) return false;
+  const blob = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+  // "openssh-key-v1\0", then the cipher name as a length-prefixed string.
+  const off = 15;
+  const len = blob.readUInt32BE(off);
+  return blob.subarray(off + 4, off + 4 + len).toString('latin1') !== 'none';
+}
+
+/** undefined when the key may be used; otherwise why not. */
+async function verifyHostKey(target: SshTarget, key: Buffer, policy: HostKeyPolicy): Promise<string | undefined> {
+  const fp = fingerprint(key);
+  const known = checkHostKey(await readKnownHosts(policy.knownHosts), target.host, target.port, key);
+  if (known.status === 'known') {
+    if (target.hostKey && target.hostKey !== fp) return `the inventory pins ${target.hostKey} but ${policy.knownHosts} and the host agree on ${fp}; fix the pin`;
+    return undefined;
+  }
+  if (known.status === 'revoked') return `the host key ${fp} of ${target.host} is marked @revoked in ${policy.knownHosts}`;
+  if (known.status === 'changed') {
+    return (
+      `THE HOST KEY OF ${target.host} HAS CHANGED: it presented ${fp}, ${policy.knownHosts} expects ${known.expected.join(' or ')}. ` +
+      `Someone may be intercepting the connection, or the node was reinstalled. If you reinstalled it, remove the old key (ssh-keygen -R ${target.host}) and run again.`
+    );
+  }
+  if (target.hostKey) {
+    if (target.hostKey !== fp) return `the inventory pins ${target.hostKey} for ${target.name}, but ${target.host} presented ${fp}`;
+    await addKnownHost(policy.knownHosts, target.host, target.port, key);
+    return undefined;
+  }
+  if (policy.acceptNew) {
+    await addKnownHost(policy.knownHosts, target.host, target.port, key);
+    return undefined;
+  }
+  if (policy.ask && (await policy.ask(target.name, target.host, fp))) {
+    await addKnownHost(policy.knownHosts, target.host, target.port, key);
+    return undefined;
+  }
+  return `unknown host key ${fp} for ${target.host}; pin it in the inventory (ssh.hostKey: "${fp}") after checking it on the node, or run with --accept-new-host-keys`;
+}
