@@ -7,7 +7,9 @@ import { loadInventory } from './inventory/load.ts';
 import type { Inventory } from './inventory/model.ts';
 import { InventoryError } from './inventory/problems.ts';
 import { packageRoot } from './paths.ts';
-import { renderInventory } from './render/render.ts';
+import { closeAll, connectCluster, sessionOptions } from './nodes/connect.ts';
+import { formatReport, preflightNode, unreachable, type NodeReport } from './nodes/preflight.ts';
+import { renderInventory, selectClusters } from './render/render.ts';
 import { applyTree, planTree, type FileChange, type TreePlan } from './render/tree.ts';
 import { RenderError } from './render/validate.ts';
 
@@ -26,6 +28,7 @@ Usage:
   bramble validate -i FILE                 check an inventory (structure and meaning)
   bramble render   -i FILE [options]       render clusters/<name>/ into a repository
   bramble publish  -i FILE [options]       render, commit and push to the Git remote
+  bramble preflight -i FILE [options]      read-only checks of every node over SSH
   bramble help | --help                    this text
   bramble version | --version
 
@@ -38,6 +41,12 @@ Options:
                          (the rendered Flux sync still reads git.url)
       --check            render: write nothing; exit 1 listing what differs
       --force            replace or prune generated files that were edited by hand
+      --known-hosts FILE SSH known_hosts to check node keys against (default ~/.ssh/known_hosts)
+      --accept-new-host-keys  trust and record host keys never seen before (never a changed one)
+  -v, --verbose          show every remote command (secrets blanked out)
+
+Secrets come from the environment or, at a terminal, a prompt; never from the inventory:
+  BRAMBLE_SSH_PASSWORD, BRAMBLE_SUDO_PASSWORD, BRAMBLE_SSH_KEY_PASSPHRASE
 
 Exit codes: 0 done, 1 invalid inventory / differences / refused, 2 usage error.`;
 
@@ -48,6 +57,9 @@ const OPTIONS = {
   remote: { type: 'string' },
   check: { type: 'boolean' },
   force: { type: 'boolean' },
+  'known-hosts': { type: 'string' },
+  'accept-new-host-keys': { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
@@ -59,6 +71,9 @@ interface Options {
   remote?: string;
   check?: boolean;
   force?: boolean;
+  'known-hosts'?: string;
+  'accept-new-host-keys'?: boolean;
+  verbose?: boolean;
   help?: boolean;
   version?: boolean;
 }
@@ -67,6 +82,7 @@ const ALLOWED: Record<string, Array<keyof Options>> = {
   validate: ['inventory'],
   render: ['inventory', 'cluster', 'repo', 'check', 'force'],
   publish: ['inventory', 'cluster', 'repo', 'remote', 'force'],
+  preflight: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose'],
 };
 
 function parse(argv: string[]): { command: string; opts: Options } {
@@ -147,6 +163,39 @@ async function cmdRender(opts: Options, io: Io): Promise<number> {
   return 0;
 }
 
+async function cmdPreflight(opts: Options, io: Io): Promise<number> {
+  const inv = await loadInventory(opts.inventory!);
+  const clusters = selectClusters(inv, opts.cluster);
+  const sessionOpts = await sessionOptions({
+    knownHosts: opts['known-hosts'],
+    acceptNewHostKeys: opts['accept-new-host-keys'],
+    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    log: opts.verbose ? (l) => io.err(l) : undefined,
+  });
+  const reports: NodeReport[] = [];
+  // Clusters one after another, the nodes of each all at once.
+  for (const cluster of clusters) {
+    const connections = await connectCluster(cluster, sessionOpts);
+    try {
+      reports.push(
+        ...(await Promise.all(
+          connections.map((c) =>
+            'error' in c
+              ? unreachable(c.node, cluster, c.error.message.replace(/^[^:]+: /, ''))
+              : preflightNode(c.session, c.node, cluster, inv).catch((e: Error) => unreachable(c.node, cluster, e.message.replace(/^[^:]+: /, ''))),
+          ),
+        )),
+      );
+    } finally {
+      closeAll(connections);
+    }
+  }
+  for (const l of formatReport(reports)) io.out(l);
+  const failed = reports.filter((r) => r.verdict === 'fail');
+  io.out(failed.length ? `preflight failed on ${failed.map((r) => r.node).join(', ')}: fix the FAIL lines before installing` : `preflight passed on ${reports.length} node(s)${reports.some((r) => r.verdict === 'warn') ? ' (with warnings)' : ''}`);
+  return failed.length ? 1 : 0;
+}
+
 async function cmdPublish(opts: Options, io: Io): Promise<number> {
   const inv = await loadInventory(opts.inventory!);
   const remote = opts.remote ?? inv.git.url;
@@ -194,6 +243,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await cmdRender(opts, io);
       case 'publish':
         return await cmdPublish(opts, io);
+      case 'preflight':
+        return await cmdPreflight(opts, io);
     }
     return 2;
   } catch (e) {

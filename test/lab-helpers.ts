@@ -24,3 +24,51 @@ export function trusting(lab: Lab, log?: string[], env: NodeJS.ProcessEnv = {}):
   writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
   return { policy: { knownHosts, acceptNew: false }, secrets: envSecrets(env), log: log ? (l) => log.push(l) : undefined };
 }
+
+export interface LabCluster {
+  name: string;
+  nodes: Array<{ node: string; role: 'server' | 'agent'; hardware?: string; planned?: boolean; address?: string }>;
+}
+
+/**
+ * An inventory for lab nodes: one VLAN on the lab's subnet (pool .200-.250),
+ * the lab's login user and key, and optionally a NAS at `nasAddress`.
+ */
+export function labInventory(lab: Lab, clusters: LabCluster[], o: { nasAddress?: string; k3sVersion?: string } = {}): string {
+  const net = lab.gateway.replace(/\.1$/, '');
+  const lines = [
+    'apiVersion: bramble/v1alpha1',
+    'site:',
+    '  name: lab',
+    '  ssh:',
+    `    user: ${lab.user}`,
+    `    privateKey: ${lab.keyFile}`,
+    '  k3s:',
+    `    version: ${o.k3sVersion ?? 'v1.35.6+k3s1'}`,
+    'vlans:',
+    '  - id: 100',
+    '    name: Lab',
+    `    subnet: ${net}.0/24`,
+    `    gateway: ${lab.gateway}`,
+    `    dhcp: { start: ${net}.200, end: ${net}.250 }`,
+    '    internet: false',
+  ];
+  if (o.nasAddress) {
+    lines.push('nas:', '  name: labnas', `  address: ${o.nasAddress}`, '  vlan: 100', '  nfs:', '    exports:', '      - path: /export/k8s', '        storageClass: nfs-lab');
+  }
+  lines.push('git:', '  url: ssh://git@example.invalid/lab/gitops.git', 'clusters:');
+  for (const c of clusters) {
+    lines.push(`  - name: ${c.name}`, '    vlan: 100', '    nodes:');
+    for (const n of c.nodes) {
+      const board = lab.nodes.find((x) => x.name === n.node);
+      lines.push(
+        `      - name: ${n.node}`,
+        `        hardware: ${n.hardware ?? board?.board ?? 'x86'}`,
+        `        address: ${n.address ?? board!.address}`,
+        `        role: ${n.role}`,
+      );
+      if (n.planned) lines.push('        planned: true');
+    }
+  }
+  return lines.join('\n') + '\n';
+}

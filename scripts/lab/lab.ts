@@ -98,6 +98,7 @@ export class Lab {
   readonly passphrase = 'lab-passphrase';
   readonly nodes: LabNode[] = [];
   private readonly inits = new Map<string, ChildProcess>();
+  private nas: { ns: string; address: string; dir: string; proc?: ChildProcess } | undefined;
   private readonly specs = new Map<string, LabNodeSpec>();
 
   private constructor(root: string, index: number) {
@@ -292,12 +293,67 @@ export class Lab {
     writeFileSync(f, content, { mode });
   }
 
+  /**
+   * A NAS host: Debian's nfs-ganesha serving NFSv4.1 from its own network
+   * namespace at .5, exporting `exports` (pseudo paths) read-write.
+   */
+  async startNas(exports: string[] = ['/export/k8s']): Promise<string> {
+    const address = `198.18.${this.index}.5`;
+    if (!this.nas) {
+      const ns = `${this.bridge}nas`;
+      const dir = join(this.root, 'nas');
+      mkdirSync(dir, { recursive: true });
+      run('ip', ['netns', 'add', ns]);
+      run('ip', ['link', 'add', `${this.bridge}vn`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      run('ip', ['link', 'set', `${this.bridge}vn`, 'master', this.bridge]);
+      run('ip', ['link', 'set', `${this.bridge}vn`, 'up']);
+      run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+      run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'eth0', 'up']);
+      run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+      this.nas = { ns, address, dir };
+    }
+    const { ns, dir } = this.nas;
+    const blocks = exports.map((pseudo, i) => {
+      const path = join(dir, 'data', String(i + 1));
+      mkdirSync(path, { recursive: true });
+      chownSync(path, 1000, 1000);
+      return `EXPORT { Export_Id = ${i + 1}; Path = ${path}; Pseudo = ${pseudo}; Access_Type = RW; Squash = No_Root_Squash; Protocols = 4; Transports = TCP; SecType = sys; FSAL { Name = VFS; } CLIENT { Clients = 198.18.${this.index}.0/24; Access_Type = RW; } }`;
+    });
+    writeFileSync(
+      join(dir, 'ganesha.conf'),
+      [
+        `NFS_CORE_PARAM { Protocols = 4; NFS_Port = 2049; Bind_addr = ${address}; Enable_NLM = false; Enable_RQUOTA = false; }`,
+        'NFSV4 { Graceless = true; Minor_Versions = 1, 2; }',
+        ...blocks,
+        'LOG { Default_Log_Level = WARN; }',
+        '',
+      ].join('\n'),
+    );
+    await this.stopNas();
+    this.nas.proc = spawn('ip', ['netns', 'exec', ns, 'ganesha.nfsd', '-F', '-f', join(dir, 'ganesha.conf'), '-L', join(dir, 'ganesha.log'), '-p', join(dir, 'ganesha.pid')], { stdio: 'ignore' });
+    await waitForPort(address, 2049, 15000);
+    return address;
+  }
+
+  /** The NAS goes down (its address stays, nothing answers on 2049). */
+  async stopNas(): Promise<void> {
+    const proc = this.nas?.proc;
+    if (proc && proc.exitCode === null) {
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await gone;
+    }
+    if (this.nas) this.nas.proc = undefined;
+  }
+
   appendLog(line: string): void {
     appendFileSync(join(this.root, 'lab.log'), line + '\n');
   }
 
   async stop(): Promise<void> {
     for (const name of [...this.inits.keys()]) await this.powerOff(name);
+    await this.stopNas();
+    if (this.nas) tryRun('ip', ['netns', 'del', this.nas.ns]);
     for (let i = 0; i < 64; i++) tryRun('ip', ['netns', 'del', `${this.bridge}n${i}`]);
     tryRun('ip', ['link', 'del', this.bridge]);
     rmSync(this.root, { recursive: true, force: true });

@@ -67,6 +67,7 @@ export const FORMATS: Record<string, Format> = {
   'cpu-quantity': { describe: 'a CPU quantity such as 250m or 1', test: (v) => /^(\d+m|\d+(\.\d+)?)$/.test(v) },
   'git-url': { describe: 'a Git URL (ssh://, https://, file://, user@host:path or a path)', test: isGitUrl },
   'git-branch': { describe: 'a valid Git branch name', test: isBranch },
+  'ssh-fingerprint': { describe: 'an SSH host key fingerprint such as SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s', test: (v) => /^SHA256:[A-Za-z0-9+/]{43}$/.test(v) },
   taint: {
     describe: 'a taint such as dedicated=gpu:NoSchedule (effect NoSchedule, PreferNoSchedule or NoExecute)',
     test: (v) => /^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?(=[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?:(NoSchedule|PreferNoSchedule|NoExecute)$/.test(v),

@@ -33,6 +33,7 @@ export interface NodeSpec {
   labels: Record<string, string>;
   taints: string[];
   ssh: SshSettings;
+  hostKey?: string;
 }
 
 export interface NfsExport {
@@ -173,6 +174,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
         labels: n.labels ?? {},
         taints: n.taints ?? [],
         ssh: deepMerge<SshSettings>(siteSsh, n.ssh),
+        hostKey: n.hostKey,
       }),
     );
     const active = nodes.filter((n) => !n.planned);

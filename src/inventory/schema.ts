@@ -165,6 +165,7 @@ export const Node = Type.Object(
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
     taints: Type.Optional(Type.Array(Type.String({ format: 'taint', description: 'key[=value]:NoSchedule|PreferNoSchedule|NoExecute' }))),
     ssh: Type.Optional(Ssh),
+    hostKey: Type.Optional(Type.String({ format: 'ssh-fingerprint', description: 'the node\'s SSH host key fingerprint (SHA256:...), pinned so a first non-interactive connection can trust it' })),
   },
   closed,
 );
