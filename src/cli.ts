@@ -7,7 +7,11 @@ import { loadInventory } from './inventory/load.ts';
 import type { Inventory } from './inventory/model.ts';
 import { InventoryError } from './inventory/problems.ts';
 import { packageRoot } from './paths.ts';
-import { closeAll, connectCluster, sessionOptions } from './nodes/connect.ts';
+import type { ClusterSpec } from './inventory/model.ts';
+import { installCluster, resetCluster, type NodeOutcome } from './k3s/install.ts';
+import { defaultKubeconfig, KubeconfigError } from './kubeconfig.ts';
+import { closeAll, connectCluster, NodeLink, sessionOptions } from './nodes/connect.ts';
+import { SshError, type SessionOptions } from './ssh/session.ts';
 import { formatReport, preflightNode, unreachable, type NodeReport } from './nodes/preflight.ts';
 import { renderInventory, selectClusters } from './render/render.ts';
 import { applyTree, planTree, type FileChange, type TreePlan } from './render/tree.ts';
@@ -29,6 +33,8 @@ Usage:
   bramble render   -i FILE [options]       render clusters/<name>/ into a repository
   bramble publish  -i FILE [options]       render, commit and push to the Git remote
   bramble preflight -i FILE [options]      read-only checks of every node over SSH
+  bramble install  -i FILE [options]       prepare the nodes and install k3s; merge the kubeconfig
+  bramble reset    -i FILE -c NAME [--yes] uninstall k3s from a cluster's nodes (agents first)
   bramble help | --help                    this text
   bramble version | --version
 
@@ -44,6 +50,9 @@ Options:
       --known-hosts FILE SSH known_hosts to check node keys against (default ~/.ssh/known_hosts)
       --accept-new-host-keys  trust and record host keys never seen before (never a changed one)
   -v, --verbose          show every remote command (secrets blanked out)
+      --kubeconfig FILE  install: merge the cluster's context here (default $KUBECONFIG or ~/.kube/config)
+      --timeout SECONDS  install: how long a node may take to be Ready or to come back from a reboot (300)
+      --yes              reset: do not ask for confirmation
 
 Secrets come from the environment or, at a terminal, a prompt; never from the inventory:
   BRAMBLE_SSH_PASSWORD, BRAMBLE_SUDO_PASSWORD, BRAMBLE_SSH_KEY_PASSPHRASE
@@ -60,6 +69,9 @@ const OPTIONS = {
   'known-hosts': { type: 'string' },
   'accept-new-host-keys': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
+  kubeconfig: { type: 'string' },
+  timeout: { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
@@ -74,6 +86,9 @@ interface Options {
   'known-hosts'?: string;
   'accept-new-host-keys'?: boolean;
   verbose?: boolean;
+  kubeconfig?: string;
+  timeout?: string;
+  yes?: boolean;
   help?: boolean;
   version?: boolean;
 }
@@ -83,6 +98,8 @@ const ALLOWED: Record<string, Array<keyof Options>> = {
   render: ['inventory', 'cluster', 'repo', 'check', 'force'],
   publish: ['inventory', 'cluster', 'repo', 'remote', 'force'],
   preflight: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose'],
+  install: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout'],
+  reset: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'yes'],
 };
 
 function parse(argv: string[]): { command: string; opts: Options } {
@@ -166,12 +183,7 @@ async function cmdRender(opts: Options, io: Io): Promise<number> {
 async function cmdPreflight(opts: Options, io: Io): Promise<number> {
   const inv = await loadInventory(opts.inventory!);
   const clusters = selectClusters(inv, opts.cluster);
-  const sessionOpts = await sessionOptions({
-    knownHosts: opts['known-hosts'],
-    acceptNewHostKeys: opts['accept-new-host-keys'],
-    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
-    log: opts.verbose ? (l) => io.err(l) : undefined,
-  });
+  const sessionOpts = await nodeOptions(opts, io);
   const reports: NodeReport[] = [];
   // Clusters one after another, the nodes of each all at once.
   for (const cluster of clusters) {
@@ -194,6 +206,106 @@ async function cmdPreflight(opts: Options, io: Io): Promise<number> {
   const failed = reports.filter((r) => r.verdict === 'fail');
   io.out(failed.length ? `preflight failed on ${failed.map((r) => r.node).join(', ')}: fix the FAIL lines before installing` : `preflight passed on ${reports.length} node(s)${reports.some((r) => r.verdict === 'warn') ? ' (with warnings)' : ''}`);
   return failed.length ? 1 : 0;
+}
+
+function nodeOptions(opts: Options, io: Io) {
+  return sessionOptions({
+    knownHosts: opts['known-hosts'],
+    acceptNewHostKeys: opts['accept-new-host-keys'],
+    interactive: isInteractive(),
+    log: opts.verbose ? (l) => io.err(l) : undefined,
+  });
+}
+
+function isInteractive(): boolean {
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY);
+}
+
+/** Connect a cluster's nodes; the unreachable ones become failed outcomes. */
+async function linkCluster(cluster: ClusterSpec, sessionOpts: SessionOptions): Promise<{ links: NodeLink[]; unreachable: NodeOutcome[] }> {
+  const connections = await connectCluster(cluster, sessionOpts);
+  const links: NodeLink[] = [];
+  const unreachable: NodeOutcome[] = [];
+  for (const c of connections) {
+    if ('session' in c) links.push(new NodeLink(c.node, c.session, sessionOpts));
+    else unreachable.push({ node: c.node.name, role: c.node.role, status: 'failed', changes: [], step: c.error.step, detail: c.error.message.replace(/^[^:]+: [^:]+: /, '') });
+  }
+  return { links, unreachable };
+}
+
+function outcomeLines(nodes: NodeOutcome[]): string[] {
+  return nodes.map((n) => {
+    const head = `  ${n.node.padEnd(16)} ${n.role.padEnd(6)} `;
+    if (n.status === 'failed') return `${head}FAILED at ${n.step}: ${n.detail}`;
+    if (n.status === 'skipped') return `${head}skipped: ${n.detail}`;
+    return `${head}${n.status}${n.changes.length ? ` (${n.changes.join('; ')})` : ''}${n.detail ? `: ${n.detail}` : ''}`;
+  });
+}
+
+function seconds(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout takes a number of seconds, not "${value}"`);
+  return n * 1000;
+}
+
+async function cmdInstall(opts: Options, io: Io): Promise<number> {
+  const inv = await loadInventory(opts.inventory!);
+  const clusters = selectClusters(inv, opts.cluster);
+  const timeout = seconds(opts.timeout, 300);
+  const sessionOpts = await nodeOptions(opts, io);
+  let ok = true;
+  for (const cluster of clusters) {
+    io.out(`cluster ${cluster.name}: ${cluster.servers.length} server(s), ${cluster.agents.length} agent(s), k3s ${cluster.k3sVersion}`);
+    const { links, unreachable } = await linkCluster(cluster, sessionOpts);
+    try {
+      const result = await installCluster(cluster, links, unreachable, {
+        readyTimeoutMs: timeout,
+        rebootTimeoutMs: timeout,
+        agentConcurrency: 4,
+        kubeconfig: opts.kubeconfig ?? defaultKubeconfig(),
+        note: (l) => io.out(`  ${l}`),
+      });
+      for (const l of outcomeLines(result.nodes)) io.out(l);
+      if (result.kubeconfig) io.out(`  kubeconfig: context "${result.kubeconfig.context}" (${result.kubeconfig.server}) in ${result.kubeconfig.file}`);
+      io.out(result.ok ? `cluster ${cluster.name}: ready` : `cluster ${cluster.name}: not complete; fix the failures above and run again (finished nodes are kept)`);
+      ok &&= result.ok;
+    } finally {
+      for (const l of links) l.session.close();
+    }
+  }
+  return ok ? 0 : 1;
+}
+
+async function cmdReset(opts: Options, io: Io): Promise<number> {
+  if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError('reset needs exactly one --cluster NAME');
+  const inv = await loadInventory(opts.inventory!);
+  const [cluster] = selectClusters(inv, opts.cluster);
+  const what = `uninstall k3s, and every workload and volume on it, from ${cluster!.active.length} node(s) of cluster ${cluster!.name}`;
+  if (!opts.yes) {
+    if (!isInteractive()) {
+      io.err(`reset would ${what}. Run it at a terminal to confirm, or pass --yes.`);
+      return 1;
+    }
+    const { input } = await import('@inquirer/prompts');
+    const typed = await input({ message: `This will ${what}. Type the cluster name to confirm:` });
+    if (typed.trim() !== cluster!.name) {
+      io.err('not confirmed; nothing was changed');
+      return 1;
+    }
+  }
+  const sessionOpts = await nodeOptions(opts, io);
+  const { links, unreachable } = await linkCluster(cluster!, sessionOpts);
+  try {
+    const results = await resetCluster(cluster!, links, (l) => io.out(`  ${l}`));
+    const merged = results.map((r) => (r.status === 'skipped' ? unreachable.find((u) => u.node === r.node) ?? r : r));
+    for (const l of outcomeLines(merged)) io.out(l);
+    const bad = merged.filter((r) => r.status === 'failed' || r.status === 'skipped');
+    io.out(bad.length ? `reset incomplete on ${bad.map((r) => r.node).join(', ')}` : `cluster ${cluster!.name}: k3s removed`);
+    return bad.length ? 1 : 0;
+  } finally {
+    for (const l of links) l.session.close();
+  }
 }
 
 async function cmdPublish(opts: Options, io: Io): Promise<number> {
@@ -245,6 +357,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await cmdPublish(opts, io);
       case 'preflight':
         return await cmdPreflight(opts, io);
+      case 'install':
+        return await cmdInstall(opts, io);
+      case 'reset':
+        return await cmdReset(opts, io);
     }
     return 2;
   } catch (e) {
@@ -252,7 +368,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.err(`bramble: ${e.message}\nRun "bramble --help" for usage.`);
       return 2;
     }
-    if (e instanceof InventoryError || e instanceof RenderError || e instanceof GitError) {
+    if (e instanceof InventoryError || e instanceof RenderError || e instanceof GitError || e instanceof SshError || e instanceof KubeconfigError) {
       io.err(e.message);
       return 1;
     }

@@ -6,6 +6,7 @@
 // Needs root. Everything is torn down by stop().
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +99,9 @@ export class Lab {
   readonly passphrase = 'lab-passphrase';
   readonly nodes: LabNode[] = [];
   private readonly inits = new Map<string, ChildProcess>();
+  private http: Server | undefined;
+  /** Requests the lab's HTTP server answered, by path. */
+  readonly downloads: string[] = [];
   private nas: { ns: string; address: string; dir: string; proc?: ChildProcess } | undefined;
   private readonly specs = new Map<string, LabNodeSpec>();
 
@@ -128,6 +132,7 @@ export class Lab {
       run('ip', ['addr', 'add', `${lab.gateway}/24`, 'dev', lab.bridge]);
       run('ip', ['link', 'set', lab.bridge, 'up']);
       mkdirSync(join(root, 'client'), { recursive: true, mode: 0o700 });
+      mkdirSync(join(root, 'cluster'), { recursive: true });
       run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'lab-client', '-f', lab.keyFile]);
       run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', lab.passphrase, '-C', 'lab-client-enc', '-f', lab.encryptedKeyFile]);
       for (const spec of specs) await lab.addNode(spec);
@@ -215,9 +220,10 @@ export class Lab {
     mkdirSync(join(dir, 'upper', 'usr-local', 'bin'), { recursive: true });
     mkdirSync(join(dir, 'upper', 'usr-local', 'sbin'), { recursive: true });
     copyFileSync(join(STANDINS, 'uname'), join(dir, 'upper', 'usr-local', 'bin', 'uname'));
-    copyFileSync(join(STANDINS, 'reboot'), join(dir, 'upper', 'usr-local', 'sbin', 'reboot'));
-    chmodSync(join(dir, 'upper', 'usr-local', 'bin', 'uname'), 0o755);
-    chmodSync(join(dir, 'upper', 'usr-local', 'sbin', 'reboot'), 0o755);
+    for (const [file, where] of [['uname', 'bin'], ['reboot', 'sbin'], ['systemctl', 'sbin']] as const) {
+      copyFileSync(join(STANDINS, file), join(dir, 'upper', 'usr-local', where, file));
+      chmodSync(join(dir, 'upper', 'usr-local', where, file), 0o755);
+    }
 
     // Network
     run('ip', ['netns', 'add', ns]);
@@ -346,6 +352,38 @@ export class Lab {
     if (this.nas) this.nas.proc = undefined;
   }
 
+  /** The k3s install script stand-in, with the k3s stand-in binary inside. */
+  static installScript(): string {
+    return readFileSync(join(STANDINS, 'k3s-install.sh'), 'utf8').replace('@@K3S@@', readFileSync(join(STANDINS, 'k3s'), 'utf8').trimEnd());
+  }
+
+  /** The k3s stand-in binary as an air-gapped install would upload it. */
+  static k3sBinary(version: string): string {
+    return readFileSync(join(STANDINS, 'k3s'), 'utf8').replace('@@VERSION@@', version);
+  }
+
+  /**
+   * Serve the install script stand-in on the lab's gateway address, where the
+   * nodes reach it; returns its URL (bramble's installScriptUrl).
+   */
+  async serveInstallScript(): Promise<string> {
+    if (!this.http) {
+      const body = Lab.installScript();
+      this.http = createServer((req, res) => {
+        this.downloads.push(req.url ?? '');
+        if (req.url === '/install.sh') {
+          res.writeHead(200, { 'content-type': 'text/x-shellscript' });
+          res.end(body);
+        } else {
+          res.writeHead(404);
+          res.end('not found\n');
+        }
+      });
+      await new Promise<void>((r) => this.http!.listen(8089, this.gateway, r));
+    }
+    return `http://${this.gateway}:8089/install.sh`;
+  }
+
   appendLog(line: string): void {
     appendFileSync(join(this.root, 'lab.log'), line + '\n');
   }
@@ -353,6 +391,7 @@ export class Lab {
   async stop(): Promise<void> {
     for (const name of [...this.inits.keys()]) await this.powerOff(name);
     await this.stopNas();
+    if (this.http) await new Promise((r) => this.http!.close(r));
     if (this.nas) tryRun('ip', ['netns', 'del', this.nas.ns]);
     for (let i = 0; i < 64; i++) tryRun('ip', ['netns', 'del', `${this.bridge}n${i}`]);
     tryRun('ip', ['link', 'del', this.bridge]);

@@ -14,6 +14,8 @@ for m in etc var/lib boot usr/local home; do
   mkdir -p "$D/upper/$key" "$D/work/$key"
   mount -t overlay overlay -o "lowerdir=/$m,upperdir=$D/upper/$key,workdir=$D/work/$key" "/$m" || exit 1
 done
+# The k3s stand-in keeps the cluster's node list here, shared by the lab's nodes.
+mkdir -p /var/lib/bramble-lab-cluster && mount --bind "$D/../../cluster" /var/lib/bramble-lab-cluster
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p "$D/tmp" && chmod 1777 "$D/tmp" && mount --bind "$D/tmp" /tmp
 hostname "$NAME"

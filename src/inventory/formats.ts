@@ -65,6 +65,16 @@ export const FORMATS: Record<string, Format> = {
   'retention-size': { describe: 'a size such as 8GB (units B, KB, MB, GB, TB)', test: (v) => /^\d+(\.\d+)?(B|KB|MB|GB|TB|PB)$/.test(v) },
   quantity: { describe: 'a Kubernetes quantity such as 10Gi or 512Mi', test: (v) => /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.test(v) },
   'cpu-quantity': { describe: 'a CPU quantity such as 250m or 1', test: (v) => /^(\d+m|\d+(\.\d+)?)$/.test(v) },
+  'http-url': {
+    describe: 'an http:// or https:// URL',
+    test: (v) => {
+      try {
+        return ['http:', 'https:'].includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+  },
   'git-url': { describe: 'a Git URL (ssh://, https://, file://, user@host:path or a path)', test: isGitUrl },
   'git-branch': { describe: 'a valid Git branch name', test: isBranch },
   'ssh-fingerprint': { describe: 'an SSH host key fingerprint such as SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s', test: (v) => /^SHA256:[A-Za-z0-9+/]{43}$/.test(v) },

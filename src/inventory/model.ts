@@ -79,6 +79,7 @@ export interface ClusterSpec {
   apiEndpoint?: string;
   datastore: 'etcd' | 'sqlite';
   k3sVersion: string;
+  k3sInstall: { scriptUrl: string; airgap?: { binary: string; installScript: string } };
   /** Every node, planned ones included. */
   nodes: NodeSpec[];
   /** Nodes to install, in inventory order: servers first is not assumed. */
@@ -193,6 +194,10 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       apiEndpoint: c.apiEndpoint,
       datastore: c.datastore ?? (servers.length > 1 ? 'etcd' : 'sqlite'),
       k3sVersion: c.k3s?.version ?? raw.site.k3s.version,
+      k3sInstall: {
+        scriptUrl: c.k3s?.installScriptUrl ?? raw.site.k3s.installScriptUrl ?? 'https://get.k3s.io',
+        airgap: c.k3s?.airgap ?? raw.site.k3s.airgap,
+      },
       nodes,
       active,
       servers,

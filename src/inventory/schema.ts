@@ -21,6 +21,20 @@ function withDefault<T extends TSchema>(schema: T, value: unknown): T {
   return { ...schema, default: value };
 }
 
+/** How k3s gets onto the nodes; a cluster may override the site's choice. */
+const K3sInstall = {
+  installScriptUrl: Type.Optional(withDefault(Type.String({ format: 'http-url', description: 'the k3s install script, fetched by each node (a mirror works)' }), 'https://get.k3s.io')),
+  airgap: Type.Optional(
+    Type.Object(
+      {
+        binary: Type.String({ minLength: 1, description: 'k3s binary on this machine, uploaded to /usr/local/bin/k3s' }),
+        installScript: Type.String({ minLength: 1, description: 'the install script on this machine, uploaded and run with INSTALL_K3S_SKIP_DOWNLOAD=true' }),
+      },
+      { ...closed, description: 'for nodes without internet: bramble uploads the binary and script over SFTP' },
+    ),
+  ),
+};
+
 export const Ssh = Type.Object(
   {
     user: Type.Optional(withDefault(Type.String({ minLength: 1, description: 'login user; privileged steps run through sudo when it is not root' }), DEFAULTS.ssh.user)),
@@ -177,7 +191,7 @@ export const Cluster = Type.Object(
     vlan: Type.Integer({ minimum: 1, maximum: 4094, description: 'id of the VLAN the nodes sit on' }),
     apiEndpoint: Type.Optional(Type.String({ minLength: 1, description: 'a VIP or DNS name for the API server, added to tls-san' })),
     datastore: Type.Optional(Type.Union([Type.Literal('etcd'), Type.Literal('sqlite')], { description: 'defaults to sqlite for one server, etcd for more' })),
-    k3s: Type.Optional(Type.Object({ version: Type.Optional(K3sVersion) }, closed)),
+    k3s: Type.Optional(Type.Object({ version: Type.Optional(K3sVersion), ...K3sInstall }, closed)),
     nodes: Type.Array(Node, { minItems: 1 }),
     platform: Type.Optional(Platform),
   },
@@ -201,7 +215,7 @@ export const InventorySchema = Type.Object(
         name: DnsLabel,
         domain: Type.Optional(withDefault(Type.String({ format: 'hostname' }), DEFAULTS.domain)),
         ssh: Type.Optional(Ssh),
-        k3s: Type.Object({ version: K3sVersion }, closed),
+        k3s: Type.Object({ version: K3sVersion, ...K3sInstall }, closed),
       },
       closed,
     ),

@@ -59,6 +59,36 @@ export async function connectCluster(cluster: ClusterSpec, opts: SessionOptions)
   );
 }
 
+/** A node's session that survives reboots: reconnect() replaces it. */
+export class NodeLink {
+  readonly node: NodeSpec;
+  session: Session;
+  private readonly opts: SessionOptions;
+
+  constructor(node: NodeSpec, session: Session, opts: SessionOptions) {
+    this.node = node;
+    this.session = session;
+    this.opts = opts;
+  }
+
+  async reconnect(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Error | undefined;
+    while (Date.now() < deadline) {
+      try {
+        this.session = await Session.connect(targetOf(this.node), { ...this.opts, connectTimeoutMs: Math.min(10_000, Math.max(1000, deadline - Date.now())) });
+        return;
+      } catch (e) {
+        last = e as Error;
+        // A changed host key after a reboot is not something to wait out.
+        if (e instanceof SshError && e.step === 'host key') throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    throw new SshError(this.node.name, 'wait for reboot', `did not come back within ${Math.round(timeoutMs / 1000)} s${last ? ` (last: ${last.message.replace(/^[^:]+: /, '')})` : ''}`);
+  }
+}
+
 export function closeAll(connections: Connection[]): void {
   for (const c of connections) if ('session' in c) c.session.close();
 }

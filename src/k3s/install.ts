@@ -1,0 +1,257 @@
+// Installing k3s on a cluster's nodes: the first server, then the other
+// servers one at a time (concurrent etcd joins fail), then the agents in
+// parallel. Each node: prepare, write config and token, install or restart
+// only when something differs, wait until it is Ready.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
+import { writeKubeconfig } from '../kubeconfig.ts';
+import type { NodeLink } from '../nodes/connect.ts';
+import { prepareNode } from '../nodes/prepare.ts';
+import { shQuote, SshError, type Session } from '../ssh/session.ts';
+import { apiUrl, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
+
+export interface InstallOptions {
+  readyTimeoutMs: number;
+  rebootTimeoutMs: number;
+  /** How many agents join at once. */
+  agentConcurrency: number;
+  /** Where to merge the cluster's kubeconfig; undefined to skip. */
+  kubeconfig?: string;
+  note: (line: string) => void;
+}
+
+export type Status = 'installed' | 'restarted' | 'unchanged' | 'removed' | 'failed' | 'skipped';
+
+export interface NodeOutcome {
+  node: string;
+  role: 'server' | 'agent';
+  status: Status;
+  /** What was prepared or changed on the node. */
+  changes: string[];
+  step?: string;
+  detail?: string;
+}
+
+export interface ClusterOutcome {
+  cluster: string;
+  nodes: NodeOutcome[];
+  kubeconfig?: { file: string; context: string; server: string };
+  ok: boolean;
+}
+
+interface NodeState {
+  version?: string;
+  unit?: string;
+}
+
+async function inspect(s: Session): Promise<NodeState> {
+  const r = await s.exec(
+    `echo "version=$(/usr/local/bin/k3s --version 2>/dev/null | head -n1 | awk '{print $3}')"; ` +
+      'if [ -f /etc/systemd/system/k3s.service ]; then echo unit=k3s; elif [ -f /etc/systemd/system/k3s-agent.service ]; then echo unit=k3s-agent; fi',
+    { step: 'inspect k3s' },
+  );
+  const get = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(r.stdout)?.[1]?.trim() || undefined;
+  return { version: get('version'), unit: get('unit') };
+}
+
+/** Write a root-owned file only when its content differs. */
+async function ensureFile(s: Session, path: string, content: string, mode: number, step: string, secret = false): Promise<boolean> {
+  if ((await s.readFile(path, { sudo: true, step })) === content) return false;
+  await s.writeFile(path, content, { sudo: true, mode, step, secret });
+  return true;
+}
+
+async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec): Promise<void> {
+  const env = `INSTALL_K3S_VERSION=${shQuote(cluster.k3sVersion)} INSTALL_K3S_EXEC=${node.role}`;
+  const airgap = cluster.k3sInstall.airgap;
+  if (airgap) {
+    // Nodes without internet: the binary and the script come from this machine.
+    await s.writeFile('/usr/local/bin/k3s', await readFile(airgap.binary), { sudo: true, mode: 0o755, step: 'upload k3s binary' });
+    await s.writeFile('/usr/local/lib/bramble/k3s-install.sh', await readFile(airgap.installScript), { sudo: true, mode: 0o755, step: 'upload install script' });
+    await s.exec(`INSTALL_K3S_SKIP_DOWNLOAD=true ${env} sh /usr/local/lib/bramble/k3s-install.sh`, { sudo: true, step: 'install k3s (air-gapped)', timeoutMs: 15 * 60_000 });
+    return;
+  }
+  const url = shQuote(cluster.k3sInstall.scriptUrl);
+  await s.exec(`d=$(mktemp -d) && curl -sfL --retry 3 ${url} -o "$d/install.sh" && ${env} sh "$d/install.sh"; rc=$?; rm -rf "$d"; exit $rc`, {
+    sudo: true,
+    step: 'install k3s',
+    timeoutMs: 15 * 60_000,
+  });
+}
+
+interface KubeNode {
+  metadata: { name: string };
+  status?: { conditions?: Array<{ type: string; status: string; message?: string }> };
+}
+
+/** Ask the first server until `name` reports Ready. */
+async function waitReady(first: Session, name: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'not registered yet';
+  for (;;) {
+    const r = await first.exec('k3s kubectl get nodes -o json', { sudo: true, check: false, step: `wait for ${name} to be Ready` });
+    if (r.code === 0) {
+      try {
+        const item = (JSON.parse(r.stdout) as { items: KubeNode[] }).items.find((i) => i.metadata.name === name);
+        const ready = item?.status?.conditions?.find((c) => c.type === 'Ready');
+        if (ready?.status === 'True') return;
+        last = item ? `Ready=${ready?.status ?? 'unknown'}${ready?.message ? ` (${ready.message})` : ''}` : 'not registered yet';
+      } catch {
+        last = 'the API answered with something that is not JSON';
+      }
+    } else {
+      last = `the API does not answer yet (${r.stderr.trim().split('\n').pop() ?? r.code})`;
+    }
+    if (Date.now() > deadline) throw new SshError(name, 'wait for Ready', `not Ready after ${Math.round(timeoutMs / 1000)} s: ${last}`);
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+}
+
+/**
+ * The first server's token: what bramble gave it before (re-runs), else the
+ * one a cluster installed without bramble already has, else a new one.
+ */
+async function chooseToken(first: Session): Promise<string> {
+  const ours = (await first.readFile(TOKEN_FILE, { sudo: true, step: 'read the cluster token' }))?.trim();
+  const theirs = (await first.readFile(SERVER_TOKEN, { sudo: true, step: 'read the cluster token' }))?.trim();
+  return ours || theirs || randomBytes(32).toString('hex');
+}
+
+async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, first: () => Session, o: InstallOptions): Promise<NodeOutcome> {
+  const node = link.node;
+  const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: [] };
+  outcome.changes.push(...(await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, note: o.note })));
+  const s = link.session;
+  const state = await inspect(s);
+  if (state.version && state.version !== cluster.k3sVersion) {
+    throw new SshError(node.name, 'k3s version', `k3s ${state.version} is installed but the inventory pins ${cluster.k3sVersion}; bramble does not change versions in place: see docs/nodes.md, "Upgrading k3s"`);
+  }
+  if (state.unit && state.unit !== unitName(node)) {
+    throw new SshError(node.name, 'k3s role', `k3s is installed here as ${state.unit === 'k3s' ? 'a server' : 'an agent'} but the inventory says ${node.role}; reset the node first (bramble reset)`);
+  }
+  const tokenChanged = await ensureFile(s, TOKEN_FILE, token + '\n', 0o600, 'write token', true);
+  const configChanged = await ensureFile(s, CONFIG_FILE, k3sConfig(cluster, node), 0o600, 'write config');
+  if (configChanged) outcome.changes.push(`wrote ${CONFIG_FILE}`);
+  if (tokenChanged) outcome.changes.push(`wrote ${TOKEN_FILE}`);
+
+  if (!state.version) {
+    o.note(`${node.name}: installing k3s ${cluster.k3sVersion} as ${node.role}`);
+    await runInstallScript(s, cluster, node);
+    outcome.status = 'installed';
+  } else if (configChanged || tokenChanged) {
+    // The install script restarts k3s only for binary or unit changes; a config change needs this.
+    o.note(`${node.name}: configuration changed, restarting ${unitName(node)}`);
+    await s.exec(`systemctl restart ${unitName(node)}`, { sudo: true, step: `restart ${unitName(node)}` });
+    outcome.status = 'restarted';
+  }
+  if (outcome.status !== 'unchanged' || node.name === firstServer(cluster).name) {
+    await waitReady(node.name === firstServer(cluster).name ? s : first(), node.name, o.readyTimeoutMs);
+  }
+  return outcome;
+}
+
+function failed(node: NodeSpec, e: unknown): NodeOutcome {
+  const err = e instanceof SshError ? e : new SshError(node.name, 'install', (e as Error).message);
+  return { node: node.name, role: node.role, status: 'failed', changes: [], step: err.step, detail: err.message.replace(/^[^:]+: [^:]+: /, '') };
+}
+
+function skipped(node: NodeSpec, why: string): NodeOutcome {
+  return { node: node.name, role: node.role, status: 'skipped', changes: [], detail: why };
+}
+
+async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+/**
+ * Install or reconcile k3s on every reachable node of the cluster. `links`
+ * holds the nodes that are connected; `unreachable` the ones that are not.
+ */
+export async function installCluster(cluster: ClusterSpec, links: NodeLink[], unreachable: NodeOutcome[], o: InstallOptions): Promise<ClusterOutcome> {
+  const byName = new Map(links.map((l) => [l.node.name, l]));
+  const outcomes = new Map<string, NodeOutcome>(unreachable.map((u) => [u.node, u]));
+  const firstSpec = firstServer(cluster);
+  const firstLink = byName.get(firstSpec.name);
+  const done = (): ClusterOutcome => {
+    const nodes = cluster.active.map((n) => outcomes.get(n.name) ?? skipped(n, 'not reached'));
+    return { cluster: cluster.name, nodes, ok: nodes.every((n) => n.status !== 'failed' && n.status !== 'skipped') };
+  };
+
+  if (!firstLink) {
+    for (const n of cluster.active) if (!outcomes.has(n.name)) outcomes.set(n.name, skipped(n, `the first server ${firstSpec.name} is not reachable`));
+    return done();
+  }
+  const token = await chooseToken(firstLink.session).catch(() => randomBytes(32).toString('hex'));
+  try {
+    outcomes.set(firstSpec.name, await installNode(firstLink, cluster, token, () => firstLink.session, o));
+  } catch (e) {
+    outcomes.set(firstSpec.name, failed(firstSpec, e));
+    for (const n of cluster.active) if (!outcomes.has(n.name)) outcomes.set(n.name, skipped(n, `the first server ${firstSpec.name} failed`));
+    return done();
+  }
+  // Others join with the full token, which pins the cluster's CA.
+  const joinToken = (await firstLink.session.readFile(SERVER_TOKEN, { sudo: true, step: 'read the join token' }))?.trim() || token;
+
+  let serverFailed: string | undefined;
+  for (const server of cluster.servers.slice(1)) {
+    if (outcomes.has(server.name)) continue;
+    if (serverFailed) {
+      outcomes.set(server.name, skipped(server, `server ${serverFailed} failed to join; servers join one at a time`));
+      continue;
+    }
+    try {
+      outcomes.set(server.name, await installNode(byName.get(server.name)!, cluster, joinToken, () => firstLink.session, o));
+    } catch (e) {
+      outcomes.set(server.name, failed(server, e));
+      serverFailed = server.name;
+    }
+  }
+  const agents = cluster.agents.filter((a) => !outcomes.has(a.name));
+  const results = await pool(agents, o.agentConcurrency, (a) => installNode(byName.get(a.name)!, cluster, joinToken, () => firstLink.session, o).catch((e) => failed(a, e)));
+  for (const r of results) outcomes.set(r.node, r);
+
+  const result = done();
+  if (o.kubeconfig) {
+    const text = await firstLink.session.readFile(KUBECONFIG, { sudo: true, step: 'read kubeconfig' });
+    if (text) {
+      const server = cluster.apiEndpoint ? `https://${cluster.apiEndpoint}:6443` : apiUrl(cluster);
+      await writeKubeconfig(o.kubeconfig, text, cluster.name, server);
+      result.kubeconfig = { file: o.kubeconfig, context: cluster.name, server };
+    }
+  }
+  return result;
+}
+
+/** Uninstall k3s: agents first, then the servers, the first one last. */
+export async function resetCluster(cluster: ClusterSpec, links: NodeLink[], note: (l: string) => void): Promise<NodeOutcome[]> {
+  const byName = new Map(links.map((l) => [l.node.name, l]));
+  const uninstall = async (node: NodeSpec): Promise<NodeOutcome> => {
+    const link = byName.get(node.name);
+    if (!link) return skipped(node, 'not reachable');
+    const script = node.role === 'server' ? '/usr/local/bin/k3s-uninstall.sh' : '/usr/local/bin/k3s-agent-uninstall.sh';
+    try {
+      const present = await link.session.exec(`[ -x ${script} ]`, { check: false, step: 'find uninstall script' });
+      if (present.code !== 0) return { node: node.name, role: node.role, status: 'unchanged', changes: [], detail: 'k3s is not installed' };
+      note(`${node.name}: uninstalling k3s`);
+      await link.session.exec(script, { sudo: true, step: 'uninstall k3s', timeoutMs: 10 * 60_000 });
+      await link.session.exec(`rm -f ${TOKEN_FILE}`, { sudo: true, step: 'remove token' });
+      return { node: node.name, role: node.role, status: 'removed', changes: ['uninstalled k3s'] };
+    } catch (e) {
+      return failed(node, e);
+    }
+  };
+  const agents = await Promise.all(cluster.agents.map(uninstall));
+  const servers: NodeOutcome[] = [];
+  for (const s of [...cluster.servers].reverse()) servers.push(await uninstall(s));
+  return [...agents, ...servers];
+}

@@ -1,0 +1,127 @@
+// Preparing a node for k3s and Longhorn. Every step looks first and changes
+// only what differs, so a second run changes nothing.
+import type { NodeSpec } from '../inventory/model.ts';
+import { shQuote, SshError, type Session } from '../ssh/session.ts';
+
+/** A node's open session, which a reboot replaces. */
+export interface Link {
+  node: NodeSpec;
+  session: Session;
+  /** Wait for the node to come back and open a new session. */
+  reconnect(timeoutMs: number): Promise<void>;
+}
+
+export interface PrepareOptions {
+  rebootTimeoutMs: number;
+  /** Called with what was changed, for the run's summary. */
+  note?: (what: string) => void;
+}
+
+export const MODULES_FILE = '/etc/modules-load.d/bramble-longhorn.conf';
+export const MULTIPATH_FILE = '/etc/multipath/conf.d/bramble-longhorn.conf';
+const PACKAGES = ['open-iscsi', 'nfs-common'];
+
+/** Where a Pi keeps its kernel command line (Bookworm, then older Ubuntu images). */
+const CMDLINES = ['/boot/firmware/cmdline.txt', '/boot/firmware/current/cmdline.txt'];
+
+export async function prepareNode(link: Link, o: PrepareOptions): Promise<string[]> {
+  const changed: string[] = [];
+  const did = (what: string) => {
+    changed.push(what);
+    o.note?.(`${link.node.name}: ${what}`);
+  };
+  const s = () => link.session;
+  const node = link.node;
+
+  // Hostname: k3s names nodes after it, and joins need them unique.
+  const host = (await s().exec('hostname', { step: 'hostname' })).stdout.trim();
+  if (host !== node.name) {
+    const n = shQuote(node.name);
+    await s().exec(
+      `if command -v hostnamectl >/dev/null && hostnamectl set-hostname ${n} 2>/dev/null; then :; else echo ${n} > /etc/hostname && hostname ${n}; fi; ` +
+        `grep -q "^127.0.1.1" /etc/hosts && sed -i "s/^127.0.1.1.*/127.0.1.1 ${node.name}/" /etc/hosts || echo "127.0.1.1 ${node.name}" >> /etc/hosts`,
+      { sudo: true, step: 'set hostname' },
+    );
+    did(`hostname ${host} -> ${node.name}`);
+  }
+
+  // Memory cgroup on a Pi: off in its device tree until the command line turns it on.
+  if (node.hardware === 'pi5') await enableMemoryCgroup(link, o, did);
+
+  // Packages Longhorn (iSCSI) and the NFS StorageClass need.
+  const status = await s().exec(PACKAGES.map((p) => `echo "${p}=$(dpkg-query -W -f='\${Status}' ${p} 2>/dev/null)"`).join('; '), { step: 'check packages' });
+  const missing = PACKAGES.filter((p) => !status.stdout.includes(`${p}=install ok installed`));
+  if (missing.length > 0) {
+    await s().exec(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${missing.join(' ')}`, { sudo: true, step: 'install packages', timeoutMs: 15 * 60_000 });
+    did(`installed ${missing.join(', ')}`);
+  }
+  const iscsid = await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
+  if (iscsid.code !== 0) {
+    await s().exec('systemctl enable --now iscsid', { sudo: true, step: 'start iscsid' });
+    // It can start and die moments later (a kernel without iSCSI support): look again.
+    const again = await s().exec('sleep 2; pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
+    if (again.code === 0) did('started iscsid');
+    else o.note?.(`${node.name}: WARNING iscsid does not stay running (does the kernel support iSCSI?); Longhorn needs it`);
+  }
+
+  // Kernel modules, loaded now and at every boot. Vendor RK3588 kernels have
+  // lacked iscsi_tcp: probe it rather than assume it.
+  const modules = 'iscsi_tcp\ndm_crypt\n';
+  if ((await s().readFile(MODULES_FILE, { step: 'check kernel modules' })) !== modules) {
+    await s().writeFile(MODULES_FILE, modules, { sudo: true, step: 'persist kernel modules' });
+    did(`wrote ${MODULES_FILE}`);
+  }
+  const probe = await s().exec('for m in iscsi_tcp dm_crypt; do grep -qw "^$m" /proc/modules || modprobe "$m" 2>/dev/null || echo "$m"; done', { sudo: true, check: false, step: 'load kernel modules' });
+  const unloaded = probe.stdout.split('\n').filter(Boolean);
+  if (unloaded.length > 0) o.note?.(`${node.name}: WARNING could not load ${unloaded.join(', ')}; Longhorn needs iscsi_tcp (is it built for this kernel?)`);
+
+  // multipathd claims Longhorn's block devices unless told not to.
+  const mp = await s().exec('command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]', { check: false, step: 'check multipathd' });
+  if (mp.code === 0) {
+    const blacklist = 'blacklist {\n    devnode "^sd[a-z0-9]+"\n}\n';
+    if ((await s().readFile(MULTIPATH_FILE, { step: 'check multipath' })) !== blacklist) {
+      await s().writeFile(MULTIPATH_FILE, blacklist, { sudo: true, step: 'multipath blacklist' });
+      await s().exec('systemctl restart multipathd', { sudo: true, check: false, step: 'restart multipathd' });
+      did(`wrote ${MULTIPATH_FILE}`);
+    }
+  }
+  return changed;
+}
+
+async function enableMemoryCgroup(link: Link, o: PrepareOptions, did: (what: string) => void): Promise<void> {
+  const controllers = (await link.session.exec('cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null', { check: false, step: 'check memory cgroup' })).stdout;
+  if (/\bmemory\b/.test(controllers)) return;
+  let file: string | undefined;
+  let line: string | undefined;
+  for (const f of CMDLINES) {
+    line = await link.session.readFile(f, { step: 'read kernel command line' });
+    if (line !== undefined) {
+      file = f;
+      break;
+    }
+  }
+  if (!file || line === undefined) throw new SshError(link.node.name, 'enable memory cgroup', `the memory cgroup is off and no ${CMDLINES.join(' or ')} was found to turn it on`);
+  if (!/\bcgroup_enable=memory\b/.test(line)) {
+    // One line, no newline inside: the firmware reads only the first line.
+    const updated = line.replace(/\s+$/, '') + ' cgroup_enable=memory\n';
+    await link.session.exec(`[ -e ${shQuote(file + '.bramble-bak')} ] || cp -p ${shQuote(file)} ${shQuote(file + '.bramble-bak')}`, { sudo: true, step: 'back up the kernel command line' });
+    await link.session.writeFile(file, updated, { sudo: true, mode: 0o755, step: 'enable memory cgroup' });
+    did(`added cgroup_enable=memory to ${file} (backup: ${file}.bramble-bak)`);
+  }
+  await rebootAndWait(link, o);
+  const after = (await link.session.exec('cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null; echo; cat /proc/cmdline', { check: false, step: 'check memory cgroup after reboot' })).stdout;
+  if (!/\bmemory\b/.test(after.split('\n')[0] ?? '')) {
+    throw new SshError(link.node.name, 'enable memory cgroup', `after the reboot the memory cgroup is still off (kernel command line: ${after.split('\n')[2]?.trim() ?? '?'})`);
+  }
+  did('rebooted with the memory cgroup on');
+}
+
+/** Reboot, wait for SSH to go away and come back, and reconnect. */
+export async function rebootAndWait(link: Link, o: PrepareOptions): Promise<void> {
+  o.note?.(`${link.node.name}: rebooting`);
+  // The connection may drop before the command returns: that is the reboot working.
+  await link.session.exec('reboot', { sudo: true, check: false, step: 'reboot' }).catch(() => undefined);
+  link.session.close();
+  await new Promise((r) => setTimeout(r, 1000));
+  await link.reconnect(o.rebootTimeoutMs);
+}

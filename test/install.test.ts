@@ -1,0 +1,186 @@
+// `bramble install` and `bramble reset` on the lab: real sshd, sudo, SFTP and
+// reboots; the k3s install script and binary are the lab's stand-ins, fetched
+// through bramble's ordinary installScriptUrl.
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { Lab } from '../scripts/lab/lab.ts';
+import { bramble, brambleAsync, tempDir } from './helpers.ts';
+import { labInventory, startLab } from './lab-helpers.ts';
+
+const lab = await startLab([
+  { name: 'pi', board: 'pi5' },
+  { name: 'rk-a', board: 'rk1' },
+  { name: 'rk-b', board: 'rk1', sudo: 'password' },
+  { name: 'rk-c', board: 'rk1' },
+  { name: 'tower', board: 'x86' },
+  { name: 'slow-pi', board: 'pi5', bootDelay: 30 },
+  { name: 'air', board: 'rk1' },
+]);
+const url = await lab.serveInstallScript();
+const knownHosts = join(tempDir(), 'known_hosts');
+writeFileSync(knownHosts, lab.knownHosts());
+const kubeconfig = join(tempDir(), 'config');
+
+function inventory(text: string): string {
+  const f = join(tempDir(), 'inventory.yaml');
+  writeFileSync(f, text.replace('    version: v1.35.6+k3s1', `    version: v1.35.6+k3s1\n    installScriptUrl: ${url}`));
+  return f;
+}
+
+function install(inv: string, extra: string[] = []) {
+  return brambleAsync(['install', '-i', inv, '--known-hosts', knownHosts, '--kubeconfig', kubeconfig, '--timeout', '20', ...extra], { BRAMBLE_SUDO_PASSWORD: lab.password });
+}
+
+function nodeLog(node: string, file: string): string[] {
+  return (lab.readNodeFile(node, `/var/lib/bramble-lab/${file}`) ?? '').split('\n').filter(Boolean);
+}
+
+const STAGING = labInventory(lab, [{ name: 'staging', nodes: [{ node: 'pi', role: 'server' }] }]);
+const PRODUCTION = labInventory(lab, [{ name: 'production', nodes: [{ node: 'rk-a', role: 'server' }, { node: 'rk-b', role: 'server' }, { node: 'rk-c', role: 'server' }, { node: 'tower', role: 'agent' }] }]);
+
+test('staging: a fresh Pi 5 gets the memory cgroup (one reboot), k3s from the install URL, and a kubeconfig', { timeout: 120_000 }, async () => {
+  writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: other\n  user: {token: x}\ncontexts:\n- name: other\n  context: {cluster: other, user: other}\ncurrent-context: other\n', { mode: 0o644 });
+  const r = await install(inventory(STAGING));
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /pi: added cgroup_enable=memory to \/boot\/firmware\/cmdline\.txt \(backup: \/boot\/firmware\/cmdline\.txt\.bramble-bak\)/);
+  assert.match(r.stdout, /^ {2}pi +server installed \(/m);
+  assert.match(r.stdout, /cluster staging: ready/);
+  assert.equal(lab.reboots('pi'), 1);
+  assert.match(lab.readNodeFile('pi', '/boot/firmware/cmdline.txt')!, /^console=serial0,115200 .* rootwait cgroup_enable=memory\n$/);
+  assert.doesNotMatch(lab.readNodeFile('pi', '/boot/firmware/cmdline.txt.bramble-bak')!, /cgroup_enable/);
+
+  const installs = nodeLog('pi', 'k3s-install.log');
+  assert.equal(installs.length, 1);
+  assert.match(installs[0]!, /INSTALL_K3S_VERSION=v1\.35\.6\+k3s1 INSTALL_K3S_EXEC=server INSTALL_K3S_SKIP_DOWNLOAD= K3S_TOKEN= K3S_URL= args=$/);
+  assert.ok(lab.downloads.includes('/install.sh'));
+
+  const config = parse(lab.readNodeFile('pi', '/etc/rancher/k3s/config.yaml')!);
+  assert.equal(config['cluster-init'], undefined, 'one server on SQLite: no cluster-init');
+  assert.deepEqual(config.disable, ['traefik', 'local-storage']);
+  assert.equal(config['token-file'], '/etc/rancher/k3s/bramble-token');
+  assert.deepEqual(config['node-label'], ['bramble.dev/hardware=pi5', 'bramble.dev/cluster=staging']);
+  for (const f of ['/etc/rancher/k3s/config.yaml', '/etc/rancher/k3s/bramble-token']) {
+    assert.equal(statSync(join(lab.node('pi').dir, 'upper', 'etc', f.slice('/etc/'.length))).mode & 0o777, 0o600, f);
+  }
+
+  const kc = parse(readFileSync(kubeconfig, 'utf8'));
+  assert.equal(statSync(kubeconfig).mode & 0o777, 0o600);
+  assert.deepEqual(kc.contexts.map((c: { name: string }) => c.name), ['other', 'staging']);
+  assert.equal(kc['current-context'], 'other', 'the owner\'s current context is kept');
+  assert.equal(kc.clusters.find((c: { name: string }) => c.name === 'staging').cluster.server, `https://${lab.node('pi').address}:6443`);
+  assert.doesNotMatch(r.stdout + r.stderr, /K10[0-9a-f]{20}/, 'the token is never printed');
+});
+
+test('a second run changes nothing: no reboot, no install, no restart', { timeout: 120_000 }, async () => {
+  const before = { reboots: lab.reboots('pi'), installs: nodeLog('pi', 'k3s-install.log').length, systemctl: nodeLog('pi', 'systemctl.log').length };
+  const r = await install(inventory(STAGING));
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ {2}pi +server unchanged$/m);
+  assert.match(r.stdout, /pi: WARNING iscsid does not stay running/);
+  assert.equal(lab.reboots('pi'), before.reboots);
+  assert.equal(nodeLog('pi', 'k3s-install.log').length, before.installs);
+  assert.deepEqual(nodeLog('pi', 'systemctl.log').slice(before.systemctl).filter((l) => !/iscsid/.test(l)), []);
+});
+
+test('production: three servers join one at a time, the agent after them, all Ready', { timeout: 120_000 }, async () => {
+  const r = await install(inventory(PRODUCTION));
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  for (const n of ['rk-a', 'rk-b', 'rk-c']) assert.match(r.stdout, new RegExp(`^ {2}${n} +server installed`, 'm'));
+  assert.match(r.stdout, /^ {2}tower +agent +installed/m);
+  const first = parse(lab.readNodeFile('rk-a', '/etc/rancher/k3s/config.yaml')!);
+  assert.equal(first['cluster-init'], true);
+  assert.equal(first['etcd-expose-metrics'], true);
+  const second = parse(lab.readNodeFile('rk-b', '/etc/rancher/k3s/config.yaml')!);
+  assert.equal(second.server, `https://${lab.node('rk-a').address}:6443`);
+  assert.deepEqual(second['tls-san'], ['rk-a', 'rk-b', 'rk-c'].map((n) => lab.node(n).address));
+  const agent = parse(lab.readNodeFile('tower', '/etc/rancher/k3s/config.yaml')!);
+  assert.equal(agent.disable, undefined);
+  assert.deepEqual(agent['node-label'], ['bramble.dev/hardware=x86', 'bramble.dev/cluster=production']);
+  // Joins happened in order: each server's install started after the previous one was Ready.
+  const started = ['rk-a', 'rk-b', 'rk-c', 'tower'].map((n) => Number(nodeLog(n, 'k3s-install.log')[0]!.split(' ')[0]));
+  assert.deepEqual([...started].sort((a, b) => a - b), started);
+  // Joining nodes got the full token (K10<CA hash>::server:...), not only the secret.
+  assert.match(lab.readNodeFile('tower', '/etc/rancher/k3s/bramble-token')!, /^K10[0-9a-f]{64}::server:[0-9a-f]{64}\n$/);
+  assert.equal(lab.readNodeFile('tower', '/etc/rancher/k3s/bramble-token'), lab.readNodeFile('rk-b', '/etc/rancher/k3s/bramble-token'));
+  assert.doesNotMatch(r.stdout + r.stderr, new RegExp(lab.password));
+});
+
+test('a changed setting rewrites that node\'s config and restarts only it', { timeout: 120_000 }, async () => {
+  const changed = PRODUCTION.replace(/(      - name: tower\n(?:        .*\n)*?        role: agent\n)/, '$1        labels: { gpu: "none" }\n');
+  assert.notEqual(changed, PRODUCTION);
+  const before = Object.fromEntries(['rk-a', 'rk-b', 'rk-c', 'tower'].map((n) => [n, nodeLog(n, 'systemctl.log').length]));
+  const r = await install(inventory(changed));
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ {2}tower +agent +restarted \(wrote \/etc\/rancher\/k3s\/config\.yaml\)$/m);
+  for (const n of ['rk-a', 'rk-b', 'rk-c']) assert.match(r.stdout, new RegExp(`^ {2}${n} +server unchanged$`, 'm'));
+  // The lab's kernel has no iSCSI, so every run tries iscsid again (and warns).
+  assert.deepEqual(nodeLog('tower', 'systemctl.log').slice(before.tower!).map((l) => l.split(' ').slice(1).join(' ')).filter((l) => !/iscsid/.test(l)), ['restart k3s-agent']);
+  assert.deepEqual(parse(lab.readNodeFile('tower', '/etc/rancher/k3s/config.yaml')!)['node-label'], ['bramble.dev/hardware=x86', 'bramble.dev/cluster=production', 'gpu=none']);
+});
+
+test('a version change is refused with a pointer to the upgrade path, and nothing is changed', { timeout: 120_000 }, async () => {
+  const before = nodeLog('pi', 'k3s-install.log').length;
+  const r = await install(inventory(STAGING.replace('v1.35.6+k3s1', 'v1.36.1+k3s1')));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^ {2}pi +server FAILED at k3s version: k3s v1\.35\.6\+k3s1 is installed but the inventory pins v1\.36\.1\+k3s1; bramble does not change versions in place: see docs\/nodes\.md, "Upgrading k3s"$/m);
+  assert.equal(nodeLog('pi', 'k3s-install.log').length, before);
+});
+
+test('an unreachable node is named with its step, and the others finish', { timeout: 120_000 }, async () => {
+  await lab.powerOff('tower');
+  try {
+    const r = await install(inventory(PRODUCTION));
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^ {2}tower +agent +FAILED at connect: 198\.18\.\d+\.14:22: .*$/m);
+    for (const n of ['rk-a', 'rk-b', 'rk-c']) assert.match(r.stdout, new RegExp(`^ {2}${n} +server unchanged$`, 'm'));
+    assert.match(r.stdout, /cluster production: not complete; fix the failures above and run again \(finished nodes are kept\)/);
+  } finally {
+    await lab.powerOn('tower');
+  }
+});
+
+test('air-gapped: the binary and script are uploaded over SFTP and run with INSTALL_K3S_SKIP_DOWNLOAD', { timeout: 120_000 }, async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'k3s'), Lab.k3sBinary('v1.35.6+k3s1'));
+  writeFileSync(join(dir, 'install.sh'), Lab.installScript());
+  const text = labInventory(lab, [{ name: 'offline', nodes: [{ node: 'air', role: 'server' }] }]).replace(
+    '    version: v1.35.6+k3s1',
+    `    version: v1.35.6+k3s1\n    installScriptUrl: http://192.0.2.1/unreachable.sh\n    airgap:\n      binary: ${join(dir, 'k3s')}\n      installScript: ${join(dir, 'install.sh')}`,
+  );
+  const downloads = lab.downloads.length;
+  const f = join(tempDir(), 'inventory.yaml');
+  writeFileSync(f, text);
+  const r = await install(f);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(nodeLog('air', 'k3s-install.log')[0]!, /INSTALL_K3S_VERSION=v1\.35\.6\+k3s1 INSTALL_K3S_EXEC=server INSTALL_K3S_SKIP_DOWNLOAD=true/);
+  assert.equal(lab.downloads.length, downloads, 'nothing was downloaded');
+});
+
+test('a node that does not come back from its reboot in time fails with that reason', { timeout: 120_000 }, async () => {
+  const r = await install(inventory(labInventory(lab, [{ name: 'slow', nodes: [{ node: 'slow-pi', role: 'server' }] }])), ['--timeout', '4']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^ {2}slow-pi +server +FAILED at wait for reboot: did not come back within 4 s/m);
+});
+
+test('reset asks first; with --yes it uninstalls agents, then servers', { timeout: 120_000 }, async () => {
+  const inv = inventory(PRODUCTION);
+  const refused = bramble(['reset', '-i', inv, '-c', 'production', '--known-hosts', knownHosts]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /reset would uninstall k3s, and every workload and volume on it, from 4 node\(s\) of cluster production\. Run it at a terminal to confirm, or pass --yes\./);
+  assert.ok(lab.readNodeFile('tower', '/etc/rancher/k3s/config.yaml'));
+
+  const r = await brambleAsync(['reset', '-i', inv, '-c', 'production', '--known-hosts', knownHosts, '--yes'], { BRAMBLE_SUDO_PASSWORD: lab.password });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const order = [...r.stdout.matchAll(/^ {2}(\S+): uninstalling k3s$/gm)].map((m) => m[1]);
+  assert.deepEqual(order, ['tower', 'rk-c', 'rk-b', 'rk-a']);
+  for (const n of ['rk-a', 'rk-b', 'rk-c', 'tower']) {
+    assert.equal(lab.readNodeFile(n, '/etc/rancher/k3s/config.yaml'), undefined, n);
+    assert.equal(lab.readNodeFile(n, '/usr/local/bin/k3s'), undefined, n);
+  }
+  const again = await brambleAsync(['reset', '-i', inv, '-c', 'production', '--known-hosts', knownHosts, '--yes'], { BRAMBLE_SUDO_PASSWORD: lab.password });
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /^ {2}tower +agent +unchanged: k3s is not installed$/m);
+});
