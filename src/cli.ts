@@ -227,7 +227,7 @@ async function linkCluster(cluster: ClusterSpec, sessionOpts: SessionOptions): P
   const links: NodeLink[] = [];
   const unreachable: NodeOutcome[] = [];
   for (const c of connections) {
-    if ('session' in c) links.push(new NodeLink(c.node, c.session, sessionOpts));
+    if ('session' in c) links.push(new NodeLink(c.node, c.session, sessionOpts, cluster));
     else unreachable.push({ node: c.node.name, role: c.node.role, status: 'failed', changes: [], step: c.error.step, detail: c.error.message.replace(/^[^:]+: [^:]+: /, '') });
   }
   return { links, unreachable };

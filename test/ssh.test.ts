@@ -172,3 +172,13 @@ test('an unreachable node fails within the connect timeout, by name', async () =
   await rejectsWith(Session.connect({ ...target(lab, 'pi'), name: 'ghost', host: `${lab.gateway.replace(/\.1$/, '.99')}` }, { ...trusting(lab), connectTimeoutMs: 1500 }), /^ghost: connect: /);
   assert.ok(Date.now() - t0 < 10000);
 });
+
+test('a jump host: the node sees the connection come from the jump host; a bad jump host is named', async () => {
+  const rk = lab.node('rk');
+  const jump = { name: 'rk', host: rk.address, port: 22, user: lab.user, auth: 'key' as const, privateKey: lab.keyFile };
+  const s = await Session.connect(target(lab, 'pi', { jump }), trusting(lab));
+  assert.equal((await s.exec('echo $SSH_CONNECTION')).stdout.split(' ')[0], rk.address);
+  assert.equal((await s.exec('hostname')).stdout.trim(), 'pi');
+  s.close();
+  await rejectsWith(Session.connect(target(lab, 'pi', { jump: { ...jump, user: 'nobody' } }), trusting(lab)), /^pi: jump host rk: authenticate: nobody@198\.18\.\d+\.11:22 refused key authentication$/);
+});

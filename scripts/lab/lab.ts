@@ -5,7 +5,7 @@
 // a non-root login user with sudo, and Debian's real OpenSSH sshd.
 // Needs root. Everything is torn down by stop().
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -86,6 +86,9 @@ async function waitForPort(host: string, port: number, timeoutMs: number): Promi
 }
 
 const UID = 1500;
+
+/** The node's own copy-on-write folders, and their names under its upper/ dir. */
+const PER_NODE: Array<[string, string]> = [['/etc/', 'etc'], ['/var/lib/', 'var-lib'], ['/boot/', 'boot'], ['/usr/local/', 'usr-local'], ['/home/', 'home']];
 
 export class Lab {
   readonly root: string;
@@ -274,29 +277,13 @@ export class Lab {
     return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).length : 0;
   }
 
-  /** A file as the node sees it (its overlay first, then the host's). */
+  /** A file as the node sees it: its own overlay first, then this machine's. */
   readNodeFile(name: string, path: string): string | undefined {
-    const node = this.node(name);
-    const map: Array<[string, string]> = [['/etc/', 'etc'], ['/var/lib/', 'var-lib'], ['/boot/', 'boot'], ['/usr/local/', 'usr-local'], ['/home/', 'home']];
-    for (const [prefix, key] of map) {
-      if (path.startsWith(prefix)) {
-        const f = join(node.dir, 'upper', key, path.slice(prefix.length));
-        if (existsSync(f)) return readFileSync(f, 'utf8');
-        return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-      }
-    }
-    throw new Error(`lab: ${path} is not a per-node path`);
-  }
-
-  /** Put a file into a node's own filesystem, as if it had been there all along. */
-  writeNodeFile(name: string, path: string, content: string, mode = 0o644): void {
-    const node = this.node(name);
-    const map: Array<[string, string]> = [['/etc/', 'etc'], ['/var/lib/', 'var-lib'], ['/boot/', 'boot'], ['/usr/local/', 'usr-local'], ['/home/', 'home']];
-    const hit = map.find(([prefix]) => path.startsWith(prefix));
+    const hit = PER_NODE.find(([prefix]) => path.startsWith(prefix));
     if (!hit) throw new Error(`lab: ${path} is not a per-node path`);
-    const f = join(node.dir, 'upper', hit[1], path.slice(hit[0].length));
-    mkdirSync(dirname(f), { recursive: true });
-    writeFileSync(f, content, { mode });
+    const f = join(this.node(name).dir, 'upper', hit[1], path.slice(hit[0].length));
+    if (existsSync(f)) return readFileSync(f, 'utf8');
+    return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
   }
 
   /**
@@ -382,10 +369,6 @@ export class Lab {
       await new Promise<void>((r) => this.http!.listen(8089, this.gateway, r));
     }
     return `http://${this.gateway}:8089/install.sh`;
-  }
-
-  appendLog(line: string): void {
-    appendFileSync(join(this.root, 'lab.log'), line + '\n');
   }
 
   async stop(): Promise<void> {

@@ -58,6 +58,7 @@ export const FORMATS: Record<string, Format> = {
   ipv4: { describe: 'an IPv4 address such as 192.168.100.10', test: isIpv4 },
   cidr: { describe: 'an IPv4 network in CIDR form such as 192.168.100.0/24', test: isCidr },
   'dns-label': { describe: 'a lower-case DNS label (a-z, 0-9, "-"; at most 63 characters; no leading or trailing "-")', test: (v) => DNS_LABEL.test(v) },
+  'hostname-or-ip': { describe: 'an IPv4 address or a DNS name', test: (v) => isIpv4(v) || isHostname(v) },
   hostname: { describe: 'a DNS name such as traefik.staging.home.arpa', test: isHostname },
   semver: { describe: 'an exact version such as 1.12.1', test: (v) => /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) },
   'k3s-version': { describe: 'a k3s release such as v1.35.6+k3s1', test: (v) => /^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$/.test(v) },

@@ -77,6 +77,7 @@ export interface ClusterSpec {
   environment: string;
   vlan: Vlan;
   apiEndpoint?: string;
+  jumpHost?: { address: string; ssh: SshSettings; hostKey?: string };
   datastore: 'etcd' | 'sqlite';
   k3sVersion: string;
   k3sInstall: { scriptUrl: string; airgap?: { binary: string; installScript: string } };
@@ -192,6 +193,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       environment: c.environment ?? c.name,
       vlan,
       apiEndpoint: c.apiEndpoint,
+      jumpHost: c.jumpHost && { address: c.jumpHost.address, ssh: deepMerge<SshSettings>(siteSsh, c.jumpHost.ssh), hostKey: c.jumpHost.hostKey },
       datastore: c.datastore ?? (servers.length > 1 ? 'etcd' : 'sqlite'),
       k3sVersion: c.k3s?.version ?? raw.site.k3s.version,
       k3sInstall: {

@@ -190,6 +190,16 @@ export const Cluster = Type.Object(
     environment: Type.Optional(Type.String()),
     vlan: Type.Integer({ minimum: 1, maximum: 4094, description: 'id of the VLAN the nodes sit on' }),
     apiEndpoint: Type.Optional(Type.String({ minLength: 1, description: 'a VIP or DNS name for the API server, added to tls-san' })),
+    jumpHost: Type.Optional(
+      Type.Object(
+        {
+          address: Type.String({ format: 'hostname-or-ip', description: 'the jump host, reachable from this machine' }),
+          ssh: Type.Optional(Ssh),
+          hostKey: Type.Optional(Type.String({ format: 'ssh-fingerprint' })),
+        },
+        { ...closed, description: 'reach the nodes through this host, when this machine cannot route to their VLAN' },
+      ),
+    ),
     datastore: Type.Optional(Type.Union([Type.Literal('etcd'), Type.Literal('sqlite')], { description: 'defaults to sqlite for one server, etcd for more' })),
     k3s: Type.Optional(Type.Object({ version: Type.Optional(K3sVersion), ...K3sInstall }, closed)),
     nodes: Type.Array(Node, { minItems: 1 }),

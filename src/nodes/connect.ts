@@ -16,7 +16,8 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
 }
 
-export function targetOf(node: NodeSpec): SshTarget {
+export function targetOf(node: NodeSpec, cluster?: ClusterSpec): SshTarget {
+  const j = cluster?.jumpHost;
   return {
     name: node.name,
     host: node.address,
@@ -25,6 +26,7 @@ export function targetOf(node: NodeSpec): SshTarget {
     auth: node.ssh.auth,
     privateKey: node.ssh.privateKey,
     hostKey: node.hostKey,
+    jump: j && { name: j.address, host: j.address, port: j.ssh.port, user: j.ssh.user, auth: j.ssh.auth, privateKey: j.ssh.privateKey, hostKey: j.hostKey },
   };
 }
 
@@ -51,7 +53,7 @@ export async function connectCluster(cluster: ClusterSpec, opts: SessionOptions)
   return Promise.all(
     cluster.active.map(async (node): Promise<Connection> => {
       try {
-        return { node, session: await Session.connect(targetOf(node), opts) };
+        return { node, session: await Session.connect(targetOf(node, cluster), opts) };
       } catch (e) {
         return { node, error: e instanceof SshError ? e : new SshError(node.name, 'connect', (e as Error).message) };
       }
@@ -64,11 +66,13 @@ export class NodeLink {
   readonly node: NodeSpec;
   session: Session;
   private readonly opts: SessionOptions;
+  private readonly cluster: ClusterSpec | undefined;
 
-  constructor(node: NodeSpec, session: Session, opts: SessionOptions) {
+  constructor(node: NodeSpec, session: Session, opts: SessionOptions, cluster?: ClusterSpec) {
     this.node = node;
     this.session = session;
     this.opts = opts;
+    this.cluster = cluster;
   }
 
   async reconnect(timeoutMs: number): Promise<void> {
@@ -76,7 +80,7 @@ export class NodeLink {
     let last: Error | undefined;
     while (Date.now() < deadline) {
       try {
-        this.session = await Session.connect(targetOf(this.node), { ...this.opts, connectTimeoutMs: Math.min(10_000, Math.max(1000, deadline - Date.now())) });
+        this.session = await Session.connect(targetOf(this.node, this.cluster), { ...this.opts, connectTimeoutMs: Math.min(10_000, Math.max(1000, deadline - Date.now())) });
         return;
       } catch (e) {
         last = e as Error;

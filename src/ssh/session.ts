@@ -27,6 +27,8 @@ export interface SshTarget {
   privateKey?: string;
   /** A pinned host key fingerprint (SHA256:...) from the inventory. */
   hostKey?: string;
+  /** Reach the node through this host (its own key checks and auth apply). */
+  jump?: SshTarget;
 }
 
 /** Where secrets come from: never the inventory, never a command line. */
@@ -95,6 +97,7 @@ export class Session {
   private lost: Error | undefined;
   private sftpChannel: SFTPWrapper | undefined;
   private readonly secretValues: string[] = [];
+  private jump: Session | undefined;
 
   private constructor(target: SshTarget, client: Client, opts: SessionOptions) {
     this.target = target;
@@ -157,6 +160,19 @@ export class Session {
         });
     };
 
+    let jump: Session | undefined;
+    if (target.jump) {
+      jump = await Session.connect(target.jump, opts).catch((e: SshError) => {
+        throw new SshError(target.name, `jump host ${target.jump!.name}`, e.message.replace(/^[^:]+: /, ''));
+      });
+      try {
+        config.sock = await jump.forward(target.host, target.port);
+      } catch (e) {
+        jump.close();
+        throw new SshError(target.name, 'connect', `through ${target.jump.name}: ${(e as Error).message}`);
+      }
+    }
+
     const client = new Client();
     await new Promise<void>((resolve, reject) => {
       const fail = (e: Error & { level?: string }) => {
@@ -176,9 +192,13 @@ export class Session {
       } catch (e) {
         fail(e as Error);
       }
+    }).catch((e) => {
+      jump?.close();
+      throw e;
     });
     const session = new Session(target, client, opts);
     session.secretValues.push(...secretValues);
+    session.jump = jump;
     return session;
   }
 
@@ -301,6 +321,13 @@ export class Session {
     return r.stdout;
   }
 
+  /** A TCP stream to host:port, opened from this node (for jump hosts). */
+  forward(host: string, port: number): Promise<import('node:stream').Duplex> {
+    return new Promise((resolve, reject) =>
+      this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => (err ? reject(new Error(`cannot reach ${host}:${port}: ${err.message}`)) : resolve(stream))),
+    );
+  }
+
   get isOpen(): boolean {
     return !this.closed;
   }
@@ -308,6 +335,7 @@ export class Session {
   close(): void {
     this.closed = true;
     this.client.end();
+    this.jump?.close();
   }
 }
 
