@@ -18,6 +18,7 @@ const lab = await startLab([
   { name: 'tower', board: 'x86' },
   { name: 'slow-pi', board: 'pi5', bootDelay: 30 },
   { name: 'air', board: 'rk1' },
+  { name: 'blank', board: 'x86' },
 ]);
 const url = await lab.serveInstallScript();
 const knownHosts = join(tempDir(), 'known_hosts');
@@ -157,6 +158,16 @@ test('air-gapped: the binary and script are uploaded over SFTP and run with INST
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(nodeLog('air', 'k3s-install.log')[0]!, /INSTALL_K3S_VERSION=v1\.35\.6\+k3s1 INSTALL_K3S_EXEC=server INSTALL_K3S_SKIP_DOWNLOAD=true/);
   assert.equal(lab.downloads.length, downloads, 'nothing was downloaded');
+});
+
+test('prepare gives a node the hostname the inventory names it by', { timeout: 120_000 }, async () => {
+  const text = labInventory(lab, [{ name: 'edge', nodes: [{ node: 'worker-1', role: 'server', hardware: 'x86', address: lab.node('blank').address }] }]);
+  const r = await install(inventory(text));
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /worker-1: hostname blank -> worker-1/);
+  assert.equal(lab.readNodeFile('blank', '/etc/hostname'), 'worker-1\n');
+  assert.match(lab.readNodeFile('blank', '/etc/hosts')!, /^127\.0\.1\.1 worker-1$/m);
+  assert.equal(parse(lab.readNodeFile('blank', '/etc/rancher/k3s/config.yaml')!)['node-name'], 'worker-1');
 });
 
 test('a node that does not come back from its reboot in time fails with that reason', { timeout: 120_000 }, async () => {
