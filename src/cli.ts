@@ -2,20 +2,29 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ensureRepo, GitError, publish, redactUrl } from './git.ts';
-import { loadInventory } from './inventory/load.ts';
-import type { Inventory } from './inventory/model.ts';
-import { InventoryError } from './inventory/problems.ts';
+import { selectClusters, type ClusterSpec, type Inventory } from './inventory/model.ts';
+import type { NodeOutcome } from './k3s/install.ts';
+import type { NodeLink } from './nodes/connect.ts';
+import type { NodeReport } from './nodes/preflight.ts';
+import type { TreePlan, FileChange } from './render/tree.ts';
+import type { SessionOptions } from './ssh/session.ts';
 import { packageRoot } from './paths.ts';
-import type { ClusterSpec } from './inventory/model.ts';
-import { installCluster, resetCluster, type NodeOutcome } from './k3s/install.ts';
-import { defaultKubeconfig, KubeconfigError } from './kubeconfig.ts';
-import { closeAll, connectCluster, NodeLink, sessionOptions } from './nodes/connect.ts';
-import { SshError, type SessionOptions } from './ssh/session.ts';
-import { formatReport, preflightNode, unreachable, type NodeReport } from './nodes/preflight.ts';
-import { renderInventory, selectClusters } from './render/render.ts';
-import { applyTree, planTree, type FileChange, type TreePlan } from './render/tree.ts';
-import { RenderError } from './render/validate.ts';
+
+// Each command loads only the modules it uses: `bramble --help` should not
+// pay for the Kubernetes schemas or the SSH library.
+const load = {
+  inventory: () => import('./inventory/load.ts'),
+  render: () => import('./render/render.ts'),
+  tree: () => import('./render/tree.ts'),
+  git: () => import('./git.ts'),
+  connect: () => import('./nodes/connect.ts'),
+  preflight: () => import('./nodes/preflight.ts'),
+  install: () => import('./k3s/install.ts'),
+  kubeconfig: () => import('./kubeconfig.ts'),
+};
+
+/** Errors that carry a message meant for the owner: printed as they are, exit 1. */
+const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'GitError', 'SshError', 'KubeconfigError']);
 
 export interface Io {
   out: (line: string) => void;
@@ -148,6 +157,7 @@ function commitMessage(inv: Inventory, clusters: string[], plan: TreePlan): stri
 }
 
 async function cmdValidate(opts: Options, io: Io): Promise<number> {
+  const { loadInventory } = await load.inventory();
   const inv = await loadInventory(opts.inventory!);
   const nodes = inv.clusters.reduce((n, c) => n + c.nodes.length, 0);
   io.out(`${opts.inventory}: valid (${inv.clusters.length} cluster(s), ${nodes} node(s), ${inv.vlans.length} VLAN(s))`);
@@ -155,6 +165,7 @@ async function cmdValidate(opts: Options, io: Io): Promise<number> {
 }
 
 async function cmdRender(opts: Options, io: Io): Promise<number> {
+  const [{ loadInventory }, { renderInventory }, { planTree, applyTree }] = await Promise.all([load.inventory(), load.render(), load.tree()]);
   const inv = await loadInventory(opts.inventory!);
   const repo = resolvePath(opts.repo ?? '.');
   const out = await renderInventory(inv, { clusters: opts.cluster });
@@ -181,6 +192,7 @@ async function cmdRender(opts: Options, io: Io): Promise<number> {
 }
 
 async function cmdPreflight(opts: Options, io: Io): Promise<number> {
+  const [{ loadInventory }, { connectCluster, closeAll }, { preflightNode, unreachable, formatReport }] = await Promise.all([load.inventory(), load.connect(), load.preflight()]);
   const inv = await loadInventory(opts.inventory!);
   const clusters = selectClusters(inv, opts.cluster);
   const sessionOpts = await nodeOptions(opts, io);
@@ -209,12 +221,14 @@ async function cmdPreflight(opts: Options, io: Io): Promise<number> {
 }
 
 function nodeOptions(opts: Options, io: Io) {
-  return sessionOptions({
-    knownHosts: opts['known-hosts'],
-    acceptNewHostKeys: opts['accept-new-host-keys'],
-    interactive: isInteractive(),
-    log: opts.verbose ? (l) => io.err(l) : undefined,
-  });
+  return load.connect().then(({ sessionOptions }) =>
+    sessionOptions({
+      knownHosts: opts['known-hosts'],
+      acceptNewHostKeys: opts['accept-new-host-keys'],
+      interactive: isInteractive(),
+      log: opts.verbose ? (l) => io.err(l) : undefined,
+    }),
+  );
 }
 
 function isInteractive(): boolean {
@@ -223,6 +237,7 @@ function isInteractive(): boolean {
 
 /** Connect a cluster's nodes; the unreachable ones become failed outcomes. */
 async function linkCluster(cluster: ClusterSpec, sessionOpts: SessionOptions): Promise<{ links: NodeLink[]; unreachable: NodeOutcome[] }> {
+  const { connectCluster, NodeLink } = await load.connect();
   const connections = await connectCluster(cluster, sessionOpts);
   const links: NodeLink[] = [];
   const unreachable: NodeOutcome[] = [];
@@ -250,6 +265,7 @@ function seconds(value: string | undefined, fallback: number): number {
 }
 
 async function cmdInstall(opts: Options, io: Io): Promise<number> {
+  const [{ loadInventory }, { installCluster }, { defaultKubeconfig }] = await Promise.all([load.inventory(), load.install(), load.kubeconfig()]);
   const inv = await loadInventory(opts.inventory!);
   const clusters = selectClusters(inv, opts.cluster);
   const timeout = seconds(opts.timeout, 300);
@@ -278,6 +294,7 @@ async function cmdInstall(opts: Options, io: Io): Promise<number> {
 }
 
 async function cmdReset(opts: Options, io: Io): Promise<number> {
+  const [{ loadInventory }, { resetCluster }] = await Promise.all([load.inventory(), load.install()]);
   if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError('reset needs exactly one --cluster NAME');
   const inv = await loadInventory(opts.inventory!);
   const [cluster] = selectClusters(inv, opts.cluster);
@@ -309,6 +326,7 @@ async function cmdReset(opts: Options, io: Io): Promise<number> {
 }
 
 async function cmdPublish(opts: Options, io: Io): Promise<number> {
+  const [{ loadInventory }, { renderInventory }, { planTree, applyTree }, { ensureRepo, publish, redactUrl }] = await Promise.all([load.inventory(), load.render(), load.tree(), load.git()]);
   const inv = await loadInventory(opts.inventory!);
   const remote = opts.remote ?? inv.git.url;
   const repo = resolvePath(opts.repo ?? '.');
@@ -368,7 +386,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.err(`bramble: ${e.message}\nRun "bramble --help" for usage.`);
       return 2;
     }
-    if (e instanceof InventoryError || e instanceof RenderError || e instanceof GitError || e instanceof SshError || e instanceof KubeconfigError) {
+    if (e instanceof Error && EXPLAINED.has(e.name)) {
       io.err(e.message);
       return 1;
     }

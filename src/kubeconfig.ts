@@ -29,7 +29,12 @@ export function defaultKubeconfig(): string {
   return process.env.KUBECONFIG?.split(':')[0] || join(homedir(), '.kube', 'config');
 }
 
-export class KubeconfigError extends Error {}
+export class KubeconfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KubeconfigError';
+  }
+}
 
 /** The k3s kubeconfig rewritten for `name` at `server`, merged into `existing`. */
 export function mergeKubeconfig(existingText: string | undefined, k3sText: string, name: string, server: string): string {

@@ -247,3 +247,20 @@ export function resolve(raw: RawInventory, source: string): Inventory {
     clusters,
   };
 }
+
+export class SelectionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SelectionError';
+  }
+}
+
+/** The clusters named on the command line, or all of them. */
+export function selectClusters(inv: Inventory, names?: string[]): ClusterSpec[] {
+  if (!names || names.length === 0) return inv.clusters;
+  return names.map((n) => {
+    const c = inv.clusters.find((x) => x.name === n);
+    if (!c) throw new SelectionError(`no cluster named "${n}" in ${inv.source}; it has: ${inv.clusters.map((x) => x.name).join(', ')}`);
+    return c;
+  });
+}

@@ -1,10 +1,12 @@
 // Inventory in, the Flux repository's files out: rendered, parsed back,
 // validated, and only then handed to the tree writer.
-import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import { selectClusters, type Inventory } from '../inventory/model.ts';
 import { clusterContext, CLUSTERS_DIR } from './context.ts';
 import { loadTemplates, type Template } from './templates.ts';
 import { withHeader, type DesiredFile } from './tree.ts';
 import { checkReferences, parseRendered, RenderError, validateObject, type RenderedDoc } from './validate.ts';
+
+export { selectClusters };
 
 export interface RenderOutput {
   /** Generated files (with header) and seeds, repository-relative. */
@@ -36,15 +38,6 @@ function runTemplate(t: Template, context: object, cluster: string): string {
   } catch (e) {
     throw new RenderError([`templates ${t.path}.hbs for cluster ${cluster}: ${(e as Error).message.split('\n')[0]}`]);
   }
-}
-
-export function selectClusters(inv: Inventory, names?: string[]): ClusterSpec[] {
-  if (!names || names.length === 0) return inv.clusters;
-  return names.map((n) => {
-    const c = inv.clusters.find((x) => x.name === n);
-    if (!c) throw new RenderError([`no cluster named "${n}" in ${inv.source}; it has: ${inv.clusters.map((x) => x.name).join(', ')}`]);
-    return c;
-  });
 }
 
 export async function renderInventory(inv: Inventory, opts: { clusters?: string[]; templatesDir?: string } = {}): Promise<RenderOutput> {
