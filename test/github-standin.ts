@@ -1,0 +1,121 @@
+// A stand-in for the GitHub REST API (see docs/testing.md), on loopback,
+// reached through Octokit's ordinary baseUrl option. It answers the few
+// endpoints bramble uses with the shapes of GitHub's real responses (the
+// repository body is @octokit/fixtures' recording of GET /repos/...), keeps
+// repositories and deploy keys in memory, and can be told to fail the next
+// requests (5xx, rate limit) to exercise retries.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const require = createRequire(import.meta.url);
+const recorded = (JSON.parse(readFileSync(require.resolve('@octokit/fixtures/scenarios/api.github.com/get-repository/normalized-fixture.json'), 'utf8')) as Array<{ response: Record<string, unknown> }>)[0]!.response;
+
+export interface Fault {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+interface Key {
+  id: number;
+  key: string;
+  title: string;
+  read_only: boolean;
+}
+
+export class FakeGitHub {
+  readonly token: string;
+  readonly user: string;
+  readonly orgs = new Set<string>();
+  readonly repos = new Map<string, { private: boolean; default_branch: string; keys: Key[]; hidden?: boolean }>();
+  /** Deploy keys in use anywhere on this "GitHub": a key may be used once. */
+  readonly requests: string[] = [];
+  faults: Fault[] = [];
+  private nextId = 1000;
+  private server = createServer((req, res) => void this.handle(req, res));
+  baseUrl = '';
+
+  constructor(user = 'tinyhome', token = 'ghp_' + 'x'.repeat(36)) {
+    this.user = user;
+    this.token = token;
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.baseUrl;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((r) => this.server.close(() => r()));
+  }
+
+  private repoBody(owner: string, name: string, r: { private: boolean; default_branch: string }) {
+    return {
+      ...recorded,
+      name,
+      full_name: `${owner}/${name}`,
+      private: r.private,
+      visibility: r.private ? 'private' : 'public',
+      default_branch: r.default_branch,
+      owner: { ...(recorded.owner as object), login: owner },
+      ssh_url: `git@github.com:${owner}/${name}.git`,
+      clone_url: `https://github.com/${owner}/${name}.git`,
+    };
+  }
+
+  private send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-ratelimit-remaining': '4999', ...headers });
+    res.end(body === undefined ? '' : JSON.stringify(body));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    const path = (req.url ?? '').split('?')[0]!;
+    this.requests.push(`${req.method} ${path}`);
+    const fault = this.faults.shift();
+    if (fault) return this.send(res, fault.status, fault.body ?? { message: 'Server Error' }, fault.headers);
+    if (req.headers.authorization !== `token ${this.token}`) {
+      return this.send(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+    }
+    const notFound = () => this.send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+    let m: RegExpExecArray | null;
+    if (req.method === 'GET' && path === '/user') return this.send(res, 200, { login: this.user, id: 1, type: 'User' });
+    const org = /^\/orgs\/([^/]+)\/repos$/.exec(path)?.[1];
+    if (req.method === 'POST' && (path === '/user/repos' || org)) {
+      const owner = org ?? this.user;
+      if (owner !== this.user && !this.orgs.has(owner)) return notFound();
+      const name = String(body.name);
+      if (this.repos.has(`${owner}/${name}`)) {
+        return this.send(res, 422, { message: 'Repository creation failed.', errors: [{ resource: 'Repository', code: 'custom', field: 'name', message: 'name already exists on this account' }] });
+      }
+      const r = { private: body.private !== false, default_branch: 'main', keys: [] as Key[] };
+      this.repos.set(`${owner}/${name}`, r);
+      return this.send(res, 201, this.repoBody(owner, name, r));
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)(\/keys(?:\/(\d+))?)?$/.exec(path))) {
+      const [, owner, name, keysPart, keyId] = m;
+      const r = this.repos.get(`${owner}/${name}`);
+      if (!r || r.hidden) return notFound();
+      if (!keysPart && req.method === 'GET') return this.send(res, 200, this.repoBody(owner!, name!, r));
+      if (keysPart && !keyId && req.method === 'GET') return this.send(res, 200, r.keys.map((k) => ({ ...k, url: `${this.baseUrl}${path}/${k.id}`, verified: true, created_at: '2026-11-22T00:00:00Z' })));
+      if (keysPart && !keyId && req.method === 'POST') {
+        const key = String(body.key).trim().split(/\s+/).slice(0, 2).join(' ');
+        const inUse = [...this.repos.values()].some((o) => o.keys.some((k) => k.key === key));
+        if (inUse) return this.send(res, 422, { message: 'Validation Failed', errors: [{ resource: 'PublicKey', code: 'custom', field: 'key', message: 'key is already in use' }], documentation_url: 'https://docs.github.com/rest/deploy-keys/deploy-keys#create-a-deploy-key' });
+        const k: Key = { id: this.nextId++, key, title: String(body.title), read_only: body.read_only === true };
+        r.keys.push(k);
+        return this.send(res, 201, { ...k, url: `${this.baseUrl}${path}/${k.id}`, verified: true, created_at: '2026-11-22T00:00:00Z' });
+      }
+      if (keyId && req.method === 'DELETE') {
+        r.keys = r.keys.filter((k) => k.id !== Number(keyId));
+        return this.send(res, 204);
+      }
+    }
+    return notFound();
+  }
+}
