@@ -174,9 +174,13 @@ export class Session {
     }
 
     const client = new Client();
+    // A failed connection can still report errors later (a reset socket):
+    // they must not become uncaught exceptions.
+    client.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
       const fail = (e: Error & { level?: string }) => {
         client.removeAllListeners('ready');
+        client.end();
         if (hostKeyProblem) reject(new SshError(target.name, 'host key', hostKeyProblem));
         else if (e.level === 'client-authentication') reject(new SshError(target.name, 'authenticate', `${target.user}@${target.host}:${target.port} refused ${target.auth} authentication`));
         else if (e.level === 'client-timeout') reject(new SshError(target.name, step, `no SSH answer from ${target.host}:${target.port} within ${config.readyTimeout} ms`));

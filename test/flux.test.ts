@@ -1,0 +1,73 @@
+// The flux-system secret goes to the cluster over SSH on stdin: never to this
+// machine's disk or a log. On the lab, with k3s installed by bramble.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import ssh2 from 'ssh2';
+import { applyFluxSecret, clusterDeployKey, deployKeyTitle, generateDeployKey } from '../src/flux.ts';
+import { Session } from '../src/ssh/session.ts';
+import { brambleAsync, tempDir } from './helpers.ts';
+import { labInventory, startLab, target, trusting } from './lab-helpers.ts';
+
+const lab = await startLab([{ name: 'rk', board: 'rk1' }]);
+const url = await lab.serveInstallScript();
+const knownHostsFile = join(tempDir(), 'known_hosts');
+writeFileSync(knownHostsFile, lab.knownHosts());
+const inv = join(tempDir(), 'inventory.yaml');
+writeFileSync(inv, labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', role: 'server' }] }]).replace('    version: v1.35.6+k3s1', `    version: v1.35.6+k3s1\n    installScriptUrl: ${url}`));
+const installed = await brambleAsync(['install', '-i', inv, '--known-hosts', knownHostsFile, '--kubeconfig', join(tempDir(), 'kubeconfig'), '--timeout', '20']);
+assert.equal(installed.code, 0, installed.stdout + installed.stderr);
+
+/** Files under `dir` whose content includes `needle` (skipping the lab, which stands for the cluster). */
+function filesContaining(dir: string, needle: string): string[] {
+  const hits: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const full = join(e.parentPath, e.name);
+    if (!e.isFile() || full.startsWith(lab.root)) continue;
+    try {
+      if (statSync(full).size < 1_000_000 && readFileSync(full, 'latin1').includes(needle)) hits.push(full);
+    } catch {
+      // unreadable or vanished: not ours
+    }
+  }
+  return hits;
+}
+
+test('a deploy key is an ed25519 pair in OpenSSH form, titled after the cluster and its path', () => {
+  const key = generateDeployKey('flux-staging');
+  const parsed = ssh2.utils.parseKey(key.privateKey);
+  assert.ok(!(parsed instanceof Error));
+  assert.equal((parsed as { type: string }).type, 'ssh-ed25519');
+  assert.match(key.publicKey, /^ssh-ed25519 [A-Za-z0-9+/=]+ flux-staging$/);
+  assert.equal(deployKeyTitle('staging', 'clusters/staging'), 'bramble flux staging (clusters/staging)');
+});
+
+test('the flux-system secret reaches the cluster on stdin only; re-runs read the public key back; rotation replaces it', async () => {
+  const log: string[] = [];
+  const s = await Session.connect(target(lab, 'rk'), trusting(lab, log));
+  assert.equal(await clusterDeployKey(s), undefined, 'no secret yet');
+
+  const key = generateDeployKey('flux-staging');
+  const knownHosts = 'github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n';
+  await applyFluxSecret(s, key, knownHosts);
+  assert.equal(await clusterDeployKey(s), key.publicKey);
+
+  // What the cluster stored is the whole key; what this machine logged is not.
+  const stored = readdirSync(join(lab.root, 'cluster'), { recursive: true }).map(String).find((p) => p.endsWith('Secret/flux-system.json'))!;
+  const secret = JSON.parse(readFileSync(join(lab.root, 'cluster', stored), 'utf8'));
+  assert.equal(Buffer.from(secret.data.identity, 'base64').toString(), key.privateKey);
+  assert.equal(Buffer.from(secret.data.known_hosts, 'base64').toString(), knownHosts);
+  // Key-specific bytes: the end of the base64 body holds the private half (the start is a header every such key shares).
+  const b64 = key.privateKey.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+  const body = b64.slice(-120, -40);
+  assert.ok(log.some((l) => l === 'rk: $ k3s kubectl apply -f -   (sudo)'), log.join('\n'));
+  assert.ok(log.every((l) => !l.includes(body)));
+  assert.deepEqual(filesContaining(tmpdir(), body), [], 'the private key is on no file of this machine');
+
+  const rotated = generateDeployKey('flux-staging');
+  await applyFluxSecret(s, rotated, knownHosts);
+  assert.equal(await clusterDeployKey(s), rotated.publicKey);
+  s.close();
+});
