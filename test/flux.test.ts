@@ -1,7 +1,7 @@
 // The flux-system secret goes to the cluster over SSH on stdin: never to this
 // machine's disk or a log. On the lab, with k3s installed by bramble.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync, type Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -20,16 +20,29 @@ writeFileSync(inv, labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', r
 const installed = await brambleAsync(['install', '-i', inv, '--known-hosts', knownHostsFile, '--kubeconfig', join(tempDir(), 'kubeconfig'), '--timeout', '20']);
 assert.equal(installed.code, 0, installed.stdout + installed.stderr);
 
-/** Files under `dir` whose content includes `needle` (skipping the lab, which stands for the cluster). */
+/**
+ * Files under `dir` whose content includes `needle`, skipping the lab (which
+ * stands for the cluster). Other test files create and delete folders here
+ * at the same time: what vanishes mid-walk is skipped.
+ */
 function filesContaining(dir: string, needle: string): string[] {
   const hits: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    const full = join(e.parentPath, e.name);
-    if (!e.isFile() || full.startsWith(lab.root)) continue;
-    try {
-      if (statSync(full).size < 1_000_000 && readFileSync(full, 'latin1').includes(needle)) hits.push(full);
-    } catch {
-      // unreadable or vanished: not ours
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return hits;
+  }
+  for (const e of entries) {
+    const full = join(dir, e.name);
+    if (full.startsWith(lab.root)) continue;
+    if (e.isDirectory()) hits.push(...filesContaining(full, needle));
+    else if (e.isFile()) {
+      try {
+        if (statSync(full).size < 1_000_000 && readFileSync(full, 'latin1').includes(needle)) hits.push(full);
+      } catch {
+        // vanished or unreadable: not ours
+      }
     }
   }
   return hits;
