@@ -130,6 +130,19 @@ export class GitHub {
     });
   }
 
+  /** GitHub's published SSH host keys as known_hosts lines for `host` (from the meta API, not a scan). */
+  async knownHosts(host = 'github.com'): Promise<string> {
+    try {
+      const { data } = await this.api.rest.meta.get();
+      const keys = (data as { ssh_keys?: string[] }).ssh_keys ?? [];
+      if (keys.length === 0) throw new GitHostError('GitHub\'s meta API listed no SSH host keys');
+      return keys.map((k) => `${host} ${k}\n`).join('');
+    } catch (e) {
+      if (e instanceof GitHostError) throw e;
+      throw explain(e, 'reading GitHub\'s SSH host keys');
+    }
+  }
+
   /** Use the repository when it exists; otherwise create it (for a user or an organisation). */
   async ensureRepository(ref: RepoRef, o: { private?: boolean; description?: string } = {}): Promise<Repository> {
     const what = `repository ${ref.owner}/${ref.repo}`;

@@ -12,6 +12,12 @@ import type { AddressInfo } from 'node:net';
 const require = createRequire(import.meta.url);
 const recorded = (JSON.parse(readFileSync(require.resolve('@octokit/fixtures/scenarios/api.github.com/get-repository/normalized-fixture.json'), 'utf8')) as Array<{ response: Record<string, unknown> }>)[0]!.response;
 
+/** GitHub's published host keys (public facts, as its meta API lists them). */
+export const GITHUB_SSH_KEYS = [
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
+  'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=',
+];
+
 export interface Fault {
   status: number;
   headers?: Record<string, string>;
@@ -84,6 +90,9 @@ export class FakeGitHub {
     }
     const notFound = () => this.send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
     let m: RegExpExecArray | null;
+    if (req.method === 'GET' && path === '/meta') {
+      return this.send(res, 200, { verifiable_password_authentication: false, ssh_key_fingerprints: { SHA256_ED25519: 'SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU' }, ssh_keys: GITHUB_SSH_KEYS });
+    }
     if (req.method === 'GET' && path === '/user') return this.send(res, 200, { login: this.user, id: 1, type: 'User' });
     const org = /^\/orgs\/([^/]+)\/repos$/.exec(path)?.[1];
     if (req.method === 'POST' && (path === '/user/repos' || org)) {

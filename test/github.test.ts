@@ -127,3 +127,8 @@ test('a token without the right scope (403) is explained', async () => {
   gh.faults = [{ status: 403, body: { message: 'Resource not accessible by personal access token' } }];
   await rejects(client().ensureDeployKey({ owner: 'tinyhome', repo: 'homelab-gitops' }, { title: 't', publicKey: sshPublicKey('x') }), /needs the repo scope \(classic token\) or Administration and Contents write access/);
 });
+
+test('GitHub\'s SSH host keys come from its meta API as known_hosts lines', async () => {
+  const { GITHUB_SSH_KEYS } = await import('./github-standin.ts');
+  assert.equal(await client().knownHosts(), GITHUB_SSH_KEYS.map((k) => `github.com ${k}\n`).join(''));
+});

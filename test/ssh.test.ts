@@ -182,3 +182,12 @@ test('a jump host: the node sees the connection come from the jump host; a bad j
   s.close();
   await rejectsWith(Session.connect(target(lab, 'pi', { jump: { ...jump, user: 'nobody' } }), trusting(lab)), /^pi: jump host rk: authenticate: nobody@198\.18\.\d+\.11:22 refused key authentication$/);
 });
+
+test('a plain SSH Git host\'s key is read for known_hosts, with the fingerprint to confirm', async () => {
+  const { scanHostKey } = await import('../src/ssh/host-key.ts');
+  const rk = lab.node('rk');
+  const scanned = await scanHostKey(rk.address);
+  assert.equal(scanned.line, `${rk.address} ${rk.hostKey}\n`);
+  assert.equal(scanned.fingerprint, rk.fingerprint);
+  await assert.rejects(scanHostKey(lab.gateway.replace(/\.1$/, '.98'), 22, 1500), /cannot read the host key of 198\.18\.\d+\.98:22/);
+});
