@@ -134,9 +134,11 @@ function parse(argv: string[]): { command: string; opts: Options } {
   return { command, opts };
 }
 
+/** How a file change is marked, as in `git status --short`. */
+const SIGN: Record<FileChange['action'], string> = { add: 'A', change: 'M', delete: 'D' };
+
 function summarize(plan: TreePlan): string[] {
-  const sign: Record<FileChange['action'], string> = { add: 'A', change: 'M', delete: 'D' };
-  return plan.changes.map((c) => `  ${sign[c.action]} ${c.path}`);
+  return plan.changes.map((c) => `  ${SIGN[c.action]} ${c.path}`);
 }
 
 function conflictLines(plan: TreePlan): string[] {
@@ -150,7 +152,7 @@ function commitMessage(inv: Inventory, clusters: string[], plan: TreePlan): stri
     if (mine.length === 0) continue;
     const count = (a: FileChange['action']) => mine.filter((c) => c.action === a).length;
     lines.push('', `${name}: ${count('add')} added, ${count('change')} changed, ${count('delete')} removed`);
-    for (const c of mine.slice(0, 30)) lines.push(`  ${{ add: 'A', change: 'M', delete: 'D' }[c.action]} ${c.path}`);
+    for (const c of mine.slice(0, 30)) lines.push(`  ${SIGN[c.action]} ${c.path}`);
     if (mine.length > 30) lines.push(`  ... and ${mine.length - 30} more`);
   }
   return lines.join('\n');

@@ -60,13 +60,17 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
     const clusterDocs = [...bodies].flatMap(([path, body]) => parseRendered(path, body, problems));
     for (const d of clusterDocs) validateObject(d, problems);
     // Seeds count as present for reference checks (apps/kustomization.yaml).
+    const seedDocs: RenderedDoc[] = [];
     for (const t of templates.seed) {
       const path = `${context.path}/${t.path}`;
       const body = runTemplate(t, context, cluster.name);
       files.push({ path, content: body, seed: true });
-      if (path.endsWith('.yaml')) bodies.set(path, body);
+      if (path.endsWith('.yaml')) {
+        bodies.set(path, body);
+        seedDocs.push(...parseRendered(path, body, problems));
+      }
     }
-    checkReferences(bodies, [...clusterDocs, ...[...bodies].filter(([p]) => files.find((f) => f.path === p)?.seed).flatMap(([p, b]) => parseRendered(p, b, problems))], problems);
+    checkReferences(bodies, [...clusterDocs, ...seedDocs], problems);
     docs.push(...clusterDocs);
   }
 
