@@ -139,7 +139,8 @@ export class Session {
         throw new SshError(target.name, step, `cannot read private key ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       config.privateKey = key;
-      if (/ENCRYPTED|bcrypt/.test(key.toString('latin1')) || isEncryptedOpenSshKey(key)) {
+      // PEM keys say ENCRYPTED in the clear; OpenSSH keys name their cipher inside the blob.
+      if (/ENCRYPTED/.test(key.toString('latin1')) || isEncryptedOpenSshKey(key)) {
         const pass = await opts.secrets.get('key-passphrase', `Passphrase for ${file}`);
         if (!pass) throw new SshError(target.name, step, `${file} is protected by a passphrase; set BRAMBLE_SSH_KEY_PASSPHRASE or run interactively`);
         config.passphrase = pass;
