@@ -21,10 +21,17 @@ const load = {
   preflight: () => import('./nodes/preflight.ts'),
   install: () => import('./k3s/install.ts'),
   kubeconfig: () => import('./kubeconfig.ts'),
+  githost: () => import('./githost.ts'),
+  handover: () => import('./flux/handover.ts'),
+  watch: () => import('./flux/watch.ts'),
+  fluxInstall: () => import('./flux/install.ts'),
 };
 
 /** Errors that carry a message meant for the owner: printed as they are, exit 1. */
-const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'GitError', 'SshError', 'KubeconfigError']);
+const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'GitError', 'SshError', 'KubeconfigError', 'GitHostError']);
+
+/** Exit codes beyond 0 (done), 1 (refused or failed) and 2 (usage). */
+const EXIT = { reconcileFailed: 3, reconcileTimeout: 4 } as const;
 
 export interface Io {
   out: (line: string) => void;
@@ -43,6 +50,9 @@ Usage:
   bramble publish  -i FILE [options]       render, commit and push to the Git remote
   bramble preflight -i FILE [options]      read-only checks of every node over SSH
   bramble install  -i FILE [options]       prepare the nodes and install k3s; merge the kubeconfig
+  bramble flux     -i FILE [options]       hand the cluster to Flux: deploy key, Flux, sync; wait until reconciled
+  bramble apply    -i FILE [options]       the whole path: install, publish, flux
+  bramble status   -i FILE [-c NAME]       nodes, Flux objects and the platform's URLs
   bramble reset    -i FILE -c NAME [--yes] uninstall k3s from a cluster's nodes (agents first)
   bramble help | --help                    this text
   bramble version | --version
@@ -60,13 +70,17 @@ Options:
       --accept-new-host-keys  trust and record host keys never seen before (never a changed one)
   -v, --verbose          show every remote command (secrets blanked out)
       --kubeconfig FILE  install: merge the cluster's context here (default $KUBECONFIG or ~/.kube/config)
-      --timeout SECONDS  install: how long a node may take to be Ready or to come back from a reboot (300)
+      --timeout SECONDS  install: how long a node may take to be Ready or to come back from a reboot (300);
+                         flux: how long to wait for Flux to reconcile (600)
+      --rotate-deploy-key  flux: replace Flux's deploy key on the Git host and the cluster together
       --yes              reset: do not ask for confirmation
 
 Secrets come from the environment or, at a terminal, a prompt; never from the inventory:
   BRAMBLE_SSH_PASSWORD, BRAMBLE_SUDO_PASSWORD, BRAMBLE_SSH_KEY_PASSPHRASE
+  GITHUB_TOKEN (or the gh CLI's login) for a repository on GitHub
 
-Exit codes: 0 done, 1 invalid inventory / differences / refused, 2 usage error.`;
+Exit codes: 0 done, 1 invalid inventory / differences / refused / failed, 2 usage error,
+  3 Flux reported a failure, 4 Flux did not finish reconciling in time.`;
 
 const OPTIONS = {
   inventory: { type: 'string', short: 'i' },
@@ -81,6 +95,7 @@ const OPTIONS = {
   kubeconfig: { type: 'string' },
   timeout: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
+  'rotate-deploy-key': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
@@ -98,6 +113,7 @@ interface Options {
   kubeconfig?: string;
   timeout?: string;
   yes?: boolean;
+  'rotate-deploy-key'?: boolean;
   help?: boolean;
   version?: boolean;
 }
@@ -109,6 +125,9 @@ const ALLOWED: Record<string, Array<keyof Options>> = {
   preflight: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose'],
   install: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout'],
   reset: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'yes'],
+  flux: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'timeout', 'rotate-deploy-key'],
+  status: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose'],
+  apply: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'repo', 'remote', 'force', 'rotate-deploy-key'],
 };
 
 function parse(argv: string[]): { command: string; opts: Options } {
@@ -267,11 +286,14 @@ function seconds(value: string | undefined, fallback: number): number {
 }
 
 async function cmdInstall(opts: Options, io: Io): Promise<number> {
-  const [{ loadInventory }, { installCluster }, { defaultKubeconfig }] = await Promise.all([load.inventory(), load.install(), load.kubeconfig()]);
+  const { loadInventory } = await load.inventory();
   const inv = await loadInventory(opts.inventory!);
-  const clusters = selectClusters(inv, opts.cluster);
+  return (await installClusters(selectClusters(inv, opts.cluster), opts, io, await nodeOptions(opts, io))) ? 0 : 1;
+}
+
+async function installClusters(clusters: ClusterSpec[], opts: Options, io: Io, sessionOpts: SessionOptions): Promise<boolean> {
+  const [{ installCluster }, { defaultKubeconfig }] = await Promise.all([load.install(), load.kubeconfig()]);
   const timeout = seconds(opts.timeout, 300);
-  const sessionOpts = await nodeOptions(opts, io);
   let ok = true;
   for (const cluster of clusters) {
     io.out(`cluster ${cluster.name}: ${cluster.servers.length} server(s), ${cluster.agents.length} agent(s), k3s ${cluster.k3sVersion}`);
@@ -292,7 +314,7 @@ async function cmdInstall(opts: Options, io: Io): Promise<number> {
       for (const l of links) l.session.close();
     }
   }
-  return ok ? 0 : 1;
+  return ok;
 }
 
 async function cmdReset(opts: Options, io: Io): Promise<number> {
@@ -328,9 +350,21 @@ async function cmdReset(opts: Options, io: Io): Promise<number> {
 }
 
 async function cmdPublish(opts: Options, io: Io): Promise<number> {
-  const [{ loadInventory }, { renderInventory }, { planTree, applyTree }, { ensureRepo, publish, redactUrl }] = await Promise.all([load.inventory(), load.render(), load.tree(), load.git()]);
+  const { loadInventory } = await load.inventory();
   const inv = await loadInventory(opts.inventory!);
+  const sessionOpts = opts.remote ? undefined : await nodeOptions(opts, io);
+  return (await publishClusters(inv, opts, io, sessionOpts)).code;
+}
+
+/** Render, commit and push; `head` is the commit the remote's branch now holds. */
+async function publishClusters(inv: Inventory, opts: Options, io: Io, sessionOpts: SessionOptions | undefined): Promise<{ code: number; head?: string }> {
+  const [{ renderInventory }, { planTree, applyTree }, { ensureRepo, publish, redactUrl }] = await Promise.all([load.render(), load.tree(), load.git()]);
   const remote = opts.remote ?? inv.git.url;
+  if (!opts.remote && sessionOpts && inv.git.provider === 'github') {
+    // Pushing to the inventory's own repository: on GitHub, create it first when it does not exist.
+    const { gitHostFor } = await load.githost();
+    io.out(await gitHostFor(inv.git, { policy: sessionOpts.policy, log: opts.verbose ? (l) => io.err(l) : undefined }).ensureRepository());
+  }
   const repo = resolvePath(opts.repo ?? '.');
   const how = await ensureRepo(repo, remote, inv.git.branch);
   if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
@@ -340,7 +374,7 @@ async function cmdPublish(opts: Options, io: Io): Promise<number> {
   if (plan.conflicts.length > 0) {
     io.err(`publish refused; nothing was written, committed or pushed:`);
     for (const l of conflictLines(plan)) io.err(l);
-    return 1;
+    return { code: 1 };
   }
   await applyTree(repo, plan, out.scopes);
   for (const l of summarize(plan)) io.out(l);
@@ -356,7 +390,133 @@ async function cmdPublish(opts: Options, io: Io): Promise<number> {
   if (result.rebased > 0) io.out(`the remote had moved on; rebased onto it ${result.rebased} time(s)`);
   io.out(result.pushed ? `pushed ${result.head.slice(0, 12)} to ${redactUrl(remote)} (branch ${inv.git.branch})` : `remote ${redactUrl(remote)} (branch ${inv.git.branch}) is already at ${result.head.slice(0, 12)}`);
   io.out(`work tree: ${repo}`);
-  return 0;
+  return { code: 0, head: result.head };
+}
+
+/** What Flux needs from the render of one cluster: its sync objects and the objects to wait for. */
+async function renderedFor(inv: Inventory, cluster: ClusterSpec) {
+  const [{ renderInventory }, { expectedObjects }] = await Promise.all([load.render(), load.watch()]);
+  const out = await renderInventory(inv, { clusters: [cluster.name] });
+  const objects = out.docs.map((d) => d.object as unknown);
+  return { sync: out.docs.filter((d) => d.file.endsWith('/flux-system/gotk-sync.yaml')).map((d) => d.object as unknown), expected: expectedObjects(objects) };
+}
+
+async function fluxClusters(inv: Inventory, clusters: ClusterSpec[], opts: Options, io: Io, sessionOpts: SessionOptions, commit?: string): Promise<number> {
+  const [{ gitHostFor }, { handOver }, { connectServer }, { redactUrl }] = await Promise.all([load.githost(), load.handover(), load.connect(), load.git()]);
+  const timeoutMs = seconds(opts.timeout, 600);
+  const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: opts.verbose ? (l) => io.err(l) : undefined });
+  let code = 0;
+  for (const cluster of clusters) {
+    io.out(`cluster ${cluster.name}: handing over to Flux (${redactUrl(inv.git.url)}, branch ${inv.git.branch}, path clusters/${cluster.name})`);
+    const rendered = await renderedFor(inv, cluster);
+    const first = await connectServer(cluster, sessionOpts);
+    try {
+      const confirm = isInteractive() ? async (message: string) => (await import('@inquirer/prompts')).confirm({ message, default: true }) : undefined;
+      const r = await handOver(cluster, first.session, host, rendered, {
+        rotate: Boolean(opts['rotate-deploy-key']),
+        confirm,
+        timeoutMs,
+        failAfterMs: Math.min(timeoutMs / 2, 120_000),
+        pollMs: 1000,
+        commit,
+        note: (l) => io.out(`  ${l}`),
+      });
+      if (r.watch.outcome === 'reconciled') {
+        io.out(`cluster ${cluster.name}: reconciled (${r.watch.objects.find((o) => o.kind === 'GitRepository' && o.name === 'flux-system')?.revision ?? 'revision unknown'})`);
+        continue;
+      }
+      const failedNow = r.watch.outcome === 'failed';
+      io.err(failedNow ? `cluster ${cluster.name}: Flux reports a failure:` : `cluster ${cluster.name}: not reconciled after ${Math.round(timeoutMs / 1000)} s; still waiting on:`);
+      for (const p of r.watch.problems) io.err(`  ${p}`);
+      code = Math.max(code, failedNow ? EXIT.reconcileFailed : EXIT.reconcileTimeout);
+    } finally {
+      first.session.close();
+    }
+  }
+  return code;
+}
+
+async function cmdFlux(opts: Options, io: Io): Promise<number> {
+  const { loadInventory } = await load.inventory();
+  const inv = await loadInventory(opts.inventory!);
+  return fluxClusters(inv, selectClusters(inv, opts.cluster), opts, io, await nodeOptions(opts, io));
+}
+
+/** install, then publish, then flux: each step only when the one before it succeeded. */
+async function cmdApply(opts: Options, io: Io): Promise<number> {
+  const { loadInventory } = await load.inventory();
+  const inv = await loadInventory(opts.inventory!);
+  const clusters = selectClusters(inv, opts.cluster);
+  const sessionOpts = await nodeOptions(opts, io);
+  io.out(`== k3s on ${clusters.map((c) => c.name).join(', ')}`);
+  if (!(await installClusters(clusters, { ...opts, timeout: undefined }, io, sessionOpts))) return 1;
+  io.out('== the GitOps repository');
+  const published = await publishClusters(inv, opts, io, sessionOpts);
+  if (published.code !== 0) return published.code;
+  io.out('== Flux');
+  return fluxClusters(inv, clusters, opts, io, sessionOpts, published.head);
+}
+
+async function cmdStatus(opts: Options, io: Io): Promise<number> {
+  const [{ loadInventory }, { connectServer }, { readFluxObjects, refText }, { installedFlux }] = await Promise.all([load.inventory(), load.connect(), load.watch(), load.fluxInstall()]);
+  const inv = await loadInventory(opts.inventory!);
+  const sessionOpts = await nodeOptions(opts, io);
+  let healthy = true;
+  for (const cluster of selectClusters(inv, opts.cluster)) {
+    let first;
+    try {
+      first = await connectServer(cluster, sessionOpts);
+    } catch (e) {
+      io.out(`cluster ${cluster.name}: unreachable: ${(e as Error).message}`);
+      healthy = false;
+      continue;
+    }
+    try {
+      const s = first.session;
+      const flux = await installedFlux(s);
+      io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
+      io.out('  nodes:');
+      const nodes = await s.exec('k3s kubectl get nodes -o json', { sudo: true, check: false, step: 'read nodes' });
+      if (nodes.code !== 0) {
+        io.out(`    the API does not answer: ${nodes.stderr.trim().split('\n').pop()}`);
+        healthy = false;
+      } else {
+        type N = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion?: string } } };
+        const items = (JSON.parse(nodes.stdout) as { items: N[] }).items;
+        for (const spec of cluster.nodes) {
+          const n = items.find((i) => i.metadata.name === spec.name);
+          const ready = n?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+          const role = n?.metadata.labels?.['node-role.kubernetes.io/control-plane'] === 'true' ? 'server' : 'agent';
+          const state = spec.planned && !n ? 'planned' : !n ? 'MISSING' : ready ? 'Ready' : 'NotReady';
+          if (state === 'MISSING' || state === 'NotReady') healthy = false;
+          io.out(`    ${spec.name.padEnd(16)} ${(n ? role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.status?.nodeInfo?.kubeletVersion ?? ''}`.trimEnd());
+        }
+      }
+      io.out('  flux:');
+      if (!flux) {
+        io.out('    not installed (bramble flux hands the cluster over)');
+        healthy = false;
+      } else {
+        const objects = await readFluxObjects(s).catch(() => undefined);
+        if (!objects) {
+          io.out("    Flux's resource types are not served yet");
+          healthy = false;
+        }
+        for (const o of objects ?? []) {
+          if (o.ready !== 'True') healthy = false;
+          const state = o.ready === 'True' ? 'Ready' : o.stalled ? 'Failed' : o.ready === 'False' ? 'NotReady' : 'Progressing';
+          io.out(`    ${refText(o).padEnd(48)} ${state.padEnd(11)} ${o.revision ?? '-'}${o.ready === 'True' ? '' : `  ${[o.reason, o.message].filter(Boolean).join(': ')}`}`);
+        }
+      }
+      const p = cluster.platform;
+      io.out('  urls:');
+      io.out(`    Traefik dashboard  https://${p.traefik.dashboardHost}/dashboard/`);
+      io.out(`    Grafana            https://${p.monitoring.grafanaHost}/`);
+    } finally {
+      first.session.close();
+    }
+  }
+  return healthy ? 0 : 1;
 }
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
@@ -381,6 +541,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await cmdInstall(opts, io);
       case 'reset':
         return await cmdReset(opts, io);
+      case 'flux':
+        return await cmdFlux(opts, io);
+      case 'status':
+        return await cmdStatus(opts, io);
+      case 'apply':
+        return await cmdApply(opts, io);
     }
     return 2;
   } catch (e) {

@@ -13,8 +13,9 @@ export class GitError extends Error {
 }
 
 /** Credentials in https URLs never reach a message. */
+/** Hide credentials in URLs; an ssh:// user name (git@) is not one and stays. */
 export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s]+)@/gi, (all, scheme: string, user: string) => (/^ssh:\/\/$/i.test(scheme) && !user.includes(':') ? all : `${scheme}***@`));
 }
 
 // No prompts: a run without a terminal must fail, not hang on a password.
@@ -51,6 +52,11 @@ export async function ensureRepo(repo: string, remote: string, branch: string): 
   if (existsSync(dir)) {
     const top = await git(dir)`git rev-parse --show-toplevel`;
     if (top.exitCode !== 0) throw new GitError(`${repo} exists but is not a Git repository; point --repo at a clone of ${redactUrl(remote)} or at a folder that does not exist yet`);
+    // A work tree cloned from elsewhere (another project, say) must not get bramble's commits.
+    const urls = (await git(dir)`git remote -v`).stdout.split('\n').map((l) => l.split(/\s+/)[1]).filter((u): u is string => Boolean(u));
+    if (urls.length > 0 && !urls.includes(remote)) {
+      throw new GitError(`${dir} is a clone of ${redactUrl(urls[0]!)}, not of ${redactUrl(remote)}; point --repo at a clone of ${redactUrl(remote)} or at a folder that does not exist yet`);
+    }
     return 'existing';
   }
   const head = await remoteHead(process.cwd(), remote, branch);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
-import { applyFluxSecret, clusterDeployKey, deployKeyTitle, generateDeployKey } from '../src/flux.ts';
+import { applyFluxSecret, clusterDeployKey, deployKeyTitle, generateDeployKey } from '../src/flux/secret.ts';
 import { Session } from '../src/ssh/session.ts';
 import { brambleAsync, tempDir } from './helpers.ts';
 import { labInventory, startLab, target, trusting } from './lab-helpers.ts';

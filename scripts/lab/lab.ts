@@ -5,7 +5,7 @@
 // a non-root login user with sudo, and Debian's real OpenSSH sshd.
 // Needs root. Everything is torn down by stop().
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, openSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -40,6 +40,20 @@ export interface LabNodeSpec {
   bootDelay?: number;
   /** A fresh Pi image: memory cgroup off until cmdline.txt enables it. Default for pi5. */
   memcgOff?: boolean;
+}
+
+/** A plain SSH Git server on the lab network (stands for Gitea, Forgejo or a NAS). */
+export interface GitServer {
+  address: string;
+  /** The host key as known_hosts has it, and its SHA256 fingerprint. */
+  hostKey: string;
+  fingerprint: string;
+  /** ssh:// URL of a bare repository created by repository(). */
+  url: (name: string) => string;
+  /** Environment for git on this machine to push as the owner (the lab client key). */
+  ownerEnv: NodeJS.ProcessEnv;
+  /** The folder holding the bare repositories. */
+  dir: string;
 }
 
 export interface LabNode {
@@ -107,6 +121,9 @@ export class Lab {
   readonly downloads: string[] = [];
   private nas: { ns: string; address: string; dir: string; proc?: ChildProcess } | undefined;
   private readonly specs = new Map<string, LabNodeSpec>();
+  private git: GitServer | undefined;
+  private gitProc: ChildProcess | undefined;
+  private readonly served = new Map<string, { type: string; body: string }>();
 
   private constructor(root: string, index: number) {
     this.root = root;
@@ -339,6 +356,103 @@ export class Lab {
     if (this.nas) this.nas.proc = undefined;
   }
 
+  /**
+   * A Git server at .4: Debian's sshd in its own network and mount namespace,
+   * with a \`git\` user whose keys may only run git-shell. The owner (the lab client
+   * key) may push; keys added with addDeployKey() may only fetch.
+   */
+  async startGitServer(): Promise<GitServer> {
+    if (this.git) return this.git;
+    const address = `198.18.${this.index}.4`;
+    const ns = `${this.bridge}git`;
+    const dir = join(this.root, 'git');
+    const repos = join(dir, 'repos');
+    mkdirSync(join(dir, 'etc'), { recursive: true });
+    mkdirSync(repos, { recursive: true });
+    // The git user reads its keys and repositories below the lab's folder.
+    chmodSync(this.root, 0o711);
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['link', 'add', `${this.bridge}vg`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    run('ip', ['link', 'set', `${this.bridge}vg`, 'master', this.bridge]);
+    run('ip', ['link', 'set', `${this.bridge}vg`, 'up']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'eth0', 'up']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', this.gateway]);
+
+    const gitUid = UID + 1;
+    writeFileSync(join(dir, 'etc', 'passwd'), readFileSync('/etc/passwd', 'utf8') + `git:*:${gitUid}:${gitUid}:lab git server:${repos}:/bin/sh\n`);
+    writeFileSync(join(dir, 'etc', 'group'), readFileSync('/etc/group', 'utf8') + `git:x:${gitUid}:\n`);
+    const hostKeyFile = join(dir, 'etc', 'ssh_host_ed25519_key');
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'root@labgit', '-f', hostKeyFile]);
+    // Deploy keys run through this: fetches only, as a read-only deploy key on a forge.
+    const readOnly = join(dir, 'etc', 'read-only');
+    writeFileSync(readOnly, '#!/bin/sh\ncase "$SSH_ORIGINAL_COMMAND" in\n  git-upload-pack\\ *) exec git-shell -c "$SSH_ORIGINAL_COMMAND" ;;\n  *) echo "this deploy key is read-only" >&2; exit 1 ;;\nesac\n', { mode: 0o755 });
+    const authorized = join(dir, 'etc', 'authorized_keys');
+    // Every key runs git-shell: the owner's may push, deploy keys only fetch.
+    writeFileSync(authorized, `command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"",restrict ${readFileSync(this.keyFile + '.pub', 'utf8')}`, { mode: 0o644 });
+    writeFileSync(
+      join(dir, 'etc', 'sshd_config'),
+      [
+        `ListenAddress ${address}`,
+        'Port 22',
+        `HostKey ${hostKeyFile}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        'UsePAM no',
+        'PermitRootLogin no',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        `AuthorizedKeysFile ${authorized}`,
+        'StrictModes no',
+        'MaxStartups 50:30:100',
+        '',
+      ].join('\n'),
+    );
+    const proc = spawn(
+      'ip',
+      ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1/etc/passwd" /etc/passwd && mount --bind "$1/etc/group" /etc/group && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f "$1/etc/sshd_config"', 'sh', dir],
+      { stdio: ['ignore', 'ignore', openSync(join(dir, 'sshd.log'), 'a')] },
+    );
+    this.gitProc = proc;
+    await waitForPort(address, 22, 15000);
+    const pub = readFileSync(hostKeyFile + '.pub', 'utf8').trim().split(/\s+/);
+    const fingerprint = run('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKeyFile + '.pub']).split(/\s+/)[1]!;
+    const knownHosts = join(dir, 'owner_known_hosts');
+    writeFileSync(knownHosts, `${address} ${pub[0]} ${pub[1]}\n`);
+    this.git = {
+      address,
+      hostKey: `${pub[0]} ${pub[1]}`,
+      fingerprint,
+      dir: repos,
+      url: (name) => `ssh://git@${address}${join(repos, name)}`,
+      ownerEnv: { GIT_SSH_COMMAND: `ssh -i ${this.keyFile} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes` },
+    };
+    return this.git;
+  }
+
+  /** A bare repository on the Git server, owned by its git user. */
+  gitRepository(name: string): string {
+    if (!this.git) throw new Error('lab: start the Git server first');
+    const path = join(this.git.dir, name);
+    run('git', ['init', '-q', '--bare', '-b', 'main', path]);
+    run('chown', ['-R', `${UID + 1}:${UID + 1}`, path]);
+    return this.git.url(name);
+  }
+
+  /** What the owner does on a forge: add a read-only deploy key. */
+  addDeployKey(publicKey: string): void {
+    if (!this.git) throw new Error('lab: start the Git server first');
+    const readOnly = join(this.root, 'git', 'etc', 'read-only');
+    writeFileSync(join(this.root, 'git', 'etc', 'authorized_keys'), `command="${readOnly}",restrict ${publicKey.trim()}\n`, { flag: 'a' });
+  }
+
+  /** Serve a file on the lab's HTTP server (where nodes download from); returns its URL. */
+  async serve(path: string, body: string, type = 'application/octet-stream'): Promise<string> {
+    this.served.set(path, { type, body });
+    await this.serveInstallScript();
+    return `http://${this.gateway}:8089${path}`;
+  }
+
   /** The k3s install script stand-in, with the k3s stand-in binary inside. */
   static installScript(): string {
     return readFileSync(join(STANDINS, 'k3s-install.sh'), 'utf8').replace('@@K3S@@', readFileSync(join(STANDINS, 'k3s'), 'utf8').trimEnd());
@@ -358,9 +472,13 @@ export class Lab {
       const body = Lab.installScript();
       this.http = createServer((req, res) => {
         this.downloads.push(req.url ?? '');
+        const file = this.served.get(req.url ?? '');
         if (req.url === '/install.sh') {
           res.writeHead(200, { 'content-type': 'text/x-shellscript' });
           res.end(body);
+        } else if (file) {
+          res.writeHead(200, { 'content-type': file.type });
+          res.end(file.body);
         } else {
           res.writeHead(404);
           res.end('not found\n');
@@ -374,6 +492,12 @@ export class Lab {
   async stop(): Promise<void> {
     for (const name of [...this.inits.keys()]) await this.powerOff(name);
     await this.stopNas();
+    if (this.gitProc && this.gitProc.exitCode === null) {
+      const gone = new Promise((r) => this.gitProc!.once('exit', r));
+      this.gitProc.kill('SIGKILL');
+      await gone;
+    }
+    if (this.git) tryRun('ip', ['netns', 'del', `${this.bridge}git`]);
     if (this.http) await new Promise((r) => this.http!.close(r));
     if (this.nas) tryRun('ip', ['netns', 'del', this.nas.ns]);
     for (let i = 0; i < 64; i++) tryRun('ip', ['netns', 'del', `${this.bridge}n${i}`]);

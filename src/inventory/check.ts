@@ -3,7 +3,7 @@
 // too old for the Flux it will run). Each check names the field to fix.
 import ipaddr from 'ipaddr.js';
 import { FLUX_MIN_KUBERNETES, PINNED } from './defaults.ts';
-import { activeNodes, defaultReplicas, mergedPlatform } from './model.ts';
+import { activeNodes, defaultReplicas, gitHostOf, mergedPlatform } from './model.ts';
 import type { FieldPath } from './problems.ts';
 import type { RawInventory, RawVlan } from './schema.ts';
 
@@ -201,6 +201,14 @@ export function checkMeaning(raw: RawInventory): Finding[] {
       err([...cp, 'vlan'], `cluster "${c.name}" is on VLAN ${c.vlan} but the NAS is on VLAN ${nas.vlan}: NFS traffic would cross the router; put them on one VLAN or set platform.nfs.exports: []`);
     }
   });
+
+  const git = raw.git;
+  const provider = git.provider ?? (gitHostOf(git.url) === 'github.com' ? 'github' : 'ssh');
+  if (provider === 'github' && !/^(ssh:\/\/|[^/:@]+@[^/:]+:)/.test(git.url)) {
+    err(['git', 'url'], 'Flux reads a GitHub repository with an SSH deploy key: use the SSH form, e.g. ssh://git@github.com/OWNER/REPO.git');
+  }
+  if (provider === 'ssh' && git.apiUrl !== undefined) err(['git', 'apiUrl'], 'apiUrl is for provider github (GitHub Enterprise); this repository is on a plain SSH Git host', true);
+  if (provider === 'github' && git.hostKey !== undefined) err(['git', 'hostKey'], "hostKey is for a plain SSH Git host; GitHub's keys come from its API", true);
 
   return out;
 }

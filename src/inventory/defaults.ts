@@ -62,6 +62,7 @@ export const DEFAULTS = {
   domain: 'home.arpa',
   ssh: { user: 'bramble', port: 22, auth: 'key' as const },
   git: { branch: 'main' },
+  fluxInstallUrl: 'https://github.com/fluxcd/flux2/releases/download/v{version}/install.yaml',
   nfsMountOptions: ['nfsvers=4.1', 'hard', 'rsize=1048576', 'wsize=1048576'],
   nfsSubDir: '${pvc.metadata.namespace}/${pvc.metadata.name}',
   longhornDataPath: '/var/lib/longhorn',

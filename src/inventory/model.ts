@@ -56,8 +56,22 @@ export interface Nas {
   exports: NfsExport[];
 }
 
+export interface GitSettings {
+  url: string;
+  branch: string;
+  /** github: repository and deploy key through the API; ssh: the owner adds the key by hand. */
+  provider: 'github' | 'ssh';
+  /** GitHub's API base URL (GitHub Enterprise: https://HOST/api/v3). */
+  apiUrl: string;
+  /** Create the repository private when it does not exist (github). */
+  private: boolean;
+  /** A pinned host key fingerprint for a plain SSH Git server. */
+  hostKey?: string;
+}
+
 export interface Platform {
-  flux: { version: string };
+  /** installUrl with {version} already filled in. */
+  flux: { version: string; installUrl: string };
   longhorn: { version: string; replicas: number; dataPath: string };
   traefik: { version: string; replicas: number; dashboardHost: string; allowFrom: string[] };
   monitoring: {
@@ -96,9 +110,21 @@ export interface Inventory {
   site: { name: string; domain: string; ssh: SshSettings; k3sVersion: string };
   vlans: Vlan[];
   nas?: Nas;
-  git: { url: string; branch: string };
+  git: GitSettings;
   alerts: { nfsLatencyMs: number; volumeUsagePercent: number; temperatureCelsius: number };
   clusters: ClusterSpec[];
+}
+
+/** The host part of an ssh://, https:// or scp-like Git URL. */
+export function gitHostOf(url: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    try {
+      return new URL(url).hostname.toLowerCase();
+    } catch {
+      return undefined;
+    }
+  }
+  return /^(?:[^@/:]+@)?([^/:]+):/.exec(url)?.[1]?.toLowerCase();
 }
 
 type Plain = Record<string, unknown>;
@@ -205,7 +231,10 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       servers,
       agents: active.filter((n) => n.role === 'agent'),
       platform: {
-        flux: { version: p.flux?.version ?? PINNED.flux },
+        flux: {
+          version: p.flux?.version ?? PINNED.flux,
+          installUrl: (p.flux?.installUrl ?? DEFAULTS.fluxInstallUrl).replaceAll('{version}', p.flux?.version ?? PINNED.flux),
+        },
         longhorn: {
           version: p.longhorn?.version ?? PINNED.longhorn,
           replicas: p.longhorn?.replicas ?? defaultReplicas(active.length),
@@ -242,7 +271,14 @@ export function resolve(raw: RawInventory, source: string): Inventory {
     site: { name: raw.site.name, domain, ssh: siteSsh, k3sVersion: raw.site.k3s.version },
     vlans,
     nas,
-    git: { url: raw.git.url, branch: raw.git.branch ?? DEFAULTS.git.branch },
+    git: {
+      url: raw.git.url,
+      branch: raw.git.branch ?? DEFAULTS.git.branch,
+      provider: raw.git.provider ?? (gitHostOf(raw.git.url) === 'github.com' ? 'github' : 'ssh'),
+      apiUrl: raw.git.apiUrl ?? 'https://api.github.com',
+      private: raw.git.private ?? true,
+      hostKey: raw.git.hostKey,
+    },
     alerts: { ...DEFAULTS.alerts, ...raw.alerts },
     clusters,
   };

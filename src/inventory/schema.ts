@@ -98,8 +98,16 @@ export const Git = Type.Object(
   {
     url: Type.String({ format: 'git-url', description: 'any URL git accepts: ssh://, https://, scp-like user@host:path, file:// or a path' }),
     branch: Type.Optional(withDefault(Type.String({ format: 'git-branch' }), DEFAULTS.git.branch)),
+    provider: Type.Optional(
+      Type.Union([Type.Literal('github'), Type.Literal('ssh')], {
+        description: 'github: bramble creates the repository and registers the deploy key through the API; ssh: any SSH Git server (Gitea, Forgejo, a NAS), where the owner adds the key. Default: github for github.com URLs, else ssh',
+      }),
+    ),
+    apiUrl: Type.Optional(Type.String({ format: 'http-url', description: 'GitHub API base URL, for GitHub Enterprise: https://HOST/api/v3 (default https://api.github.com)' })),
+    private: Type.Optional(withDefault(Type.Boolean({ description: 'github: create the repository private when it does not exist' }), true)),
+    hostKey: Type.Optional(Type.String({ pattern: '^SHA256:[A-Za-z0-9+/]{43}$', description: 'ssh: the Git server\'s host key fingerprint (SHA256:...), pinned instead of asking' })),
   },
-  closed,
+  { ...closed, description: 'the GitOps repository Flux reads' },
 );
 
 const Resources = Type.Object(
@@ -113,7 +121,20 @@ const Resources = Type.Object(
 
 export const Platform = Type.Object(
   {
-    flux: Type.Optional(Type.Object({ version: Type.Optional(withDefault(SemVer, PINNED.flux)) }, closed)),
+    flux: Type.Optional(
+      Type.Object(
+        {
+          version: Type.Optional(withDefault(SemVer, PINNED.flux)),
+          installUrl: Type.Optional(
+            withDefault(
+              Type.String({ format: 'http-url', description: 'Flux\'s install manifest, fetched by the first server; {version} is replaced by the version (a mirror works)' }),
+              DEFAULTS.fluxInstallUrl,
+            ),
+          ),
+        },
+        closed,
+      ),
+    ),
     longhorn: Type.Optional(
       Type.Object(
         {

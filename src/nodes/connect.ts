@@ -96,3 +96,18 @@ export class NodeLink {
 export function closeAll(connections: Connection[]): void {
   for (const c of connections) if ('session' in c) c.session.close();
 }
+
+/** A session on the cluster's first server that answers, trying the servers in order. */
+export async function connectServer(cluster: ClusterSpec, opts: SessionOptions): Promise<{ node: NodeSpec; session: Session }> {
+  const errors: string[] = [];
+  for (const node of cluster.servers) {
+    try {
+      return { node, session: await Session.connect(targetOf(node, cluster), opts) };
+    } catch (e) {
+      // A changed host key is not a reason to try another server quietly.
+      if (e instanceof SshError && e.step === 'host key') throw e;
+      errors.push((e as Error).message);
+    }
+  }
+  throw new SshError(cluster.name, 'connect', `no server of cluster ${cluster.name} answers: ${errors.join('; ')}`);
+}

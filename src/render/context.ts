@@ -28,7 +28,7 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
   return {
     cluster: { name: cluster.name, environment: cluster.environment },
     path: `${CLUSTERS_DIR}/${cluster.name}`,
-    git: inv.git,
+    git: { url: inv.git.url, branch: inv.git.branch },
     repos: CHART_REPOS,
     servers: cluster.servers.map(pick),
     nodes: cluster.active.map(pick),

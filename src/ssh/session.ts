@@ -358,7 +358,7 @@ function isEncryptedOpenSshKey(key: Buffer): boolean {
 }
 
 /** undefined when the key may be used; otherwise why not. */
-async function verifyHostKey(target: SshTarget, key: Buffer, policy: HostKeyPolicy): Promise<string | undefined> {
+export async function verifyHostKey(target: SshTarget, key: Buffer, policy: HostKeyPolicy): Promise<string | undefined> {
   const fp = fingerprint(key);
   const known = checkHostKey(await readKnownHosts(policy.knownHosts), target.host, target.port, key);
   if (known.status === 'known') {

@@ -1,0 +1,82 @@
+// Handing a cluster to Flux, one step after another: the Git host's keys,
+// the deploy key (registered, or added by the owner), the flux-system secret,
+// Flux's controllers, the sync objects, then the wait for reconciliation.
+import { GitHostError, type GitHost, type KeyState } from '../githost.ts';
+import type { ClusterSpec } from '../inventory/model.ts';
+import type { Session } from '../ssh/session.ts';
+import { installFlux, applySync, waitForFluxApi } from './install.ts';
+import { applyFluxSecret, deleteFluxSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, type DeployKey } from './secret.ts';
+import { watchReconciliation, type ObjectRef, type WatchResult } from './watch.ts';
+
+export interface HandoverOptions {
+  /** Replace the deploy key (and the cluster's secret with it). */
+  rotate: boolean;
+  /** Ask the owner to confirm a key added by hand; absent without a terminal. */
+  confirm?: (message: string) => Promise<boolean>;
+  timeoutMs: number;
+  failAfterMs: number;
+  pollMs: number;
+  /** The commit just pushed, when known. */
+  commit?: string;
+  note: (line: string) => void;
+}
+
+export interface HandoverResult {
+  key: KeyState;
+  flux: 'installed' | 'upgraded' | 'unchanged';
+  watch: WatchResult;
+}
+
+/** The rendered sync objects and the Flux objects they lead to. */
+export interface Rendered {
+  sync: unknown[];
+  expected: ObjectRef[];
+}
+
+const same = (a: DeployKey | undefined, b: DeployKey | undefined) => Boolean(a && b && a.publicKey.split(/\s+/)[1] === b.publicKey.split(/\s+/)[1]);
+
+/** Get a deploy key the Git host accepts, and the flux-system secret holding it. */
+async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, knownHosts: string, o: HandoverOptions): Promise<KeyState> {
+  const title = deployKeyTitle(cluster.name, `clusters/${cluster.name}`);
+  const current = await readFluxSecret(first);
+  const pending = await readFluxSecret(first, PENDING);
+  const candidate: DeployKey = o.rotate ? generateDeployKey(`flux-${cluster.name}`) : (pending ?? current ?? generateDeployKey(`flux-${cluster.name}`));
+
+  let state = await host.authorize(candidate, title, o.rotate);
+  if (state === 'needs-owner') {
+    // The key waits on the cluster, not on this machine: a re-run picks it up.
+    // Flux keeps reading with the current key until the new one is accepted.
+    if (!current) await applyFluxSecret(first, candidate, knownHosts);
+    else if (!same(candidate, current)) await applyFluxSecret(first, candidate, knownHosts, PENDING);
+    const steps = host.instructions(candidate);
+    for (const l of steps) o.note(l);
+    while (state === 'needs-owner') {
+      if (!o.confirm) {
+        throw new GitHostError(`${host.label}: the deploy key for cluster ${cluster.name} is not accepted yet. Add the key above, then run again (the key waits on the cluster; nothing is lost)`);
+      }
+      if (!(await o.confirm(`Added the deploy key on ${host.label}? Check again`))) throw new GitHostError(`${host.label}: the deploy key was not added; nothing was handed to Flux`);
+      state = await host.authorize(candidate, title, false);
+      if (state === 'needs-owner') o.note(`${host.label} still refuses the key`);
+    }
+    state = current && !same(candidate, current) ? 'replaced' : 'added';
+  }
+  if (!same(candidate, current) || current!.knownHosts !== knownHosts) await applyFluxSecret(first, candidate, knownHosts);
+  if (pending) await deleteFluxSecret(first, PENDING);
+  if (current && !same(candidate, current)) return 'replaced';
+  return state;
+}
+
+export async function handOver(cluster: ClusterSpec, first: Session, host: GitHost, rendered: Rendered, o: HandoverOptions): Promise<HandoverResult> {
+  const knownHosts = await host.knownHosts();
+  const key = await ensureKey(cluster, first, host, knownHosts, o);
+  o.note(`deploy key: ${key === 'exists' ? `in place (${host.label} accepts it)` : key}`);
+
+  const { version, installUrl } = cluster.platform.flux;
+  const flux = await installFlux(first, version, installUrl);
+  o.note(`Flux ${version}: ${flux}`);
+  await waitForFluxApi(first, o.timeoutMs);
+  const token = await applySync(first, rendered.sync);
+  o.note('sync objects applied; waiting for Flux to reconcile');
+  const watch = await watchReconciliation(first, { expected: rendered.expected, commit: o.commit, token, timeoutMs: o.timeoutMs, failAfterMs: o.failAfterMs, pollMs: o.pollMs, note: o.note });
+  return { key, flux, watch };
+}

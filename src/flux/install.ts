@@ -1,0 +1,78 @@
+// Flux onto the cluster, through the first server over SSH. The controllers'
+// manifest goes into k3s's auto-deploying manifests folder (docs/flux.md says
+// why); the sync objects are applied once with `k3s kubectl apply` on stdin,
+// after which Flux manages them from Git.
+import type { Session } from '../ssh/session.ts';
+import { shQuote } from '../ssh/session.ts';
+
+export const MANIFESTS_DIR = '/var/lib/rancher/k3s/server/manifests';
+export const FLUX_MANIFEST = `${MANIFESTS_DIR}/bramble-flux.yaml`;
+
+/** The first line bramble writes above the upstream manifest: what it holds and where it came from. */
+export function manifestHeader(version: string, url: string): string {
+  return `# bramble: flux v${version} from ${url}`;
+}
+
+/** The Flux version the cluster's manifest holds, from bramble's header; undefined when absent. */
+export async function installedFlux(first: Session): Promise<{ version: string; url: string } | undefined> {
+  const r = await first.exec(`head -n 1 ${FLUX_MANIFEST} 2>/dev/null || true`, { sudo: true, step: 'read the Flux manifest' });
+  const m = /^# bramble: flux v(\S+) from (\S+)/.exec(r.stdout.trim());
+  return m ? { version: m[1]!, url: m[2]! } : undefined;
+}
+
+/**
+ * Download the manifest on the node and place it in the auto-deploy folder
+ * when the version or URL differs. The download lands beside it under a name
+ * k3s ignores, is checked to be Flux, and is renamed into place at once.
+ */
+export async function installFlux(first: Session, version: string, url: string): Promise<'installed' | 'upgraded' | 'unchanged'> {
+  const now = await installedFlux(first);
+  if (now && now.version === version && now.url === url) return 'unchanged';
+  const tmp = `${MANIFESTS_DIR}/.bramble-flux.download`;
+  const script = [
+    `mkdir -p ${MANIFESTS_DIR}`,
+    `trap 'rm -f ${tmp}' EXIT`,
+    `{ printf '%s\\n' ${shQuote(manifestHeader(version, url))}; curl -sfL --retry 3 ${shQuote(url)}; } > ${tmp} || { echo "cannot download ${url.replace(/["$`\\]/g, '')}" >&2; exit 1; }`,
+    `grep -q 'name: source-controller' ${tmp} || { echo "the download is not Flux's install manifest (no source-controller in it)" >&2; exit 1; }`,
+    `chmod 0600 ${tmp}`,
+    `mv -f ${tmp} ${FLUX_MANIFEST}`,
+  ].join('\n');
+  await first.exec(`sh -c ${shQuote(script)}`, { sudo: true, step: `install Flux ${version}`, timeoutMs: 5 * 60_000 });
+  return now ? 'upgraded' : 'installed';
+}
+
+const CRDS = ['gitrepositories.source.toolkit.fluxcd.io', 'kustomizations.kustomize.toolkit.fluxcd.io', 'helmreleases.helm.toolkit.fluxcd.io', 'helmrepositories.source.toolkit.fluxcd.io'];
+
+/** Wait until k3s has applied the manifest: Flux's resource types are served. */
+export async function waitForFluxApi(first: Session, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const r = await first.exec(`k3s kubectl wait --for condition=established --timeout=10s ${CRDS.map((c) => `crd/${c}`).join(' ')}`, { sudo: true, check: false, step: 'wait for the Flux API' });
+    if (r.code === 0) return;
+    last = r.stderr.trim().split('\n').pop() ?? '';
+    if (Date.now() > deadline) throw new Error(`Flux's resource types are not served after ${Math.round(timeoutMs / 1000)} s (k3s applies ${FLUX_MANIFEST}); last: ${last}`);
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+}
+
+/**
+ * Apply the sync objects (the GitRepository and root Kustomization rendered
+ * into Git) and ask Flux to reconcile them now rather than at its next
+ * interval. Returns the request token Flux echoes once it has handled it.
+ */
+export async function applySync(first: Session, objects: unknown[]): Promise<string> {
+  const list = { apiVersion: 'v1', kind: 'List', items: objects };
+  await first.exec('k3s kubectl apply -f -', { sudo: true, stdin: JSON.stringify(list), step: 'apply the Flux sync objects' });
+  return requestReconcile(first);
+}
+
+/** What `flux reconcile` does: the requestedAt annotation, which the controllers answer. */
+export async function requestReconcile(first: Session): Promise<string> {
+  const token = new Date().toISOString();
+  await first.exec(`k3s kubectl annotate --overwrite -n flux-system gitrepository/flux-system kustomization/flux-system reconcile.fluxcd.io/requestedAt=${shQuote(token)}`, {
+    sudo: true,
+    step: 'ask Flux to reconcile',
+  });
+  return token;
+}

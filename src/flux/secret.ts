@@ -1,0 +1,75 @@
+// Flux's access to the repository: a deploy key made by bramble, and the
+// flux-system secret that carries it, sent to the cluster over SSH on
+// standard input. The private key exists only in this process's memory and in
+// the cluster's secret: never on this machine's disk, in Git or in a log.
+import ssh2 from 'ssh2';
+
+// ssh2 is CommonJS: its `utils` is not a named export under ESM.
+const { utils } = ssh2;
+import type { Session } from '../ssh/session.ts';
+
+export interface DeployKey {
+  /** OpenSSH private key. */
+  privateKey: string;
+  /** authorized_keys form: "ssh-ed25519 AAAA... comment" */
+  publicKey: string;
+}
+
+export function generateDeployKey(comment: string): DeployKey {
+  const pair = utils.generateKeyPairSync('ed25519', { comment });
+  return { privateKey: pair.private, publicKey: pair.public };
+}
+
+/** How GitHub titles the key: it names the cluster and its path, so several clusters can share one repository. */
+export function deployKeyTitle(cluster: string, path: string): string {
+  return `bramble flux ${cluster} (${path})`;
+}
+
+export const SECRET = 'flux-system';
+/** A rotated key waiting for the owner to add it to a plain SSH Git host; Flux keeps the old one meanwhile. */
+export const PENDING = 'flux-system-pending';
+
+export function fluxSecret(key: DeployKey, knownHosts: string, name = SECRET): Record<string, unknown> {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'flux-system', labels: { 'app.kubernetes.io/managed-by': 'bramble' } },
+    type: 'Opaque',
+    data: { identity: b64(key.privateKey), 'identity.pub': b64(key.publicKey), known_hosts: b64(knownHosts) },
+  };
+}
+
+const NAMESPACE = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'flux-system' } };
+
+/** Create or replace the secret through the first server's k3s; the key goes on stdin only. */
+export async function applyFluxSecret(first: Session, key: DeployKey, knownHosts: string, name = SECRET): Promise<void> {
+  const list = { apiVersion: 'v1', kind: 'List', items: [NAMESPACE, fluxSecret(key, knownHosts, name)] };
+  await first.exec('k3s kubectl apply -f -', { sudo: true, stdin: JSON.stringify(list), step: `write the ${name} secret` });
+}
+
+export interface StoredKey extends DeployKey {
+  knownHosts: string;
+}
+
+/** The key a secret on the cluster holds, read into memory only. */
+export async function readFluxSecret(first: Session, name = SECRET): Promise<StoredKey | undefined> {
+  const r = await first.exec(`k3s kubectl get secret ${name} -n flux-system -o json`, { sudo: true, check: false, step: `read the ${name} secret` });
+  if (r.code !== 0) {
+    if (/not ?found/i.test(r.stderr)) return undefined;
+    throw new Error(`reading the ${name} secret failed: ${r.stderr.trim()}`);
+  }
+  const data = (JSON.parse(r.stdout) as { data?: Record<string, string> }).data ?? {};
+  const text = (k: string) => (data[k] ? Buffer.from(data[k], 'base64').toString('utf8') : '');
+  if (!data.identity || !data['identity.pub']) return undefined;
+  return { privateKey: text('identity'), publicKey: text('identity.pub').trim(), knownHosts: text('known_hosts') };
+}
+
+export async function deleteFluxSecret(first: Session, name: string): Promise<void> {
+  await first.exec(`k3s kubectl delete secret ${name} -n flux-system --ignore-not-found`, { sudo: true, step: `delete the ${name} secret` });
+}
+
+/** The public half of the deploy key the cluster holds now, if any: re-runs reuse it. */
+export async function clusterDeployKey(first: Session): Promise<string | undefined> {
+  return (await readFluxSecret(first))?.publicKey;
+}

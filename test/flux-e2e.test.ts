@@ -1,0 +1,238 @@
+// From an inventory to "reconciled" on the lab: k3s installed by bramble, the
+// repository pushed to a real SSH Git server, the deploy key added by the
+// owner, Flux's manifest fetched by the node, and the Flux stand-in (inside
+// the k3s stand-in) cloning the repository over SSH with that key.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { brambleAsync, tempDir, type Run } from './helpers.ts';
+import { FakeGitHub, GITHUB_SSH_KEYS } from './github-standin.ts';
+import { labInventory, startLab } from './lab-helpers.ts';
+import { fluxInstallManifest } from './lab-standins/flux-install.ts';
+
+const lab = await startLab([{ name: 'rk', board: 'rk1' }]);
+const scriptUrl = await lab.serveInstallScript();
+await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
+const gitServer = await lab.startGitServer();
+const repoUrl = lab.gitRepository('gitops.git');
+const work = tempDir();
+const knownHosts = join(work, 'known_hosts');
+writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
+const fluxUrl = `http://${lab.gateway}:8089/flux/v{version}/install.yaml`;
+
+function inventory(git: string[]): string {
+  return labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', role: 'server' }] }])
+    .replace('    version: v1.35.6+k3s1', `    version: v1.35.6+k3s1\n    installScriptUrl: ${scriptUrl}`)
+    .replace(/git:\n  url: .*\n/, ['git:', ...git.map((l) => `  ${l}`), 'defaults:', '  platform:', '    flux:', `      installUrl: ${fluxUrl}`, ''].join('\n'));
+}
+
+const inv = join(work, 'inventory.yaml');
+writeFileSync(inv, inventory([`url: ${repoUrl}`, `hostKey: "${gitServer.fingerprint}"`]));
+const common = ['-i', inv, '--known-hosts', knownHosts];
+const env = { ...gitServer.ownerEnv, KUBECONFIG: join(work, 'kubeconfig') };
+const run = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Run> => brambleAsync([...args, ...common], { ...env, ...extra }, 240_000);
+
+/** The objects the cluster's API server (the stand-in) holds, by kind and name. */
+function stored(kind: string, ns: string, name: string): { spec: Record<string, unknown>; data?: Record<string, string>; status?: Record<string, unknown> } | undefined {
+  const objects = join(lab.root, 'cluster', 'objects');
+  for (const ca of existsSync(objects) ? readdirSync(objects) : []) {
+    const f = join(objects, ca, ns, kind, `${name}.json`);
+    if (existsSync(f)) return JSON.parse(readFileSync(f, 'utf8'));
+  }
+  return undefined;
+}
+
+const secretKey = (name = 'flux-system') => {
+  const s = stored('Secret', 'flux-system', name);
+  return s && Buffer.from(s.data!['identity.pub']!, 'base64').toString().trim();
+};
+
+function remoteHead(): string {
+  const r = spawnSync('git', ['ls-remote', repoUrl, 'refs/heads/main'], { encoding: 'utf8', env: { ...process.env, ...gitServer.ownerEnv } });
+  return r.stdout.split(/\s+/)[0]!;
+}
+
+function deployKeyFrom(out: string): string {
+  const m = /^\s+(ssh-ed25519 \S+ flux-staging)$/m.exec(out);
+  assert.ok(m, `the public key is printed for the owner:\n${out}`);
+  return m[1]!;
+}
+
+/** Bytes only this private key has (the end of its base64 body). */
+function privateBody(): string {
+  const s = stored('Secret', 'flux-system', 'flux-system')!;
+  const pem = Buffer.from(s.data!.identity!, 'base64').toString();
+  return pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('').slice(-120, -40);
+}
+
+function filesContaining(dir: string, needle: string): string[] {
+  const hits: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return hits;
+  }
+  for (const n of names) {
+    const full = join(dir, n);
+    if (full.startsWith(lab.root)) continue;
+    try {
+      const r = spawnSync('grep', ['-rlF', needle, full], { encoding: 'utf8' });
+      hits.push(...r.stdout.split('\n').filter(Boolean));
+    } catch {
+      // vanished mid-walk: another test's folder
+    }
+  }
+  return hits;
+}
+
+let firstKey = '';
+
+test('apply installs k3s and pushes; a plain SSH host needs the owner to add the key, and the run says so without losing it', async () => {
+  const r = await run(['apply', '--timeout', '60', '--repo', join(work, 'repo')]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /cluster staging: ready/);
+  assert.match(r.stdout, /pushed [0-9a-f]{12} to ssh:\/\/git@198\.18\.\d+\.4\//);
+  assert.match(r.stdout, new RegExp(`Flux will trust the server's host key ${gitServer.fingerprint.replace(/[+/]/g, '\\$&')}`));
+  assert.match(r.stderr, /the deploy key for cluster staging is not accepted yet\. Add the key above, then run again \(the key waits on the cluster; nothing is lost\)/);
+  firstKey = deployKeyFrom(r.stdout);
+  assert.equal(secretKey(), firstKey, 'the key waits in the cluster secret, not on this machine');
+  assert.equal(stored('GitRepository', 'flux-system', 'flux-system'), undefined, 'nothing is handed to Flux before the key works');
+});
+
+test('once the key is added, apply hands over and waits until every layer and release is Ready at the pushed commit', async () => {
+  lab.addDeployKey(firstKey);
+  const r = await run(['apply', '--timeout', '90', '--repo', join(work, 'repo')]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const head = remoteHead();
+  assert.match(r.stdout, /deploy key: in place \(git@198\.18\.\d+\.4 accepts it\)/);
+  assert.match(r.stdout, /Flux 2\.9\.5: installed/);
+  assert.ok(r.stdout.includes(`cluster staging: reconciled (main@sha1:${head})`), r.stdout);
+  for (const line of [
+    `ready    GitRepository flux-system/flux-system (main@sha1:${head})`,
+    `ready    Kustomization flux-system/flux-system (main@sha1:${head})`,
+    'ready    Kustomization flux-system/infra-controllers',
+    'ready    Kustomization flux-system/infra-configs',
+    'ready    Kustomization flux-system/apps',
+    'ready    HelmRelease longhorn-system/longhorn',
+    'ready    HelmRelease traefik/traefik',
+    'ready    HelmRelease monitoring/kube-prometheus-stack',
+  ]) {
+    assert.ok(r.stdout.includes(line), `${line}\n---\n${r.stdout}`);
+  }
+  // Progress is printed as it happens: layers wait on their dependencies first.
+  assert.match(r.stdout, /waiting  Kustomization flux-system\/apps: DependencyNotReady: dependency 'flux-system\/infra-configs' is not ready/);
+
+  // The sync objects point at this repository, branch and cluster path.
+  const source = stored('GitRepository', 'flux-system', 'flux-system')!;
+  assert.equal(source.spec.url, repoUrl);
+  assert.deepEqual(source.spec.ref, { branch: 'main' });
+  assert.deepEqual(source.spec.secretRef, { name: 'flux-system' });
+  assert.equal(stored('Kustomization', 'flux-system', 'flux-system')!.spec.path, './clusters/staging');
+  // Flux's manifest sits in k3s's auto-deploy folder, fetched by the node from the installUrl.
+  assert.match(lab.readNodeFile('rk', '/var/lib/rancher/k3s/server/manifests/bramble-flux.yaml') ?? '', /^# bramble: flux v2\.9\.5 from http:\/\/198\.18\.\d+\.1:8089\/flux\/v2\.9\.5\/install\.yaml\n/);
+  assert.ok(lab.downloads.includes('/flux/v2.9.5/install.yaml'));
+  // The secret carries the Git server's host key for Flux.
+  const secret = stored('Secret', 'flux-system', 'flux-system')!;
+  assert.equal(Buffer.from(secret.data!.known_hosts!, 'base64').toString(), `${gitServer.address} ${gitServer.hostKey}\n`);
+
+  const body = privateBody();
+  assert.ok(!r.stdout.includes(body) && !r.stderr.includes(body), 'the private key is never printed');
+  assert.deepEqual(filesContaining(tmpdir(), body), [], 'the private key is on no file of this machine');
+  assert.deepEqual(filesContaining(work, body), []);
+});
+
+test('a re-run changes nothing and is reconciled again at once', async () => {
+  const r = await run(['flux', '--timeout', '60', '-v']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /deploy key: in place/);
+  assert.match(r.stdout, /Flux 2\.9\.5: unchanged/);
+  // -v shows every remote command: one apply (the sync objects, every run), no secret written, nothing downloaded.
+  assert.equal(r.stderr.split('\n').filter((l) => l.includes('$ k3s kubectl apply -f -')).length, 1, r.stderr);
+  assert.ok(!r.stderr.includes('curl'), r.stderr);
+});
+
+test('status shows nodes, Flux objects with their revision, and the URLs', async () => {
+  const r = await run(['status']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /cluster staging \(via rk; Flux 2\.9\.5\)/);
+  assert.match(r.stdout, /\n {4}rk +server Ready +v1\.35\.6\+k3s1\n/);
+  assert.match(r.stdout, /HelmRelease traefik\/traefik +Ready +41\.3\.0/);
+  assert.match(r.stdout, /GitRepository flux-system\/flux-system +Ready +main@sha1:[0-9a-f]{40}/);
+  assert.match(r.stdout, /Grafana +https:\/\/grafana\.staging\.home\.arpa\//);
+});
+
+test("a release that fails is reported with Flux's own message, and the exit code says so", async () => {
+  const fault = join(lab.root, 'cluster', 'faults', 'HelmRelease', 'traefik', 'traefik');
+  mkdirSync(join(fault, '..'), { recursive: true });
+  writeFileSync(fault, 'Service "traefik" is invalid: spec.type: Unsupported value: "Bogus"');
+  try {
+    const r = await run(['flux', '--timeout', '60']);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stderr, /cluster staging: Flux reports a failure:\n {2}HelmRelease traefik\/traefik: InstallFailed: Helm install failed for release traefik\/traefik with chart traefik@41\.3\.0: Service "traefik" is invalid: spec\.type: Unsupported value: "Bogus"/);
+    const status = await run(['status']);
+    assert.equal(status.code, 1);
+    assert.match(status.stdout, /HelmRelease traefik\/traefik +Failed/);
+  } finally {
+    rmSync(fault);
+  }
+});
+
+test('rotation on a plain host: the new key waits beside the old one until the owner adds it, then replaces it', async () => {
+  const rotate = await run(['flux', '--rotate-deploy-key', '--timeout', '60']);
+  assert.equal(rotate.code, 1, rotate.stdout + rotate.stderr);
+  const newKey = deployKeyFrom(rotate.stdout);
+  assert.notEqual(newKey, firstKey);
+  assert.equal(secretKey(), firstKey, 'Flux keeps reading with the old key meanwhile');
+  assert.equal(secretKey('flux-system-pending'), newKey);
+
+  // The owner swaps the keys on the server: only the new one can read now.
+  const authorized = join(lab.root, 'git', 'etc', 'authorized_keys');
+  writeFileSync(authorized, readFileSync(authorized, 'utf8').split('\n').filter((l) => !l.includes(firstKey.split(' ')[1]!)).join('\n'));
+  lab.addDeployKey(newKey);
+  const r = await run(['flux', '--timeout', '60']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /deploy key: replaced/);
+  assert.equal(secretKey(), newKey);
+  assert.equal(secretKey('flux-system-pending'), undefined);
+  assert.match(r.stdout, /cluster staging: reconciled/);
+});
+
+test('an unknown Git server host key is refused unless pinned or accepted', async () => {
+  const unpinned = join(work, 'unpinned.yaml');
+  writeFileSync(unpinned, inventory([`url: ${repoUrl}`]));
+  // known_hosts that knows the nodes only (the pinned key above was recorded in the other one).
+  const nodesOnly = join(work, 'known_hosts_nodes');
+  writeFileSync(nodesOnly, lab.knownHosts(), { mode: 0o600 });
+  const r = await brambleAsync(['flux', '-i', unpinned, '--known-hosts', nodesOnly, '--timeout', '30'], env);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`Git server git@${gitServer.address.replace(/\./g, '\\.')}: unknown host key SHA256:\\S+ for ${gitServer.address.replace(/\./g, '\\.')}; pin it in the inventory \\(git\\.hostKey`));
+});
+
+test('GitHub: the deploy key is registered through the API and known_hosts comes from its meta API', async () => {
+  const gh = new FakeGitHub('lab');
+  const baseUrl = await gh.start();
+  try {
+    gh.repos.set('lab/gitops', { private: true, default_branch: 'main', keys: [] });
+    const onGitHub = join(work, 'github.yaml');
+    writeFileSync(onGitHub, inventory(['url: ssh://git@github.com/lab/gitops.git', `apiUrl: ${baseUrl}`]));
+    const r = await brambleAsync(['flux', '-i', onGitHub, '--known-hosts', knownHosts, '--timeout', '10'], { ...env, GITHUB_TOKEN: gh.token });
+    // The lab never reaches github.com, and the repository still says the lab server (nothing was
+    // published): either way Flux's source fails, and bramble reports Flux's own words.
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stderr, /cluster staging: Flux reports a failure:\n {2}GitRepository flux-system\/flux-system: GitOperationFailed: /);
+    const keys = gh.repos.get('lab/gitops')!.keys;
+    assert.equal(keys.length, 1);
+    assert.equal(keys[0]!.title, 'bramble flux staging (clusters/staging)');
+    assert.equal(keys[0]!.read_only, true);
+    assert.equal(keys[0]!.key.split(' ')[1], secretKey()!.split(' ')[1]);
+    const secret = stored('Secret', 'flux-system', 'flux-system')!;
+    assert.equal(Buffer.from(secret.data!.known_hosts!, 'base64').toString(), GITHUB_SSH_KEYS.map((k) => `github.com ${k}\n`).join(''));
+    assert.ok(!r.stdout.includes(gh.token) && !r.stderr.includes(gh.token));
+  } finally {
+    await gh.stop();
+  }
+});
