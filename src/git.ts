@@ -65,6 +65,8 @@ export async function ensureRepo(repo: string, remote: string, branch: string): 
     return 'cloned';
   }
   await must(process.cwd(), ['init', '--quiet', '--initial-branch', branch, '--', dir], `creating a repository in ${repo}`);
+  // As a clone would have it: later runs can tell which remote this work tree belongs to.
+  await must(dir, ['remote', 'add', 'origin', remote], 'recording the remote');
   return 'created';
 }
 

@@ -164,3 +164,24 @@ test('publish refuses to push a repository with no commit', async () => {
   git(dir, 'init', '--quiet', work);
   await assert.rejects(publish({ repo: work, remote, branch: 'main', paths: [], message: 'x' }), /nothing to push: .* has no commit yet/);
 });
+
+test('a work tree cloned from another remote gets no commit: publish names both and stops', () => {
+  const dir = tempDir();
+  const mine = bare(dir);
+  const work = join(dir, 'work');
+  assert.equal(publishRun(work, mine).code, 0);
+  const before = git(work, 'rev-parse', 'HEAD');
+  const other = join(dir, 'other.git');
+  git(dir, 'init', '--quiet', '--bare', '--initial-branch', 'main', other);
+  const r = publishRun(work, other);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.equal(r.stderr.trim(), `${work} is a clone of ${mine}, not of ${other}; point --repo at a clone of ${other} or at a folder that does not exist yet`);
+  assert.equal(git(work, 'rev-parse', 'HEAD'), before, 'nothing committed');
+  assert.equal(git(other, 'rev-list', '--all', '--count'), '0', 'nothing pushed');
+});
+
+test('an ssh:// user name stays in messages; passwords and tokens do not', () => {
+  assert.equal(redactUrl('ssh://git@nas.home.arpa/srv/git/x.git'), 'ssh://git@nas.home.arpa/srv/git/x.git');
+  assert.equal(redactUrl('ssh://git:secret@nas/x.git'), 'ssh://***@nas/x.git');
+  assert.equal(redactUrl('https://ghp_token@github.com/a/b.git'), 'https://***@github.com/a/b.git');
+});
