@@ -519,6 +519,19 @@ async function cmdStatus(opts: Options, io: Io): Promise<number> {
   return healthy ? 0 : 1;
 }
 
+/** One straight path per command. */
+const COMMANDS: Record<string, (opts: Options, io: Io) => Promise<number>> = {
+  validate: cmdValidate,
+  render: cmdRender,
+  publish: cmdPublish,
+  preflight: cmdPreflight,
+  install: cmdInstall,
+  reset: cmdReset,
+  flux: cmdFlux,
+  status: cmdStatus,
+  apply: cmdApply,
+};
+
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   try {
     const { command, opts } = parse(argv);
@@ -529,26 +542,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       case 'version':
         io.out((JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version);
         return 0;
-      case 'validate':
-        return await cmdValidate(opts, io);
-      case 'render':
-        return await cmdRender(opts, io);
-      case 'publish':
-        return await cmdPublish(opts, io);
-      case 'preflight':
-        return await cmdPreflight(opts, io);
-      case 'install':
-        return await cmdInstall(opts, io);
-      case 'reset':
-        return await cmdReset(opts, io);
-      case 'flux':
-        return await cmdFlux(opts, io);
-      case 'status':
-        return await cmdStatus(opts, io);
-      case 'apply':
-        return await cmdApply(opts, io);
     }
-    return 2;
+    return await COMMANDS[command]!(opts, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`bramble: ${e.message}\nRun "bramble --help" for usage.`);

@@ -246,19 +246,24 @@ export class Lab {
     }
 
     // Network
-    run('ip', ['netns', 'add', ns]);
-    run('ip', ['link', 'add', `${this.bridge}v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    run('ip', ['link', 'set', `${this.bridge}v${i}`, 'master', this.bridge]);
-    run('ip', ['link', 'set', `${this.bridge}v${i}`, 'up']);
-    run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
-    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'eth0', 'up']);
-    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-    run('ip', ['netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', this.gateway]);
+    this.wire(ns, `${this.bridge}v${i}`, address);
 
     const node: LabNode = { name: spec.name, board: spec.board, address, port: 22, dir, hostKey: `${pub[0]} ${pub[1]}`, fingerprint };
     this.nodes.push(node);
     this.specs.set(spec.name, spec);
     await this.boot(node);
+  }
+
+  /** A network namespace on the lab bridge: eth0 at `address`, the gateway as its default route. */
+  private wire(ns: string, veth: string, address: string): void {
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    run('ip', ['link', 'set', veth, 'master', this.bridge]);
+    run('ip', ['link', 'set', veth, 'up']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'eth0', 'up']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    run('ip', ['netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', this.gateway]);
   }
 
   private async boot(node: LabNode): Promise<void> {
@@ -313,13 +318,7 @@ export class Lab {
       const ns = `${this.bridge}nas`;
       const dir = join(this.root, 'nas');
       mkdirSync(dir, { recursive: true });
-      run('ip', ['netns', 'add', ns]);
-      run('ip', ['link', 'add', `${this.bridge}vn`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-      run('ip', ['link', 'set', `${this.bridge}vn`, 'master', this.bridge]);
-      run('ip', ['link', 'set', `${this.bridge}vn`, 'up']);
-      run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
-      run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'eth0', 'up']);
-      run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+      this.wire(ns, `${this.bridge}vn`, address);
       this.nas = { ns, address, dir };
     }
     const { ns, dir } = this.nas;
@@ -371,14 +370,7 @@ export class Lab {
     mkdirSync(repos, { recursive: true });
     // The git user reads its keys and repositories below the lab's folder.
     chmodSync(this.root, 0o711);
-    run('ip', ['netns', 'add', ns]);
-    run('ip', ['link', 'add', `${this.bridge}vg`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    run('ip', ['link', 'set', `${this.bridge}vg`, 'master', this.bridge]);
-    run('ip', ['link', 'set', `${this.bridge}vg`, 'up']);
-    run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
-    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'eth0', 'up']);
-    run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-    run('ip', ['netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', this.gateway]);
+    this.wire(ns, `${this.bridge}vg`, address);
 
     const gitUid = UID + 1;
     writeFileSync(join(dir, 'etc', 'passwd'), readFileSync('/etc/passwd', 'utf8') + `git:*:${gitUid}:${gitUid}:lab git server:${repos}:/bin/sh\n`);
