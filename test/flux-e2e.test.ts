@@ -24,9 +24,7 @@ writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
 const fluxUrl = `http://${lab.gateway}:8089/flux/v{version}/install.yaml`;
 
 function inventory(git: string[]): string {
-  return labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', role: 'server' }] }])
-    .replace('    version: v1.35.6+k3s1', `    version: v1.35.6+k3s1\n    installScriptUrl: ${scriptUrl}`)
-    .replace(/git:\n  url: .*\n/, ['git:', ...git.map((l) => `  ${l}`), 'defaults:', '  platform:', '    flux:', `      installUrl: ${fluxUrl}`, ''].join('\n'));
+  return labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', role: 'server' }] }], { installScriptUrl: scriptUrl }).replace(/git:\n  url: .*\n/, ['git:', ...git.map((l) => `  ${l}`), 'defaults:', '  platform:', '    flux:', `      installUrl: ${fluxUrl}`, ''].join('\n'));
 }
 
 const inv = join(work, 'inventory.yaml');

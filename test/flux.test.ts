@@ -16,7 +16,7 @@ const url = await lab.serveInstallScript();
 const knownHostsFile = join(tempDir(), 'known_hosts');
 writeFileSync(knownHostsFile, lab.knownHosts());
 const inv = join(tempDir(), 'inventory.yaml');
-writeFileSync(inv, labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', role: 'server' }] }]).replace('    version: v1.35.6+k3s1', `    version: v1.35.6+k3s1\n    installScriptUrl: ${url}`));
+writeFileSync(inv, labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', role: 'server' }] }], { installScriptUrl: url }));
 const installed = await brambleAsync(['install', '-i', inv, '--known-hosts', knownHostsFile, '--kubeconfig', join(tempDir(), 'kubeconfig'), '--timeout', '20']);
 assert.equal(installed.code, 0, installed.stdout + installed.stderr);
 

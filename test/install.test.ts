@@ -149,7 +149,7 @@ test('air-gapped: the binary and script are uploaded over SFTP and run with INST
   writeFileSync(join(dir, 'install.sh'), Lab.installScript());
   const text = labInventory(lab, [{ name: 'offline', nodes: [{ node: 'air', role: 'server' }] }]).replace(
     '    version: v1.35.6+k3s1',
-    `    version: v1.35.6+k3s1\n    installScriptUrl: http://192.0.2.1/unreachable.sh\n    airgap:\n      binary: ${join(dir, 'k3s')}\n      installScript: ${join(dir, 'install.sh')}`,
+    `    version: v1.35.6+k3s1\n    installScriptUrl: http://198.18.255.254/unreachable.sh\n    airgap:\n      binary: ${join(dir, 'k3s')}\n      installScript: ${join(dir, 'install.sh')}`,
   );
   const downloads = lab.downloads.length;
   const f = join(tempDir(), 'inventory.yaml');

@@ -32,9 +32,10 @@ export interface LabCluster {
 
 /**
  * An inventory for lab nodes: one VLAN on the lab's subnet (pool .200-.250),
- * the lab's login user and key, and optionally a NAS at `nasAddress`.
+ * the lab's login user and key, and optionally a NAS at `nasAddress` and
+ * the lab's install script URL.
  */
-export function labInventory(lab: Lab, clusters: LabCluster[], o: { nasAddress?: string; k3sVersion?: string } = {}): string {
+export function labInventory(lab: Lab, clusters: LabCluster[], o: { nasAddress?: string; k3sVersion?: string; installScriptUrl?: string } = {}): string {
   const net = lab.gateway.replace(/\.1$/, '');
   const lines = [
     'apiVersion: bramble/v1alpha1',
@@ -45,6 +46,7 @@ export function labInventory(lab: Lab, clusters: LabCluster[], o: { nasAddress?:
     `    privateKey: ${lab.keyFile}`,
     '  k3s:',
     `    version: ${o.k3sVersion ?? 'v1.35.6+k3s1'}`,
+    ...(o.installScriptUrl ? [`    installScriptUrl: ${o.installScriptUrl}`] : []),
     'vlans:',
     '  - id: 100',
     '    name: Lab',
