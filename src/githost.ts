@@ -7,7 +7,7 @@ import type { DeployKey } from './flux/secret.ts';
 import { GitHostError, GitHub, githubToken, repoFromUrl } from './github.ts';
 import type { GitSettings } from './inventory/model.ts';
 import { scanHostKey } from './ssh/host-key.ts';
-import { fingerprint } from './ssh/known-hosts.ts';
+import { fingerprint, hostPattern, keyType } from './ssh/known-hosts.ts';
 import { shQuote, verifyHostKey, type HostKeyPolicy } from './ssh/session.ts';
 
 export { GitHostError };
@@ -95,7 +95,7 @@ class GitHubHost implements GitHost {
   }
 
   async knownHosts(): Promise<string> {
-    return this.api.knownHosts(this.ep.port === 22 ? this.ep.host : `[${this.ep.host}]:${this.ep.port}`);
+    return this.api.knownHosts(hostPattern(this.ep.host, this.ep.port));
   }
 
   async authorize(key: DeployKey, title: string, rotate: boolean): Promise<KeyState> {
@@ -140,9 +140,7 @@ class SshGitHost implements GitHost {
 
   async knownHosts(): Promise<string> {
     const key = await this.trustedKey();
-    const type = key.subarray(4, 4 + key.readUInt32BE(0)).toString('latin1');
-    const name = this.ep.port === 22 ? this.ep.host : `[${this.ep.host}]:${this.ep.port}`;
-    return `${name} ${type} ${key.toString('base64')}\n`;
+    return `${hostPattern(this.ep.host, this.ep.port)} ${keyType(key)} ${key.toString('base64')}\n`;
   }
 
   async authorize(key: DeployKey): Promise<KeyState> {
