@@ -2,12 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { selectClusters, type ClusterSpec, type Inventory } from './inventory/model.ts';
-import type { NodeOutcome } from './k3s/install.ts';
-import type { NodeLink } from './nodes/connect.ts';
+import { selectClusters } from './inventory/model.ts';
 import type { NodeReport } from './nodes/preflight.ts';
-import type { TreePlan, FileChange } from './render/tree.ts';
-import type { SessionOptions } from './ssh/session.ts';
+import type { TreePlan } from './render/tree.ts';
+import type { Io, RunOptions } from './steps.ts';
 import { packageRoot } from './paths.ts';
 
 // Each command loads only the modules it uses: `bramble --help` should not
@@ -25,18 +23,16 @@ const load = {
   handover: () => import('./flux/handover.ts'),
   watch: () => import('./flux/watch.ts'),
   fluxInstall: () => import('./flux/install.ts'),
+  steps: () => import('./steps.ts'),
+  apply: () => import('./apply.ts'),
+  plan: () => import('./plan.ts'),
+  wizard: () => import('./wizard.ts'),
 };
 
 /** Errors that carry a message meant for the owner: printed as they are, exit 1. */
-const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'GitError', 'SshError', 'KubeconfigError', 'GitHostError']);
+const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'GitError', 'SshError', 'KubeconfigError', 'GitHostError', 'WizardError']);
 
-/** Exit codes beyond 0 (done), 1 (refused or failed) and 2 (usage). */
-const EXIT = { reconcileFailed: 3, reconcileTimeout: 4 } as const;
-
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+export type { Io };
 
 const defaultIo: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
 
@@ -45,13 +41,15 @@ class UsageError extends Error {}
 const USAGE = `bramble: bare ARM boards to k3s clusters that Flux keeps in sync with Git
 
 Usage:
+  bramble init     [-i FILE]               write (or edit) an inventory with a guided set of questions
   bramble validate -i FILE                 check an inventory (structure and meaning)
   bramble render   -i FILE [options]       render clusters/<name>/ into a repository
   bramble publish  -i FILE [options]       render, commit and push to the Git remote
   bramble preflight -i FILE [options]      read-only checks of every node over SSH
   bramble install  -i FILE [options]       prepare the nodes and install k3s; merge the kubeconfig
   bramble flux     -i FILE [options]       hand the cluster to Flux: deploy key, Flux, sync; wait until reconciled
-  bramble apply    -i FILE [options]       the whole path: install, publish, flux
+  bramble plan     -i FILE [options]       what apply would do (nodes, files, Flux objects); changes nothing
+  bramble apply    -i FILE [options]       the whole path: plan, install, publish, flux, with a summary
   bramble status   -i FILE [-c NAME]       nodes, Flux objects and the platform's URLs
   bramble reset    -i FILE -c NAME [--yes] uninstall k3s from a cluster's nodes (agents first)
   bramble help | --help                    this text
@@ -73,7 +71,8 @@ Options:
       --timeout SECONDS  install: how long a node may take to be Ready or to come back from a reboot (300);
                          flux: how long to wait for Flux to reconcile (600)
       --rotate-deploy-key  flux: replace Flux's deploy key on the Git host and the cluster together
-      --yes              reset: do not ask for confirmation
+      --json             plan, apply: one JSON object per line on stdout (progress events, the plan, a summary)
+  -y, --yes              apply, reset: do not ask before disruptive steps (reboots, restarts, deletions)
 
 Secrets come from the environment or, at a terminal, a prompt; never from the inventory:
   BRAMBLE_SSH_PASSWORD, BRAMBLE_SUDO_PASSWORD, BRAMBLE_SSH_KEY_PASSPHRASE
@@ -96,6 +95,7 @@ const OPTIONS = {
   timeout: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
   'rotate-deploy-key': { type: 'boolean' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
@@ -114,6 +114,7 @@ interface Options {
   timeout?: string;
   yes?: boolean;
   'rotate-deploy-key'?: boolean;
+  json?: boolean;
   help?: boolean;
   version?: boolean;
 }
@@ -127,7 +128,9 @@ const ALLOWED: Record<string, Array<keyof Options>> = {
   reset: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'yes'],
   flux: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'timeout', 'rotate-deploy-key'],
   status: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose'],
-  apply: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'repo', 'remote', 'force', 'rotate-deploy-key'],
+  plan: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'repo', 'remote', 'force', 'json'],
+  apply: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'repo', 'remote', 'force', 'rotate-deploy-key', 'yes', 'json'],
+  init: ['inventory'],
 };
 
 function parse(argv: string[]): { command: string; opts: Options } {
@@ -148,33 +151,9 @@ function parse(argv: string[]): { command: string; opts: Options } {
     for (const key of Object.keys(opts) as Array<keyof Options>) {
       if (opts[key] !== undefined && !allowed.includes(key)) throw new UsageError(`${command} does not take --${key}`);
     }
-    if (!opts.inventory) throw new UsageError(`${command} needs an inventory: -i FILE`);
+    if (!opts.inventory && command !== 'init') throw new UsageError(`${command} needs an inventory: -i FILE`);
   }
   return { command, opts };
-}
-
-/** How a file change is marked, as in `git status --short`. */
-const SIGN: Record<FileChange['action'], string> = { add: 'A', change: 'M', delete: 'D' };
-
-function summarize(plan: TreePlan): string[] {
-  return plan.changes.map((c) => `  ${SIGN[c.action]} ${c.path}`);
-}
-
-function conflictLines(plan: TreePlan): string[] {
-  return plan.conflicts.map((c) => `  ! ${c.path} ${c.why}`);
-}
-
-function commitMessage(inv: Inventory, clusters: string[], plan: TreePlan): string {
-  const lines = [`bramble: render ${clusters.join(', ')}`, '', `Rendered from ${inv.source}.`];
-  for (const name of clusters) {
-    const mine = plan.changes.filter((c) => c.path.startsWith(`clusters/${name}/`));
-    if (mine.length === 0) continue;
-    const count = (a: FileChange['action']) => mine.filter((c) => c.action === a).length;
-    lines.push('', `${name}: ${count('add')} added, ${count('change')} changed, ${count('delete')} removed`);
-    for (const c of mine.slice(0, 30)) lines.push(`  ${SIGN[c.action]} ${c.path}`);
-    if (mine.length > 30) lines.push(`  ... and ${mine.length - 30} more`);
-  }
-  return lines.join('\n');
 }
 
 async function cmdValidate(opts: Options, io: Io): Promise<number> {
@@ -186,7 +165,7 @@ async function cmdValidate(opts: Options, io: Io): Promise<number> {
 }
 
 async function cmdRender(opts: Options, io: Io): Promise<number> {
-  const [{ loadInventory }, { renderInventory }, { planTree, applyTree }] = await Promise.all([load.inventory(), load.render(), load.tree()]);
+  const [{ loadInventory }, { renderInventory }, { planTree, applyTree }, { changeLines: summarize, conflictLines }] = await Promise.all([load.inventory(), load.render(), load.tree(), load.steps()]);
   const inv = await loadInventory(opts.inventory!);
   const repo = resolvePath(opts.repo ?? '.');
   const out = await renderInventory(inv, { clusters: opts.cluster });
@@ -256,28 +235,6 @@ function isInteractive(): boolean {
   return Boolean(process.stdin.isTTY && process.stdout.isTTY);
 }
 
-/** Connect a cluster's nodes; the unreachable ones become failed outcomes. */
-async function linkCluster(cluster: ClusterSpec, sessionOpts: SessionOptions): Promise<{ links: NodeLink[]; unreachable: NodeOutcome[] }> {
-  const { connectCluster, NodeLink } = await load.connect();
-  const connections = await connectCluster(cluster, sessionOpts);
-  const links: NodeLink[] = [];
-  const unreachable: NodeOutcome[] = [];
-  for (const c of connections) {
-    if ('session' in c) links.push(new NodeLink(c.node, c.session, sessionOpts, cluster));
-    else unreachable.push({ node: c.node.name, role: c.node.role, status: 'failed', changes: [], step: c.error.step, detail: c.error.message.replace(/^[^:]+: [^:]+: /, '') });
-  }
-  return { links, unreachable };
-}
-
-function outcomeLines(nodes: NodeOutcome[]): string[] {
-  return nodes.map((n) => {
-    const head = `  ${n.node.padEnd(16)} ${n.role.padEnd(6)} `;
-    if (n.status === 'failed') return `${head}FAILED at ${n.step}: ${n.detail}`;
-    if (n.status === 'skipped') return `${head}skipped: ${n.detail}`;
-    return `${head}${n.status}${n.changes.length ? ` (${n.changes.join('; ')})` : ''}${n.detail ? `: ${n.detail}` : ''}`;
-  });
-}
-
 function seconds(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback * 1000;
   const n = Number(value);
@@ -285,40 +242,45 @@ function seconds(value: string | undefined, fallback: number): number {
   return n * 1000;
 }
 
-async function cmdInstall(opts: Options, io: Io): Promise<number> {
-  const { loadInventory } = await load.inventory();
-  const inv = await loadInventory(opts.inventory!);
-  return (await installClusters(selectClusters(inv, opts.cluster), opts, io, await nodeOptions(opts, io))) ? 0 : 1;
+function runOptions(opts: Options): RunOptions {
+  return {
+    cluster: opts.cluster,
+    repo: opts.repo,
+    remote: opts.remote,
+    force: opts.force,
+    verbose: opts.verbose,
+    kubeconfig: opts.kubeconfig,
+    nodeTimeoutMs: seconds(opts.timeout, 300),
+    fluxTimeoutMs: seconds(opts.timeout, 600),
+    rotateDeployKey: opts['rotate-deploy-key'],
+    confirm: isInteractive() ? async (message: string) => (await import('@inquirer/prompts')).confirm({ message, default: true }) : undefined,
+  };
 }
 
-async function installClusters(clusters: ClusterSpec[], opts: Options, io: Io, sessionOpts: SessionOptions): Promise<boolean> {
-  const [{ installCluster }, { defaultKubeconfig }] = await Promise.all([load.install(), load.kubeconfig()]);
-  const timeout = seconds(opts.timeout, 300);
+async function cmdInstall(opts: Options, io: Io): Promise<number> {
+  const [{ loadInventory }, { linkCluster, installStep, outcomeLines }] = await Promise.all([load.inventory(), load.steps()]);
+  const inv = await loadInventory(opts.inventory!);
+  const sessionOpts = await nodeOptions(opts, io);
+  const o = runOptions(opts);
   let ok = true;
-  for (const cluster of clusters) {
+  for (const cluster of selectClusters(inv, opts.cluster)) {
     io.out(`cluster ${cluster.name}: ${cluster.servers.length} server(s), ${cluster.agents.length} agent(s), k3s ${cluster.k3sVersion}`);
-    const { links, unreachable } = await linkCluster(cluster, sessionOpts);
+    const linked = await linkCluster(cluster, sessionOpts);
     try {
-      const result = await installCluster(cluster, links, unreachable, {
-        readyTimeoutMs: timeout,
-        rebootTimeoutMs: timeout,
-        agentConcurrency: 4,
-        kubeconfig: opts.kubeconfig ?? defaultKubeconfig(),
-        note: (l) => io.out(`  ${l}`),
-      });
+      const result = await installStep(cluster, linked, o, { out: (l) => io.out(`  ${l}`), err: (l) => io.err(`  ${l}`) });
       for (const l of outcomeLines(result.nodes)) io.out(l);
       if (result.kubeconfig) io.out(`  kubeconfig: context "${result.kubeconfig.context}" (${result.kubeconfig.server}) in ${result.kubeconfig.file}`);
       io.out(result.ok ? `cluster ${cluster.name}: ready` : `cluster ${cluster.name}: not complete; fix the failures above and run again (finished nodes are kept)`);
       ok &&= result.ok;
     } finally {
-      for (const l of links) l.session.close();
+      for (const l of linked.links) l.session.close();
     }
   }
-  return ok;
+  return ok ? 0 : 1;
 }
 
 async function cmdReset(opts: Options, io: Io): Promise<number> {
-  const [{ loadInventory }, { resetCluster }] = await Promise.all([load.inventory(), load.install()]);
+  const [{ loadInventory }, { resetCluster }, { linkCluster, outcomeLines }] = await Promise.all([load.inventory(), load.install(), load.steps()]);
   if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError('reset needs exactly one --cluster NAME');
   const inv = await loadInventory(opts.inventory!);
   const [cluster] = selectClusters(inv, opts.cluster);
@@ -350,85 +312,29 @@ async function cmdReset(opts: Options, io: Io): Promise<number> {
 }
 
 async function cmdPublish(opts: Options, io: Io): Promise<number> {
-  const { loadInventory } = await load.inventory();
+  const [{ loadInventory }, { publishStep }] = await Promise.all([load.inventory(), load.steps()]);
   const inv = await loadInventory(opts.inventory!);
   const sessionOpts = opts.remote ? undefined : await nodeOptions(opts, io);
-  return (await publishClusters(inv, opts, io, sessionOpts)).code;
+  await publishStep(inv, runOptions(opts), io, sessionOpts);
+  return 0;
 }
 
-/** Render, commit and push; `head` is the commit the remote's branch now holds. */
-async function publishClusters(inv: Inventory, opts: Options, io: Io, sessionOpts: SessionOptions | undefined): Promise<{ code: number; head?: string }> {
-  const [{ renderInventory }, { planTree, applyTree }, { ensureRepo, publish, redactUrl }] = await Promise.all([load.render(), load.tree(), load.git()]);
-  const remote = opts.remote ?? inv.git.url;
-  if (!opts.remote && sessionOpts && inv.git.provider === 'github') {
-    // Pushing to the inventory's own repository: on GitHub, create it first when it does not exist.
-    const { gitHostFor } = await load.githost();
-    io.out(await gitHostFor(inv.git, { policy: sessionOpts.policy, log: opts.verbose ? (l) => io.err(l) : undefined }).ensureRepository());
-  }
-  const repo = resolvePath(opts.repo ?? '.');
-  const how = await ensureRepo(repo, remote, inv.git.branch);
-  if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
-
-  const out = await renderInventory(inv, { clusters: opts.cluster });
-  const plan = await planTree(repo, out.files, out.scopes, opts.force);
-  if (plan.conflicts.length > 0) {
-    io.err(`publish refused; nothing was written, committed or pushed:`);
-    for (const l of conflictLines(plan)) io.err(l);
-    return { code: 1 };
-  }
-  await applyTree(repo, plan, out.scopes);
-  for (const l of summarize(plan)) io.out(l);
-
-  // Stage bramble's own files only: generated ones, pruned ones, and seeds it just created.
-  const added = new Set(plan.changes.map((c) => c.path));
-  const paths = [...out.files.filter((f) => !f.seed || added.has(f.path)).map((f) => f.path), ...plan.changes.filter((c) => c.action === 'delete').map((c) => c.path)];
-  const names = out.scopes.map((s) => s.slice('clusters/'.length));
-  const result = await publish({ repo, remote, branch: inv.git.branch, paths, message: commitMessage(inv, names, plan) });
-
-  if (result.committed) io.out(`committed ${result.committed.slice(0, 12)}: ${plan.changes.length} file change(s) in ${names.join(', ')}`);
-  else io.out(`nothing changed in ${names.join(', ')}`);
-  if (result.rebased > 0) io.out(`the remote had moved on; rebased onto it ${result.rebased} time(s)`);
-  io.out(result.pushed ? `pushed ${result.head.slice(0, 12)} to ${redactUrl(remote)} (branch ${inv.git.branch})` : `remote ${redactUrl(remote)} (branch ${inv.git.branch}) is already at ${result.head.slice(0, 12)}`);
-  io.out(`work tree: ${repo}`);
-  return { code: 0, head: result.head };
-}
-
-/** What Flux needs from the render of one cluster: its sync objects and the objects to wait for. */
-async function renderedFor(inv: Inventory, cluster: ClusterSpec) {
-  const [{ renderInventory }, { expectedObjects }] = await Promise.all([load.render(), load.watch()]);
-  const out = await renderInventory(inv, { clusters: [cluster.name] });
-  const objects = out.docs.map((d) => d.object as unknown);
-  return { sync: out.docs.filter((d) => d.file.endsWith('/flux-system/gotk-sync.yaml')).map((d) => d.object as unknown), expected: expectedObjects(objects) };
-}
-
-async function fluxClusters(inv: Inventory, clusters: ClusterSpec[], opts: Options, io: Io, sessionOpts: SessionOptions, commit?: string): Promise<number> {
-  const [{ gitHostFor }, { handOver }, { connectServer }, { redactUrl }] = await Promise.all([load.githost(), load.handover(), load.connect(), load.git()]);
-  const timeoutMs = seconds(opts.timeout, 600);
-  const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: opts.verbose ? (l) => io.err(l) : undefined });
+async function cmdFlux(opts: Options, io: Io): Promise<number> {
+  const [{ loadInventory }, { connectServer }, { fluxStep, reconciledRevision, PhaseError }] = await Promise.all([load.inventory(), load.connect(), load.steps()]);
+  const inv = await loadInventory(opts.inventory!);
+  const sessionOpts = await nodeOptions(opts, io);
+  const o = runOptions(opts);
   let code = 0;
-  for (const cluster of clusters) {
-    io.out(`cluster ${cluster.name}: handing over to Flux (${redactUrl(inv.git.url)}, branch ${inv.git.branch}, path clusters/${cluster.name})`);
-    const rendered = await renderedFor(inv, cluster);
+  for (const cluster of selectClusters(inv, opts.cluster)) {
+    io.out(`cluster ${cluster.name}:`);
     const first = await connectServer(cluster, sessionOpts);
     try {
-      const confirm = isInteractive() ? async (message: string) => (await import('@inquirer/prompts')).confirm({ message, default: true }) : undefined;
-      const r = await handOver(cluster, first.session, host, rendered, {
-        rotate: Boolean(opts['rotate-deploy-key']),
-        confirm,
-        timeoutMs,
-        failAfterMs: Math.min(timeoutMs / 2, 120_000),
-        pollMs: 1000,
-        commit,
-        note: (l) => io.out(`  ${l}`),
-      });
-      if (r.watch.outcome === 'reconciled') {
-        io.out(`cluster ${cluster.name}: reconciled (${r.watch.objects.find((o) => o.kind === 'GitRepository' && o.name === 'flux-system')?.revision ?? 'revision unknown'})`);
-        continue;
-      }
-      const failedNow = r.watch.outcome === 'failed';
-      io.err(failedNow ? `cluster ${cluster.name}: Flux reports a failure:` : `cluster ${cluster.name}: not reconciled after ${Math.round(timeoutMs / 1000)} s; still waiting on:`);
-      for (const p of r.watch.problems) io.err(`  ${p}`);
-      code = Math.max(code, failedNow ? EXIT.reconcileFailed : EXIT.reconcileTimeout);
+      const w = await fluxStep(inv, cluster, first.session, o, { out: (l) => io.out(`  ${l}`), err: (l) => io.err(`  ${l}`) }, sessionOpts);
+      io.out(`cluster ${cluster.name}: reconciled (${reconciledRevision(w)})`);
+    } catch (e) {
+      if (!(e instanceof PhaseError)) throw e;
+      for (const l of [e.message, ...e.lines]) io.err(l);
+      code = Math.max(code, e.code);
     } finally {
       first.session.close();
     }
@@ -436,25 +342,35 @@ async function fluxClusters(inv: Inventory, clusters: ClusterSpec[], opts: Optio
   return code;
 }
 
-async function cmdFlux(opts: Options, io: Io): Promise<number> {
-  const { loadInventory } = await load.inventory();
+/** Everything apply would do, from the same checks it makes; changes nothing. */
+async function cmdPlan(opts: Options, io: Io): Promise<number> {
+  const [{ loadInventory }, { connectAndPlan, closeLinked }, { planLines, disruptiveSteps }] = await Promise.all([load.inventory(), load.apply(), load.plan()]);
   const inv = await loadInventory(opts.inventory!);
-  return fluxClusters(inv, selectClusters(inv, opts.cluster), opts, io, await nodeOptions(opts, io));
+  const clusters = selectClusters(inv, opts.cluster);
+  const { plan, linked } = await connectAndPlan(inv, clusters, runOptions(opts), await nodeOptions(opts, io));
+  closeLinked(linked);
+  if (opts.json) {
+    io.out(JSON.stringify({ plan, disruptive: disruptiveSteps(plan) }));
+    return 0;
+  }
+  for (const l of planLines(plan, new Map(clusters.map((c) => [c.name, c.k3sVersion])))) io.out(l);
+  const d = disruptiveSteps(plan);
+  io.out(d.length ? `apply would ask before ${d.length} disruptive step(s) (or pass --yes)` : 'nothing disruptive: apply would not ask');
+  return 0;
 }
 
-/** install, then publish, then flux: each step only when the one before it succeeded. */
+/** install, then publish, then flux, under a progress display; asks before anything disruptive. */
 async function cmdApply(opts: Options, io: Io): Promise<number> {
-  const { loadInventory } = await load.inventory();
+  const [{ loadInventory }, { apply }] = await Promise.all([load.inventory(), load.apply()]);
   const inv = await loadInventory(opts.inventory!);
   const clusters = selectClusters(inv, opts.cluster);
   const sessionOpts = await nodeOptions(opts, io);
-  io.out(`== k3s on ${clusters.map((c) => c.name).join(', ')}`);
-  if (!(await installClusters(clusters, { ...opts, timeout: undefined }, io, sessionOpts))) return 1;
-  io.out('== the GitOps repository');
-  const published = await publishClusters(inv, opts, io, sessionOpts);
-  if (published.code !== 0) return published.code;
-  io.out('== Flux');
-  return fluxClusters(inv, clusters, opts, io, sessionOpts, published.head);
+  return apply(inv, clusters, { ...runOptions(opts), nodeTimeoutMs: 300_000, yes: opts.yes, json: opts.json, tty: isInteractive(), ask: async (message) => (await import('@inquirer/prompts')).confirm({ message, default: false }) }, sessionOpts, io);
+}
+
+async function cmdInit(opts: Options, io: Io): Promise<number> {
+  const { runWizard } = await load.wizard();
+  return runWizard(resolvePath(opts.inventory ?? 'inventory.yaml'), { interactive: isInteractive(), io });
 }
 
 async function cmdStatus(opts: Options, io: Io): Promise<number> {
@@ -529,7 +445,9 @@ const COMMANDS: Record<string, (opts: Options, io: Io) => Promise<number>> = {
   reset: cmdReset,
   flux: cmdFlux,
   status: cmdStatus,
+  plan: cmdPlan,
   apply: cmdApply,
+  init: cmdInit,
 };
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
@@ -548,6 +466,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (e instanceof UsageError) {
       io.err(`bramble: ${e.message}\nRun "bramble --help" for usage.`);
       return 2;
+    }
+    if (e instanceof Error && e.name === 'PhaseError') {
+      const p = e as Error & { code: number; lines: string[] };
+      for (const l of [p.message, ...p.lines]) io.err(l);
+      return p.code;
     }
     if (e instanceof Error && EXPLAINED.has(e.name)) {
       io.err(e.message);

@@ -1,8 +1,9 @@
 // Committing bramble's files and pushing them, through the git CLI. Never a
 // force-push: when the remote has moved on, bramble rebases its own commit on
 // top, and when that conflicts it stops with the local commit intact.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { $, type ProcessOutput } from 'zx';
 
 export class GitError extends Error {
@@ -50,13 +51,7 @@ export async function remoteHead(cwd: string, remote: string, branch: string): P
 export async function ensureRepo(repo: string, remote: string, branch: string): Promise<'cloned' | 'created' | 'existing'> {
   const dir = resolve(repo);
   if (existsSync(dir)) {
-    const top = await git(dir)`git rev-parse --show-toplevel`;
-    if (top.exitCode !== 0) throw new GitError(`${repo} exists but is not a Git repository; point --repo at a clone of ${redactUrl(remote)} or at a folder that does not exist yet`);
-    // A work tree cloned from elsewhere (another project, say) must not get bramble's commits.
-    const urls = (await git(dir)`git remote -v`).stdout.split('\n').map((l) => l.split(/\s+/)[1]).filter((u): u is string => Boolean(u));
-    if (urls.length > 0 && !urls.includes(remote)) {
-      throw new GitError(`${dir} is a clone of ${redactUrl(urls[0]!)}, not of ${redactUrl(remote)}; point --repo at a clone of ${redactUrl(remote)} or at a folder that does not exist yet`);
-    }
+    await ensureRepoAt(dir, remote);
     return 'existing';
   }
   const head = await remoteHead(process.cwd(), remote, branch);
@@ -68,6 +63,33 @@ export async function ensureRepo(repo: string, remote: string, branch: string): 
   // As a clone would have it: later runs can tell which remote this work tree belongs to.
   await must(dir, ['remote', 'add', 'origin', remote], 'recording the remote');
   return 'created';
+}
+
+/** Check that an existing folder is a work tree bramble may commit to for `remote`. */
+export async function ensureRepoAt(repo: string, remote: string): Promise<void> {
+  const dir = resolve(repo);
+  const top = await git(dir)`git rev-parse --show-toplevel`;
+  if (top.exitCode !== 0) throw new GitError(`${repo} exists but is not a Git repository; point --repo at a clone of ${redactUrl(remote)} or at a folder that does not exist yet`);
+  // A work tree cloned from elsewhere (another project, say) must not get bramble's commits.
+  const urls = (await git(dir)`git remote -v`).stdout.split('\n').map((l) => l.split(/\s+/)[1]).filter((u): u is string => Boolean(u));
+  if (urls.length > 0 && !urls.includes(remote)) {
+    throw new GitError(`${dir} is a clone of ${redactUrl(urls[0]!)}, not of ${redactUrl(remote)}; point --repo at a clone of ${redactUrl(remote)} or at a folder that does not exist yet`);
+  }
+}
+
+/** A throwaway shallow clone of the remote branch, for comparing; undefined when the branch does not exist. */
+export async function remoteTree(remote: string, branch: string): Promise<{ dir: string; head: string; remove: () => void } | undefined> {
+  const head = await remoteHead(process.cwd(), remote, branch);
+  if (!head) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'bramble-remote-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    await must(process.cwd(), ['clone', '--quiet', '--depth', '1', '--branch', branch, '--', remote, dir], `reading ${redactUrl(remote)}`);
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return { dir, head, remove };
 }
 
 export interface PublishOptions {

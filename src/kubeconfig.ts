@@ -64,5 +64,7 @@ export async function writeKubeconfig(file: string, k3sText: string, name: strin
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  await writeAtomic(file, mergeKubeconfig(existing, k3sText, name, server), 0o600);
+  const merged = mergeKubeconfig(existing, k3sText, name, server);
+  // A re-run that changes nothing leaves the file (and its timestamps) alone.
+  if (merged !== existing) await writeAtomic(file, merged, 0o600);
 }

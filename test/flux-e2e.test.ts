@@ -54,7 +54,7 @@ function remoteHead(): string {
 }
 
 function deployKeyFrom(out: string): string {
-  const m = /^\s+(ssh-ed25519 \S+ flux-staging)$/m.exec(out);
+  const m = /\s(ssh-ed25519 \S+ flux-staging)$/m.exec(out);
   assert.ok(m, `the public key is printed for the owner:\n${out}`);
   return m[1]!;
 }
@@ -92,7 +92,14 @@ let firstKey = '';
 test('apply installs k3s and pushes; a plain SSH host needs the owner to add the key, and the run says so without losing it', async () => {
   const r = await run(['apply', '--timeout', '60', '--repo', join(work, 'repo')]);
   assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /cluster staging: ready/);
+  // The plan comes first: the node to install, the files to add, the Flux objects to create.
+  assert.match(r.stdout, /^plan:\n {2}cluster staging \(k3s v1\.35\.6\+k3s1\):\n {4}nodes:\n {6}rk +server install k3s \(first server\)\n/);
+  assert.match(r.stdout, /\n {4}15 to add, 0 to change, 0 to delete, 0 unchanged\n/);
+  assert.match(r.stdout, /\n {6}objects to create: 11\n/);
+  // Then progress as timestamped lines (no terminal here).
+  assert.match(r.stdout, /\n✔ \[\d\d:\d\d:\d\d\] rk \(server\): installed \(/);
+  assert.match(r.stdout, /\n› \[\d\d:\d\d:\d\d\] rk: installing k3s v1\.35\.6\+k3s1 as server\n/);
+  assert.match(r.stdout, /staging: kubeconfig context "staging"/);
   assert.match(r.stdout, /pushed [0-9a-f]{12} to ssh:\/\/git@198\.18\.\d+\.4\//);
   assert.match(r.stdout, new RegExp(`Flux will trust the server's host key ${gitServer.fingerprint.replace(/[+/]/g, '\\$&')}`));
   assert.match(r.stderr, /the deploy key for cluster staging is not accepted yet\. Add the key above, then run again \(the key waits on the cluster; nothing is lost\)/);
@@ -108,7 +115,13 @@ test('once the key is added, apply hands over and waits until every layer and re
   const head = remoteHead();
   assert.match(r.stdout, /deploy key: in place \(git@198\.18\.\d+\.4 accepts it\)/);
   assert.match(r.stdout, /Flux 2\.9\.5: installed/);
-  assert.ok(r.stdout.includes(`cluster staging: reconciled (main@sha1:${head})`), r.stdout);
+  assert.ok(r.stdout.includes(`staging: Flux reconciled (main@sha1:${head})`), r.stdout);
+  // The summary: nodes, the commit, Flux, the URLs.
+  const summary = r.stdout.slice(r.stdout.lastIndexOf('\nsummary:\n'));
+  assert.match(summary, /\n {2}cluster staging: k3s v1\.35\.6\+k3s1\n {4}rk +server unchanged\n/);
+  assert.ok(summary.includes(`flux: reconciled at main@sha1:${head}`), summary);
+  assert.ok(summary.includes(`git: ${repoUrl} (branch main) at ${head.slice(0, 12)}`), summary);
+  assert.match(summary, /Grafana +https:\/\/grafana\.staging\.home\.arpa\//);
   for (const line of [
     `ready    GitRepository flux-system/flux-system (main@sha1:${head})`,
     `ready    Kustomization flux-system/flux-system (main@sha1:${head})`,

@@ -4,6 +4,7 @@
 // only when something differs, wait until it is Ready.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { writeKubeconfig } from '../kubeconfig.ts';
 import type { NodeLink } from '../nodes/connect.ts';
@@ -18,7 +19,11 @@ export interface InstallOptions {
   agentConcurrency: number;
   /** Where to merge the cluster's kubeconfig; undefined to skip. */
   kubeconfig?: string;
+  /** Look only: report what each node would get, change nothing (for `bramble plan`). */
+  dryRun?: boolean;
   note: (line: string) => void;
+  /** A node's turn has come (progress), and later how it ended. */
+  onNode?: (node: string, event: 'start' | NodeOutcome) => void;
 }
 
 export type Status = 'installed' | 'restarted' | 'unchanged' | 'removed' | 'failed' | 'skipped';
@@ -27,8 +32,10 @@ export interface NodeOutcome {
   node: string;
   role: 'server' | 'agent';
   status: Status;
-  /** What was prepared or changed on the node. */
+  /** What was prepared or changed on the node (in a dry run: what would be). */
   changes: string[];
+  /** The changes that interrupt what runs on the node: a reboot, a k3s restart. */
+  disruptive?: string[];
   step?: string;
   detail?: string;
 }
@@ -55,11 +62,30 @@ async function inspect(s: Session): Promise<NodeState> {
   return { version: get('version'), unit: get('unit') };
 }
 
-/** Write a root-owned file only when its content differs. */
-async function ensureFile(s: Session, path: string, content: string, mode: number, step: string, secret = false): Promise<boolean> {
-  if ((await s.readFile(path, { sudo: true, step })) === content) return false;
-  await s.writeFile(path, content, { sudo: true, mode, step, secret });
-  return true;
+/**
+ * Write a root-owned file only when its content differs; in a dry run only
+ * compare. Returns the old content when it differed (`null` when it was absent).
+ */
+async function ensureFile(s: Session, path: string, content: string, mode: number, step: string, o: { secret?: boolean; dryRun?: boolean } = {}): Promise<string | null | false> {
+  const old = await s.readFile(path, { sudo: true, step });
+  if (old === content) return false;
+  if (!o.dryRun) await s.writeFile(path, content, { sudo: true, mode, step, secret: o.secret });
+  return old ?? null;
+}
+
+/** The top-level settings of a k3s config.yaml that differ between two versions. */
+export function changedSettings(before: string, after: string): string[] {
+  const read = (text: string): Record<string, unknown> => {
+    try {
+      const v = parseYaml(text) as unknown;
+      return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  };
+  const a = read(before);
+  const b = read(after);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }
 
 async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec): Promise<void> {
@@ -120,8 +146,9 @@ async function chooseToken(first: Session): Promise<string> {
 
 async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, first: () => Session, o: InstallOptions): Promise<NodeOutcome> {
   const node = link.node;
-  const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: [] };
-  outcome.changes.push(...(await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, note: o.note })));
+  o.onNode?.(node.name, 'start');
+  const prepared = await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note });
+  const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   const s = link.session;
   const state = await inspect(s);
   if (state.version && state.version !== cluster.k3sVersion) {
@@ -130,21 +157,27 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   if (state.unit && state.unit !== unitName(node)) {
     throw new SshError(node.name, 'k3s role', `k3s is installed here as ${state.unit === 'k3s' ? 'a server' : 'an agent'} but the inventory says ${node.role}; reset the node first (bramble reset)`);
   }
-  const tokenChanged = await ensureFile(s, TOKEN_FILE, token + '\n', 0o600, 'write token', true);
-  const configChanged = await ensureFile(s, CONFIG_FILE, k3sConfig(cluster, node), 0o600, 'write config');
-  if (configChanged) outcome.changes.push(`wrote ${CONFIG_FILE}`);
-  if (tokenChanged) outcome.changes.push(`wrote ${TOKEN_FILE}`);
+  const dry = { dryRun: o.dryRun };
+  const tokenBefore = await ensureFile(s, TOKEN_FILE, token + '\n', 0o600, 'write token', { ...dry, secret: true });
+  const configBefore = await ensureFile(s, CONFIG_FILE, k3sConfig(cluster, node), 0o600, 'write config', dry);
+  const verb = o.dryRun ? 'write' : 'wrote';
+  if (configBefore !== false) outcome.changes.push(configBefore === null ? `${verb} ${CONFIG_FILE}` : `${verb} ${CONFIG_FILE} (${changedSettings(configBefore, k3sConfig(cluster, node)).join(', ')})`);
+  if (tokenBefore !== false) outcome.changes.push(`${verb} ${TOKEN_FILE}`);
 
   if (!state.version) {
+    outcome.status = 'installed';
+    if (o.dryRun) return outcome;
     o.note(`${node.name}: installing k3s ${cluster.k3sVersion} as ${node.role}`);
     await runInstallScript(s, cluster, node);
-    outcome.status = 'installed';
-  } else if (configChanged || tokenChanged) {
+  } else if (configBefore !== false || tokenBefore !== false) {
     // The install script restarts k3s only for binary or unit changes; a config change needs this.
+    outcome.status = 'restarted';
+    outcome.disruptive!.push(`restart ${unitName(node)}`);
+    if (o.dryRun) return outcome;
     o.note(`${node.name}: configuration changed, restarting ${unitName(node)}`);
     await s.exec(`systemctl restart ${unitName(node)}`, { sudo: true, step: `restart ${unitName(node)}` });
-    outcome.status = 'restarted';
   }
+  if (o.dryRun) return outcome;
   if (outcome.status !== 'unchanged' || node.name === firstServer(cluster).name) {
     await waitReady(node.name === firstServer(cluster).name ? s : first(), node.name, o.readyTimeoutMs);
   }
@@ -179,7 +212,12 @@ async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): 
  */
 export async function installCluster(cluster: ClusterSpec, links: NodeLink[], unreachable: NodeOutcome[], o: InstallOptions): Promise<ClusterOutcome> {
   const byName = new Map(links.map((l) => [l.node.name, l]));
-  const outcomes = new Map<string, NodeOutcome>(unreachable.map((u) => [u.node, u]));
+  const outcomes = new Map<string, NodeOutcome>();
+  const record = (r: NodeOutcome) => {
+    outcomes.set(r.node, r);
+    o.onNode?.(r.node, r);
+  };
+  for (const u of unreachable) record(u);
   const firstSpec = firstServer(cluster);
   const firstLink = byName.get(firstSpec.name);
   const done = (): ClusterOutcome => {
@@ -188,48 +226,54 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   };
 
   if (!firstLink) {
-    for (const n of cluster.active) if (!outcomes.has(n.name)) outcomes.set(n.name, skipped(n, `the first server ${firstSpec.name} is not reachable`));
+    for (const n of cluster.active) if (!outcomes.has(n.name)) record(skipped(n, `the first server ${firstSpec.name} is not reachable`));
     return done();
   }
   const token = await chooseToken(firstLink.session).catch(() => randomBytes(32).toString('hex'));
   try {
-    outcomes.set(firstSpec.name, await installNode(firstLink, cluster, token, () => firstLink.session, o));
+    record(await installNode(firstLink, cluster, token, () => firstLink.session, o));
   } catch (e) {
-    outcomes.set(firstSpec.name, failed(firstSpec, e));
-    for (const n of cluster.active) if (!outcomes.has(n.name)) outcomes.set(n.name, skipped(n, `the first server ${firstSpec.name} failed`));
+    record(failed(firstSpec, e));
+    for (const n of cluster.active) if (!outcomes.has(n.name)) record(skipped(n, `the first server ${firstSpec.name} failed`));
     return done();
   }
-  // Others join with the full token, which pins the cluster's CA.
+  // Others join with the full token, which pins the cluster's CA. (A dry run
+  // on a new cluster has none yet: its joins show as installs either way.)
   const joinToken = (await firstLink.session.readFile(SERVER_TOKEN, { sudo: true, step: 'read the join token' }))?.trim() || token;
 
   let serverFailed: string | undefined;
   for (const server of cluster.servers.slice(1)) {
     if (outcomes.has(server.name)) continue;
     if (serverFailed) {
-      outcomes.set(server.name, skipped(server, `server ${serverFailed} failed to join; servers join one at a time`));
+      record(skipped(server, `server ${serverFailed} failed to join; servers join one at a time`));
       continue;
     }
     try {
-      outcomes.set(server.name, await installNode(byName.get(server.name)!, cluster, joinToken, () => firstLink.session, o));
+      record(await installNode(byName.get(server.name)!, cluster, joinToken, () => firstLink.session, o));
     } catch (e) {
-      outcomes.set(server.name, failed(server, e));
+      record(failed(server, e));
       serverFailed = server.name;
     }
   }
   const agents = cluster.agents.filter((a) => !outcomes.has(a.name));
-  const results = await pool(agents, o.agentConcurrency, (a) => installNode(byName.get(a.name)!, cluster, joinToken, () => firstLink.session, o).catch((e) => failed(a, e)));
-  for (const r of results) outcomes.set(r.node, r);
+  await pool(agents, o.agentConcurrency, (a) =>
+    installNode(byName.get(a.name)!, cluster, joinToken, () => firstLink.session, o)
+      .catch((e) => failed(a, e))
+      .then(record),
+  );
 
   const result = done();
-  if (o.kubeconfig) {
-    const text = await firstLink.session.readFile(KUBECONFIG, { sudo: true, step: 'read kubeconfig' });
-    if (text) {
-      const server = cluster.apiEndpoint ? `https://${cluster.apiEndpoint}:6443` : apiUrl(cluster);
-      await writeKubeconfig(o.kubeconfig, text, cluster.name, server);
-      result.kubeconfig = { file: o.kubeconfig, context: cluster.name, server };
-    }
-  }
+  if (o.kubeconfig && !o.dryRun) result.kubeconfig = await fetchKubeconfig(cluster, firstLink.session, o.kubeconfig);
   return result;
+}
+
+/** The cluster's admin kubeconfig from its first server, merged into `file` as context <cluster>. */
+export async function fetchKubeconfig(cluster: ClusterSpec, first: Session, file: string): Promise<ClusterOutcome['kubeconfig']> {
+  const text = await first.readFile(KUBECONFIG, { sudo: true, step: 'read kubeconfig' });
+  if (!text) return undefined;
+  const server = cluster.apiEndpoint ? `https://${cluster.apiEndpoint}:6443` : apiUrl(cluster);
+  await writeKubeconfig(file, text, cluster.name, server);
+  return { file, context: cluster.name, server };
 }
 
 /** Uninstall k3s: agents first, then the servers, the first one last. */

@@ -13,8 +13,17 @@ export interface Link {
 
 export interface PrepareOptions {
   rebootTimeoutMs: number;
+  /** Look only: report what would change, change nothing (for `bramble plan`). */
+  dryRun?: boolean;
   /** Called with what was changed, for the run's summary. */
   note?: (what: string) => void;
+}
+
+export interface Prepared {
+  /** What changed (or, in a dry run, what would). */
+  changes: string[];
+  /** The changes that interrupt the node: a reboot. */
+  disruptive: string[];
 }
 
 export const MODULES_FILE = '/etc/modules-load.d/bramble-longhorn.conf';
@@ -24,25 +33,29 @@ const PACKAGES = ['open-iscsi', 'nfs-common'];
 /** Where a Pi keeps its kernel command line (Bookworm, then older Ubuntu images). */
 const CMDLINES = ['/boot/firmware/cmdline.txt', '/boot/firmware/current/cmdline.txt'];
 
-export async function prepareNode(link: Link, o: PrepareOptions): Promise<string[]> {
-  const changed: string[] = [];
-  const did = (what: string) => {
-    changed.push(what);
-    o.note?.(`${link.node.name}: ${what}`);
+export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepared> {
+  const out: Prepared = { changes: [], disruptive: [] };
+  // One path for both runs, so what `plan` reports is what `apply` does.
+  const did: Did = (done, would, disruptive = false) => {
+    const what = o.dryRun ? would : done;
+    if (what === '') return !o.dryRun;
+    out.changes.push(what);
+    if (disruptive) out.disruptive.push(what);
+    if (!o.dryRun) o.note?.(`${link.node.name}: ${what}`);
+    return !o.dryRun;
   };
   const s = () => link.session;
   const node = link.node;
 
   // Hostname: k3s names nodes after it, and joins need them unique.
   const host = (await s().exec('hostname', { step: 'hostname' })).stdout.trim();
-  if (host !== node.name) {
+  if (host !== node.name && did(`hostname ${host} -> ${node.name}`, `set hostname ${host} -> ${node.name}`)) {
     const n = shQuote(node.name);
     await s().exec(
       `if command -v hostnamectl >/dev/null && hostnamectl set-hostname ${n} 2>/dev/null; then :; else echo ${n} > /etc/hostname && hostname ${n}; fi; ` +
         `grep -q "^127.0.1.1" /etc/hosts && sed -i "s/^127.0.1.1.*/127.0.1.1 ${node.name}/" /etc/hosts || echo "127.0.1.1 ${node.name}" >> /etc/hosts`,
       { sudo: true, step: 'set hostname' },
     );
-    did(`hostname ${host} -> ${node.name}`);
   }
 
   // Memory cgroup on a Pi: off in its device tree until the command line turns it on.
@@ -51,46 +64,50 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<string
   // Packages Longhorn (iSCSI) and the NFS StorageClass need.
   const status = await s().exec(PACKAGES.map((p) => `echo "${p}=$(dpkg-query -W -f='\${Status}' ${p} 2>/dev/null)"`).join('; '), { step: 'check packages' });
   const missing = PACKAGES.filter((p) => !status.stdout.includes(`${p}=install ok installed`));
-  if (missing.length > 0) {
+  if (missing.length > 0 && did(`installed ${missing.join(', ')}`, `install ${missing.join(', ')}`)) {
     await s().exec(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${missing.join(' ')}`, { sudo: true, step: 'install packages', timeoutMs: 15 * 60_000 });
-    did(`installed ${missing.join(', ')}`);
   }
   const iscsid = await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
-  if (iscsid.code !== 0) {
+  if (iscsid.code !== 0 && o.dryRun) did('', 'start iscsid');
+  else if (iscsid.code !== 0) {
     await s().exec('systemctl enable --now iscsid', { sudo: true, step: 'start iscsid' });
     // It can start and die moments later (a kernel without iSCSI support): look again.
     const again = await s().exec('sleep 2; pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
-    if (again.code === 0) did('started iscsid');
+    if (again.code === 0) did('started iscsid', '');
     else o.note?.(`${node.name}: WARNING iscsid does not stay running (does the kernel support iSCSI?); Longhorn needs it`);
   }
 
   // Kernel modules, loaded now and at every boot. Vendor RK3588 kernels have
   // lacked iscsi_tcp: probe it rather than assume it.
   const modules = 'iscsi_tcp\ndm_crypt\n';
-  if ((await s().readFile(MODULES_FILE, { step: 'check kernel modules' })) !== modules) {
+  if ((await s().readFile(MODULES_FILE, { step: 'check kernel modules' })) !== modules && did(`wrote ${MODULES_FILE}`, `write ${MODULES_FILE}`)) {
     await s().writeFile(MODULES_FILE, modules, { sudo: true, step: 'persist kernel modules' });
-    did(`wrote ${MODULES_FILE}`);
   }
-  const probe = await s().exec('for m in iscsi_tcp dm_crypt; do grep -qw "^$m" /proc/modules || modprobe "$m" 2>/dev/null || echo "$m"; done', { sudo: true, check: false, step: 'load kernel modules' });
-  const unloaded = probe.stdout.split('\n').filter(Boolean);
+  const probe = o.dryRun
+    ? undefined
+    : await s().exec('for m in iscsi_tcp dm_crypt; do grep -qw "^$m" /proc/modules || modprobe "$m" 2>/dev/null || echo "$m"; done', { sudo: true, check: false, step: 'load kernel modules' });
+  const unloaded = probe?.stdout.split('\n').filter(Boolean) ?? [];
   if (unloaded.length > 0) o.note?.(`${node.name}: WARNING could not load ${unloaded.join(', ')}; Longhorn needs iscsi_tcp (is it built for this kernel?)`);
 
   // multipathd claims Longhorn's block devices unless told not to.
   const mp = await s().exec('command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]', { check: false, step: 'check multipathd' });
   if (mp.code === 0) {
     const blacklist = 'blacklist {\n    devnode "^sd[a-z0-9]+"\n}\n';
-    if ((await s().readFile(MULTIPATH_FILE, { step: 'check multipath' })) !== blacklist) {
+    if ((await s().readFile(MULTIPATH_FILE, { step: 'check multipath' })) !== blacklist && did(`wrote ${MULTIPATH_FILE}`, `write ${MULTIPATH_FILE}`)) {
       await s().writeFile(MULTIPATH_FILE, blacklist, { sudo: true, step: 'multipath blacklist' });
       await s().exec('systemctl restart multipathd', { sudo: true, check: false, step: 'restart multipathd' });
-      did(`wrote ${MULTIPATH_FILE}`);
     }
   }
-  return changed;
+  return out;
 }
 
-async function enableMemoryCgroup(link: Link, o: PrepareOptions, did: (what: string) => void): Promise<void> {
+/** Record a change (`done`) or, in a dry run, what would change (`would`); true when the caller should make it. */
+type Did = (done: string, would: string, disruptive?: boolean) => boolean;
+
+async function enableMemoryCgroup(link: Link, o: PrepareOptions, did: Did): Promise<void> {
   const controllers = (await link.session.exec('cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null', { check: false, step: 'check memory cgroup' })).stdout;
   if (/\bmemory\b/.test(controllers)) return;
+  if (!did('', 'turn the memory cgroup on (kernel command line) and reboot', true)) return;
   let file: string | undefined;
   let line: string | undefined;
   for (const f of CMDLINES) {
@@ -106,14 +123,14 @@ async function enableMemoryCgroup(link: Link, o: PrepareOptions, did: (what: str
     const updated = line.replace(/\s+$/, '') + ' cgroup_enable=memory\n';
     await link.session.exec(`[ -e ${shQuote(file + '.bramble-bak')} ] || cp -p ${shQuote(file)} ${shQuote(file + '.bramble-bak')}`, { sudo: true, step: 'back up the kernel command line' });
     await link.session.writeFile(file, updated, { sudo: true, mode: 0o755, step: 'enable memory cgroup' });
-    did(`added cgroup_enable=memory to ${file} (backup: ${file}.bramble-bak)`);
+    did(`added cgroup_enable=memory to ${file} (backup: ${file}.bramble-bak)`, '');
   }
   await rebootAndWait(link, o);
   const after = (await link.session.exec('cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null; echo; cat /proc/cmdline', { check: false, step: 'check memory cgroup after reboot' })).stdout;
   if (!/\bmemory\b/.test(after.split('\n')[0] ?? '')) {
     throw new SshError(link.node.name, 'enable memory cgroup', `after the reboot the memory cgroup is still off (kernel command line: ${after.split('\n')[2]?.trim() ?? '?'})`);
   }
-  did('rebooted with the memory cgroup on');
+  did('rebooted with the memory cgroup on', '', true);
 }
 
 /** Reboot, wait for SSH to go away and come back, and reconnect. */

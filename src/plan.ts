@@ -1,0 +1,182 @@
+// What `apply` would do, found by the very checks apply makes with every
+// change held back: each node's preparation and k3s step (a dry run of the
+// install path), the files the commit would add, change and delete, and the
+// Flux objects the hand-over would create. Nothing here writes anywhere.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClusterSpec, Inventory } from './inventory/model.ts';
+import { firstServer } from './k3s/config.ts';
+import { installCluster, type NodeOutcome } from './k3s/install.ts';
+import type { NodeLink } from './nodes/connect.ts';
+import { planTree, type Conflict, type FileChange } from './render/tree.ts';
+import type { RenderOutput } from './render/render.ts';
+import { installedFlux } from './flux/install.ts';
+import { readFluxSecret } from './flux/secret.ts';
+import { readFluxObjects, refText, type ObjectRef } from './flux/watch.ts';
+import { ensureRepoAt, redactUrl, remoteTree } from './git.ts';
+import { SIGN } from './steps.ts';
+
+export type NodeAction = 'install' | 'join' | 'restart' | 'prepare' | 'unchanged' | 'blocked' | 'unreachable';
+
+export interface NodePlan {
+  node: string;
+  role: 'server' | 'agent';
+  action: NodeAction;
+  /** What would change on the node, in order. */
+  changes: string[];
+  /** The changes that interrupt the node (a reboot, a k3s restart). */
+  disruptive: string[];
+  /** Why the node is blocked or unreachable. */
+  detail?: string;
+}
+
+export interface FluxPlan {
+  /** "install 2.4.0", "upgrade 2.3.0 -> 2.4.0", "unchanged (2.4.0)", or why it is unknown. */
+  flux: string;
+  deployKey: 'create' | 'in place' | 'unknown';
+  /** Rendered Flux objects that the cluster does not hold yet. */
+  create: ObjectRef[];
+  /** How many rendered Flux objects already exist. */
+  existing: number;
+}
+
+export interface ClusterPlan {
+  cluster: string;
+  nodes: NodePlan[];
+  flux: FluxPlan;
+}
+
+export interface RepoPlan {
+  /** What the files were compared with: the work tree, the remote branch, or nothing yet. */
+  basis: string;
+  changes: Array<Pick<FileChange, 'path' | 'action'>>;
+  conflicts: Conflict[];
+  unchanged: number;
+}
+
+export interface Plan {
+  clusters: ClusterPlan[];
+  repo: RepoPlan;
+}
+
+function nodePlan(o: NodeOutcome, cluster: ClusterSpec, unreachable: Set<string>): NodePlan {
+  const base = { node: o.node, role: o.role, changes: o.changes, disruptive: o.disruptive ?? [] };
+  if (unreachable.has(o.node)) return { ...base, action: 'unreachable', detail: o.detail };
+  switch (o.status) {
+    case 'installed':
+      return { ...base, action: o.node === firstServer(cluster).name ? 'install' : 'join' };
+    case 'restarted':
+      return { ...base, action: 'restart' };
+    case 'failed':
+      return { ...base, action: 'blocked', detail: `${o.step}: ${o.detail}` };
+    case 'skipped':
+      return { ...base, action: 'blocked', detail: o.detail };
+    default:
+      return { ...base, action: o.changes.length > 0 ? 'prepare' : 'unchanged' };
+  }
+}
+
+/** The nodes and Flux of one cluster, through its open links. */
+export async function planCluster(cluster: ClusterSpec, links: NodeLink[], unreachable: NodeOutcome[], expected: ObjectRef[]): Promise<ClusterPlan> {
+  const dry = await installCluster(cluster, links, unreachable, { dryRun: true, readyTimeoutMs: 0, rebootTimeoutMs: 0, agentConcurrency: 8, note: () => undefined });
+  const away = new Set(unreachable.map((u) => u.node));
+  const nodes = dry.nodes.map((n) => nodePlan(n, cluster, away));
+  const version = cluster.platform.flux.version;
+  const fresh: FluxPlan = { flux: `install ${version}`, deployKey: 'create', create: expected, existing: 0 };
+
+  const first = links.find((l) => l.node.name === firstServer(cluster).name);
+  const firstPlan = nodes.find((n) => n.node === firstServer(cluster).name);
+  if (!first || firstPlan?.action === 'blocked') return { cluster: cluster.name, nodes, flux: { ...fresh, flux: `unknown: the first server ${firstServer(cluster).name} cannot be read`, deployKey: 'unknown' } };
+  if (firstPlan?.action === 'install') return { cluster: cluster.name, nodes, flux: fresh };
+
+  const s = first.session;
+  const installed = await installedFlux(s);
+  const flux = !installed ? `install ${version}` : installed.version !== version ? `upgrade ${installed.version} -> ${version}` : installed.url !== cluster.platform.flux.installUrl ? `reinstall ${version} from ${cluster.platform.flux.installUrl}` : `unchanged (${version})`;
+  const key = await readFluxSecret(s).catch(() => undefined);
+  // Before Flux's resource types exist, nothing of Flux's can exist either.
+  const objects = installed ? await readFluxObjects(s).catch(() => []) : [];
+  const has = (r: ObjectRef) => objects.some((x) => x.kind === r.kind && x.namespace === r.namespace && x.name === r.name);
+  return { cluster: cluster.name, nodes, flux: { flux, deployKey: key ? 'in place' : 'create', create: expected.filter((r) => !has(r)), existing: expected.filter(has).length } };
+}
+
+/**
+ * The files a publish would commit, compared with the work tree when it
+ * exists, else with the remote branch (a throwaway shallow clone), else with
+ * nothing (a new repository).
+ */
+export async function planRepo(inv: Inventory, repo: string, remote: string, rendered: Pick<RenderOutput, 'files' | 'scopes'>, force = false): Promise<RepoPlan> {
+  const compare = async (dir: string, basis: string): Promise<RepoPlan> => {
+    const t = await planTree(dir, rendered.files, rendered.scopes, force);
+    return { basis, changes: t.changes.map((c) => ({ path: c.path, action: c.action })), conflicts: t.conflicts, unchanged: t.unchanged.length };
+  };
+  if (existsSync(repo)) {
+    await ensureRepoAt(repo, remote);
+    return compare(repo, `the work tree ${repo}`);
+  }
+  const tree = await remoteTree(remote, inv.git.branch);
+  if (tree) {
+    try {
+      return await compare(tree.dir, `${redactUrl(remote)} (branch ${inv.git.branch}, ${tree.head.slice(0, 12)})`);
+    } finally {
+      tree.remove();
+    }
+  }
+  const empty = mkdtempSync(join(tmpdir(), 'bramble-plan-'));
+  try {
+    return await compare(empty, `nothing yet: ${redactUrl(remote)} has no branch ${inv.git.branch}`);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+}
+
+const WORD: Record<NodeAction, string> = {
+  install: 'install k3s (first server)',
+  join: 'install k3s and join',
+  restart: 'restart k3s',
+  prepare: 'prepare only',
+  unchanged: 'unchanged',
+  blocked: 'BLOCKED',
+  unreachable: 'UNREACHABLE',
+};
+
+/** Everything the owner should agree to before it happens: reboots, restarts, deletions, overwritten edits. */
+export function disruptiveSteps(plan: Plan): string[] {
+  const out: string[] = [];
+  for (const c of plan.clusters) for (const n of c.nodes) for (const d of n.disruptive) out.push(`${c.cluster}/${n.node}: ${d}`);
+  for (const f of plan.repo.changes) if (f.action === 'delete') out.push(`delete ${f.path} (Flux then removes what it defined from the cluster)`);
+  for (const f of plan.repo.conflicts) out.push(`overwrite ${f.path} (${f.why})`);
+  return out;
+}
+
+/** True when applying would change nothing at all. */
+export function planIsEmpty(plan: Plan): boolean {
+  return plan.repo.changes.length === 0 && plan.clusters.every((c) => c.nodes.every((n) => n.action === 'unchanged') && c.flux.create.length === 0 && c.flux.flux.startsWith('unchanged') && c.flux.deployKey === 'in place');
+}
+
+export function planLines(plan: Plan, k3s: Map<string, string>): string[] {
+  const lines: string[] = [];
+  for (const c of plan.clusters) {
+    lines.push(`cluster ${c.cluster} (k3s ${k3s.get(c.cluster) ?? '?'}):`);
+    lines.push('  nodes:');
+    for (const n of c.nodes) {
+      lines.push(`    ${n.node.padEnd(16)} ${n.role.padEnd(6)} ${WORD[n.action]}${n.detail ? `: ${n.detail}` : ''}`);
+      for (const ch of n.changes) lines.push(`      - ${ch}${n.disruptive.includes(ch) ? '  (disruptive)' : ''}`);
+      for (const d of n.disruptive.filter((x) => !n.changes.includes(x))) lines.push(`      - ${d}  (disruptive)`);
+    }
+    lines.push('  flux:');
+    lines.push(`    Flux: ${c.flux.flux}`);
+    lines.push(`    deploy key: ${c.flux.deployKey}`);
+    if (c.flux.create.length === 0) lines.push(`    objects: all ${c.flux.existing} exist`);
+    else {
+      lines.push(`    objects to create: ${c.flux.create.length}${c.flux.existing ? ` (${c.flux.existing} exist)` : ''}`);
+      for (const r of c.flux.create) lines.push(`      + ${refText(r)}`);
+    }
+  }
+  const count = (a: FileChange['action']) => plan.repo.changes.filter((c) => c.action === a).length;
+  lines.push(`repository, compared with ${plan.repo.basis}:`);
+  lines.push(`  ${count('add')} to add, ${count('change')} to change, ${count('delete')} to delete, ${plan.repo.unchanged} unchanged`);
+  for (const ch of plan.repo.changes) lines.push(`  ${SIGN[ch.action]} ${ch.path}`);
+  for (const cf of plan.repo.conflicts) lines.push(`  ! ${cf.path} ${cf.why}`);
+  return lines;
+}

@@ -1,0 +1,202 @@
+// The phases a run goes through, each usable alone (install, publish, flux)
+// or one after another (apply): k3s on a cluster's nodes, the rendered
+// repository committed and pushed, the cluster handed to Flux. Each reports
+// through an Io, so a command prints lines and apply feeds its progress tree.
+import { resolve as resolvePath } from 'node:path';
+import type { ClusterSpec, Inventory } from './inventory/model.ts';
+import type { ClusterOutcome, NodeOutcome } from './k3s/install.ts';
+import type { NodeLink } from './nodes/connect.ts';
+import type { TreePlan, FileChange } from './render/tree.ts';
+import type { Session, SessionOptions } from './ssh/session.ts';
+import type { WatchResult } from './flux/watch.ts';
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** What the phases take from the command line. */
+export interface RunOptions {
+  cluster?: string[];
+  /** The Git work tree (default: the current folder). */
+  repo?: string;
+  /** Push here instead of the inventory's git.url. */
+  remote?: string;
+  force?: boolean;
+  verbose?: boolean;
+  kubeconfig?: string;
+  /** How long a node may take to be Ready or to come back from a reboot. */
+  nodeTimeoutMs: number;
+  /** How long Flux may take to reconcile. */
+  fluxTimeoutMs: number;
+  rotateDeployKey?: boolean;
+  /** Ask the owner (a terminal is attached and no progress display owns it). */
+  confirm?: (message: string) => Promise<boolean>;
+}
+
+/** Errors that end a phase with a code other than 1. */
+export class PhaseError extends Error {
+  readonly code: number;
+  readonly lines: string[];
+  constructor(message: string, code: number, lines: string[] = []) {
+    super(message);
+    this.name = 'PhaseError';
+    this.code = code;
+    this.lines = lines;
+  }
+}
+
+/** Exit codes beyond 0 (done), 1 (refused or failed) and 2 (usage). */
+export const EXIT = { reconcileFailed: 3, reconcileTimeout: 4 } as const;
+
+/** How a file change is marked, as in `git status --short`. */
+export const SIGN: Record<FileChange['action'], string> = { add: 'A', change: 'M', delete: 'D' };
+
+export function changeLines(plan: Pick<TreePlan, 'changes'>): string[] {
+  return plan.changes.map((c) => `  ${SIGN[c.action]} ${c.path}`);
+}
+
+export function conflictLines(plan: Pick<TreePlan, 'conflicts'>): string[] {
+  return plan.conflicts.map((c) => `  ! ${c.path} ${c.why}`);
+}
+
+function commitMessage(inv: Inventory, clusters: string[], plan: TreePlan): string {
+  const lines = [`bramble: render ${clusters.join(', ')}`, '', `Rendered from ${inv.source}.`];
+  for (const name of clusters) {
+    const mine = plan.changes.filter((c) => c.path.startsWith(`clusters/${name}/`));
+    if (mine.length === 0) continue;
+    const count = (a: FileChange['action']) => mine.filter((c) => c.action === a).length;
+    lines.push('', `${name}: ${count('add')} added, ${count('change')} changed, ${count('delete')} removed`);
+    for (const c of mine.slice(0, 30)) lines.push(`  ${SIGN[c.action]} ${c.path}`);
+    if (mine.length > 30) lines.push(`  ... and ${mine.length - 30} more`);
+  }
+  return lines.join('\n');
+}
+
+export function outcomeLine(n: NodeOutcome): string {
+  if (n.status === 'failed') return `FAILED at ${n.step}: ${n.detail}`;
+  if (n.status === 'skipped') return `skipped: ${n.detail}`;
+  return `${n.status}${n.changes.length ? ` (${n.changes.join('; ')})` : ''}${n.detail ? `: ${n.detail}` : ''}`;
+}
+
+export function outcomeLines(nodes: NodeOutcome[]): string[] {
+  return nodes.map((n) => `  ${n.node.padEnd(16)} ${n.role.padEnd(6)} ${outcomeLine(n)}`);
+}
+
+/** Connect a cluster's nodes; the unreachable ones become failed outcomes. */
+export async function linkCluster(cluster: ClusterSpec, sessionOpts: SessionOptions): Promise<{ links: NodeLink[]; unreachable: NodeOutcome[] }> {
+  const { connectCluster, NodeLink } = await import('./nodes/connect.ts');
+  const connections = await connectCluster(cluster, sessionOpts);
+  const links: NodeLink[] = [];
+  const unreachable: NodeOutcome[] = [];
+  for (const c of connections) {
+    if ('session' in c) links.push(new NodeLink(c.node, c.session, sessionOpts, cluster));
+    else unreachable.push({ node: c.node.name, role: c.node.role, status: 'failed', changes: [], step: c.error.step, detail: c.error.message.replace(/^[^:]+: [^:]+: /, '') });
+  }
+  return { links, unreachable };
+}
+
+/** k3s on one cluster's connected nodes, then its kubeconfig merged. */
+export async function installStep(
+  cluster: ClusterSpec,
+  linked: { links: NodeLink[]; unreachable: NodeOutcome[] },
+  o: RunOptions,
+  io: Io,
+  onNode?: (node: string, event: 'start' | NodeOutcome) => void,
+): Promise<ClusterOutcome> {
+  const [{ installCluster }, { defaultKubeconfig }] = await Promise.all([import('./k3s/install.ts'), import('./kubeconfig.ts')]);
+  return installCluster(cluster, linked.links, linked.unreachable, {
+    readyTimeoutMs: o.nodeTimeoutMs,
+    rebootTimeoutMs: o.nodeTimeoutMs,
+    agentConcurrency: 4,
+    kubeconfig: o.kubeconfig ?? defaultKubeconfig(),
+    note: (l) => io.out(l),
+    onNode,
+  });
+}
+
+/** The repository's remote, the work tree, and (on GitHub) the repository made to exist. */
+export function repoOf(inv: Inventory, o: RunOptions): { repo: string; remote: string } {
+  return { repo: resolvePath(o.repo ?? '.'), remote: o.remote ?? inv.git.url };
+}
+
+/** Render, commit and push; `head` is the commit the remote's branch now holds. */
+export async function publishStep(inv: Inventory, o: RunOptions, io: Io, sessionOpts: SessionOptions | undefined): Promise<{ head: string; committed?: string; changes: number }> {
+  const [{ renderInventory }, { planTree, applyTree }, { ensureRepo, publish, redactUrl }] = await Promise.all([import('./render/render.ts'), import('./render/tree.ts'), import('./git.ts')]);
+  const { repo, remote } = repoOf(inv, o);
+  if (!o.remote && sessionOpts && inv.git.provider === 'github') {
+    // Pushing to the inventory's own repository: on GitHub, create it first when it does not exist.
+    const { gitHostFor } = await import('./githost.ts');
+    io.out(await gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? (l) => io.err(l) : undefined }).ensureRepository());
+  }
+  const how = await ensureRepo(repo, remote, inv.git.branch);
+  if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
+
+  const out = await renderInventory(inv, { clusters: o.cluster });
+  const plan = await planTree(repo, out.files, out.scopes, o.force);
+  if (plan.conflicts.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, conflictLines(plan));
+  await applyTree(repo, plan, out.scopes);
+  for (const l of changeLines(plan)) io.out(l);
+
+  // Stage bramble's own files only: generated ones, pruned ones, and seeds it just created.
+  const added = new Set(plan.changes.map((c) => c.path));
+  const paths = [...out.files.filter((f) => !f.seed || added.has(f.path)).map((f) => f.path), ...plan.changes.filter((c) => c.action === 'delete').map((c) => c.path)];
+  const names = out.scopes.map((s) => s.slice('clusters/'.length));
+  const result = await publish({ repo, remote, branch: inv.git.branch, paths, message: commitMessage(inv, names, plan) });
+
+  if (result.committed) io.out(`committed ${result.committed.slice(0, 12)}: ${plan.changes.length} file change(s) in ${names.join(', ')}`);
+  else io.out(`nothing changed in ${names.join(', ')}`);
+  if (result.rebased > 0) io.out(`the remote had moved on; rebased onto it ${result.rebased} time(s)`);
+  io.out(result.pushed ? `pushed ${result.head.slice(0, 12)} to ${redactUrl(remote)} (branch ${inv.git.branch})` : `remote ${redactUrl(remote)} (branch ${inv.git.branch}) is already at ${result.head.slice(0, 12)}`);
+  io.out(`work tree: ${repo}`);
+  return { head: result.head, committed: result.committed, changes: plan.changes.length };
+}
+
+/** What Flux needs from the render of one cluster: its sync objects and the objects to wait for. */
+export async function renderedFor(inv: Inventory, cluster: ClusterSpec) {
+  const [{ renderInventory }, { expectedObjects }] = await Promise.all([import('./render/render.ts'), import('./flux/watch.ts')]);
+  const out = await renderInventory(inv, { clusters: [cluster.name] });
+  const objects = out.docs.map((d) => d.object as unknown);
+  return { sync: out.docs.filter((d) => d.file.endsWith('/flux-system/gotk-sync.yaml')).map((d) => d.object as unknown), expected: expectedObjects(objects) };
+}
+
+/**
+ * Hand one cluster to Flux through a session on one of its servers and wait
+ * for reconciliation. Throws PhaseError (exit 3 or 4) when Flux fails or is late.
+ */
+export async function fluxStep(inv: Inventory, cluster: ClusterSpec, first: Session, o: RunOptions, io: Io, sessionOpts: SessionOptions, commit?: string): Promise<WatchResult> {
+  const [{ gitHostFor }, { handOver }, { redactUrl }] = await Promise.all([import('./githost.ts'), import('./flux/handover.ts'), import('./git.ts')]);
+  const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? (l) => io.err(l) : undefined });
+  io.out(`handing over to Flux (${redactUrl(inv.git.url)}, branch ${inv.git.branch}, path clusters/${cluster.name})`);
+  const rendered = await renderedFor(inv, cluster);
+  const r = await handOver(cluster, first, host, rendered, {
+    rotate: Boolean(o.rotateDeployKey),
+    confirm: o.confirm,
+    timeoutMs: o.fluxTimeoutMs,
+    failAfterMs: Math.min(o.fluxTimeoutMs / 2, 120_000),
+    pollMs: 1000,
+    commit,
+    note: (l) => io.out(l),
+  });
+  if (r.watch.outcome === 'reconciled') return r.watch;
+  const failedNow = r.watch.outcome === 'failed';
+  throw new PhaseError(
+    failedNow ? `cluster ${cluster.name}: Flux reports a failure:` : `cluster ${cluster.name}: not reconciled after ${Math.round(o.fluxTimeoutMs / 1000)} s; still waiting on:`,
+    failedNow ? EXIT.reconcileFailed : EXIT.reconcileTimeout,
+    r.watch.problems.map((p) => `  ${p}`),
+  );
+}
+
+/** The source's revision once reconciled, for the summary. */
+export function reconciledRevision(watch: WatchResult): string {
+  return watch.objects.find((x) => x.kind === 'GitRepository' && x.name === 'flux-system')?.revision ?? 'revision unknown';
+}
+
+/** The URLs an owner opens once a cluster is up. */
+export function platformUrls(cluster: ClusterSpec): Array<[string, string]> {
+  const p = cluster.platform;
+  return [
+    ['Traefik dashboard', `https://${p.traefik.dashboardHost}/dashboard/`],
+    ['Grafana', `https://${p.monitoring.grafanaHost}/`],
+  ];
+}
