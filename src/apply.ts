@@ -22,8 +22,10 @@ export interface ApplyOptions extends RunOptions {
   /** Do not ask before disruptive steps. */
   yes?: boolean;
   json?: boolean;
-  /** Standard input and output are a terminal. */
+  /** Standard input and output are a terminal: the owner can be asked. */
   tty: boolean;
+  /** Standard output can draw a live tree (a terminal that reports its width). */
+  tree: boolean;
   /** Ask a yes/no question (only called when tty). */
   ask: (message: string) => Promise<boolean>;
 }
@@ -155,7 +157,7 @@ function summaryEvent(clusters: ClusterSpec[], results: Results, inv: Inventory,
 }
 
 export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOptions, sessionOpts: SessionOptions, io: Io): Promise<number> {
-  const mode = progressMode(o.json, o.tty);
+  const mode = progressMode(o.json, o.tree);
   const say = (line: string) => (mode === 'json' ? jsonEvent(io.out, { event: 'output', message: line }) : io.out(line));
 
   const { plan, linked } = await connectAndPlan(inv, clusters, o, sessionOpts);
@@ -235,7 +237,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
             results.flux.set(c.name, w);
             t.title = `${c.name}: Flux reconciled (${reconciledRevision(w)})`;
           } catch (e) {
-            results.flux.set(c.name, e instanceof PhaseError ? e.message.replace(/:$/, '') : 'failed');
+            results.flux.set(c.name, `not reconciled: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
             throw e;
           }
         },

@@ -365,7 +365,7 @@ async function cmdApply(opts: Options, io: Io): Promise<number> {
   const inv = await loadInventory(opts.inventory!);
   const clusters = selectClusters(inv, opts.cluster);
   const sessionOpts = await nodeOptions(opts, io);
-  return apply(inv, clusters, { ...runOptions(opts), nodeTimeoutMs: 300_000, yes: opts.yes, json: opts.json, tty: isInteractive(), ask: async (message) => (await import('@inquirer/prompts')).confirm({ message, default: false }) }, sessionOpts, io);
+  return apply(inv, clusters, { ...runOptions(opts), nodeTimeoutMs: 300_000, yes: opts.yes, json: opts.json, tty: isInteractive(), tree: Boolean(process.stdout.isTTY && process.stdout.columns > 0), ask: async (message) => (await import('@inquirer/prompts')).confirm({ message, default: false }) }, sessionOpts, io);
 }
 
 async function cmdInit(opts: Options, io: Io): Promise<number> {

@@ -46,8 +46,13 @@ export function bramble(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {})
  * serves what the command fetches (the lab's install script).
  */
 export function brambleAsync(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000): Promise<Run> {
+  return runAsync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], env, timeoutMs);
+}
+
+/** Any command, without blocking this process; killed after `timeoutMs`. */
+export function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

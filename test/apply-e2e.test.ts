@@ -1,0 +1,215 @@
+// `plan` and `apply` end to end on a two-node lab cluster (a server and an
+// agent) with a real SSH Git server: the plan of a new cluster changes
+// nothing; apply with --json is a stream of JSON events; apply at a terminal
+// draws listr2's tree; a changed inventory plans exactly its changes, and
+// apply asks before the restart it needs.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse, parseDocument } from 'yaml';
+import { brambleAsync, ROOT, runAsync, tempDir, type Run } from './helpers.ts';
+import { labInventory, startLab } from './lab-helpers.ts';
+import { fluxInstallManifest } from './lab-standins/flux-install.ts';
+
+const lab = await startLab([
+  { name: 'srv', board: 'rk1' },
+  { name: 'wrk', board: 'x86' },
+]);
+const scriptUrl = await lab.serveInstallScript();
+await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
+const gitServer = await lab.startGitServer();
+const repoUrl = lab.gitRepository('apply.git');
+const work = tempDir();
+const knownHosts = join(work, 'known_hosts');
+writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
+
+const base = labInventory(
+  lab,
+  [
+    {
+      name: 'staging',
+      nodes: [
+        { node: 'srv', role: 'server' },
+        { node: 'wrk', role: 'agent' },
+      ],
+    },
+  ],
+  { installScriptUrl: scriptUrl },
+).replace(/git:\n  url: .*\n/, ['git:', `  url: ${repoUrl}`, `  hostKey: "${gitServer.fingerprint}"`, 'defaults:', '  platform:', '    flux:', `      installUrl: http://${lab.gateway}:8089/flux/v{version}/install.yaml`, ''].join('\n'));
+const inv = join(work, 'inventory.yaml');
+writeFileSync(inv, base);
+const repo = join(work, 'repo');
+const env = { ...gitServer.ownerEnv, KUBECONFIG: join(work, 'kubeconfig') };
+const common = ['-i', inv, '--known-hosts', knownHosts, '--repo', repo];
+const run = (args: string[]): Promise<Run> => brambleAsync([...args, ...common], env, 240_000);
+
+function remoteHead(): string {
+  return spawnSync('git', ['ls-remote', repoUrl, 'refs/heads/main'], { encoding: 'utf8', env: { ...process.env, ...gitServer.ownerEnv } }).stdout.split(/\s+/)[0]!;
+}
+
+type Event = { time: string; event: string; task?: string[]; title?: string; message?: string; [k: string]: unknown };
+
+/** Every stdout line is one JSON document with a time and an event name. */
+function events(out: string): Event[] {
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l, i) => {
+      let e: Event;
+      try {
+        e = JSON.parse(l) as Event;
+      } catch {
+        assert.fail(`line ${i + 1} of --json output is not JSON: ${l}`);
+      }
+      assert.ok(!Number.isNaN(Date.parse(e.time)) && typeof e.event === 'string', l);
+      return e;
+    });
+}
+
+/** What the lab can never do (no iSCSI in its kernel): apply tries iscsid again on every run. */
+const LAB_ALWAYS = 'start iscsid';
+
+type PlanJson = {
+  plan: {
+    clusters: Array<{ cluster: string; nodes: Array<{ node: string; action: string; changes: string[]; disruptive: string[] }>; flux: { flux: string; deployKey: string; create: unknown[]; existing: number } }>;
+    repo: { basis: string; changes: Array<{ path: string; action: string }>; unchanged: number };
+  };
+  disruptive: string[];
+};
+
+test('plan of a new cluster: every node to install, every file to add, every Flux object to create; nothing changes', async () => {
+  const r = await run(['plan', '--json']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const { plan, disruptive } = JSON.parse(r.stdout) as PlanJson;
+  const [c] = plan.clusters;
+  assert.deepEqual(
+    c!.nodes.map((n) => [n.node, n.action]),
+    [
+      ['srv', 'install'],
+      ['wrk', 'join'],
+    ],
+  );
+  assert.ok(c!.nodes[1]!.changes.includes('write /etc/rancher/k3s/config.yaml'));
+  assert.equal(c!.flux.flux, 'install 2.9.5');
+  assert.equal(c!.flux.deployKey, 'create');
+  assert.equal(c!.flux.create.length, 11);
+  assert.match(plan.repo.basis, /^nothing yet: .* has no branch main$/);
+  assert.equal(plan.repo.changes.length, 15);
+  assert.ok(plan.repo.changes.every((f) => f.action === 'add'));
+  assert.deepEqual(disruptive, []);
+  // Read-only: no k3s, no config, no branch, no work tree.
+  assert.equal(lab.readNodeFile('srv', '/etc/rancher/k3s/config.yaml'), undefined);
+  assert.equal(lab.readNodeFile('wrk', '/usr/local/bin/k3s'), undefined);
+  assert.equal(remoteHead(), '');
+  assert.equal(spawnSync('test', ['-e', repo]).status, 1, 'plan makes no work tree');
+});
+
+let deployKey = '';
+
+test('apply --json: one JSON event per line, node tasks under the cluster, a summary at the end', async () => {
+  const r = await run(['apply', '--json', '--timeout', '60']);
+  // A plain SSH host: the run stops for the owner to add the deploy key.
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const ev = events(r.stdout);
+  const line = ev.find((e) => e.event === 'output' && /ssh-ed25519 \S+ flux-staging/.test(e.message ?? ''));
+  deployKey = /(ssh-ed25519 \S+ flux-staging)/.exec(line?.message ?? '')?.[1] ?? '';
+  assert.ok(deployKey, 'the deploy key to add is an output event');
+  assert.equal(ev[0]!.event, 'plan');
+  const done = (path: string[]) => ev.find((e) => e.event === 'done' && JSON.stringify(e.task) === JSON.stringify(path));
+  assert.ok(done(['staging: k3s v1.35.6+k3s1', 'srv (server)']), 'the server has its own task under the cluster');
+  assert.ok(done(['staging: k3s v1.35.6+k3s1', 'wrk (agent)']));
+  assert.match(ev.find((e) => e.event === 'title' && e.task?.[1] === 'wrk (agent)' && /installed/.test(e.title ?? ''))!.title!, /^wrk \(agent\): installed \(/);
+  assert.ok(done(['repository ' + repoUrl + ' (branch main)']));
+  const failed = ev.find((e) => e.event === 'failed');
+  assert.deepEqual(failed?.task, ['staging: Flux']);
+  assert.match(failed!.message!, /the deploy key for cluster staging is not accepted yet/);
+  const summary = ev.at(-1)!;
+  assert.equal(summary.event, 'summary');
+  const cl = (summary.clusters as Array<{ name: string; nodes: Array<{ name: string; status: string }>; flux: string; urls: Record<string, string> }>)[0]!;
+  assert.deepEqual(
+    cl.nodes.map((n) => [n.name, n.status]),
+    [
+      ['srv', 'installed'],
+      ['wrk', 'installed'],
+    ],
+  );
+  assert.match(cl.flux, /^not reconciled: git@198\.18\.\d+\.4: the deploy key for cluster staging is not accepted yet/);
+  assert.equal(cl.urls.Grafana, 'https://grafana.staging.home.arpa/');
+  assert.equal((summary.git as { head: string }).head, remoteHead());
+  assert.equal(r.stderr, '', 'with --json, nothing is printed outside the stream');
+});
+
+test('apply at a terminal draws the task tree, and ends reconciled with a summary', async () => {
+  lab.addDeployKey(deployKey);
+  // `script` gives the run a real pseudo-terminal, as an owner's shell would.
+  const cmd = [process.execPath, join(ROOT, 'dist', 'bootstrap.js'), 'apply', ...common, '--timeout', '90'].map((a) => `'${a}'`).join(' ');
+  const r = await runAsync('script', ['-qefc', `stty cols 200 rows 60; ${cmd}`, '/dev/null'], { ...env, TERM: 'xterm-256color' }, 150_000);
+  const screen = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+  assert.equal(r.code, 0, screen);
+  // listr2's tree: the cluster's node tasks indented under it, each ticked.
+  assert.match(screen, /✔ staging: k3s v1\.35\.6\+k3s1\n\s+✔ srv \(server\): (unchanged|restarted)/);
+  assert.match(screen, /\n\s+✔ wrk \(agent\): /);
+  assert.match(screen, /✔ staging: Flux reconciled \(main@sha1:[0-9a-f]{40}\)/);
+  assert.match(screen, /summary:\n {2}cluster staging: k3s v1\.35\.6\+k3s1\n/);
+  assert.ok(screen.includes(`flux: reconciled at main@sha1:${remoteHead()}`), screen);
+});
+
+test('plan against a changed inventory lists exactly the changes, and apply asks before the restart', async () => {
+  const doc = parseDocument(readFileSync(inv, 'utf8'));
+  doc.setIn(['clusters', 0, 'nodes', 1, 'labels'], doc.createNode({ disk: 'ssd' }));
+  doc.setIn(['clusters', 0, 'platform'], doc.createNode({ traefik: { replicas: 3 } }));
+  writeFileSync(inv, doc.toString());
+  const head = remoteHead();
+  const agentConfig = lab.readNodeFile('wrk', '/etc/rancher/k3s/config.yaml');
+
+  const r = await run(['plan', '--json']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const { plan, disruptive } = JSON.parse(r.stdout) as PlanJson;
+  const nodes = plan.clusters[0]!.nodes.map((n) => ({ node: n.node, action: n.action, changes: n.changes.filter((c) => c !== LAB_ALWAYS) }));
+  assert.deepEqual(nodes, [
+    { node: 'srv', action: 'prepare', changes: [] },
+    { node: 'wrk', action: 'restart', changes: ['write /etc/rancher/k3s/config.yaml (node-label)'] },
+  ]);
+  assert.deepEqual(disruptive, ['staging/wrk: restart k3s-agent']);
+  assert.deepEqual(plan.repo.changes, [{ path: 'clusters/staging/infrastructure/controllers/traefik.yaml', action: 'change' }]);
+  assert.equal(plan.repo.basis, `the work tree ${repo}`);
+  assert.deepEqual(plan.clusters[0]!.flux, { flux: 'unchanged (2.9.5)', deployKey: 'in place', create: [], existing: 11 });
+
+  // The text form says the same.
+  const text = await run(['plan']);
+  assert.match(text.stdout, /\n {4}wrk +agent +restart k3s\n {6}- start iscsid\n {6}- write \/etc\/rancher\/k3s\/config\.yaml \(node-label\)\n {6}- restart k3s-agent {2}\(disruptive\)\n/);
+  assert.match(text.stdout, /\n {2}0 to add, 1 to change, 0 to delete, 12 unchanged\n {2}M clusters\/staging\/infrastructure\/controllers\/traefik\.yaml\n/);
+  assert.match(text.stdout, /apply would ask before 1 disruptive step\(s\)/);
+
+  // No terminal and no --yes: apply refuses before changing anything.
+  const refused = await run(['apply', '--timeout', '60']);
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /apply would interrupt running things and asks first:\n {2}staging\/wrk: restart k3s-agent\nRun it at a terminal to confirm, or pass --yes\./);
+  assert.equal(remoteHead(), head, 'nothing pushed');
+  assert.equal(lab.readNodeFile('wrk', '/etc/rancher/k3s/config.yaml'), agentConfig, 'nothing written on the node');
+
+  const yes = await run(['apply', '--yes', '--timeout', '90']);
+  assert.equal(yes.code, 0, yes.stdout + yes.stderr);
+  assert.match(yes.stdout, /✔ \[[\d:]+\] wrk \(agent\): restarted \(wrote \/etc\/rancher\/k3s\/config\.yaml \(node-label\)\)/);
+  assert.deepEqual(parse(lab.readNodeFile('wrk', '/etc/rancher/k3s/config.yaml')!)['node-label'], ['bramble.dev/hardware=x86', 'bramble.dev/cluster=staging', 'disk=ssd']);
+  assert.notEqual(remoteHead(), head);
+
+  // And now there is nothing left to do.
+  const after = JSON.parse((await run(['plan', '--json'])).stdout) as PlanJson;
+  assert.deepEqual(after.plan.clusters[0]!.nodes.map((n) => n.changes.filter((c) => c !== LAB_ALWAYS)), [[], []]);
+  assert.deepEqual(after.plan.repo.changes, []);
+  assert.deepEqual(after.disruptive, []);
+});
+
+test('a node that cannot be done stops apply before anything changes', async () => {
+  const pinned = readFileSync(inv, 'utf8').replace(/version: v1\.35\.6\+k3s1/, 'version: v1.36.0+k3s1');
+  const other = join(work, 'other-version.yaml');
+  writeFileSync(other, pinned);
+  const head = remoteHead();
+  const r = await brambleAsync(['apply', '--yes', '-i', other, '--known-hosts', knownHosts, '--repo', repo], env, 120_000);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /apply stopped before changing anything: \d node\(s\) cannot be done\n {2}staging\/srv: k3s version: k3s v1\.35\.6\+k3s1 is installed but the inventory pins v1\.36\.0\+k3s1/);
+  assert.equal(remoteHead(), head);
+});
