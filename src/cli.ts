@@ -370,7 +370,8 @@ async function cmdApply(opts: Options, io: Io): Promise<number> {
 
 async function cmdInit(opts: Options, io: Io): Promise<number> {
   const { runWizard } = await load.wizard();
-  return runWizard(resolvePath(opts.inventory ?? 'inventory.yaml'), { interactive: isInteractive(), io });
+  const file = opts.inventory ?? 'inventory.yaml';
+  return runWizard(resolvePath(file), { interactive: isInteractive(), io, next: (command) => COMMANDS[command]!({ inventory: file }, io) });
 }
 
 async function cmdStatus(opts: Options, io: Io): Promise<number> {

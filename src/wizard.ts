@@ -1,5 +1,413 @@
+// `bramble init`: the inventory written (or edited) by answering questions.
+// Answers go straight into a YAML document, so an existing file keeps its
+// comments, its key order and every field the wizard does not ask about. Each
+// answer is checked as it is typed, with the rules `bramble validate` uses,
+// and the whole file is validated once more before it is written.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { Document, isMap, isScalar, isSeq, parseDocument, stringify, type Node as YamlNode } from 'yaml';
+import ipaddr from 'ipaddr.js';
+import { staticAddressProblem, versionTriple } from './inventory/check.ts';
+import { DEFAULTS, FLUX_MIN_KUBERNETES, PINNED, PROFILES, RECOMMENDED_K3S } from './inventory/defaults.ts';
+import { FORMATS, isCidr, isIpv4 } from './inventory/formats.ts';
+import { parseInventory } from './inventory/load.ts';
+import { defaultReplicas, gitHostOf } from './inventory/model.ts';
+import type { RawInventory, RawVlan } from './inventory/schema.ts';
+import { packageRoot } from './paths.ts';
+import { writeAtomic } from './render/tree.ts';
 import type { Io } from './steps.ts';
-export async function runWizard(file: string, o: { interactive: boolean; io: Io }): Promise<number> {
-  o.io.err(`not yet: ${file}`);
-  return 1;
+
+export class WizardError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WizardError';
+  }
+}
+
+/** How the wizard asks: inquirer at a terminal; anything that answers in tests. */
+export interface Ask {
+  /** A line of text; `check` returns why an answer is wrong. Empty answers take the default. */
+  text(message: string, o?: { default?: string; check?: (v: string) => string | undefined; optional?: boolean }): Promise<string>;
+  choose<T extends string>(message: string, choices: readonly T[], def?: T): Promise<T>;
+  yes(message: string, def: boolean): Promise<boolean>;
+}
+
+export async function inquirerAsk(): Promise<Ask> {
+  const { input, select, confirm } = await import('@inquirer/prompts');
+  return {
+    async text(message, o = {}) {
+      const answer = await input({
+        message,
+        default: o.default,
+        validate: (v) => {
+          const t = v.trim();
+          if (t === '') return o.optional ? true : 'an answer is needed';
+          return o.check?.(t) ?? true;
+        },
+      });
+      return answer.trim();
+    },
+    choose: (message, choices, def) => select({ message, choices: choices.map((c) => ({ value: c, name: c })), default: def }),
+    yes: (message, def) => confirm({ message, default: def }),
+  };
+}
+
+/** The VLAN layout most homelabs on a UniFi-style router start from (the reference site's). */
+export const COMMON_VLANS: RawVlan[] = [
+  { id: 10, name: 'Default', subnet: '192.168.10.0/24', gateway: '192.168.10.1', dhcp: { start: '192.168.10.100', end: '192.168.10.254' }, internet: true, purpose: 'network infrastructure (gateway, switch)' },
+  { id: 100, name: 'ServerLAN', subnet: '192.168.100.0/24', gateway: '192.168.100.1', dhcp: { start: '192.168.100.150', end: '192.168.100.254' }, internet: true, purpose: 'trusted servers: both k8s clusters, the NAS, Proxmox' },
+  { id: 30, name: 'MainLAN', subnet: '192.168.30.0/24', gateway: '192.168.30.1', dhcp: { start: '192.168.30.100', end: '192.168.30.199' }, internet: true, purpose: 'trusted clients and media' },
+  { id: 15, name: 'IoT', subnet: '192.168.15.0/24', gateway: '192.168.15.1', dhcp: { start: '192.168.15.100', end: '192.168.15.200' }, internet: true, purpose: 'IoT and guests' },
+  { id: 20, name: 'NoT', subnet: '192.168.20.0/24', gateway: '192.168.20.1', dhcp: { start: '192.168.20.100', end: '192.168.20.254' }, internet: false, purpose: 'no internet, local only' },
+];
+
+const format = (name: keyof typeof FORMATS) => (v: string) => (FORMATS[name]!.test(v) ? undefined : `expected ${FORMATS[name]!.describe}`);
+
+/** The same Flux/Kubernetes compatibility rule validate applies to the site's k3s version. */
+function k3sProblem(v: string): string | undefined {
+  const bad = format('k3s-version')(v);
+  if (bad) return bad;
+  const [maj, min] = versionTriple(PINNED.flux);
+  const need = FLUX_MIN_KUBERNETES[`${maj}.${min}`]!;
+  const have = versionTriple(v);
+  const older = have[0] !== need[0] ? have[0] < need[0] : have[1] !== need[1] ? have[1] < need[1] : have[2] < need[2];
+  return older ? `k3s ${v} runs Kubernetes ${have.join('.')}, but Flux ${PINNED.flux} needs Kubernetes ${need.join('.')} or newer` : undefined;
+}
+
+function gitUrlProblem(v: string): string | undefined {
+  const bad = format('git-url')(v);
+  if (bad) return bad;
+  if (gitHostOf(v) === 'github.com' && !/^(ssh:\/\/|[^/:@]+@[^/:]+:)/.test(v)) return 'Flux reads a GitHub repository with an SSH deploy key: use the SSH form, e.g. ssh://git@github.com/OWNER/REPO.git';
+  return undefined;
+}
+
+/**
+ * The file as it is being answered: a YAML document changed in place. While
+ * the answers only change existing values, the original text is kept and
+ * just those values are replaced in it, so quoting and flow style stay as the
+ * owner wrote them; adding or removing an entry re-prints the document.
+ */
+class Draft {
+  readonly doc: Document;
+  private readonly source: string | undefined;
+  private splices: Array<{ start: number; end: number; text: string }> = [];
+  private structural = false;
+  constructor(doc: Document, source?: string) {
+    this.doc = doc;
+    this.source = source;
+  }
+  get<T = unknown>(path: Array<string | number>): T | undefined {
+    const v = this.doc.getIn(path, false) as unknown;
+    return (v && typeof v === 'object' && 'toJSON' in v ? (v as { toJSON(): unknown }).toJSON() : v) as T | undefined;
+  }
+  /** Set a value only when it differs, so untouched values keep their comments and style. */
+  set(path: Array<string | number>, value: unknown, flow = false): void {
+    if (JSON.stringify(this.get(path)) === JSON.stringify(value)) return;
+    const old = this.doc.getIn(path, true);
+    if (this.source !== undefined && isScalar(old) && old.range && (value === null || typeof value !== 'object')) {
+      const [start, end] = old.range;
+      this.splices = this.splices.filter((x) => x.start !== start);
+      this.splices.push({ start, end, text: stringify(value).trimEnd() });
+      old.value = value;
+      return;
+    }
+    this.structural = true;
+    const node = this.doc.createNode(value) as YamlNode;
+    if (flow && (isMap(node) || isSeq(node))) node.flow = true;
+    this.doc.setIn(path, node);
+  }
+  delete(path: Array<string | number>): void {
+    if (!this.doc.hasIn(path)) return;
+    this.structural = true;
+    this.doc.deleteIn(path);
+  }
+  count(path: Array<string | number>): number {
+    return (this.get<unknown[]>(path) ?? []).length;
+  }
+  raw(): Partial<RawInventory> {
+    return (this.doc.toJS() ?? {}) as Partial<RawInventory>;
+  }
+  text(): string {
+    if (this.source === undefined || this.structural) return this.doc.toString({ lineWidth: 0 });
+    let out = this.source;
+    for (const x of [...this.splices].sort((a, b) => b.start - a.start)) out = out.slice(0, x.start) + x.text + out.slice(x.end);
+    return out;
+  }
+}
+
+/** Every address the draft already gives something, but the one at `except`. */
+function usedAddresses(d: Draft, except: string): Map<string, string> {
+  const raw = d.raw();
+  const used = new Map<string, string>();
+  for (const v of raw.vlans ?? []) used.set(v.gateway, `the gateway of VLAN ${v.id}`);
+  if (raw.nas && except !== 'nas') used.set(raw.nas.address, 'the NAS');
+  (raw.clusters ?? []).forEach((c, ci) =>
+    (c.nodes ?? []).forEach((n, ni) => {
+      if (except !== `${ci}/${ni}`) used.set(n.address, `node ${n.name}`);
+    }),
+  );
+  return used;
+}
+
+function addressCheck(d: Draft, vlanId: () => number, except: string) {
+  return (v: string): string | undefined => {
+    if (!isIpv4(v)) return `expected ${FORMATS.ipv4!.describe}`;
+    const vlans = d.raw().vlans ?? [];
+    const why = staticAddressProblem(v, vlans.find((x) => x.id === vlanId()), vlans);
+    if (why) return why;
+    const prior = usedAddresses(d, except).get(v);
+    return prior ? `address ${v} is already used by ${prior}` : undefined;
+  };
+}
+
+async function askSite(d: Draft, ask: Ask): Promise<void> {
+  d.set(['apiVersion'], 'bramble/v1alpha1');
+  d.set(['site', 'name'], await ask.text('Site name (a short DNS label)', { default: d.get(['site', 'name']) ?? 'homelab', check: format('dns-label') }));
+  d.set(['site', 'domain'], await ask.text('Local DNS domain for the platform URLs', { default: d.get(['site', 'domain']) ?? DEFAULTS.domain, check: format('hostname') }));
+  d.set(['site', 'ssh', 'user'], await ask.text('SSH user on the nodes (it needs sudo)', { default: d.get(['site', 'ssh', 'user']) ?? DEFAULTS.ssh.user, check: (v) => (/^[a-z_][a-z0-9_.-]*$/i.test(v) ? undefined : 'expected a login name such as bramble') }));
+  d.set(['site', 'ssh', 'privateKey'], await ask.text('SSH private key on this machine', { default: d.get(['site', 'ssh', 'privateKey']) ?? '~/.ssh/id_ed25519', check: (v) => (/\s/.test(v) ? 'expected a path without spaces' : undefined) }));
+  d.set(['site', 'k3s', 'version'], await ask.text('k3s version', { default: d.get(['site', 'k3s', 'version']) ?? RECOMMENDED_K3S, check: k3sProblem }));
+}
+
+async function askVlan(d: Draft, ask: Ask, i: number): Promise<void> {
+  const p = (...k: string[]) => ['vlans', i, ...k];
+  const others = () => (d.raw().vlans ?? []).filter((_, j) => j !== i);
+  const id = await ask.text(`VLAN ${i + 1}: id (1-4094)`, {
+    default: d.get<number>(p('id'))?.toString(),
+    check: (v) => (!/^\d+$/.test(v) || +v < 1 || +v > 4094 ? 'expected a number from 1 to 4094' : others().some((o) => o.id === +v) ? `VLAN id ${v} is used twice` : undefined),
+  });
+  d.set(p('id'), Number(id));
+  d.set(p('name'), await ask.text(`VLAN ${id}: name`, { default: d.get(p('name')), check: (v) => (others().some((o) => o.name === v) ? `VLAN name "${v}" is used twice` : undefined) }));
+  const subnet = await ask.text(`VLAN ${id}: subnet (CIDR)`, {
+    default: d.get(p('subnet')),
+    check: (v) => {
+      if (!isCidr(v)) return `expected ${FORMATS.cidr!.describe}`;
+      const network = ipaddr.IPv4.networkAddressFromCIDR(v).toString();
+      if (network !== v.split('/')[0]) return `${v} has host bits set; the network is ${network}/${v.split('/')[1]}`;
+      const clash = others().find((o) => ipaddr.IPv4.parse(network).match(ipaddr.IPv4.parseCIDR(o.subnet)) || ipaddr.IPv4.parse(o.subnet.split('/')[0]!).match(ipaddr.IPv4.parseCIDR(v)));
+      return clash ? `${v} overlaps VLAN ${clash.id}'s subnet ${clash.subnet}` : undefined;
+    },
+  });
+  d.set(p('subnet'), subnet);
+  const inside = (v: string) => (!isIpv4(v) ? `expected ${FORMATS.ipv4!.describe}` : !ipaddr.IPv4.parse(v).match(ipaddr.IPv4.parseCIDR(subnet)) ? `${v} is outside the VLAN's subnet ${subnet}` : undefined);
+  d.set(p('gateway'), await ask.text(`VLAN ${id}: gateway`, { default: d.get(p('gateway')) ?? subnet.replace(/\.0\/\d+$/, '.1'), check: inside }));
+  const start = await ask.text(`VLAN ${id}: first address of the DHCP pool (empty: no DHCP)`, { default: d.get(p('dhcp', 'start')), check: inside, optional: true });
+  if (start) {
+    const toInt = (a: string) => ipaddr.IPv4.parse(a).octets.reduce((n, o) => n * 256 + o, 0);
+    const end = await ask.text(`VLAN ${id}: last address of the DHCP pool`, { default: d.get(p('dhcp', 'end')), check: (v) => inside(v) ?? (toInt(v) < toInt(start) ? `the pool starts (${start}) after it ends (${v})` : undefined) });
+    d.set(p('dhcp'), { start, end }, true);
+  } else d.delete(p('dhcp'));
+  d.set(p('internet'), await ask.yes(`VLAN ${id}: can its hosts reach the internet?`, d.get(p('internet')) ?? true));
+  const purpose = await ask.text(`VLAN ${id}: purpose (optional)`, { default: d.get(p('purpose')), optional: true });
+  if (purpose) d.set(p('purpose'), purpose);
+}
+
+async function askVlans(d: Draft, ask: Ask, io: Io): Promise<void> {
+  if (d.count(['vlans']) === 0) {
+    if (await ask.yes(`Start from the common VLAN layout (${COMMON_VLANS.map((v) => `${v.name} ${v.id}`).join(', ')})?`, true)) {
+      d.set(['vlans'], COMMON_VLANS);
+      for (let i = 0; i < COMMON_VLANS.length; i++) (d.doc.getIn(['vlans', i, 'dhcp']) as YamlNode & { flow?: boolean }).flow = true;
+    } else await askVlan(d, ask, 0);
+  }
+  for (const v of d.raw().vlans ?? []) io.out(`  VLAN ${String(v.id).padEnd(4)} ${v.name.padEnd(10)} ${v.subnet.padEnd(18)} gateway ${v.gateway}${v.dhcp ? `, DHCP ${v.dhcp.start}-${v.dhcp.end}` : ''}`);
+  if (await ask.yes('Change any of these VLANs?', false)) for (let i = 0; i < d.count(['vlans']); i++) await askVlan(d, ask, i);
+  while (await ask.yes('Add another VLAN?', false)) await askVlan(d, ask, d.count(['vlans']));
+}
+
+function vlanChoices(d: Draft): string[] {
+  return (d.raw().vlans ?? []).map((v) => `${v.id} ${v.name} ${v.subnet}`);
+}
+
+async function chooseVlan(d: Draft, ask: Ask, message: string, current: number | undefined): Promise<number> {
+  const choices = vlanChoices(d);
+  const def = choices.find((c) => c.startsWith(`${current ?? ''} `)) ?? choices.find((c) => /server/i.test(c)) ?? choices[0];
+  return Number((await ask.choose(message, choices, def)).split(' ')[0]);
+}
+
+async function askNas(d: Draft, ask: Ask): Promise<void> {
+  if (!(await ask.yes('Is there a NAS that serves NFS to the clusters?', d.count(['nas', 'nfs', 'exports']) > 0 || !d.get(['clusters'])))) {
+    d.delete(['nas']);
+    return;
+  }
+  d.set(['nas', 'name'], await ask.text('NAS: name', { default: d.get(['nas', 'name']) ?? 'nas', check: format('dns-label') }));
+  const model = await ask.text('NAS: model (optional)', { default: d.get(['nas', 'model']), optional: true });
+  if (model) d.set(['nas', 'model'], model);
+  const vlan = await chooseVlan(d, ask, 'NAS: which VLAN is it on?', d.get(['nas', 'vlan']));
+  d.set(['nas', 'vlan'], vlan);
+  d.set(['nas', 'address'], await ask.text('NAS: address', { default: d.get(['nas', 'address']), check: addressCheck(d, () => vlan, 'nas') }));
+  const fs = await ask.text('NAS: filesystem (optional, e.g. zfs)', { default: d.get(['nas', 'filesystem']) ?? 'zfs', optional: true });
+  if (fs) d.set(['nas', 'filesystem'], fs);
+  d.set(['nas', 'nfs', 'version'], await ask.choose('NAS: NFS version', ['4.1', '4.2', '4', '3'] as const, d.get(['nas', 'nfs', 'version']) ?? '4.1'));
+  const askExport = async (i: number) => {
+    const p = (...k: string[]) => ['nas', 'nfs', 'exports', i, ...k];
+    const others = () => (d.raw().nas?.nfs?.exports ?? []).filter((_, j) => j !== i);
+    d.set(p('path'), await ask.text(`Export ${i + 1}: path on the NAS`, { default: d.get(p('path')) ?? '/k8s', check: (v) => (!/^\/[^\u0000-\u001f\u007f]*$/.test(v) ? 'expected an absolute path such as /k8s' : others().some((o) => o.path === v) ? `export ${v} is listed twice` : undefined) }));
+    d.set(
+      p('storageClass'),
+      await ask.text(`Export ${i + 1}: Kubernetes StorageClass name`, {
+        default: d.get(p('storageClass')) ?? 'nfs-shared',
+        check: (v) => format('dns-label')(v) ?? (v === 'longhorn' ? '"longhorn" is the StorageClass Longhorn creates; choose another name' : others().some((o) => o.storageClass === v) ? `StorageClass "${v}" is named by two exports` : undefined),
+      }),
+    );
+    d.set(p('reclaimPolicy'), await ask.choose(`Export ${i + 1}: when a claim is deleted, its volume is`, ['Retain', 'Delete'] as const, d.get(p('reclaimPolicy')) ?? 'Retain'));
+    const owner = d.get<{ uid: number; gid: number }>(p('owner'));
+    const ids = await ask.text(`Export ${i + 1}: uid:gid that owns its files (optional, e.g. 1000:1000)`, { default: owner ? `${owner.uid}:${owner.gid}` : undefined, optional: true, check: (v) => (/^\d+:\d+$/.test(v) ? undefined : 'expected uid:gid such as 1000:1000') });
+    if (ids) d.set(p('owner'), { uid: Number(ids.split(':')[0]), gid: Number(ids.split(':')[1]) }, true);
+    else d.delete(p('owner'));
+    if (!d.get(p('mountOptions'))) d.set(p('mountOptions'), [...DEFAULTS.nfsMountOptions], true);
+  };
+  const n = d.count(['nas', 'nfs', 'exports']);
+  for (let i = 0; i < Math.max(n, 1); i++) await askExport(i);
+  while (await ask.yes('Add another NFS export?', false)) await askExport(d.count(['nas', 'nfs', 'exports']));
+}
+
+async function askGit(d: Draft, ask: Ask): Promise<void> {
+  d.set(['git', 'url'], await ask.text('Git repository Flux syncs from (SSH URL)', { default: d.get(['git', 'url']), check: gitUrlProblem }));
+  d.set(['git', 'branch'], await ask.text('Git branch', { default: d.get(['git', 'branch']) ?? DEFAULTS.git.branch, check: format('git-branch') }));
+}
+
+function serverProblem(d: Draft, ci: number): string | undefined {
+  const c = d.raw().clusters?.[ci];
+  const servers = (c?.nodes ?? []).filter((n) => !n.planned && n.role === 'server').length;
+  if (servers === 0) return `cluster "${c?.name}" has no server to install (planned nodes do not count)`;
+  if (servers === 2) return `cluster "${c?.name}" has 2 servers: embedded etcd loses quorum when either is down; use 1 or 3`;
+  if (servers % 2 === 0) return `cluster "${c?.name}" has ${servers} servers: etcd needs an odd number (1, 3, 5...) to keep quorum`;
+  return undefined;
+}
+
+async function askNode(d: Draft, ask: Ask, ci: number, ni: number): Promise<void> {
+  const p = (...k: string[]) => ['clusters', ci, 'nodes', ni, ...k];
+  const taken = () => (d.raw().clusters ?? []).flatMap((c, i) => (c.nodes ?? []).filter((_, j) => !(i === ci && j === ni)).map((n) => n.name));
+  const name = await ask.text(`Node ${ni + 1}: hostname`, { default: d.get(p('name')), check: (v) => format('dns-label')(v) ?? (taken().includes(v) ? `node name "${v}" is already used; k3s needs unique hostnames` : undefined) });
+  d.set(p('name'), name);
+  d.set(p('hardware'), await ask.choose(`${name}: hardware`, ['pi5', 'rk1', 'x86'] as const, d.get(p('hardware')) ?? 'pi5'));
+  d.set(p('address'), await ask.text(`${name}: static address`, { default: d.get(p('address')), check: addressCheck(d, () => d.get<number>(['clusters', ci, 'vlan'])!, `${ci}/${ni}`) }));
+  const servers = (d.raw().clusters?.[ci]?.nodes ?? []).filter((n, j) => j < ni && n.role === 'server').length;
+  d.set(p('role'), await ask.choose(`${name}: role`, ['server', 'agent'] as const, d.get(p('role')) ?? (servers < 1 ? 'server' : 'agent')));
+  if (await ask.yes(`${name}: planned only (described, not installed yet)?`, d.get(p('planned')) ?? false)) d.set(p('planned'), true);
+  else d.delete(p('planned'));
+}
+
+async function askCluster(d: Draft, ask: Ask, io: Io, ci: number): Promise<void> {
+  const p = (...k: string[]) => ['clusters', ci, ...k];
+  const others = () => (d.raw().clusters ?? []).filter((_, j) => j !== ci).map((c) => c.name);
+  const name = await ask.text(`Cluster ${ci + 1}: name`, { default: d.get(p('name')) ?? (ci === 0 ? 'staging' : 'production'), check: (v) => format('dns-label')(v) ?? (others().includes(v) ? `cluster name "${v}" is used twice` : undefined) });
+  d.set(p('name'), name);
+  d.set(p('environment'), await ask.text(`${name}: environment`, { default: d.get(p('environment')) ?? name }));
+  const nasVlan = d.get<number>(['nas', 'vlan']);
+  const vlan = await chooseVlan(d, ask, `${name}: which VLAN are its nodes on?`, d.get(p('vlan')) ?? nasVlan);
+  d.set(p('vlan'), vlan);
+  if (nasVlan !== undefined && vlan !== nasVlan) io.out(`  note: the NAS is on VLAN ${nasVlan}; NFS from ${name} would cross the router (validate refuses that unless the cluster uses no NFS export)`);
+  for (;;) {
+    const n = d.count(p('nodes'));
+    for (let i = 0; i < Math.max(n, 1); i++) await askNode(d, ask, ci, i);
+    while (await ask.yes(`${name}: add another node?`, false)) await askNode(d, ask, ci, d.count(p('nodes')));
+    const why = serverProblem(d, ci);
+    if (!why) break;
+    io.out(`  ${why}; go through the nodes again`);
+  }
+  const nodes = d.raw().clusters![ci]!.nodes.filter((x) => !x.planned);
+  const replicas = defaultReplicas(nodes.length);
+  const profile = PROFILES[nodes.filter((x) => x.role === 'server').map((x) => x.hardware).sort((a, b) => (PROFILES[a].memoryGiB ?? 99) - (PROFILES[b].memoryGiB ?? 99))[0] ?? 'x86'].prometheus;
+  const shown = (k: string[], def: string | number) => d.get(p('platform', ...k)) ?? def;
+  const summary = `Longhorn replicas ${shown(['longhorn', 'replicas'], replicas)}; Prometheus keeps ${shown(['monitoring', 'retention'], profile.retention)} up to ${shown(['monitoring', 'retentionSize'], profile.retentionSize)} on a ${shown(['monitoring', 'storage'], profile.storage)} volume`;
+  if (await ask.yes(`${name}: ${summary}. Change these?`, false)) {
+    const r = await ask.text(`${name}: Longhorn replicas per volume`, { default: String(shown(['longhorn', 'replicas'], replicas)), check: (v) => (!/^[1-5]$/.test(v) ? 'expected a number from 1 to 5' : +v > nodes.length ? `${v} Longhorn replicas need ${v} nodes; cluster "${name}" has ${nodes.length} to install` : undefined) });
+    d.set(p('platform', 'longhorn', 'replicas'), Number(r));
+    d.set(p('platform', 'monitoring', 'retention'), await ask.text(`${name}: Prometheus retention`, { default: String(shown(['monitoring', 'retention'], profile.retention)), check: format('prom-duration') }));
+    d.set(p('platform', 'monitoring', 'retentionSize'), await ask.text(`${name}: Prometheus retention size`, { default: String(shown(['monitoring', 'retentionSize'], profile.retentionSize)), check: format('retention-size') }));
+    d.set(p('platform', 'monitoring', 'storage'), await ask.text(`${name}: Prometheus volume size`, { default: String(shown(['monitoring', 'storage'], profile.storage)), check: format('quantity') }));
+  }
+}
+
+async function askClusters(d: Draft, ask: Ask, io: Io): Promise<void> {
+  const n = d.count(['clusters']);
+  for (let i = 0; i < Math.max(n, 1); i++) await askCluster(d, ask, io, i);
+  while (await ask.yes('Add another cluster?', false)) await askCluster(d, ask, io, d.count(['clusters']));
+  const path = ['defaults', 'platform', 'traefik', 'dashboard', 'allowFrom'];
+  const vlans = d.raw().vlans ?? [];
+  const current = d.get<string[]>(path) ?? [...new Set((d.raw().clusters ?? []).map((c) => vlans.find((v) => v.id === c.vlan)?.subnet).filter((s): s is string => Boolean(s)))];
+  const answer = await ask.text('Networks allowed to open the Traefik dashboard and Grafana (CIDRs, comma-separated)', {
+    default: current.join(', '),
+    check: (v) => v.split(',').map((x) => x.trim()).find((x) => !isCidr(x)) && `expected CIDRs such as 192.168.30.0/24, separated by commas`,
+  });
+  d.set(path, answer.split(',').map((x) => x.trim()), true);
+}
+
+function schemaLine(file: string): string {
+  const schema = join(packageRoot(), 'docs', 'inventory.schema.json');
+  return `# yaml-language-server: $schema=${relative(dirname(file), schema)}`;
+}
+
+export interface WizardOptions {
+  /** A terminal is attached. */
+  interactive: boolean;
+  io: Io;
+  /** How to ask; inquirer by default. */
+  ask?: Ask;
+  /** Run `plan` or `apply` on the written file. */
+  next?: (command: 'plan' | 'apply', file: string) => Promise<number>;
+}
+
+export async function runWizard(file: string, o: WizardOptions): Promise<number> {
+  const { io } = o;
+  if (!o.interactive && !o.ask) {
+    io.err(`bramble init asks questions and needs a terminal; none is attached. Without one, write the inventory by hand (start from inventory/homelab.yaml; docs/inventory.md describes every field), check it with "bramble validate -i FILE", then run "bramble apply -i FILE --yes".`);
+    return 1;
+  }
+  const existing = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  const doc = existing === undefined ? new Document({}) : parseDocument(existing);
+  if (doc.errors.length > 0) throw new WizardError(`${file} is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); fix it by hand or give init another file`);
+  if (existing !== undefined && !isMap(doc.contents)) throw new WizardError(`${file} does not hold an inventory (a mapping at the top); give init another file`);
+  const d = new Draft(doc, existing);
+  const ask = o.ask ?? (await inquirerAsk());
+  io.out(existing === undefined ? `Writing a new inventory: ${file}` : `Editing ${file}: its current values are the defaults; comments and everything not asked about stay as they are.`);
+  try {
+    io.out('\nThe site');
+    await askSite(d, ask);
+    io.out('\nVLANs');
+    await askVlans(d, ask, io);
+    io.out('\nThe NAS');
+    await askNas(d, ask);
+    io.out('\nThe GitOps repository');
+    await askGit(d, ask);
+    io.out('\nClusters');
+    await askClusters(d, ask, io);
+  } catch (e) {
+    if ((e as Error).name === 'ExitPromptError' || (e as Error).name === 'AbortPromptError') {
+      io.err(`stopped; nothing was written${existing !== undefined ? ` and ${file} is as it was` : ''}`);
+      return 130;
+    }
+    throw e;
+  }
+
+  let text = d.text();
+  if (!text.startsWith('# yaml-language-server:')) text = `${schemaLine(file)}\n${text.startsWith('#') ? '' : '\n'}${text}`;
+  try {
+    parseInventory(text, file);
+  } catch (e) {
+    io.err(`the answers do not make a valid inventory; nothing was written:\n${(e as Error).message}`);
+    return 1;
+  }
+  io.out('\nSummary');
+  const raw = parseDocument(text).toJS() as RawInventory;
+  io.out(`  site ${raw.site.name} (${raw.site.domain ?? DEFAULTS.domain}), ${raw.vlans.length} VLAN(s), Git ${raw.git.url} (${raw.git.branch ?? DEFAULTS.git.branch})`);
+  if (raw.nas) io.out(`  NAS ${raw.nas.name} at ${raw.nas.address}: ${raw.nas.nfs.exports.map((e) => `${e.path} as ${e.storageClass}`).join(', ')}`);
+  for (const c of raw.clusters) io.out(`  cluster ${c.name} on VLAN ${c.vlan}: ${c.nodes.map((n) => `${n.name} (${n.hardware} ${n.role} ${n.address}${n.planned ? ', planned' : ''})`).join(', ')}`);
+  if (existing === text) {
+    io.out(`${file} is unchanged`);
+  } else {
+    if (!(await ask.yes(`Write ${file}?`, true))) {
+      io.err('not written');
+      return 1;
+    }
+    await writeAtomic(file, text, 0o644);
+    io.out(`wrote ${file}`);
+  }
+  if (o.next && (await ask.yes('Run "bramble plan" now (it reads the nodes and changes nothing)?', false))) {
+    const code = await o.next('plan', file);
+    if (code !== 0) return code;
+    if (await ask.yes('Run "bramble apply" now?', false)) return o.next('apply', file);
+  }
+  return 0;
 }

@@ -45,6 +45,24 @@ function poolText(v: RawVlan): string {
   return `${v.dhcp!.start}-${v.dhcp!.end}`;
 }
 
+/**
+ * Why `address` cannot be a static address on `vlan`: outside its subnet,
+ * inside any VLAN's DHCP pool, or the network or broadcast address. The
+ * wizard asks this of every address as it is typed.
+ */
+export function staticAddressProblem(address: string, vlan: RawVlan | undefined, vlans: readonly RawVlan[]): string | undefined {
+  if (vlan && !inSubnet(address, vlan.subnet)) return `${address} is outside VLAN ${vlan.id} (${vlan.name}) subnet ${vlan.subnet}`;
+  for (const v of vlans) {
+    if (inPool(address, v)) return `${address} is inside the DHCP pool of VLAN ${v.id} (${v.name}) ${poolText(v)}; use a static address outside it`;
+  }
+  if (vlan) {
+    const [s, e] = subnetRange(vlan.subnet);
+    const a = toInt(addr(address));
+    if (a === s || a === e) return `${address} is the ${a === s ? 'network' : 'broadcast'} address of ${vlan.subnet}`;
+  }
+  return undefined;
+}
+
 /** [major, minor, patch] of a k3s release or semver string. */
 export function versionTriple(v: string): [number, number, number] {
   const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(v);
@@ -98,21 +116,8 @@ export function checkMeaning(raw: RawInventory): Finding[] {
   raw.vlans.forEach((v, i) => claim(v.gateway, ['vlans', i, 'gateway'], `the gateway of VLAN ${v.id}`));
 
   const staticAddress = (address: string, path: FieldPath, vlan: RawVlan | undefined) => {
-    if (vlan && !inSubnet(address, vlan.subnet)) {
-      err(path, `${address} is outside VLAN ${vlan.id} (${vlan.name}) subnet ${vlan.subnet}`);
-      return;
-    }
-    for (const v of raw.vlans) {
-      if (inPool(address, v)) {
-        err(path, `${address} is inside the DHCP pool of VLAN ${v.id} (${v.name}) ${poolText(v)}; use a static address outside it`);
-        return;
-      }
-    }
-    if (vlan) {
-      const [s, e] = subnetRange(vlan.subnet);
-      const a = toInt(addr(address));
-      if (a === s || a === e) err(path, `${address} is the ${a === s ? 'network' : 'broadcast'} address of ${vlan.subnet}`);
-    }
+    const why = staticAddressProblem(address, vlan, raw.vlans);
+    if (why) err(path, why);
   };
 
   // NAS

@@ -10,6 +10,9 @@ export const PINNED = {
   csiDriverNfs: '4.13.4',
 } as const;
 
+/** The k3s release `bramble init` suggests: the newest one this release of bramble was tested with. */
+export const RECOMMENDED_K3S = 'v1.35.6+k3s1';
+
 /** Where each chart comes from. */
 export const CHART_REPOS = {
   longhorn: 'https://charts.longhorn.io',

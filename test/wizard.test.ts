@@ -1,0 +1,202 @@
+// `bramble init` driven through a real pseudo-terminal: tmux runs it, the
+// test reads the screen (capture-pane) and types (send-keys) as a person
+// would. No network: the wizard only writes a file.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { parseInventory } from '../src/inventory/load.ts';
+import { ROOT, runAsync, tempDir } from './helpers.ts';
+
+const work = tempDir();
+const socket = `bramble-wizard-${process.pid}`;
+const conf = join(work, 'tmux.conf');
+writeFileSync(conf, 'set -g history-limit 50000\nset -g remain-on-exit on\n');
+const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, '-f', conf, ...args], { encoding: 'utf8' });
+after(() => tmux('kill-server'));
+
+/** A keystroke script: answers for the prompts that need more than Enter, in order. */
+type Answer = { prompt: RegExp; type?: string; choose?: string; rejected?: RegExp };
+
+class Terminal {
+  readonly name: string;
+  constructor(name: string, args: string[]) {
+    this.name = name;
+    const cmd = [process.execPath, join(ROOT, 'dist', 'bootstrap.js'), ...args].map((a) => `'${a}'`).join(' ');
+    const r = tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', `${cmd}; echo "EXIT=$?"`);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  screen(): string {
+    return tmux('capture-pane', '-p', '-J', '-S', '-', '-t', this.name).stdout;
+  }
+  keys(...keys: string[]): void {
+    tmux('send-keys', '-t', this.name, ...keys);
+  }
+  text(s: string): void {
+    tmux('send-keys', '-t', this.name, '-l', s);
+  }
+  async until(test: (screen: string) => boolean, what: string, ms = 15_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const s = this.screen();
+      if (test(s)) return s;
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; the screen:\n${s}`);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+  }
+}
+
+/** The prompt waiting for an answer: the last "? " line with nothing answered after it. */
+function activePrompt(screen: string): { text: string; index: number } | undefined {
+  const lines = screen.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i]!;
+    if (/^✔ /.test(l)) return undefined;
+    if (/^\? /.test(l)) return { text: l, index: i };
+  }
+  return undefined;
+}
+
+const answered = (screen: string) => screen.split('\n').filter((l) => /^✔ /.test(l)).length;
+
+/**
+ * Answer every prompt until the command exits: the next scripted answer when
+ * its pattern matches the prompt, Enter (the default) otherwise.
+ */
+async function drive(t: Terminal, script: Answer[]): Promise<{ screen: string; code: number; prompts: string[] }> {
+  const pending = [...script];
+  const prompts: string[] = [];
+  for (;;) {
+    const screen = await t.until((s) => /\nEXIT=\d+/.test(s) || activePrompt(s) !== undefined, 'a prompt');
+    const exit = /\nEXIT=(\d+)/.exec(screen);
+    if (exit) {
+      assert.deepEqual(pending.map((a) => String(a.prompt)), [], 'every scripted answer was used');
+      return { screen, code: Number(exit[1]), prompts };
+    }
+    const p = activePrompt(screen)!;
+    prompts.push(p.text);
+    const before = answered(screen);
+    const next = pending[0];
+    if (next && next.prompt.test(p.text)) {
+      pending.shift();
+      if (next.choose !== undefined) {
+        // A list: move the pointer (❯) to the wanted line.
+        const lines = screen.split('\n').slice(p.index + 1);
+        const choices = lines.filter((l) => /^[❯ ] \S/.test(l)).map((l) => l.slice(2).trim());
+        const from = lines.findIndex((l) => l.startsWith('❯'));
+        const to = choices.findIndex((c) => c === next.choose || c.startsWith(next.choose + ' '));
+        assert.ok(to >= 0, `"${next.choose}" is not among ${choices.join(' | ')}`);
+        const moves = to - (from < 0 ? 0 : lines.slice(0, from).filter((l) => /^[❯ ] \S/.test(l)).length);
+        for (let i = 0; i < Math.abs(moves); i++) t.keys(moves > 0 ? 'Down' : 'Up');
+        await new Promise((r) => setTimeout(r, 80));
+      } else if (next.type !== undefined) t.text(next.type);
+      t.keys('Enter');
+      if (next.rejected) {
+        // The wrong answer stays on the prompt with the validate rule's words; clear it for the next try.
+        await t.until((s) => next.rejected!.test(s.split('\n').slice(p.index).join('\n')), `the rejection ${next.rejected}`);
+        assert.equal(answered(t.screen()), before, 'a rejected answer is not taken');
+        t.keys('C-u');
+        continue;
+      }
+    } else t.keys('Enter');
+    await t.until((s) => answered(s) > before || /\nEXIT=\d+/.test(s), `an answer to ${p.text}`);
+  }
+}
+
+const reference = () => parseInventory(readFileSync(join(ROOT, 'inventory', 'homelab.yaml'), 'utf8'), 'inventory.yaml');
+
+test('init writes the reference site from answers at a terminal, rejecting wrong answers where they are typed', { timeout: 180_000 }, async () => {
+  const file = join(work, 'new', 'inventory.yaml');
+  const t = new Terminal('fresh', ['init', '-i', file]);
+  const server = (name: string, address: string): Answer[] => [
+    { prompt: /Node \d: hostname/, type: name },
+    { prompt: new RegExp(`${name}: hardware`), choose: 'rk1' },
+    { prompt: new RegExp(`${name}: static address`), type: address },
+    { prompt: new RegExp(`${name}: role`), choose: 'server' },
+  ];
+  const { screen, code } = await drive(t, [
+    { prompt: /Site name/, type: 'Tiny Home', rejected: /expected a lower-case DNS label/ },
+    { prompt: /Site name/, type: 'tinyhome' },
+    { prompt: /k3s version/, type: 'v1.29.0+k3s1', rejected: /k3s v1\.29\.0\+k3s1 runs Kubernetes 1\.29\.0, but Flux 2\.9\.5 needs Kubernetes 1\.34\.1 or newer/ },
+    { prompt: /Change any of these VLANs/, type: 'y' },
+    { prompt: /VLAN 30: purpose/, type: 'trusted clients and media (SSID TinyHome)' },
+    { prompt: /VLAN 15: purpose/, type: 'IoT and guests (SSIDs TinyGuest, TinyIoT)' },
+    { prompt: /VLAN 20: purpose/, type: 'no internet, local only (SSID TinyNoT)' },
+    { prompt: /NAS: name/, type: 'qnap' },
+    { prompt: /NAS: model/, type: 'QNAP TS-h973AX' },
+    { prompt: /NAS: address/, type: '192.168.100.200', rejected: /192\.168\.100\.200 is inside the DHCP pool of VLAN 100 \(ServerLAN\) 192\.168\.100\.150-192\.168\.100\.254; use a static address outside it/ },
+    { prompt: /NAS: address/, type: '192.168.30.20', rejected: /192\.168\.30\.20 is outside VLAN 100 \(ServerLAN\) subnet 192\.168\.100\.0\/24/ },
+    { prompt: /NAS: address/, type: '192.168.100.20' },
+    { prompt: /uid:gid/, type: '1000:1000' },
+    { prompt: /Git repository/, type: 'https://github.com/tinyhome/homelab-gitops.git', rejected: /use the SSH form/ },
+    { prompt: /Git repository/, type: 'ssh://git@github.com/tinyhome/homelab-gitops.git' },
+    { prompt: /Node 1: hostname/, type: 'pi5-staging' },
+    { prompt: /pi5-staging: static address/, type: '192.168.100.10' },
+    { prompt: /Add another cluster/, type: 'y' },
+    ...server('rk1-1', '192.168.100.11'),
+    { prompt: /production: add another node/, type: 'y' },
+    { prompt: /Node 2: hostname/, type: 'pi5-staging', rejected: /node name "pi5-staging" is already used; k3s needs unique hostnames/ },
+    ...server('rk1-2', '192.168.100.12'),
+    { prompt: /production: add another node/, type: 'y' },
+    { prompt: /Node 3: hostname/, type: 'rk1-3' },
+    { prompt: /rk1-3: hardware/, choose: 'rk1' },
+    { prompt: /rk1-3: static address/, type: '192.168.100.12', rejected: /address 192\.168\.100\.12 is already used by node rk1-2/ },
+    { prompt: /rk1-3: static address/, type: '192.168.100.13' },
+    { prompt: /rk1-3: role/, choose: 'server' },
+    { prompt: /production: add another node/, type: 'y' },
+    { prompt: /Node 4: hostname/, type: 'rk1-4' },
+    { prompt: /rk1-4: hardware/, choose: 'rk1' },
+    { prompt: /rk1-4: static address/, type: '192.168.100.14' },
+    { prompt: /rk1-4: role/, choose: 'agent' },
+    { prompt: /rk1-4: planned only/, type: 'y' },
+    { prompt: /Networks allowed/, type: '192.168.30.0/24, 192.168.100.0/24' },
+  ]);
+  assert.equal(code, 0, screen);
+  assert.match(screen, /cluster production on VLAN 100: rk1-1 \(rk1 server 192\.168\.100\.11\), rk1-2 .*, rk1-4 \(rk1 agent 192\.168\.100\.14, planned\)/);
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /^# yaml-language-server: \$schema=\S+inventory\.schema\.json\n/);
+  // Equal in meaning to the reference inventory: the same model once loaded.
+  assert.deepEqual(parseInventory(text, 'inventory.yaml'), reference());
+});
+
+test('editing an existing inventory keeps its comments and order, and changes only what was answered', { timeout: 180_000 }, async () => {
+  const file = join(work, 'homelab.yaml');
+  copyFileSync(join(ROOT, 'inventory', 'homelab.yaml'), file);
+  const before = readFileSync(file, 'utf8');
+  const t = new Terminal('edit', ['init', '-i', file]);
+  const { screen, code, prompts } = await drive(t, [{ prompt: /rk1-2: static address \(192\.168\.100\.12\)/, type: '192.168.100.22' }]);
+  assert.equal(code, 0, screen);
+  assert.ok(prompts.some((p) => p.includes('Site name (a short DNS label) (tinyhome)')), 'the current values are the defaults');
+  const after = readFileSync(file, 'utf8');
+  // One line differs: the answered one. Comments, blank lines and key order are as they were.
+  const diff = before.split('\n').map((l, i) => [l, after.split('\n')[i]]).filter(([a, b]) => a !== b);
+  assert.deepEqual(diff, [['        address: 192.168.100.12', '        address: 192.168.100.22']]);
+  assert.equal(before.split('\n').length, after.split('\n').length);
+});
+
+test('Ctrl-C in the middle leaves the file as it was', { timeout: 60_000 }, async () => {
+  const file = join(work, 'keep.yaml');
+  copyFileSync(join(ROOT, 'inventory', 'homelab.yaml'), file);
+  const mtime = statSync(file).mtimeMs;
+  const t = new Terminal('abort', ['init', '-i', file]);
+  await t.until((s) => /\? Site name/.test(s), 'the first prompt');
+  t.keys('Enter');
+  await t.until((s) => /\? Local DNS domain/.test(s), 'the second prompt');
+  t.keys('C-c');
+  const screen = await t.until((s) => /\nEXIT=\d+/.test(s), 'the exit');
+  assert.match(screen, /stopped; nothing was written and \S+keep\.yaml is as it was/);
+  assert.match(screen, /EXIT=130/);
+  assert.equal(statSync(file).mtimeMs, mtime);
+  assert.equal(readFileSync(file, 'utf8'), readFileSync(join(ROOT, 'inventory', 'homelab.yaml'), 'utf8'));
+});
+
+test('without a terminal init refuses at once, naming the non-interactive way', async () => {
+  const file = join(work, 'none.yaml');
+  const started = Date.now();
+  const r = await runAsync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), 'init', '-i', file], {}, 20_000);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /bramble init asks questions and needs a terminal; none is attached\. .*"bramble apply -i FILE --yes"/);
+  assert.ok(Date.now() - started < 10_000, 'it does not wait for input');
+  assert.equal(spawnSync('test', ['-e', file]).status, 1, 'nothing written');
+});
