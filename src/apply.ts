@@ -48,7 +48,7 @@ export async function connectAndPlan(inv: Inventory, clusters: ClusterSpec[], o:
       clusters.map((c) => {
         const expected = expectedObjects(rendered.docs.filter((d) => d.file.startsWith(`clusters/${c.name}/`)).map((d) => d.object as unknown));
         const l = linked.get(c.name)!;
-        return planCluster(c, l.links, l.unreachable, expected);
+        return planCluster(inv, c, l.links, l.unreachable, expected);
       }),
     );
     const { repo, remote } = repoOf(inv, o);
@@ -166,8 +166,11 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
     if (mode === 'json') jsonEvent(io.out, { event: 'plan', plan });
     else for (const l of ['plan:', ...planLines(plan, new Map(clusters.map((c) => [c.name, c.k3sVersion]))).map((l) => `  ${l}`)]) io.out(l);
 
-    const stuck = plan.clusters.flatMap((c) => c.nodes.filter((n) => n.action === 'blocked' || n.action === 'unreachable').map((n) => `${c.cluster}/${n.node}: ${n.detail}`));
-    if (stuck.length > 0) return refuse(io, mode, `apply stopped before changing anything: ${stuck.length} node(s) cannot be done`, stuck, 'Fix them, or mark a node `planned: true` to leave it out, and run again.');
+    const stuck = plan.clusters.flatMap((c) => [
+      ...c.nodes.filter((n) => n.action === 'blocked' || n.action === 'unreachable').map((n) => `${c.cluster}/${n.node}: ${n.detail}`),
+      ...c.preflight.filter((f) => f.verdict === 'fail').map((f) => `${c.cluster}/${f.node}: preflight ${f.check}: ${f.detail}`),
+    ]);
+    if (stuck.length > 0) return refuse(io, mode, `apply stopped before changing anything: ${stuck.length} problem(s) on the nodes`, stuck, 'Fix them, or mark a node `planned: true` to leave it out, and run again.');
     if (plan.repo.conflicts.length > 0 && !o.force) return refuse(io, mode, 'apply stopped before changing anything: generated files were edited by hand', plan.repo.conflicts.map((c) => `${c.path}: ${c.why}`), 'Move the edits out (see docs/layout.md), or pass --force to overwrite them.');
 
     const disruptive = disruptiveSteps(plan);

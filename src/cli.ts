@@ -365,6 +365,11 @@ async function cmdApply(opts: Options, io: Io): Promise<number> {
   const inv = await loadInventory(opts.inventory!);
   const clusters = selectClusters(inv, opts.cluster);
   const sessionOpts = await nodeOptions(opts, io);
+  // Files bramble writes are replaced atomically, so an interrupted run leaves each whole; say so.
+  process.once('SIGINT', () => {
+    io.err('\ninterrupted: every file written so far is complete (atomic writes); run apply again to resume where this run stopped');
+    process.exit(130);
+  });
   return apply(inv, clusters, { ...runOptions(opts), nodeTimeoutMs: 300_000, yes: opts.yes, json: opts.json, tty: isInteractive(), tree: Boolean(process.stdout.isTTY && process.stdout.columns > 0), ask: async (message) => (await import('@inquirer/prompts')).confirm({ message, default: false }) }, sessionOpts, io);
 }
 

@@ -9,6 +9,7 @@ import type { ClusterSpec, Inventory } from './inventory/model.ts';
 import { firstServer } from './k3s/config.ts';
 import { installCluster, type NodeOutcome } from './k3s/install.ts';
 import type { NodeLink } from './nodes/connect.ts';
+import { preflightNode } from './nodes/preflight.ts';
 import { planTree, type Conflict, type FileChange } from './render/tree.ts';
 import type { RenderOutput } from './render/render.ts';
 import { installedFlux } from './flux/install.ts';
@@ -45,6 +46,8 @@ export interface ClusterPlan {
   cluster: string;
   nodes: NodePlan[];
   flux: FluxPlan;
+  /** Preflight findings that are not a pass: a FAIL stops apply before it changes anything. */
+  preflight: Array<{ node: string; verdict: 'warn' | 'fail'; check: string; detail: string }>;
 }
 
 export interface RepoPlan {
@@ -77,8 +80,10 @@ function nodePlan(o: NodeOutcome, cluster: ClusterSpec, unreachable: Set<string>
   }
 }
 
-/** The nodes and Flux of one cluster, through its open links. */
-export async function planCluster(cluster: ClusterSpec, links: NodeLink[], unreachable: NodeOutcome[], expected: ObjectRef[]): Promise<ClusterPlan> {
+/** The nodes and Flux of one cluster, through its open links: preflight first, then a dry run of the install. */
+export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: NodeLink[], unreachable: NodeOutcome[], expected: ObjectRef[]): Promise<ClusterPlan> {
+  const reports = await Promise.all(links.map((l) => preflightNode(l.session, l.node, cluster, inv)));
+  const preflight = reports.flatMap((r) => r.checks.filter((c) => c.verdict !== 'pass').map((c) => ({ node: r.node, verdict: c.verdict as 'warn' | 'fail', check: c.name, detail: c.detail })));
   const dry = await installCluster(cluster, links, unreachable, { dryRun: true, readyTimeoutMs: 0, rebootTimeoutMs: 0, agentConcurrency: 8, note: () => undefined });
   const away = new Set(unreachable.map((u) => u.node));
   const nodes = dry.nodes.map((n) => nodePlan(n, cluster, away));
@@ -87,8 +92,8 @@ export async function planCluster(cluster: ClusterSpec, links: NodeLink[], unrea
 
   const first = links.find((l) => l.node.name === firstServer(cluster).name);
   const firstPlan = nodes.find((n) => n.node === firstServer(cluster).name);
-  if (!first || firstPlan?.action === 'blocked') return { cluster: cluster.name, nodes, flux: { ...fresh, flux: `unknown: the first server ${firstServer(cluster).name} cannot be read`, deployKey: 'unknown' } };
-  if (firstPlan?.action === 'install') return { cluster: cluster.name, nodes, flux: fresh };
+  if (!first || firstPlan?.action === 'blocked') return { cluster: cluster.name, nodes, preflight, flux: { ...fresh, flux: `unknown: the first server ${firstServer(cluster).name} cannot be read`, deployKey: 'unknown' } };
+  if (firstPlan?.action === 'install') return { cluster: cluster.name, nodes, preflight, flux: fresh };
 
   const s = first.session;
   const installed = await installedFlux(s);
@@ -97,7 +102,7 @@ export async function planCluster(cluster: ClusterSpec, links: NodeLink[], unrea
   // Before Flux's resource types exist, nothing of Flux's can exist either.
   const objects = installed ? await readFluxObjects(s).catch(() => []) : [];
   const has = (r: ObjectRef) => objects.some((x) => x.kind === r.kind && x.namespace === r.namespace && x.name === r.name);
-  return { cluster: cluster.name, nodes, flux: { flux, deployKey: key ? 'in place' : 'create', create: expected.filter((r) => !has(r)), existing: expected.filter(has).length } };
+  return { cluster: cluster.name, nodes, preflight, flux: { flux, deployKey: key ? 'in place' : 'create', create: expected.filter((r) => !has(r)), existing: expected.filter(has).length } };
 }
 
 /**
@@ -163,6 +168,7 @@ export function planLines(plan: Plan, k3s: Map<string, string>): string[] {
       lines.push(`    ${n.node.padEnd(16)} ${n.role.padEnd(6)} ${WORD[n.action]}${n.detail ? `: ${n.detail}` : ''}`);
       for (const ch of n.changes) lines.push(`      - ${ch}${n.disruptive.includes(ch) ? '  (disruptive)' : ''}`);
       for (const d of n.disruptive.filter((x) => !n.changes.includes(x))) lines.push(`      - ${d}  (disruptive)`);
+      for (const f of c.preflight.filter((x) => x.node === n.node)) lines.push(`      ${f.verdict === 'fail' ? 'FAIL' : 'WARN'} ${f.check}: ${f.detail}`);
     }
     lines.push('  flux:');
     lines.push(`    Flux: ${c.flux.flux}`);

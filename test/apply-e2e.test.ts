@@ -210,6 +210,23 @@ test('a node that cannot be done stops apply before anything changes', async () 
   const head = remoteHead();
   const r = await brambleAsync(['apply', '--yes', '-i', other, '--known-hosts', knownHosts, '--repo', repo], env, 120_000);
   assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stderr, /apply stopped before changing anything: \d node\(s\) cannot be done\n {2}staging\/srv: k3s version: k3s v1\.35\.6\+k3s1 is installed but the inventory pins v1\.36\.0\+k3s1/);
+  assert.match(r.stderr, /apply stopped before changing anything: \d problem\(s\) on the nodes\n {2}staging\/srv: k3s version: k3s v1\.35\.6\+k3s1 is installed but the inventory pins v1\.36\.0\+k3s1/);
+  assert.equal(remoteHead(), head);
+});
+
+test('a preflight FAIL stops apply before anything changes, and plan shows it under its node', async () => {
+  // The agent is an amd64 box; an inventory that calls it a Pi 5 is wrong about it.
+  const wrong = readFileSync(inv, 'utf8').replace(/(- name: wrk\n\s+hardware:) x86/, '$1 pi5');
+  assert.notEqual(wrong, readFileSync(inv, 'utf8'));
+  const file = join(work, 'wrong-board.yaml');
+  writeFileSync(file, wrong);
+  const head = remoteHead();
+  const args = ['-i', file, '--known-hosts', knownHosts, '--repo', repo];
+  const plan = await brambleAsync(['plan', ...args], env, 120_000);
+  assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+  assert.match(plan.stdout, /\n {4}wrk +agent .*\n(?: {6}.*\n)* {6}FAIL board: the inventory says pi5 \(an aarch64 Raspberry Pi 5\) but the node is /);
+  const r = await brambleAsync(['apply', '--yes', ...args], env, 120_000);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /apply stopped before changing anything: \d problem\(s\) on the nodes\n(?: {2}.*\n)* {2}staging\/wrk: preflight board: the inventory says pi5/);
   assert.equal(remoteHead(), head);
 });
