@@ -115,7 +115,7 @@ test('a changed setting rewrites that node\'s config and restarts only it', { ti
   const before = Object.fromEntries(['rk-a', 'rk-b', 'rk-c', 'tower'].map((n) => [n, nodeLog(n, 'systemctl.log').length]));
   const r = await install(inventory(changed));
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /^ {2}tower +agent +restarted \(wrote \/etc\/rancher\/k3s\/config\.yaml\)$/m);
+  assert.match(r.stdout, /^ {2}tower +agent +restarted \(wrote \/etc\/rancher\/k3s\/config\.yaml \(node-label\)\)$/m);
   for (const n of ['rk-a', 'rk-b', 'rk-c']) assert.match(r.stdout, new RegExp(`^ {2}${n} +server unchanged$`, 'm'));
   // The lab's kernel has no iSCSI, so every run tries iscsid again (and warns).
   assert.deepEqual(nodeLog('tower', 'systemctl.log').slice(before.tower!).map((l) => l.split(' ').slice(1).join(' ')).filter((l) => !/iscsid/.test(l)), ['restart k3s-agent']);

@@ -1,0 +1,51 @@
+// The pure parts of planning: which k3s settings differ, what counts as
+// disruptive, and when a plan is empty. The plans themselves are exercised
+// against lab nodes in apply-e2e.test.ts.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { changedSettings } from '../src/k3s/install.ts';
+import { disruptiveSteps, planIsEmpty, planLines, type Plan } from '../src/plan.ts';
+
+test('changedSettings names the top-level k3s settings that differ, ignoring comments and order', () => {
+  const before = '# Written by bramble\nnode-name: a\nnode-label:\n  - x=1\ntls-san: [1.2.3.4]\n';
+  assert.deepEqual(changedSettings(before, '# other comment\ntls-san: [1.2.3.4]\nnode-name: a\nnode-label: [x=1]\n'), []);
+  assert.deepEqual(changedSettings(before, 'node-name: a\nnode-label: [x=1, y=2]\ntls-san: [1.2.3.4]\nnode-taint: [a=b:NoSchedule]\n'), ['node-label', 'node-taint']);
+  assert.deepEqual(changedSettings('not: [valid', 'node-name: a\n'), ['node-name'], 'an unreadable old file counts as empty');
+});
+
+function plan(over: Partial<Plan['clusters'][number]> = {}, repo: Partial<Plan['repo']> = {}): Plan {
+  return {
+    clusters: [
+      {
+        cluster: 'staging',
+        nodes: [{ node: 'pi', role: 'server', action: 'unchanged', changes: [], disruptive: [] }],
+        flux: { flux: 'unchanged (2.9.5)', deployKey: 'in place', create: [], existing: 11 },
+        preflight: [],
+        ...over,
+      },
+    ],
+    repo: { basis: 'the work tree /r', changes: [], conflicts: [], unchanged: 13, ...repo },
+  };
+}
+
+test('an unchanged cluster with nothing to commit is an empty plan with nothing to ask', () => {
+  assert.equal(planIsEmpty(plan()), true);
+  assert.deepEqual(disruptiveSteps(plan()), []);
+  assert.match(planLines(plan(), new Map([['staging', 'v1.35.6+k3s1']])).join('\n'), /pi +server unchanged\n {2}flux:\n {4}Flux: unchanged \(2\.9\.5\)\n {4}deploy key: in place\n {4}objects: all 11 exist\nrepository, compared with the work tree \/r:\n {2}0 to add, 0 to change, 0 to delete, 13 unchanged$/);
+});
+
+test('reboots, restarts, deletions and overwritten edits are what apply asks about; additions are not', () => {
+  const p = plan(
+    { nodes: [{ node: 'pi', role: 'server', action: 'restart', changes: ['write /etc/rancher/k3s/config.yaml (node-label)'], disruptive: ['restart k3s'] }] },
+    {
+      changes: [
+        { path: 'clusters/staging/old.yaml', action: 'delete' },
+        { path: 'clusters/staging/new.yaml', action: 'add' },
+      ],
+      conflicts: [{ path: 'clusters/staging/traefik.yaml', why: 'edited by hand' }],
+    },
+  );
+  assert.deepEqual(disruptiveSteps(p), ['staging/pi: restart k3s', 'delete clusters/staging/old.yaml (Flux then removes what it defined from the cluster)', 'overwrite clusters/staging/traefik.yaml (edited by hand)']);
+  assert.equal(planIsEmpty(p), false);
+  assert.equal(planIsEmpty(plan({ flux: { flux: 'install 2.9.5', deployKey: 'create', create: [], existing: 0 } })), false, 'Flux to install is work to do');
+});
