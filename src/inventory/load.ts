@@ -2,23 +2,36 @@
 // meaning. Whatever is wrong comes back as located problems, never a stack
 // trace; all problems of a stage are reported together.
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { Ajv as AjvClass, CodeOptions, ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { checkMeaning } from './check.ts';
 import { FORMATS } from './formats.ts';
 import { resolve, type Inventory } from './model.ts';
 import { InventoryError, Locator, type FieldPath, type Problem } from './problems.ts';
-import { InventorySchema, type RawInventory } from './schema.ts';
+import type { RawInventory } from './schema.ts';
 
-let compiled: ReturnType<Ajv['compile']> | undefined;
+/** The schema compiler, set up once for run-time use and for the build's precompiled copy. */
+export function inventoryAjv(code?: CodeOptions): AjvClass {
+  // Loaded only when needed: a built bramble validates with the precompiled copy.
+  const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, ...(code ? { code } : {}) });
+  for (const [name, f] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: f.test });
+  return ajv;
+}
 
-function validator() {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-    for (const [name, f] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: f.test });
-    compiled = ajv.compile(InventorySchema);
-  }
+// `npm run build` writes this module next to the built load.js (scripts/gen-validator.ts):
+// the same schema and formats, compiled ahead of time, which saves every run the compile.
+// Run from the sources (the tests), the schema is compiled here instead; only
+// then are TypeBox and ajv loaded at all.
+const PRECOMPILED = './validator.generated.js';
+const compiled: ValidateFunction = await import(PRECOMPILED).then(
+  (m: { default: ValidateFunction }) => m.default,
+  async () => inventoryAjv().compile((await import('./schema.ts')).InventorySchema),
+);
+
+function validator(): ValidateFunction {
   return compiled;
 }
 
