@@ -108,7 +108,8 @@ export async function installStep(
   return installCluster(cluster, linked.links, linked.unreachable, {
     readyTimeoutMs: o.nodeTimeoutMs,
     rebootTimeoutMs: o.nodeTimeoutMs,
-    agentConcurrency: 4,
+    // Agents join together (each downloads k3s itself); the cap keeps a large site's uplink sane.
+    agentConcurrency: 16,
     kubeconfig: o.kubeconfig ?? defaultKubeconfig(),
     note: (l) => io.out(l),
     onNode,

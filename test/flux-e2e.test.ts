@@ -161,8 +161,11 @@ test('a re-run changes nothing and is reconciled again at once', async () => {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /deploy key: in place/);
   assert.match(r.stdout, /Flux 2\.9\.5: unchanged/);
-  // -v shows every remote command: one apply (the sync objects, every run), no secret written, nothing downloaded.
-  assert.equal(r.stderr.split('\n').filter((l) => l.includes('$ k3s kubectl apply -f -')).length, 1, r.stderr);
+  // -v shows every remote command: the sync objects are in place (no apply), no secret is written,
+  // nothing is downloaded; `flux` alone knows no commit, so it asks Flux to fetch once.
+  assert.equal(r.stderr.split('\n').filter((l) => l.includes('$ k3s kubectl apply -f -')).length, 0, r.stderr);
+  assert.equal(r.stderr.split('\n').filter((l) => l.includes('$ k3s kubectl annotate')).length, 1, r.stderr);
+  assert.match(r.stdout, /sync objects in place; asked Flux to fetch now/);
   assert.ok(!r.stderr.includes('curl'), r.stderr);
 });
 

@@ -299,6 +299,12 @@ export class Lab {
     return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).length : 0;
   }
 
+  /** How many SSH logins a node's sshd has accepted since it started (from its log). */
+  sshLogins(name: string): number {
+    const f = join(this.node(name).dir, 'sshd.log');
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => /Accepted (publickey|password|keyboard-interactive)/.test(l)).length : 0;
+  }
+
   /** A file as the node sees it: its own overlay first, then this machine's. */
   readNodeFile(name: string, path: string): string | undefined {
     const hit = PER_NODE.find(([prefix]) => path.startsWith(prefix));
@@ -465,9 +471,11 @@ export class Lab {
       this.http = createServer((req, res) => {
         this.downloads.push(req.url ?? '');
         const file = this.served.get(req.url ?? '');
-        if (req.url === '/install.sh') {
+        const slow = /^\/install-delay-(\d+)\.sh$/.exec(req.url ?? '');
+        if (req.url === '/install.sh' || slow) {
           res.writeHead(200, { 'content-type': 'text/x-shellscript' });
-          res.end(body);
+          // The benchmarks' install that takes a fixed time, as a download and unpack would.
+          res.end(slow ? body.replace('\nset -e\n', `\nset -e\nsleep ${slow[1]}\n`) : body);
         } else if (file) {
           res.writeHead(200, { 'content-type': file.type });
           res.end(file.body);

@@ -4,9 +4,9 @@
 import { GitHostError, type GitHost, type KeyState } from '../githost.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
-import { installFlux, applySync, waitForFluxApi } from './install.ts';
+import { installFlux, applySync, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';
 import { applyFluxSecret, deleteFluxSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, type DeployKey } from './secret.ts';
-import { watchReconciliation, type ObjectRef, type WatchResult } from './watch.ts';
+import { readFluxObjects, watchReconciliation, type ObjectRef, type WatchResult } from './watch.ts';
 
 export interface HandoverOptions {
   /** Replace the deploy key (and the cluster's secret with it). */
@@ -75,8 +75,16 @@ export async function handOver(cluster: ClusterSpec, first: Session, host: GitHo
   const flux = await installFlux(first, version, installUrl);
   o.note(`Flux ${version}: ${flux}`);
   await waitForFluxApi(first, o.timeoutMs);
-  const token = await applySync(first, rendered.sync);
-  o.note('sync objects applied; waiting for Flux to reconcile');
+  // A re-run changes nothing that is already right: the sync objects are
+  // applied when they differ, and Flux is asked to fetch only when its source
+  // does not hold the pushed commit yet (or no commit is known: `bramble flux`).
+  const before = await readFluxObjects(first).catch(() => []);
+  const inPlace = syncInPlace(rendered.sync, before);
+  if (!inPlace) await applySync(first, rendered.sync);
+  const source = before.find((x) => x.kind === 'GitRepository' && x.namespace === 'flux-system' && x.name === 'flux-system');
+  const fetched = inPlace && o.commit !== undefined && (source?.revision ?? '').includes(o.commit);
+  const token = fetched ? undefined : await requestReconcile(first);
+  o.note(`sync objects ${inPlace ? 'in place' : 'applied'}; ${fetched ? 'Flux already has the commit' : 'asked Flux to fetch now'}; waiting for Flux to reconcile`);
   const watch = await watchReconciliation(first, { expected: rendered.expected, commit: o.commit, token, timeoutMs: o.timeoutMs, failAfterMs: o.failAfterMs, pollMs: o.pollMs, note: o.note });
   return { key, flux, watch };
 }

@@ -56,15 +56,26 @@ export async function waitForFluxApi(first: Session, timeoutMs: number): Promise
   }
 }
 
-/**
- * Apply the sync objects (the GitRepository and root Kustomization rendered
- * into Git) and ask Flux to reconcile them now rather than at its next
- * interval. Returns the request token Flux echoes once it has handled it.
- */
-export async function applySync(first: Session, objects: unknown[]): Promise<string> {
+/** Apply the sync objects (the GitRepository and root Kustomization rendered into Git). */
+export async function applySync(first: Session, objects: unknown[]): Promise<void> {
   const list = { apiVersion: 'v1', kind: 'List', items: objects };
   await first.exec('k3s kubectl apply -f -', { sudo: true, stdin: JSON.stringify(list), step: 'apply the Flux sync objects' });
-  return requestReconcile(first);
+}
+
+/** `part` is found in `whole`: every field it sets has the same value there (the API server may add defaults). */
+function within(part: unknown, whole: unknown): boolean {
+  if (part === null || typeof part !== 'object') return part === whole;
+  if (whole === null || typeof whole !== 'object' || Array.isArray(part) !== Array.isArray(whole)) return false;
+  if (Array.isArray(part)) return part.length === (whole as unknown[]).length && part.every((x, i) => within(x, (whole as unknown[])[i]));
+  return Object.entries(part).every(([k, v]) => within(v, (whole as Record<string, unknown>)[k]));
+}
+
+/** True when the cluster already holds every sync object with the rendered spec: applying again would change nothing. */
+export function syncInPlace(objects: unknown[], existing: Array<{ kind: string; namespace: string; name: string; spec?: Record<string, unknown> }>): boolean {
+  return (objects as Array<{ kind: string; metadata: { name: string; namespace?: string }; spec?: unknown }>).every((o) => {
+    const have = existing.find((e) => e.kind === o.kind && e.name === o.metadata.name && e.namespace === (o.metadata.namespace ?? 'default'));
+    return have !== undefined && within(o.spec, have.spec);
+  });
 }
 
 /** What `flux reconcile` does: the requestedAt annotation, which the controllers answer. */

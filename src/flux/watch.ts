@@ -28,6 +28,8 @@ export interface FluxObject extends ObjectRef {
   /** The requestedAt token the controller last handled. */
   handled?: string;
   current: boolean;
+  /** The object's spec as the API server holds it. */
+  spec?: Record<string, unknown>;
 }
 
 export function refText(o: ObjectRef): string {
@@ -44,6 +46,7 @@ interface Condition {
 interface RawObject {
   kind: string;
   metadata: { name: string; namespace?: string; generation?: number };
+  spec?: Record<string, unknown>;
   status?: {
     conditions?: Condition[];
     observedGeneration?: number;
@@ -70,6 +73,7 @@ export function toFluxObject(o: RawObject): FluxObject {
     revision: st.artifact?.revision ?? st.lastAppliedRevision ?? st.history?.[0]?.chartVersion ?? st.lastAttemptedRevision,
     handled: st.lastHandledReconcileAt,
     current: o.metadata.generation === undefined || st.observedGeneration === undefined || st.observedGeneration >= o.metadata.generation,
+    spec: o.spec,
   };
 }
 
