@@ -9,13 +9,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseDocument } from 'yaml';
-import { brambleAsync, ROOT, runAsync, tempDir, type Run } from './helpers.ts';
+import { brambleAsync, tempDir, type Run } from './helpers.ts';
+import { Terminal } from './tty.ts';
 import { labInventory, startLab } from './lab-helpers.ts';
 import { fluxInstallManifest } from './lab-standins/flux-install.ts';
 
+// Boards whose kernel has iSCSI, as real ones do: an unchanged node plans as unchanged.
 const lab = await startLab([
-  { name: 'srv', board: 'rk1' },
-  { name: 'wrk', board: 'x86' },
+  { name: 'srv', board: 'rk1', iscsi: true },
+  { name: 'wrk', board: 'x86', iscsi: true },
 ]);
 const scriptUrl = await lab.serveInstallScript();
 await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
@@ -68,8 +70,6 @@ function events(out: string): Event[] {
     });
 }
 
-/** What the lab can never do (no iSCSI in its kernel): apply tries iscsid again on every run. */
-const LAB_ALWAYS = 'start iscsid';
 
 type PlanJson = {
   plan: {
@@ -141,19 +141,25 @@ test('apply --json: one JSON event per line, node tasks under the cluster, a sum
   assert.equal(r.stderr, '', 'with --json, nothing is printed outside the stream');
 });
 
-test('apply at a terminal draws the task tree, and ends reconciled with a summary', async () => {
+test('apply at a terminal shows the plan, asks before the restart, draws the task tree, and ends reconciled', async () => {
   lab.addDeployKey(deployKey);
-  // `script` gives the run a real pseudo-terminal, as an owner's shell would.
-  const cmd = [process.execPath, join(ROOT, 'dist', 'bootstrap.js'), 'apply', ...common, '--timeout', '90'].map((a) => `'${a}'`).join(' ');
-  const r = await runAsync('script', ['-qefc', `stty cols 200 rows 60; ${cmd}`, '/dev/null'], { ...env, TERM: 'xterm-256color' }, 150_000);
-  const screen = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
-  assert.equal(r.code, 0, screen);
+  const doc = parseDocument(readFileSync(inv, 'utf8'));
+  doc.setIn(['clusters', 0, 'nodes', 1, 'labels'], doc.createNode({ zone: 'a' }));
+  writeFileSync(inv, doc.toString());
+  const t = new Terminal('apply', ['apply', ...common, '--timeout', '90'], { ...env, TERM: 'xterm-256color' });
+  const asked = await t.until((s) => /\? Go ahead\?/.test(s), 'the question', 60_000);
+  assert.match(asked, /These steps interrupt what runs now:\n {2}staging\/wrk: restart k3s-agent\n/);
+  assert.match(asked, /wrk +agent +restart k3s\n {8}- write \/etc\/rancher\/k3s\/config\.yaml \(node-label\)/);
+  t.text('y');
+  t.keys('Enter');
+  const { code, screen } = await t.exit(120_000);
+  assert.equal(code, 0, screen);
   // listr2's tree: the cluster's node tasks indented under it, each ticked.
-  assert.match(screen, /✔ staging: k3s v1\.35\.6\+k3s1\n\s+✔ srv \(server\): (unchanged|restarted)/);
-  assert.match(screen, /\n\s+✔ wrk \(agent\): /);
+  assert.match(screen, /✔ staging: k3s v1\.35\.6\+k3s1\n {2}✔ srv \(server\): unchanged\n {2}✔ wrk \(agent\): restarted \(wrote \/etc\/rancher\/k3s\/config\.yaml \(node-label\)\)/);
   assert.match(screen, /✔ staging: Flux reconciled \(main@sha1:[0-9a-f]{40}\)/);
   assert.match(screen, /summary:\n {2}cluster staging: k3s v1\.35\.6\+k3s1\n/);
   assert.ok(screen.includes(`flux: reconciled at main@sha1:${remoteHead()}`), screen);
+  assert.deepEqual(parse(lab.readNodeFile('wrk', '/etc/rancher/k3s/config.yaml')!)['node-label'], ['bramble.dev/hardware=x86', 'bramble.dev/cluster=staging', 'zone=a']);
 });
 
 test('plan against a changed inventory lists exactly the changes, and apply asks before the restart', async () => {
@@ -167,9 +173,9 @@ test('plan against a changed inventory lists exactly the changes, and apply asks
   const r = await run(['plan', '--json']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const { plan, disruptive } = JSON.parse(r.stdout) as PlanJson;
-  const nodes = plan.clusters[0]!.nodes.map((n) => ({ node: n.node, action: n.action, changes: n.changes.filter((c) => c !== LAB_ALWAYS) }));
+  const nodes = plan.clusters[0]!.nodes.map((n) => ({ node: n.node, action: n.action, changes: n.changes }));
   assert.deepEqual(nodes, [
-    { node: 'srv', action: 'prepare', changes: [] },
+    { node: 'srv', action: 'unchanged', changes: [] },
     { node: 'wrk', action: 'restart', changes: ['write /etc/rancher/k3s/config.yaml (node-label)'] },
   ]);
   assert.deepEqual(disruptive, ['staging/wrk: restart k3s-agent']);
@@ -179,7 +185,7 @@ test('plan against a changed inventory lists exactly the changes, and apply asks
 
   // The text form says the same.
   const text = await run(['plan']);
-  assert.match(text.stdout, /\n {4}wrk +agent +restart k3s\n {6}- start iscsid\n {6}- write \/etc\/rancher\/k3s\/config\.yaml \(node-label\)\n {6}- restart k3s-agent {2}\(disruptive\)\n/);
+  assert.match(text.stdout, /\n {4}wrk +agent +restart k3s\n {6}- write \/etc\/rancher\/k3s\/config\.yaml \(node-label\)\n {6}- restart k3s-agent {2}\(disruptive\)\n/);
   assert.match(text.stdout, /\n {2}0 to add, 1 to change, 0 to delete, 12 unchanged\n {2}M clusters\/staging\/infrastructure\/controllers\/traefik\.yaml\n/);
   assert.match(text.stdout, /apply would ask before 1 disruptive step\(s\)/);
 
@@ -198,7 +204,10 @@ test('plan against a changed inventory lists exactly the changes, and apply asks
 
   // And now there is nothing left to do.
   const after = JSON.parse((await run(['plan', '--json'])).stdout) as PlanJson;
-  assert.deepEqual(after.plan.clusters[0]!.nodes.map((n) => n.changes.filter((c) => c !== LAB_ALWAYS)), [[], []]);
+  assert.deepEqual(after.plan.clusters[0]!.nodes.map((n) => [n.action, n.changes]), [
+    ['unchanged', []],
+    ['unchanged', []],
+  ]);
   assert.deepEqual(after.plan.repo.changes, []);
   assert.deepEqual(after.disruptive, []);
 });

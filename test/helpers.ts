@@ -2,11 +2,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 
-export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const above = dirname(dirname(fileURLToPath(import.meta.url)));
+/** The repository root, from test/ or (for the benchmarks) dist/test/. */
+export const ROOT = basename(above) === 'dist' ? dirname(above) : above;
 export const UPSTREAM = join(ROOT, '..', 'shared', 'upstream');
 export const HOMELAB = join(ROOT, 'inventory', 'homelab.yaml');
 export const SECOND = join(ROOT, 'test', 'fixtures', 'second-site.yaml');

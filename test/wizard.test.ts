@@ -3,49 +3,17 @@
 // would. No network: the wizard only writes a file.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { parseInventory } from '../src/inventory/load.ts';
 import { ROOT, runAsync, tempDir } from './helpers.ts';
+import { Terminal } from './tty.ts';
 
 const work = tempDir();
-const socket = `bramble-wizard-${process.pid}`;
-const conf = join(work, 'tmux.conf');
-writeFileSync(conf, 'set -g history-limit 50000\nset -g remain-on-exit on\n');
-const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, '-f', conf, ...args], { encoding: 'utf8' });
-after(() => tmux('kill-server'));
 
 /** A keystroke script: answers for the prompts that need more than Enter, in order. */
 type Answer = { prompt: RegExp; type?: string; choose?: string; rejected?: RegExp };
-
-class Terminal {
-  readonly name: string;
-  constructor(name: string, args: string[]) {
-    this.name = name;
-    const cmd = [process.execPath, join(ROOT, 'dist', 'bootstrap.js'), ...args].map((a) => `'${a}'`).join(' ');
-    const r = tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', `${cmd}; echo "EXIT=$?"`);
-    assert.equal(r.status, 0, r.stderr);
-  }
-  screen(): string {
-    return tmux('capture-pane', '-p', '-J', '-S', '-', '-t', this.name).stdout;
-  }
-  keys(...keys: string[]): void {
-    tmux('send-keys', '-t', this.name, ...keys);
-  }
-  text(s: string): void {
-    tmux('send-keys', '-t', this.name, '-l', s);
-  }
-  async until(test: (screen: string) => boolean, what: string, ms = 15_000): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const s = this.screen();
-      if (test(s)) return s;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; the screen:\n${s}`);
-      await new Promise((r) => setTimeout(r, 40));
-    }
-  }
-}
 
 /** The prompt waiting for an answer: the last "? " line with nothing answered after it. */
 function activePrompt(screen: string): { text: string; index: number } | undefined {

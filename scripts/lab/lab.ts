@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root, from scripts/lab or dist/scripts/lab. */
-const ROOT = [join(HERE, '..', '..'), join(HERE, '..', '..', '..')].find((d) => existsSync(join(d, 'test', 'lab-standins')))!;
+const ROOT = [join(HERE, '..', '..'), join(HERE, '..', '..', '..')].find((d) => existsSync(join(d, 'test', 'lab-standins', 'k3s')))!;
 const INIT = join(ROOT, 'scripts', 'lab', 'node-init.sh');
 const STANDINS = join(ROOT, 'test', 'lab-standins');
 
@@ -40,6 +40,12 @@ export interface LabNodeSpec {
   bootDelay?: number;
   /** A fresh Pi image: memory cgroup off until cmdline.txt enables it. Default for pi5. */
   memcgOff?: boolean;
+  /**
+   * A kernel with iSCSI, as real boards have (this machine's has none): iscsid
+   * stays up (a stand-in process of that name) and iscsi_tcp shows as loaded.
+   * For the benchmarks' unchanged re-runs; the tests keep the real iscsid.
+   */
+  iscsi?: boolean;
 }
 
 /** A plain SSH Git server on the lab network (stands for Gitea, Forgejo or a NAS). */
@@ -190,6 +196,7 @@ export class Lab {
     if (board.model) writeFileSync(join(etc, 'bramble-lab', 'model'), board.model);
     if (board.compatible) writeFileSync(join(etc, 'bramble-lab', 'compatible'), board.compatible.join('\n'));
     if (spec.memcgOff ?? spec.board === 'pi5') writeFileSync(join(etc, 'bramble-lab', 'memcg-off-unless-cmdline'), '');
+    if (spec.iscsi) writeFileSync(join(etc, 'bramble-lab', 'iscsi'), '');
     writeFileSync(join(etc, 'hostname'), spec.name + '\n');
     writeFileSync(join(etc, 'hosts'), readFileSync('/etc/hosts', 'utf8') + `127.0.1.1 ${spec.name}\n`);
     writeFileSync(join(dir, 'boot-delay'), String(spec.bootDelay ?? 1));
@@ -243,6 +250,11 @@ export class Lab {
     for (const [file, where] of [['uname', 'bin'], ['reboot', 'sbin'], ['systemctl', 'sbin']] as const) {
       copyFileSync(join(STANDINS, file), join(dir, 'upper', 'usr-local', where, file));
       chmodSync(join(dir, 'upper', 'usr-local', where, file), 0o755);
+    }
+    if (spec.iscsi) {
+      // A process whose name is iscsid, for pidof: sleep under that name.
+      mkdirSync(join(dir, 'upper', 'usr-local', 'lib', 'bramble-lab'), { recursive: true });
+      copyFileSync('/bin/sleep', join(dir, 'upper', 'usr-local', 'lib', 'bramble-lab', 'iscsid'));
     }
 
     // Network

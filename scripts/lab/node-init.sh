@@ -48,6 +48,11 @@ boot() {
   else
     echo "cpuset cpu io memory hugetlb pids rdma misc" > /sys/fs/cgroup/cgroup.controllers
   fi
+  # A kernel with iSCSI (lab.ts, iscsi: true) shows its modules under
+  # /sys/module, loaded from boot as a board's are after modules-load.d.
+  if [ -f /etc/bramble-lab/iscsi ] && ! [ -d /sys/module/iscsi_tcp ]; then
+    mount -t tmpfs -o mode=0755 tmpfs /sys/module && mkdir -p /sys/module/iscsi_tcp /sys/module/dm_crypt
+  fi
   mkdir -p /run/sshd && chmod 0755 /run/sshd
   date +%s > "$D/booted-at"
 }

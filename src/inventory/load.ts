@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import type { Ajv as AjvClass, CodeOptions, ErrorObject, ValidateFunction } from 'ajv';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import { checkMeaning } from './check.ts';
 import { FORMATS } from './formats.ts';
 import { resolve, type Inventory } from './model.ts';
@@ -157,7 +157,20 @@ export function parseInventory(text: string, label: string): Inventory {
     );
   }
 
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // Aliases are resolved only here: one that names no anchor, or a bomb of them.
+    let offset = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.range && (offset === 0 || !node.resolve(doc))) offset = node.range[0];
+        if (!node.resolve(doc)) return visit.BREAK;
+      },
+    });
+    throw new InventoryError([where.at(offset, where.pathAt(offset), `invalid YAML: ${(e as Error).message.split('\n')[0]}`)]);
+  }
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
     throw new InventoryError([where.problem([], `the inventory must be a mapping with apiVersion, site, vlans, git and clusters; got ${show(data ?? null)}`)]);
   }

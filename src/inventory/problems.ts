@@ -13,18 +13,31 @@ export interface Problem {
   message: string;
 }
 
+/**
+ * A key as it can appear in a one-line message: a broken file can make a key
+ * of anything (a whole paragraph, control characters), so it is cut short,
+ * flattened and quoted when it is not a plain name.
+ */
+function keyText(key: string): string {
+  if (/^[A-Za-z0-9_-]{1,40}$/.test(key)) return key;
+  const flat = key.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  return JSON.stringify(flat.length > 32 ? `${flat.slice(0, 32)}...` : flat);
+}
+
 export function formatPath(path: FieldPath): string {
   if (path.length === 0) return '(top level)';
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? part : `.${part}`;
+    else out += out === '' ? keyText(part) : `.${keyText(part)}`;
   }
   return out;
 }
 
 export function formatProblem(p: Problem): string {
-  return `${p.file}:${p.line}:${p.col}: ${formatPath(p.path)}: ${p.message}`;
+  // One problem, one line, whatever the file held.
+  const message = p.message.replace(/[\r\n\u2028\u2029]+/g, ' ');
+  return `${p.file}:${p.line}:${p.col}: ${formatPath(p.path)}: ${message}`;
 }
 
 export class InventoryError extends Error {

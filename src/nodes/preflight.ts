@@ -118,7 +118,7 @@ export function judge(node: NodeSpec, cluster: ClusterSpec, inv: Inventory, f: R
   const skew = Math.abs(Number(f.epoch) - localEpoch);
   if (!Number.isFinite(skew) || skew > 30) add('clock', 'fail', `the node's clock is ${Number.isFinite(skew) ? `${skew} s` : 'unreadably'} off this machine's; certificates would come out wrong`);
   else if (f.ntp === 'yes') add('clock', 'pass', `synchronised (NTP), ${skew} s from this machine`);
-  else add('clock', 'warn', `${skew} s from this machine, but NTP synchronisation is ${f.ntp === 'no' ? 'off' : 'unknown (no timedatectl)'}; an RK1 has no RTC battery`);
+  else add('clock', 'warn', `${skew} s from this machine, but NTP synchronisation is ${f.ntp === 'no' ? 'off' : 'unknown (no timedatectl)'}; a board without an RTC battery (the RK1) loses the time when it is off`);
 
   const missing = ['open-iscsi', 'nfs-common'].filter((p) => !(f[`pkg_${p}`] ?? '').includes('install ok installed'));
   add('packages', missing.length ? 'warn' : 'pass', missing.length ? `missing ${missing.join(', ')} (Longhorn and NFS need them); prepare installs them` : 'open-iscsi, nfs-common');

@@ -83,11 +83,15 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   if ((await s().readFile(MODULES_FILE, { step: 'check kernel modules' })) !== modules && did(`wrote ${MODULES_FILE}`, `write ${MODULES_FILE}`)) {
     await s().writeFile(MODULES_FILE, modules, { sudo: true, step: 'persist kernel modules' });
   }
-  const probe = o.dryRun
-    ? undefined
-    : await s().exec('for m in iscsi_tcp dm_crypt; do grep -qw "^$m" /proc/modules || modprobe "$m" 2>/dev/null || echo "$m"; done', { sudo: true, check: false, step: 'load kernel modules' });
-  const unloaded = probe?.stdout.split('\n').filter(Boolean) ?? [];
-  if (unloaded.length > 0) o.note?.(`${node.name}: WARNING could not load ${unloaded.join(', ')}; Longhorn needs iscsi_tcp (is it built for this kernel?)`);
+  // /sys/module lists loaded modules and those built into the kernel alike.
+  const absent = (await s().exec('for m in iscsi_tcp dm_crypt; do [ -d /sys/module/$m ] || echo $m; done', { check: false, step: 'check kernel modules' })).stdout.split('\n').filter(Boolean);
+  if (absent.length > 0 && did('', `load ${absent.join(', ')}`)) {
+    const probe = await s().exec(`for m in ${absent.join(' ')}; do modprobe "$m" 2>/dev/null || echo "$m"; done`, { sudo: true, check: false, step: 'load kernel modules' });
+    const unloaded = probe.stdout.split('\n').filter(Boolean);
+    const loaded = absent.filter((m) => !unloaded.includes(m));
+    if (loaded.length > 0) did(`loaded ${loaded.join(', ')}`, '');
+    if (unloaded.length > 0) o.note?.(`${node.name}: WARNING could not load ${unloaded.join(', ')}; Longhorn needs iscsi_tcp (is it built for this kernel?)`);
+  }
 
   // multipathd claims Longhorn's block devices unless told not to.
   const mp = await s().exec('command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]', { check: false, step: 'check multipathd' });
