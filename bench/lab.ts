@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Lab } from '../scripts/lab/lab.ts';
 import { packageRoot } from '../src/paths.ts';
 import { fluxInstallManifest } from '../test/lab-standins/flux-install.ts';
-import { labInventory } from '../test/lab-helpers.ts';
+import { gitopsInventory, labInventory } from '../test/lab-helpers.ts';
 
 const args = process.argv.slice(2);
 const delay = args.includes('--delay') ? Number(args[args.indexOf('--delay') + 1]) : 20;
@@ -77,19 +77,14 @@ async function rerun(): Promise<void> {
     { name: 'a3', board: 'x86', iscsi: true },
   ]);
   try {
-    const url = await lab.serveInstallScript();
+    // The same install that takes D seconds as in the scaling runs: a first install is never instant.
+    const url = (await lab.serveInstallScript()).replace('/install.sh', `/install-delay-${delay}.sh`);
     await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
     const git = await lab.startGitServer();
     const repoUrl = lab.gitRepository('bench.git');
     const inv = join(work, 'inventory.yaml');
     const nodes = lab.nodes.map((x, i) => ({ node: x.name, role: i === 0 ? ('server' as const) : ('agent' as const) }));
-    writeFileSync(
-      inv,
-      labInventory(lab, [{ name: 'bench', nodes }], { installScriptUrl: url }).replace(
-        /git:\n  url: .*\n/,
-        ['git:', `  url: ${repoUrl}`, `  hostKey: "${git.fingerprint}"`, 'defaults:', '  platform:', '    flux:', `      installUrl: http://${lab.gateway}:8089/flux/v{version}/install.yaml`, ''].join('\n'),
-      ),
-    );
+    writeFileSync(inv, gitopsInventory(lab, [{ name: 'bench', nodes }], { installScriptUrl: url, repoUrl, hostKey: git.fingerprint }));
     const kh = join(work, 'known_hosts');
     writeFileSync(kh, lab.knownHosts(), { mode: 0o600 });
     const argv = ['apply', '-i', inv, '--known-hosts', kh, '--repo', join(work, 'repo'), '--kubeconfig', join(work, 'kubeconfig'), '--timeout', '120', '-v'];
@@ -112,7 +107,6 @@ async function rerun(): Promise<void> {
     console.log(`re-run, nothing changed        ${(again.ms / 1000).toFixed(1)} s   ${((again.ms / firstMs) * 100).toFixed(1)} % of the first`);
     console.log(`re-run remote commands         ${commands.length}, of which change something: ${changing.length}`);
     for (const l of changing) console.log(`    ${l.replace(/^\s+/, '')}`);
-    if (process.env.BENCH_DUMP) console.log(again.stdout);
     console.log(`re-run SSH logins per node     ${logins.join(', ')} (nodes ${lab.nodes.map((x) => x.name).join(', ')})`);
   } finally {
     await lab.stop();

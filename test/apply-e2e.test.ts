@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { parse, parseDocument } from 'yaml';
 import { brambleAsync, tempDir, type Run } from './helpers.ts';
 import { Terminal } from './tty.ts';
-import { labInventory, startLab } from './lab-helpers.ts';
+import { gitopsInventory, startLab } from './lab-helpers.ts';
 import { fluxInstallManifest } from './lab-standins/flux-install.ts';
 
 // Boards whose kernel has iSCSI, as real ones do: an unchanged node plans as unchanged.
@@ -27,7 +27,7 @@ const work = tempDir();
 const knownHosts = join(work, 'known_hosts');
 writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
 
-const base = labInventory(
+const base = gitopsInventory(
   lab,
   [
     {
@@ -38,8 +38,8 @@ const base = labInventory(
       ],
     },
   ],
-  { installScriptUrl: scriptUrl },
-).replace(/git:\n  url: .*\n/, ['git:', `  url: ${repoUrl}`, `  hostKey: "${gitServer.fingerprint}"`, 'defaults:', '  platform:', '    flux:', `      installUrl: http://${lab.gateway}:8089/flux/v{version}/install.yaml`, ''].join('\n'));
+  { installScriptUrl: scriptUrl, repoUrl, hostKey: gitServer.fingerprint },
+);
 const inv = join(work, 'inventory.yaml');
 writeFileSync(inv, base);
 const repo = join(work, 'repo');

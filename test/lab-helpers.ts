@@ -74,3 +74,14 @@ export function labInventory(lab: Lab, clusters: LabCluster[], o: { nasAddress?:
   }
   return lines.join('\n') + '\n';
 }
+
+/**
+ * A lab inventory whose Git repository is on the lab's SSH Git server (its
+ * host key pinned) and whose Flux manifest comes from the lab's HTTP server.
+ */
+export function gitopsInventory(lab: Lab, clusters: LabCluster[], o: { repoUrl: string; hostKey: string; installScriptUrl?: string }): string {
+  return labInventory(lab, clusters, { installScriptUrl: o.installScriptUrl }).replace(
+    /git:\n  url: .*\n/,
+    ['git:', `  url: ${o.repoUrl}`, `  hostKey: "${o.hostKey}"`, 'defaults:', '  platform:', '    flux:', `      installUrl: http://${lab.gateway}:8089/flux/v{version}/install.yaml`, ''].join('\n'),
+  );
+}

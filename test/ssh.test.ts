@@ -191,3 +191,16 @@ test('a plain SSH Git host\'s key is read for known_hosts, with the fingerprint 
   assert.equal(scanned.fingerprint, rk.fingerprint);
   await assert.rejects(scanHostKey(lab.gateway.replace(/\.1$/, '.98'), 22, 1500), /cannot read the host key of 198\.18\.\d+\.98:22/);
 });
+
+test('more commands at once than sshd has sessions for (MaxSessions 10) all run, in turns', async () => {
+  const s = await Session.connect(target(lab, 'rk'), trusting(lab));
+  try {
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => s.exec(`sleep 0.3; echo ${i}`, { step: `command ${i}` })));
+    assert.deepEqual(
+      results.map((r) => r.stdout.trim()),
+      Array.from({ length: 24 }, (_, i) => String(i)),
+    );
+  } finally {
+    s.close();
+  }
+});

@@ -46,6 +46,8 @@ export interface LabNodeSpec {
    * For the benchmarks' unchanged re-runs; the tests keep the real iscsid.
    */
   iscsi?: boolean;
+  /** A kernel that lists nfs4 in /proc/filesystems (this machine's has no NFS client), so mounts are tried and fail in the kernel. */
+  nfsClient?: boolean;
 }
 
 /** A plain SSH Git server on the lab network (stands for Gitea, Forgejo or a NAS). */
@@ -197,6 +199,7 @@ export class Lab {
     if (board.compatible) writeFileSync(join(etc, 'bramble-lab', 'compatible'), board.compatible.join('\n'));
     if (spec.memcgOff ?? spec.board === 'pi5') writeFileSync(join(etc, 'bramble-lab', 'memcg-off-unless-cmdline'), '');
     if (spec.iscsi) writeFileSync(join(etc, 'bramble-lab', 'iscsi'), '');
+    if (spec.nfsClient) writeFileSync(join(etc, 'bramble-lab', 'nfs4'), '');
     writeFileSync(join(etc, 'hostname'), spec.name + '\n');
     writeFileSync(join(etc, 'hosts'), readFileSync('/etc/hosts', 'utf8') + `127.0.1.1 ${spec.name}\n`);
     writeFileSync(join(dir, 'boot-delay'), String(spec.bootDelay ?? 1));
@@ -482,9 +485,11 @@ export class Lab {
       const body = Lab.installScript();
       this.http = createServer((req, res) => {
         this.downloads.push(req.url ?? '');
-        const file = this.served.get(req.url ?? '');
-        const slow = /^\/install-delay-(\d+)\.sh$/.exec(req.url ?? '');
-        if (req.url === '/install.sh' || slow) {
+        // As a static file server: the query string does not choose the file.
+        const path = (req.url ?? '').split('?')[0]!;
+        const file = this.served.get(path);
+        const slow = /^\/install-delay-(\d+)\.sh$/.exec(path);
+        if (path === '/install.sh' || slow) {
           res.writeHead(200, { 'content-type': 'text/x-shellscript' });
           // The benchmarks' install that takes a fixed time, as a download and unpack would.
           res.end(slow ? body.replace('\nset -e\n', `\nset -e\nsleep ${slow[1]}\n`) : body);

@@ -32,6 +32,12 @@ fi
 # The kernel command line is read once per boot, from cmdline.txt on a Pi.
 : > "$D/proc-cmdline"
 mount --bind "$D/proc-cmdline" /proc/cmdline
+# A kernel with an NFS client (lab.ts, nfsClient: true) lists nfs4; mounts are
+# still tried by the real mount.nfs4 and refused by this machine's kernel.
+if [ -f /etc/bramble-lab/nfs4 ]; then
+  { cat /proc/filesystems; printf 'nodev\tnfs4\n'; } > "$D/proc-filesystems"
+  mount --bind "$D/proc-filesystems" /proc/filesystems
+fi
 # The cgroup v2 controller list the node's kernel shows (a lab stand-in:
 # this host's own hierarchy may be v1). Written again at every boot.
 mount -t tmpfs -o mode=0755 tmpfs /sys/fs/cgroup

@@ -154,7 +154,21 @@ async function removeEmptyDirs(repo: string, dir: string, stopAt: string): Promi
   }
 }
 
+/** Temporary files an interrupted write left in bramble's folders (never the owner's). */
+async function removeLeftovers(repo: string, scopes: string[]): Promise<void> {
+  for (const scope of scopes) {
+    let names: string[];
+    try {
+      names = await readdir(join(repo, scope), { recursive: true });
+    } catch {
+      continue;
+    }
+    for (const n of names) if (n.endsWith('.bramble-tmp')) await rm(join(repo, scope, n), { force: true });
+  }
+}
+
 export async function applyTree(repo: string, plan: TreePlan, scopes: string[]): Promise<void> {
+  await removeLeftovers(repo, scopes);
   for (const change of plan.changes) {
     const file = join(repo, change.path);
     if (change.action === 'delete') {

@@ -73,6 +73,18 @@ export interface ExecOptions {
 }
 
 /** POSIX single-quoting: safe in sh, dash and bash alike. */
+/** Commands run at once on one connection; below sshd's default MaxSessions of 10. */
+const CHANNELS = 8;
+
+/** The server refused to open a channel: the command did not start. */
+class OpenFailure extends Error {
+  readonly error: SshError;
+  constructor(error: SshError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
 export function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -233,11 +245,43 @@ export class Session {
     return clean;
   }
 
-  private run(command: string, stdin: string | undefined, timeoutMs: number | undefined, step: string): Promise<ExecResult> {
+  /**
+   * sshd serves at most MaxSessions (10 by default) channels per connection;
+   * past that a channel open fails. Commands beyond CHANNELS wait their turn
+   * (one channel stays free for SFTP), so many nodes can share one session to
+   * the first server (e.g. 13 agents waiting to be Ready).
+   */
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  private async run(command: string, stdin: string | undefined, timeoutMs: number | undefined, step: string): Promise<ExecResult> {
+    if (this.running >= CHANNELS) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    try {
+      // sshd frees a closed channel's session a moment after the close: an
+      // open refused then never started the command, so it is safe to try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.runNow(command, stdin, timeoutMs, step);
+        } catch (e) {
+          if (!(e instanceof OpenFailure) || attempt >= 30) throw e instanceof OpenFailure ? e.error : e;
+          await new Promise((r) => setTimeout(r, 50 * Math.min(attempt, 6)));
+        }
+      }
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private runNow(command: string, stdin: string | undefined, timeoutMs: number | undefined, step: string): Promise<ExecResult> {
     if (this.closed) return Promise.reject(new SshError(this.target.name, step, `the connection is closed${this.lost ? ` (${this.lost.message})` : ''}`));
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, stream) => {
-        if (err) return reject(new SshError(this.target.name, step, `cannot start the command: ${err.message}`));
+        if (err) {
+          const error = new SshError(this.target.name, step, `cannot start the command: ${err.message}`);
+          return reject(/open failed|Channel open failure/i.test(err.message) ? new OpenFailure(error) : error);
+        }
         let stdout = '';
         let stderr = '';
         let code: number | undefined;

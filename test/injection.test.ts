@@ -1,0 +1,67 @@
+// Hostile strings in an inventory never reach a shell unquoted. The schema
+// already refuses most of them (names, versions, addresses, labels have
+// formats); what it lets through as free text (an NFS export path, the
+// install script's URL) is sent to a lab node, and a marker file proves
+// nothing ran.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { bramble, brambleAsync, tempDir } from './helpers.ts';
+import { labInventory, startLab } from './lab-helpers.ts';
+
+const lab = await startLab([{ name: 'box', board: 'x86', iscsi: true, nfsClient: true }]);
+const nas = await lab.startNas(['/export/k8s']);
+const work = tempDir();
+const knownHosts = join(work, 'known_hosts');
+writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
+
+/** Every payload writes a marker named after where it was planted. */
+const payloads = (where: string) => [`$(touch /tmp/pwned-${where}-1)`, `\`touch /tmp/pwned-${where}-2\``, `'; touch /tmp/pwned-${where}-3; '`, `"; touch /tmp/pwned-${where}-4; "`];
+
+function markers(): string[] {
+  const dirs = [join(lab.node('box').dir, 'tmp'), '/tmp', join(lab.root)];
+  return dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((f) => f.startsWith('pwned-')).map((f) => join(d, f)) : []));
+}
+
+test('an NFS export path full of shell syntax is quoted in the mount probe: the mount fails, nothing runs', async () => {
+  const base = labInventory(lab, [{ name: 'staging', nodes: [{ node: 'box', role: 'server' }] }], { nasAddress: nas });
+  const path = `/export/k8s${payloads('path').join('')}`;
+  const inv = join(work, 'path.yaml');
+  writeFileSync(inv, base.replace('      - path: /export/k8s', `      - path: ${JSON.stringify(path)}`));
+  const r = await brambleAsync(['preflight', '-i', inv, '--known-hosts', knownHosts], {}, 120_000);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  // The probe tried the export by its whole name, as one argument, and the NAS refused it.
+  assert.match(r.stdout, /FAIL nfs export +labnas:\/export\/k8s\$\(touch \/tmp\/pwned-path-1\).* cannot be mounted/);
+  assert.deepEqual(markers(), []);
+});
+
+test("an install script URL with shell syntax in its query is one argument to curl: the install runs, nothing else does", async () => {
+  const url = (await lab.serveInstallScript()) + `?a=${payloads('url').map(encodeURI).join('&b=')}&c=$(touch${'${IFS}'}/tmp/pwned-url-5)`;
+  const inv = join(work, 'url.yaml');
+  writeFileSync(inv, labInventory(lab, [{ name: 'staging', nodes: [{ node: 'box', role: 'server' }] }], { installScriptUrl: url }));
+  assert.equal(bramble(['validate', '-i', inv]).code, 0, 'the URL is valid');
+  const r = await brambleAsync(['install', '-i', inv, '--known-hosts', knownHosts, '--kubeconfig', join(work, 'kubeconfig')], {}, 120_000);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(lab.downloads.some((d) => d.startsWith('/install.sh?a=')), 'curl fetched the URL as given');
+  assert.deepEqual(markers(), []);
+});
+
+test('names, versions, addresses and labels with shell syntax are refused by validate, each on its line', () => {
+  const base = labInventory(lab, [{ name: 'staging', nodes: [{ node: 'box', role: 'server' }] }]);
+  const cases: Array<[string, RegExp]> = [
+    [base.replace('- name: box', '- name: "box;reboot"'), /clusters\[0\]\.nodes\[0\]\.name: .*DNS label/],
+    [base.replace(/version: v1\.35\.6\+k3s1/, 'version: "v1.35.6+k3s1$(reboot)"'), /site\.k3s\.version: .*k3s release/],
+    [base.replace(/address: (198\.18\.\d+\.\d+)/, 'address: "$1`reboot`"'), /clusters\[0\]\.nodes\[0\]\.address: .*IPv4/],
+    [base.replace('        role: server', '        role: server\n        labels: { zone: "$(reboot)" }'), /clusters\[0\]\.nodes\[0\]\.labels\.zone: "\$\(reboot\)" is not a valid Kubernetes label value/],
+    [base.replace('        role: server', '        role: server\n        taints: ["a=$(reboot):NoSchedule"]'), /clusters\[0\]\.nodes\[0\]\.taints\[0\]: .*taint/],
+  ];
+  for (const [text, expected] of cases) {
+    const f = join(work, 'bad.yaml');
+    writeFileSync(f, text);
+    const r = bramble(['validate', '-i', f]);
+    assert.equal(r.code, 1, text);
+    assert.match(r.stderr, expected);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});

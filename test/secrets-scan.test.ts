@@ -1,0 +1,91 @@
+// After a full lab run (apply, the owner adding the deploy key, apply again,
+// with -v and --json), nothing it left behind holds a secret: not its output,
+// not the rendered files or the Git history (local and remote), not this
+// machine's temporary folders. The files that must hold secrets are 0600.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { brambleAsync, tempDir } from './helpers.ts';
+import { gitopsInventory, startLab } from './lab-helpers.ts';
+import { fluxInstallManifest } from './lab-standins/flux-install.ts';
+
+const lab = await startLab([{ name: 'vault', board: 'rk1', sudo: 'password', iscsi: true }]);
+const scriptUrl = await lab.serveInstallScript();
+await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
+const gitServer = await lab.startGitServer();
+const repoUrl = lab.gitRepository('secrets.git');
+const work = tempDir();
+const knownHosts = join(work, 'known_hosts');
+writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
+const inv = join(work, 'inventory.yaml');
+writeFileSync(inv, gitopsInventory(lab, [{ name: 'staging', nodes: [{ node: 'vault', role: 'server' }] }], { installScriptUrl: scriptUrl, repoUrl, hostKey: gitServer.fingerprint }));
+const repo = join(work, 'repo');
+const kubeconfig = join(work, 'kube', 'config');
+// A token in the environment that this run has no use for must not leak either.
+const GITHUB_TOKEN = 'ghp_bramblescanmarker0123456789abcdefABCD';
+const env = { ...gitServer.ownerEnv, BRAMBLE_SUDO_PASSWORD: lab.password, GITHUB_TOKEN, KUBECONFIG: kubeconfig };
+const argv = (...more: string[]) => ['apply', '-i', inv, '--known-hosts', knownHosts, '--repo', repo, '--timeout', '90', '-v', ...more];
+
+/** The cluster's stored objects, as the k3s stand-in keeps them. */
+function storedSecret(): Record<string, string> {
+  const objects = join(lab.root, 'cluster', 'objects');
+  for (const ca of readdirSync(objects)) {
+    const f = join(objects, ca, 'flux-system', 'Secret', 'flux-system.json');
+    if (existsSync(f)) return (JSON.parse(readFileSync(f, 'utf8')) as { data: Record<string, string> }).data;
+  }
+  throw new Error('no flux-system secret');
+}
+
+function filesHolding(dir: string, needle: string, skip: string[]): string[] {
+  const r = spawnSync('grep', ['-rlF', ...skip.flatMap((s) => ['--exclude-dir', s]), '--', needle, dir], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+test('a full run leaves no secret in its output, the repository, its history or the temporary folders', { timeout: 300_000 }, async () => {
+  const first = await brambleAsync(argv('--json'), env, 240_000);
+  assert.equal(first.code, 1, 'a plain Git host: the run stops for the deploy key');
+  const key = /(ssh-ed25519 \S+ flux-staging)/.exec(first.stdout)![1]!;
+  lab.addDeployKey(key);
+  const second = await brambleAsync(argv(), env, 240_000);
+  assert.equal(second.code, 0, second.stdout + second.stderr);
+
+  const k3sToken = lab.readNodeFile('vault', '/etc/rancher/k3s/bramble-token')!.trim();
+  const joinToken = lab.readNodeFile('vault', '/var/lib/rancher/k3s/server/token')!.trim();
+  const pem = Buffer.from(storedSecret().identity!, 'base64').toString();
+  const privateBody = pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('').slice(-120, -40);
+  const secrets: Record<string, string> = {
+    'the sudo password': lab.password,
+    'the k3s token': k3sToken.slice(-32),
+    'the join token': joinToken.slice(-32),
+    "the deploy key's private part": privateBody,
+    'the GitHub token': GITHUB_TOKEN,
+  };
+  assert.ok(Object.values(secrets).every((s) => s.length >= 16), 'each secret is long enough to search for');
+
+  // Output: stdout and stderr of both runs, --json and -v included.
+  const output = [first.stdout, first.stderr, second.stdout, second.stderr].join('\n');
+  assert.match(output, /\$ k3s kubectl apply -f -/, '-v shows the remote commands');
+  // Git: every object of the work tree's and the remote's history, not only the files checked out.
+  const history = (dir: string) => spawnSync('git', ['-c', 'safe.directory=*', '-C', dir, 'log', '--all', '-p', '--format=%H %an %s%n%b'], { encoding: 'utf8' }).stdout;
+  const remote = join(lab.root, 'git', 'repos', 'secrets.git');
+  assert.ok(history(remote).includes('clusters/staging/flux-system/gotk-sync.yaml'), 'the remote history was read');
+  for (const [what, secret] of Object.entries(secrets)) {
+    assert.ok(!output.includes(secret), `${what} is not in the output`);
+    assert.ok(!history(repo).includes(secret) && !history(remote).includes(secret), `${what} is not in Git history`);
+    assert.deepEqual(filesHolding(repo, secret, []), [], `${what} is in no file of the work tree`);
+    // The lab's own folder holds the simulated nodes' disks, where the tokens belong.
+    assert.deepEqual(filesHolding(tmpdir(), secret, [lab.root.split('/').pop()!]), [], `${what} is in no temporary file`);
+    assert.deepEqual(filesHolding('/var/tmp', secret, [lab.root.split('/').pop()!]), [], `${what} is in no file under /var/tmp`);
+  }
+
+  // Where secrets must live, only their owner may read them.
+  const mode = (f: string) => (statSync(f).mode & 0o777).toString(8);
+  assert.equal(mode(kubeconfig), '600', 'the kubeconfig holds the cluster admin key');
+  for (const f of ['/etc/rancher/k3s/bramble-token', '/etc/rancher/k3s/config.yaml', '/var/lib/rancher/k3s/server/manifests/bramble-flux.yaml']) {
+    const onNode = join(lab.node('vault').dir, 'upper', f.startsWith('/etc') ? 'etc' : 'var-lib', f.replace(/^\/(etc|var\/lib)\//, ''));
+    assert.equal(mode(onNode), '600', f);
+  }
+});
