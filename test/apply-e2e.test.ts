@@ -9,23 +9,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseDocument } from 'yaml';
-import { brambleAsync, tempDir, type Run } from './helpers.ts';
+import { brambleAsync, type Run } from './helpers.ts';
 import { Terminal } from './tty.ts';
-import { gitopsInventory, startLab } from './lab-helpers.ts';
-import { fluxInstallManifest } from './lab-standins/flux-install.ts';
+import { gitopsInventory, startGitopsLab } from './lab-helpers.ts';
 
 // Boards whose kernel has iSCSI, as real ones do: an unchanged node plans as unchanged.
-const lab = await startLab([
+const { lab, scriptUrl, gitServer, repoUrl, work, knownHosts } = await startGitopsLab([
   { name: 'srv', board: 'rk1', iscsi: true },
   { name: 'wrk', board: 'x86', iscsi: true },
-]);
-const scriptUrl = await lab.serveInstallScript();
-await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
-const gitServer = await lab.startGitServer();
-const repoUrl = lab.gitRepository('apply.git');
-const work = tempDir();
-const knownHosts = join(work, 'known_hosts');
-writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
+], 'apply.git');
 
 const base = gitopsInventory(
   lab,

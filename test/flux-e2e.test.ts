@@ -8,19 +8,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { brambleAsync, tempDir, type Run } from './helpers.ts';
+import { brambleAsync, type Run } from './helpers.ts';
 import { FakeGitHub, GITHUB_SSH_KEYS } from './github-standin.ts';
-import { labInventory, startLab } from './lab-helpers.ts';
-import { fluxInstallManifest } from './lab-standins/flux-install.ts';
+import { labInventory, startGitopsLab } from './lab-helpers.ts';
 
-const lab = await startLab([{ name: 'rk', board: 'rk1' }]);
-const scriptUrl = await lab.serveInstallScript();
-await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
-const gitServer = await lab.startGitServer();
-const repoUrl = lab.gitRepository('gitops.git');
-const work = tempDir();
-const knownHosts = join(work, 'known_hosts');
-writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
+const { lab, scriptUrl, gitServer, repoUrl, work, knownHosts } = await startGitopsLab([{ name: 'rk', board: 'rk1' }], 'gitops.git');
 const fluxUrl = `http://${lab.gateway}:8089/flux/v{version}/install.yaml`;
 
 function inventory(git: string[]): string {

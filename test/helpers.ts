@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after } from 'node:test';
 
 const above = dirname(dirname(fileURLToPath(import.meta.url)));
 /** The repository root, from test/ or (for the benchmarks) dist/test/. */
@@ -14,7 +13,8 @@ export const HOMELAB = join(ROOT, 'inventory', 'homelab.yaml');
 export const SECOND = join(ROOT, 'test', 'fixtures', 'second-site.yaml');
 
 const made: string[] = [];
-after(() => {
+// Each test file runs in its own process: its folders go when it exits.
+process.on('exit', () => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 

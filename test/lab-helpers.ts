@@ -1,14 +1,16 @@
 // Starting a lab for a test file, and SSH targets and policies pointing at it.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { Lab, type LabNodeSpec } from '../scripts/lab/lab.ts';
 import { envSecrets } from '../src/ssh/secrets.ts';
 import type { SessionOptions, SshTarget } from '../src/ssh/session.ts';
 import { tempDir } from './helpers.ts';
+import { fluxInstallManifest } from './lab-standins/flux-install.ts';
 
 export async function startLab(specs: LabNodeSpec[]): Promise<Lab> {
   const lab = await Lab.start(specs);
+  // Loaded here, not at the top: the benchmarks use this module's inventories outside the test runner.
+  const { after } = await import('node:test');
   after(() => lab.stop());
   return lab;
 }
@@ -84,4 +86,21 @@ export function gitopsInventory(lab: Lab, clusters: LabCluster[], o: { repoUrl: 
     /git:\n  url: .*\n/,
     ['git:', `  url: ${o.repoUrl}`, `  hostKey: "${o.hostKey}"`, 'defaults:', '  platform:', '    flux:', `      installUrl: http://${lab.gateway}:8089/flux/v{version}/install.yaml`, ''].join('\n'),
   );
+}
+
+/**
+ * A lab for a whole hand-over: the nodes, the install script and Flux's
+ * manifest served, an SSH Git server with one empty repository, and a
+ * known_hosts file that trusts the nodes.
+ */
+export async function startGitopsLab(specs: LabNodeSpec[], repository: string) {
+  const lab = await startLab(specs);
+  const scriptUrl = await lab.serveInstallScript();
+  await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
+  const gitServer = await lab.startGitServer();
+  const repoUrl = lab.gitRepository(repository);
+  const work = tempDir();
+  const knownHosts = join(work, 'known_hosts');
+  writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
+  return { lab, scriptUrl, gitServer, repoUrl, work, knownHosts };
 }

@@ -8,18 +8,10 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { brambleAsync, tempDir } from './helpers.ts';
-import { gitopsInventory, startLab } from './lab-helpers.ts';
-import { fluxInstallManifest } from './lab-standins/flux-install.ts';
+import { brambleAsync } from './helpers.ts';
+import { gitopsInventory, startGitopsLab } from './lab-helpers.ts';
 
-const lab = await startLab([{ name: 'vault', board: 'rk1', sudo: 'password', iscsi: true }]);
-const scriptUrl = await lab.serveInstallScript();
-await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
-const gitServer = await lab.startGitServer();
-const repoUrl = lab.gitRepository('secrets.git');
-const work = tempDir();
-const knownHosts = join(work, 'known_hosts');
-writeFileSync(knownHosts, lab.knownHosts(), { mode: 0o600 });
+const { lab, scriptUrl, gitServer, repoUrl, work, knownHosts } = await startGitopsLab([{ name: 'vault', board: 'rk1', sudo: 'password', iscsi: true }], 'secrets.git');
 const inv = join(work, 'inventory.yaml');
 writeFileSync(inv, gitopsInventory(lab, [{ name: 'staging', nodes: [{ node: 'vault', role: 'server' }] }], { installScriptUrl: scriptUrl, repoUrl, hostKey: gitServer.fingerprint }));
 const repo = join(work, 'repo');

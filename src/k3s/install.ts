@@ -181,6 +181,7 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   if (outcome.status !== 'unchanged' || node.name === firstServer(cluster).name) {
     await waitReady(node.name === firstServer(cluster).name ? s : first(), node.name, o.readyTimeoutMs);
   }
+  await prepared.settle?.();
   return outcome;
 }
 

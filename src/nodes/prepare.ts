@@ -24,6 +24,12 @@ export interface Prepared {
   changes: string[];
   /** The changes that interrupt the node: a reboot. */
   disruptive: string[];
+  /**
+   * A check to make once the node's other work is done: that iscsid, started
+   * here, is still running (it can start and die moments later on a kernel
+   * without iSCSI). Waiting for it here would hold up every node's turn.
+   */
+  settle?: () => Promise<void>;
 }
 
 export const MODULES_FILE = '/etc/modules-load.d/bramble-longhorn.conf';
@@ -71,10 +77,14 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   if (iscsid.code !== 0 && o.dryRun) did('', 'start iscsid');
   else if (iscsid.code !== 0) {
     await s().exec('systemctl enable --now iscsid', { sudo: true, step: 'start iscsid' });
-    // It can start and die moments later (a kernel without iSCSI support): look again.
-    const again = await s().exec('sleep 2; pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
-    if (again.code === 0) did('started iscsid', '');
-    else o.note?.(`${node.name}: WARNING iscsid does not stay running (does the kernel support iSCSI?); Longhorn needs it`);
+    const started = Date.now();
+    out.settle = async () => {
+      // Two seconds after the start at least, then look again.
+      await new Promise((r) => setTimeout(r, Math.max(0, 2000 - (Date.now() - started))));
+      const again = await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
+      if (again.code === 0) did('started iscsid', '');
+      else o.note?.(`${node.name}: WARNING iscsid does not stay running (does the kernel support iSCSI?); Longhorn needs it`);
+    };
   }
 
   // Kernel modules, loaded now and at every boot. Vendor RK3588 kernels have
