@@ -124,7 +124,7 @@ const CASES: Array<[string, string, string]> = [
   ['bad taint', mutate('    role: server\n      - name: c', '    role: server\n        taints: [gpu]\n      - name: c'),
     'bad.yaml:40:18: clusters[0].nodes[1].taints[0]: expected a taint such as dedicated=gpu:NoSchedule (effect NoSchedule, PreferNoSchedule or NoExecute), got "gpu"'],
   ['bad label key', mutate('    role: server\n      - name: c', '    role: server\n        labels: { "bad key!": x }\n      - name: c'),
-    'bad.yaml:40:19: clusters[0].nodes[1].labels.bad key!: "bad key!" is not a valid Kubernetes label key'],
+    'bad.yaml:40:19: clusters[0].nodes[1].labels."bad key!": "bad key!" is not a valid Kubernetes label key'],
   ['NFS export path with a newline (template injection)', mutate('path: /k8s', 'path: "/k8s\\nkind: Secret"'),
     'bad.yaml:24:15: nas.nfs.exports[0].path: expected absolute path of the export on the NAS, on one line, got "/k8s\\nkind: Secret"'],
   ['not a mapping at all', '- just\n- a list\n',
