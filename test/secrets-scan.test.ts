@@ -4,6 +4,7 @@
 // machine's temporary folders. The files that must hold secrets are 0600.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,8 @@ writeFileSync(inv, gitopsInventory(lab, [{ name: 'staging', nodes: [{ node: 'vau
 const repo = join(work, 'repo');
 const kubeconfig = join(work, 'kube', 'config');
 // A token in the environment that this run has no use for must not leak either.
-const GITHUB_TOKEN = 'ghp_bramblescanmarker0123456789abcdefABCD';
+// Made here, so no file (this one included) holds it beforehand.
+const GITHUB_TOKEN = `ghp_${randomBytes(18).toString('hex')}`;
 const env = { ...gitServer.ownerEnv, BRAMBLE_SUDO_PASSWORD: lab.password, GITHUB_TOKEN, KUBECONFIG: kubeconfig };
 const argv = (...more: string[]) => ['apply', '-i', inv, '--known-hosts', knownHosts, '--repo', repo, '--timeout', '90', '-v', ...more];
 
