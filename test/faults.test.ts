@@ -115,3 +115,27 @@ test('Ctrl-C while rendering leaves every file whole, and the next render comple
   assert.deepEqual([...final.keys()].filter((f) => f.endsWith('.bramble-tmp')), [], 'leftovers of interrupted writes are cleared');
   assert.deepEqual(final, old, 'the next render completes the job');
 });
+
+test('Ctrl-C while the kubeconfig is written leaves it whole: the old one or the merged one', { timeout: 60_000 }, async () => {
+  const file = join(work, 'kube', 'config');
+  mkdirSync(join(work, 'kube'), { recursive: true });
+  const k3s = (n: number) => `apiVersion: v1\nkind: Config\nclusters:\n- name: default\n  cluster: { server: "https://127.0.0.1:6443", certificate-authority-data: ${'Q'.repeat(4000 + n)} }\nusers:\n- name: default\n  user: { client-key-data: ${'K'.repeat(4000 + n)} }\ncontexts:\n- name: default\n  context: { cluster: default, user: default }\n`;
+  // An owner's kubeconfig with another cluster in it, which must survive.
+  writeFileSync(file, 'apiVersion: v1\nkind: Config\nclusters:\n- name: work\n  cluster: { server: "https://10.0.0.1:6443" }\nusers: []\ncontexts: []\ncurrent-context: work\n', { mode: 0o600 });
+  const writer = join(work, 'write-kubeconfig.ts');
+  // The same function install uses, over and over, until the signal comes.
+  writeFileSync(writer, `import { writeKubeconfig } from ${JSON.stringify(join(ROOT, 'src', 'kubeconfig.ts'))};\nfor (let i = 0; ; i++) await writeKubeconfig(${JSON.stringify(file)}, ${JSON.stringify(k3s(0))}.replace('Q', 'Q'.repeat(i % 50)), 'staging', 'https://198.18.0.10:6443');\n`);
+  let merged = 0;
+  for (let i = 0; i < 12; i++) {
+    const child = spawn(process.execPath, [writer], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 250 + ((i * 53) % 300)));
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+    const cfg = parse(readFileSync(file, 'utf8')) as { clusters: Array<{ name: string }> };
+    assert.ok(cfg.clusters.some((c) => c.name === 'work'), "the owner's cluster is always there");
+    assert.ok(cfg.clusters.length === 1 || cfg.clusters.some((c) => c.name === 'staging'), 'the file is one whole version');
+    if (cfg.clusters.some((c) => c.name === 'staging')) merged++;
+  }
+  assert.ok(merged > 0, 'the writes happened before the signals');
+  assert.equal(readdirSync(join(work, 'kube')).filter((f) => f.endsWith('.bramble-tmp') === false).length, 1);
+});
