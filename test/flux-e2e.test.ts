@@ -93,7 +93,7 @@ test('apply installs k3s and pushes; a plain SSH host needs the owner to add the
   assert.match(r.stdout, /\n› \[\d\d:\d\d:\d\d\] rk: installing k3s v1\.35\.6\+k3s1 as server\n/);
   assert.match(r.stdout, /staging: kubeconfig context "staging"/);
   assert.match(r.stdout, /pushed [0-9a-f]{12} to ssh:\/\/git@198\.18\.\d+\.4\//);
-  assert.match(r.stdout, new RegExp(`Flux will trust the server's host key ${gitServer.fingerprint.replace(/[+/]/g, '\\$&')}`));
+  assert.match(r.stdout + r.stderr, new RegExp(`Flux will trust the server's host key ${gitServer.fingerprint.replace(/[+/]/g, '\\$&')}`));
   assert.match(r.stderr, /the deploy key for cluster staging is not accepted yet\. Add the key above, then run again \(the key waits on the cluster; nothing is lost\)/);
   firstKey = deployKeyFrom(r.stdout);
   assert.equal(secretKey(), firstKey, 'the key waits in the cluster secret, not on this machine');
