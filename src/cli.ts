@@ -4,7 +4,6 @@ import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { selectClusters } from './inventory/model.ts';
 import type { NodeReport } from './nodes/preflight.ts';
-import type { TreePlan } from './render/tree.ts';
 import type { Io, RunOptions } from './steps.ts';
 import { packageRoot } from './paths.ts';
 
