@@ -12,7 +12,7 @@ import { jsonEvent, progressList, progressMode } from './progress.ts';
 import { renderInventory } from './render/render.ts';
 import { expectedObjects, type WatchResult } from './flux/watch.ts';
 import type { SessionOptions } from './ssh/session.ts';
-import { fluxStep, installStep, linkCluster, outcomeLine, PhaseError, platformUrls, publishStep, reconciledRevision, repoOf, type Io, type RunOptions } from './steps.ts';
+import { fluxStep, installStep, isExplained, linkCluster, outcomeLine, PhaseError, platformUrls, publishStep, reconciledRevision, repoOf, type Io, type RunOptions } from './steps.ts';
 import { fetchKubeconfig } from './k3s/install.ts';
 import { defaultKubeconfig } from './kubeconfig.ts';
 import { redactUrl } from './git.ts';
@@ -263,12 +263,6 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
   } finally {
     closeLinked(linked);
   }
-}
-
-const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'GitError', 'SshError', 'KubeconfigError', 'GitHostError']);
-
-function isExplained(e: unknown): boolean {
-  return e instanceof Error && EXPLAINED.has(e.name);
 }
 
 function refuse(io: Io, mode: string, headline: string, items: string[], advice: string): number {

@@ -4,7 +4,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { selectClusters } from './inventory/model.ts';
 import type { NodeReport } from './nodes/preflight.ts';
-import type { Io, RunOptions } from './steps.ts';
+import { isExplained, type Io, type RunOptions } from './steps.ts';
 import { packageRoot } from './paths.ts';
 
 // Each command loads only the modules it uses: `bramble --help` should not
@@ -28,8 +28,6 @@ const load = {
   wizard: () => import('./wizard.ts'),
 };
 
-/** Errors that carry a message meant for the owner: printed as they are, exit 1. */
-const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'GitError', 'SshError', 'KubeconfigError', 'GitHostError', 'WizardError']);
 
 export type { Io };
 
@@ -477,7 +475,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       for (const l of [p.message, ...p.lines]) io.err(l);
       return p.code;
     }
-    if (e instanceof Error && EXPLAINED.has(e.name)) {
+    if (isExplained(e)) {
       io.err(e.message);
       return 1;
     }

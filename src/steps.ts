@@ -46,6 +46,13 @@ export class PhaseError extends Error {
   }
 }
 
+/** Errors that carry a message meant for the owner: printed as they are, exit 1. */
+const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'GitError', 'SshError', 'KubeconfigError', 'GitHostError', 'WizardError']);
+
+export function isExplained(e: unknown): e is Error {
+  return e instanceof Error && EXPLAINED.has(e.name);
+}
+
 /** Exit codes beyond 0 (done), 1 (refused or failed) and 2 (usage). */
 export const EXIT = { reconcileFailed: 3, reconcileTimeout: 4 } as const;
 

@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { Document, isMap, isScalar, isSeq, parseDocument, stringify, type Node as YamlNode } from 'yaml';
 import ipaddr from 'ipaddr.js';
-import { staticAddressProblem, versionTriple } from './inventory/check.ts';
-import { DEFAULTS, FLUX_MIN_KUBERNETES, PINNED, PROFILES, RECOMMENDED_K3S } from './inventory/defaults.ts';
+import { gitUrlProblem, k3sForFluxProblem, serverCountProblem, staticAddressProblem } from './inventory/check.ts';
+import { DEFAULTS, PINNED, PROFILES, RECOMMENDED_K3S } from './inventory/defaults.ts';
 import { FORMATS, isCidr, isIpv4 } from './inventory/formats.ts';
 import { parseInventory } from './inventory/load.ts';
 import { defaultReplicas, gitHostOf } from './inventory/model.ts';
@@ -63,22 +63,13 @@ export const COMMON_VLANS: RawVlan[] = [
 
 const format = (name: keyof typeof FORMATS) => (v: string) => (FORMATS[name]!.test(v) ? undefined : `expected ${FORMATS[name]!.describe}`);
 
-/** The same Flux/Kubernetes compatibility rule validate applies to the site's k3s version. */
+/** The k3s version, with validate's own Flux compatibility rule. */
 function k3sProblem(v: string): string | undefined {
-  const bad = format('k3s-version')(v);
-  if (bad) return bad;
-  const [maj, min] = versionTriple(PINNED.flux);
-  const need = FLUX_MIN_KUBERNETES[`${maj}.${min}`]!;
-  const have = versionTriple(v);
-  const older = have[0] !== need[0] ? have[0] < need[0] : have[1] !== need[1] ? have[1] < need[1] : have[2] < need[2];
-  return older ? `k3s ${v} runs Kubernetes ${have.join('.')}, but Flux ${PINNED.flux} needs Kubernetes ${need.join('.')} or newer` : undefined;
+  return format('k3s-version')(v) ?? k3sForFluxProblem(v, PINNED.flux);
 }
 
-function gitUrlProblem(v: string): string | undefined {
-  const bad = format('git-url')(v);
-  if (bad) return bad;
-  if (gitHostOf(v) === 'github.com' && !/^(ssh:\/\/|[^/:@]+@[^/:]+:)/.test(v)) return 'Flux reads a GitHub repository with an SSH deploy key: use the SSH form, e.g. ssh://git@github.com/OWNER/REPO.git';
-  return undefined;
+function urlProblem(v: string): string | undefined {
+  return format('git-url')(v) ?? gitUrlProblem(v, gitHostOf(v) === 'github.com' ? 'github' : 'ssh');
 }
 
 /**
@@ -262,17 +253,13 @@ async function askNas(d: Draft, ask: Ask): Promise<void> {
 }
 
 async function askGit(d: Draft, ask: Ask): Promise<void> {
-  d.set(['git', 'url'], await ask.text('Git repository Flux syncs from (SSH URL)', { default: d.get(['git', 'url']), check: gitUrlProblem }));
+  d.set(['git', 'url'], await ask.text('Git repository Flux syncs from (SSH URL)', { default: d.get(['git', 'url']), check: urlProblem }));
   d.set(['git', 'branch'], await ask.text('Git branch', { default: d.get(['git', 'branch']) ?? DEFAULTS.git.branch, check: format('git-branch') }));
 }
 
 function serverProblem(d: Draft, ci: number): string | undefined {
   const c = d.raw().clusters?.[ci];
-  const servers = (c?.nodes ?? []).filter((n) => !n.planned && n.role === 'server').length;
-  if (servers === 0) return `cluster "${c?.name}" has no server to install (planned nodes do not count)`;
-  if (servers === 2) return `cluster "${c?.name}" has 2 servers: embedded etcd loses quorum when either is down; use 1 or 3`;
-  if (servers % 2 === 0) return `cluster "${c?.name}" has ${servers} servers: etcd needs an odd number (1, 3, 5...) to keep quorum`;
-  return undefined;
+  return serverCountProblem(c?.name ?? '', (c?.nodes ?? []).filter((n) => !n.planned && n.role === 'server').length);
 }
 
 async function askNode(d: Draft, ask: Ask, ci: number, ni: number): Promise<void> {

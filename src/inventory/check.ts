@@ -63,6 +63,30 @@ export function staticAddressProblem(address: string, vlan: RawVlan | undefined,
   return undefined;
 }
 
+// Rules the wizard also asks of single answers, with the same words.
+
+/** Why a cluster's number of (non-planned) servers does not work with embedded etcd. */
+export function serverCountProblem(cluster: string, servers: number): string | undefined {
+  if (servers === 0) return `cluster "${cluster}" has no server to install (planned nodes do not count)`;
+  if (servers === 2) return `cluster "${cluster}" has 2 servers: embedded etcd loses quorum when either is down; use 1 or 3`;
+  if (servers % 2 === 0) return `cluster "${cluster}" has ${servers} servers: etcd needs an odd number (1, 3, 5...) to keep quorum`;
+  return undefined;
+}
+
+/** Why k3s `k3s` is too old for Flux `flux` (a Flux release bramble knows). */
+export function k3sForFluxProblem(k3s: string, flux: string): string | undefined {
+  const [maj, min] = versionTriple(flux);
+  const need = FLUX_MIN_KUBERNETES[`${maj}.${min}`];
+  if (!need || !lessThan(versionTriple(k3s), need)) return undefined;
+  return `k3s ${k3s} runs Kubernetes ${versionTriple(k3s).join('.')}, but Flux ${flux} needs Kubernetes ${need.join('.')} or newer`;
+}
+
+/** Why a repository URL will not do for its provider: GitHub is read by Flux over SSH. */
+export function gitUrlProblem(url: string, provider: 'github' | 'ssh'): string | undefined {
+  if (provider === 'github' && !/^(ssh:\/\/|[^/:@]+@[^/:]+:)/.test(url)) return 'Flux reads a GitHub repository with an SSH deploy key: use the SSH form, e.g. ssh://git@github.com/OWNER/REPO.git';
+  return undefined;
+}
+
 /** [major, minor, patch] of a k3s release or semver string. */
 export function versionTriple(v: string): [number, number, number] {
   const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(v);
@@ -158,13 +182,8 @@ export function checkMeaning(raw: RawInventory): Finding[] {
 
     const active = activeNodes(c);
     const servers = active.filter((n) => n.role === 'server');
-    if (servers.length === 0) {
-      err([...cp, 'nodes'], `cluster "${c.name}" has no server to install (planned nodes do not count)`);
-    } else if (servers.length === 2) {
-      err([...cp, 'nodes'], `cluster "${c.name}" has 2 servers: embedded etcd loses quorum when either is down; use 1 or 3`);
-    } else if (servers.length % 2 === 0) {
-      err([...cp, 'nodes'], `cluster "${c.name}" has ${servers.length} servers: etcd needs an odd number (1, 3, 5...) to keep quorum`);
-    }
+    const serverCount = serverCountProblem(c.name, servers.length);
+    if (serverCount) err([...cp, 'nodes'], serverCount);
     if (c.datastore === 'sqlite' && servers.length > 1) {
       err([...cp, 'datastore'], `sqlite serves a single server; cluster "${c.name}" has ${servers.length}: use etcd`);
     }
@@ -185,8 +204,9 @@ export function checkMeaning(raw: RawInventory): Finding[] {
       const need = FLUX_MIN_KUBERNETES[`${maj}.${min}`];
       if (!need) {
         err(where('flux', 'version'), `Flux ${flux} is not a release bramble renders; supported: ${Object.keys(FLUX_MIN_KUBERNETES).map((v) => v + '.x').join(', ')}`);
-      } else if (lessThan(versionTriple(k3s), need)) {
-        err(k3sPath, `k3s ${k3s} runs Kubernetes ${versionTriple(k3s).join('.')}, but Flux ${flux} needs Kubernetes ${need.join('.')} or newer (cluster "${c.name}")`);
+      } else {
+        const old = k3sForFluxProblem(k3s, flux);
+        if (old) err(k3sPath, `${old} (cluster "${c.name}")`);
       }
     }
 
@@ -209,9 +229,8 @@ export function checkMeaning(raw: RawInventory): Finding[] {
 
   const git = raw.git;
   const provider = git.provider ?? (gitHostOf(git.url) === 'github.com' ? 'github' : 'ssh');
-  if (provider === 'github' && !/^(ssh:\/\/|[^/:@]+@[^/:]+:)/.test(git.url)) {
-    err(['git', 'url'], 'Flux reads a GitHub repository with an SSH deploy key: use the SSH form, e.g. ssh://git@github.com/OWNER/REPO.git');
-  }
+  const urlForm = gitUrlProblem(git.url, provider);
+  if (urlForm) err(['git', 'url'], urlForm);
   if (provider === 'ssh' && git.apiUrl !== undefined) err(['git', 'apiUrl'], 'apiUrl is for provider github (GitHub Enterprise); this repository is on a plain SSH Git host', true);
   if (provider === 'github' && git.hostKey !== undefined) err(['git', 'hostKey'], "hostKey is for a plain SSH Git host; GitHub's keys come from its API", true);
 
