@@ -161,9 +161,11 @@ test('a connection that drops mid-command is an error naming node and step', asy
   await using _ = { async [Symbol.asyncDispose]() { await lab.powerOn('pi'); } };
   const s = await Session.connect(target(lab, 'pi'), trusting(lab));
   const running = s.exec('sleep 30', { step: 'install k3s' });
+  // Watched from the start: the rejection can come while powerOff is still waiting for the node to die.
+  const refused = rejectsWith(running, /^pi: install k3s: (the connection to 198\.18\.\d+\.10 was lost|the command ended without an exit status)/);
   await new Promise((r) => setTimeout(r, 300));
   await lab.powerOff('pi');
-  await rejectsWith(running, /^pi: install k3s: (the connection to 198\.18\.\d+\.10 was lost|the command ended without an exit status)/);
+  await refused;
   s.close();
 });
 
