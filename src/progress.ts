@@ -34,9 +34,14 @@ function pathOf(task: AnyTask): string[] {
   return out;
 }
 
+/** One event of the stream, stamped with the time, as one line. */
+export function jsonEvent(write: (line: string) => void, e: Omit<ProgressEvent, 'time'>): void {
+  write(JSON.stringify({ time: new Date().toISOString(), ...e }));
+}
+
 /** Writes one line per event; lines are whole JSON documents. */
 export function jsonRendererFor(write: (line: string) => void): ListrRendererFactory {
-  const emit = (e: Omit<ProgressEvent, 'time'>) => write(JSON.stringify({ time: new Date().toISOString(), ...e }));
+  const emit = (e: Omit<ProgressEvent, 'time'>) => jsonEvent(write, e);
   class JsonRenderer {
     static nonTTY = true;
     static rendererOptions = {};
@@ -69,9 +74,6 @@ export function jsonRendererFor(write: (line: string) => void): ListrRendererFac
   return JsonRenderer as unknown as ListrRendererFactory;
 }
 
-export function jsonEvent(write: (line: string) => void, e: Omit<ProgressEvent, 'time'>): void {
-  write(JSON.stringify({ time: new Date().toISOString(), ...e }));
-}
 
 /** A task list shown the chosen way. Errors end the run; the caller reports them. */
 export function progressList<Ctx extends object>(tasks: ListrTask<Ctx>[], mode: ProgressMode, write: (line: string) => void): Listr<Ctx, any, any> {

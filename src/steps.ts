@@ -123,7 +123,7 @@ export async function installStep(
   });
 }
 
-/** The repository's remote, the work tree, and (on GitHub) the repository made to exist. */
+/** The Git work tree to render into and the remote to push to (--remote, else the inventory's). */
 export function repoOf(inv: Inventory, o: RunOptions): { repo: string; remote: string } {
   return { repo: resolvePath(o.repo ?? '.'), remote: o.remote ?? inv.git.url };
 }
