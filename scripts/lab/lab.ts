@@ -48,7 +48,11 @@ export interface LabNodeSpec {
   iscsi?: boolean;
   /** A kernel that lists nfs4 in /proc/filesystems (this machine's has no NFS client), so mounts are tried and fail in the kernel. */
   nfsClient?: boolean;
+  /** The port sshd listens on (default 22). */
+  sshPort?: number;
 }
+
+export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
 
 /** A plain SSH Git server on the lab network (stands for Gitea, Forgejo or a NAS). */
 export interface GitServer {
@@ -56,6 +60,7 @@ export interface GitServer {
   /** The host key as known_hosts has it, and its SHA256 fingerprint. */
   hostKey: string;
   fingerprint: string;
+  port: number;
   /** ssh:// URL of a bare repository created by repository(). */
   url: (name: string) => string;
   /** Environment for git on this machine to push as the owner (the lab client key). */
@@ -80,6 +85,21 @@ function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`lab: ${cmd} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
+}
+
+/** A new host key of `type` in `file` (replacing any), read back as known_hosts and ssh-keygen show it. */
+function makeHostKey(file: string, type: HostKeyType, comment: string): { hostKey: string; fingerprint: string } {
+  rmSync(file, { force: true });
+  rmSync(file + '.pub', { force: true });
+  run('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', comment, '-f', file]);
+  const pub = readFileSync(file + '.pub', 'utf8').trim().split(/\s+/);
+  const fingerprint = run('ssh-keygen', ['-l', '-E', 'sha256', '-f', file + '.pub']).split(/\s+/)[1]!;
+  return { hostKey: `${pub[0]} ${pub[1]}`, fingerprint };
+}
+
+/** How known_hosts names a host: [host]:port on a port other than 22 (written here as OpenSSH does, not by bramble's code). */
+function knownName(address: string, port: number): string {
+  return port === 22 ? address : `[${address}]:${port}`;
 }
 
 function tryRun(cmd: string, args: string[]): void {
@@ -179,7 +199,23 @@ export class Lab {
 
   /** known_hosts lines for every node, as `ssh-keyscan` would give them. */
   knownHosts(): string {
-    return this.nodes.map((n) => `${n.address} ${n.hostKey}\n`).join('');
+    return this.nodes.map((n) => `${knownName(n.address, n.port)} ${n.hostKey}\n`).join('');
+  }
+
+  /**
+   * The node is reinstalled, or someone stands in its place: it comes back
+   * with a new host key of `type` (its old one gone). Returns the new key.
+   */
+  async replaceHostKey(name: string, type: HostKeyType = 'ed25519'): Promise<LabNode> {
+    const node = this.node(name);
+    await this.powerOff(name);
+    const ssh = join(node.dir, 'upper', 'etc', 'ssh');
+    for (const t of ['ed25519', 'ecdsa', 'rsa']) for (const f of [`ssh_host_${t}_key`, `ssh_host_${t}_key.pub`]) rmSync(join(ssh, f), { force: true });
+    Object.assign(node, makeHostKey(join(ssh, `ssh_host_${type}_key`), type, `root@${name}`));
+    const config = readFileSync(join(ssh, 'sshd_config'), 'utf8').replace(/^HostKey .*$/m, `HostKey /etc/ssh/ssh_host_${type}_key`);
+    writeFileSync(join(ssh, 'sshd_config'), config);
+    await this.powerOn(name);
+    return node;
   }
 
   private async addNode(spec: LabNodeSpec): Promise<void> {
@@ -223,13 +259,13 @@ export class Lab {
     chmodSync(join(home, '.ssh'), 0o700);
 
     // sshd, with a host key of the node's own
-    const hostKeyFile = join(etc, 'ssh', 'ssh_host_ed25519_key');
-    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${spec.name}`, '-f', hostKeyFile]);
+    const port = spec.sshPort ?? 22;
+    const { hostKey, fingerprint } = makeHostKey(join(etc, 'ssh', 'ssh_host_ed25519_key'), 'ed25519', `root@${spec.name}`);
     writeFileSync(
       join(etc, 'ssh', 'sshd_config'),
       [
         `ListenAddress ${address}`,
-        'Port 22',
+        `Port ${port}`,
         'HostKey /etc/ssh/ssh_host_ed25519_key',
         'PidFile /run/sshd.pid',
         'UsePAM no',
@@ -243,8 +279,6 @@ export class Lab {
         '',
       ].join('\n'),
     );
-    const pub = readFileSync(hostKeyFile + '.pub', 'utf8').trim().split(/\s+/);
-    const fingerprint = run('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKeyFile + '.pub']).split(/\s+/)[1]!;
 
     // Stand-ins for what this machine cannot be: see docs/testing.md.
     mkdirSync(join(dir, 'upper', 'usr-local', 'bin'), { recursive: true });
@@ -263,7 +297,7 @@ export class Lab {
     // Network
     this.wire(ns, `${this.bridge}v${i}`, address);
 
-    const node: LabNode = { name: spec.name, board: spec.board, address, port: 22, dir, hostKey: `${pub[0]} ${pub[1]}`, fingerprint };
+    const node: LabNode = { name: spec.name, board: spec.board, address, port, dir, hostKey, fingerprint };
     this.nodes.push(node);
     this.specs.set(spec.name, spec);
     await this.boot(node);
@@ -381,8 +415,9 @@ export class Lab {
    * with a \`git\` user whose keys may only run git-shell. The owner (the lab client
    * key) may push; keys added with addDeployKey() may only fetch.
    */
-  async startGitServer(): Promise<GitServer> {
+  async startGitServer(o: { port?: number } = {}): Promise<GitServer> {
     if (this.git) return this.git;
+    const port = o.port ?? 22;
     const address = `198.18.${this.index}.4`;
     const ns = `${this.bridge}git`;
     const dir = join(this.root, 'git');
@@ -396,8 +431,8 @@ export class Lab {
     const gitUid = UID + 1;
     writeFileSync(join(dir, 'etc', 'passwd'), readFileSync('/etc/passwd', 'utf8') + `git:*:${gitUid}:${gitUid}:lab git server:${repos}:/bin/sh\n`);
     writeFileSync(join(dir, 'etc', 'group'), readFileSync('/etc/group', 'utf8') + `git:x:${gitUid}:\n`);
-    const hostKeyFile = join(dir, 'etc', 'ssh_host_ed25519_key');
-    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'root@labgit', '-f', hostKeyFile]);
+    const hostKeyFile = join(dir, 'etc', 'ssh_host_key');
+    const key = makeHostKey(hostKeyFile, 'ed25519', 'root@labgit');
     // Deploy keys run through this: fetches only, as a read-only deploy key on a forge.
     const readOnly = join(dir, 'etc', 'read-only');
     writeFileSync(readOnly, '#!/bin/sh\ncase "$SSH_ORIGINAL_COMMAND" in\n  git-upload-pack\\ *) exec git-shell -c "$SSH_ORIGINAL_COMMAND" ;;\n  *) echo "this deploy key is read-only" >&2; exit 1 ;;\nesac\n', { mode: 0o755 });
@@ -408,7 +443,7 @@ export class Lab {
       join(dir, 'etc', 'sshd_config'),
       [
         `ListenAddress ${address}`,
-        'Port 22',
+        `Port ${port}`,
         `HostKey ${hostKeyFile}`,
         `PidFile ${join(dir, 'sshd.pid')}`,
         'UsePAM no',
@@ -421,25 +456,48 @@ export class Lab {
         '',
       ].join('\n'),
     );
+    const knownHosts = join(dir, 'owner_known_hosts');
+    const repoPath = (name: string) => (port === 22 ? `${address}${join(repos, name)}` : `${address}:${port}${join(repos, name)}`);
+    this.git = {
+      address,
+      port,
+      ...key,
+      dir: repos,
+      url: (name) => `ssh://git@${repoPath(name)}`,
+      ownerEnv: { GIT_SSH_COMMAND: `ssh -i ${this.keyFile} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes` },
+    };
+    await this.runGitServer();
+    return this.git;
+  }
+
+  private async runGitServer(): Promise<void> {
+    const git = this.git!;
+    const dir = join(this.root, 'git');
+    writeFileSync(join(dir, 'owner_known_hosts'), `${knownName(git.address, git.port)} ${git.hostKey}\n`);
     const proc = spawn(
       'ip',
-      ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1/etc/passwd" /etc/passwd && mount --bind "$1/etc/group" /etc/group && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f "$1/etc/sshd_config"', 'sh', dir],
+      ['netns', 'exec', `${this.bridge}git`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1/etc/passwd" /etc/passwd && mount --bind "$1/etc/group" /etc/group && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f "$1/etc/sshd_config"', 'sh', dir],
       { stdio: ['ignore', 'ignore', openSync(join(dir, 'sshd.log'), 'a')] },
     );
     this.gitProc = proc;
-    await waitForPort(address, 22, 15000);
-    const pub = readFileSync(hostKeyFile + '.pub', 'utf8').trim().split(/\s+/);
-    const fingerprint = run('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKeyFile + '.pub']).split(/\s+/)[1]!;
-    const knownHosts = join(dir, 'owner_known_hosts');
-    writeFileSync(knownHosts, `${address} ${pub[0]} ${pub[1]}\n`);
-    this.git = {
-      address,
-      hostKey: `${pub[0]} ${pub[1]}`,
-      fingerprint,
-      dir: repos,
-      url: (name) => `ssh://git@${address}${join(repos, name)}`,
-      ownerEnv: { GIT_SSH_COMMAND: `ssh -i ${this.keyFile} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes` },
-    };
+    await waitForPort(git.address, git.port, 15000);
+  }
+
+  private async stopGitServer(): Promise<void> {
+    if (this.gitProc && this.gitProc.exitCode === null) {
+      const gone = new Promise((r) => this.gitProc!.once('exit', r));
+      this.gitProc.kill('SIGKILL');
+      await gone;
+    }
+    this.gitProc = undefined;
+  }
+
+  /** The Git server comes back with a new host key of `type`, as after a reinstall or with an impostor in its place. */
+  async replaceGitHostKey(type: HostKeyType = 'ed25519'): Promise<GitServer> {
+    if (!this.git) throw new Error('lab: start the Git server first');
+    await this.stopGitServer();
+    Object.assign(this.git, makeHostKey(join(this.root, 'git', 'etc', 'ssh_host_key'), type, 'root@labgit'));
+    await this.runGitServer();
     return this.git;
   }
 
@@ -509,11 +567,7 @@ export class Lab {
   async stop(): Promise<void> {
     for (const name of [...this.inits.keys()]) await this.powerOff(name);
     await this.stopNas();
-    if (this.gitProc && this.gitProc.exitCode === null) {
-      const gone = new Promise((r) => this.gitProc!.once('exit', r));
-      this.gitProc.kill('SIGKILL');
-      await gone;
-    }
+    await this.stopGitServer();
     if (this.git) tryRun('ip', ['netns', 'del', `${this.bridge}git`]);
     if (this.http) await new Promise((r) => this.http!.close(r));
     if (this.nas) tryRun('ip', ['netns', 'del', this.nas.ns]);

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { envSecrets } from '../ssh/secrets.ts';
-import { Session, SshError, type SessionOptions, type SshTarget } from '../ssh/session.ts';
+import { recordedText, Session, SshError, type SessionOptions, type SshTarget } from '../ssh/session.ts';
 
 export interface ConnectOptions {
   knownHosts?: string;
@@ -36,7 +36,13 @@ export async function sessionOptions(o: ConnectOptions): Promise<SessionOptions>
   if (o.interactive) {
     const prompts = await import('@inquirer/prompts');
     ask = (message) => prompts.password({ message, mask: true });
-    askHost = (node, host, fp) => prompts.confirm({ message: `${node} (${host}) presents host key ${fp}. Trust it and add it to known_hosts?`, default: false });
+    askHost = (node, host, fp, recorded) =>
+      prompts.confirm({
+        message: recorded.length
+          ? `${node} (${host}) presents host key ${fp}, but known_hosts records this host by another key: ${recordedText(recorded)}. Trust the new key anyway and add it?`
+          : `${node} (${host}) presents host key ${fp}. Trust it and add it to known_hosts?`,
+        default: false,
+      });
   }
   return {
     policy: { knownHosts: o.knownHosts ?? join(homedir(), '.ssh', 'known_hosts'), acceptNew: o.acceptNewHostKeys ?? false, ask: askHost },

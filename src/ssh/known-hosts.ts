@@ -28,6 +28,16 @@ interface Entry {
   marker?: string;
 }
 
+/**
+ * An OpenSSH host pattern as a regular expression: `*` and `?` are the only
+ * wildcards; everything else, `[` and `]` of a `[host]:port` name included,
+ * stands for itself.
+ */
+function patternRegex(pattern: string): RegExp {
+  const body = [...pattern].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&'))).join('');
+  return new RegExp(`^${body}$`, 'i');
+}
+
 function matchesName(field: string, name: string): boolean {
   if (field.startsWith('|1|')) {
     const [, , salt, hash] = field.split('|');
@@ -39,8 +49,7 @@ function matchesName(field: string, name: string): boolean {
   for (const raw of field.split(',')) {
     const negated = raw.startsWith('!');
     const pattern = negated ? raw.slice(1) : raw;
-    const re = new RegExp('^' + pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
-    if (re.test(name)) {
+    if (patternRegex(pattern).test(name)) {
       if (negated) return false;
       hit = true;
     }
@@ -61,10 +70,19 @@ function parse(text: string): Entry[] {
   return out;
 }
 
+/** A key known_hosts holds for a host, as the owner can compare it. */
+export interface RecordedKey {
+  type: string;
+  fingerprint: string;
+}
+
 export type HostKeyStatus =
   | { status: 'known' }
   | { status: 'unknown' }
+  /** A key of the presented type is on record, and it is another key: a mismatch. */
   | { status: 'changed'; expected: string[] }
+  /** Only keys of other types are on record: not the same host key, never accepted silently. */
+  | { status: 'other-type'; recorded: RecordedKey[] }
   | { status: 'revoked' };
 
 export async function readKnownHosts(file: string): Promise<string> {
@@ -76,7 +94,11 @@ export async function readKnownHosts(file: string): Promise<string> {
   }
 }
 
-/** Look a presented key up the way OpenSSH does. */
+/**
+ * Look a presented key up the way OpenSSH does: a key of the same type on
+ * record must be this key, or the host has changed; keys of other types on
+ * record make the presented key one to confirm explicitly.
+ */
 export function checkHostKey(text: string, host: string, port: number, key: Buffer): HostKeyStatus {
   const name = hostPattern(host, port);
   const type = keyType(key);
@@ -86,6 +108,7 @@ export function checkHostKey(text: string, host: string, port: number, key: Buff
   if (plain.some((e) => e.type === type && e.key.equals(key))) return { status: 'known' };
   const sameType = plain.filter((e) => e.type === type);
   if (sameType.length > 0) return { status: 'changed', expected: sameType.map((e) => fingerprint(e.key)) };
+  if (plain.length > 0) return { status: 'other-type', recorded: plain.map((e) => ({ type: e.type, fingerprint: fingerprint(e.key) })) };
   return { status: 'unknown' };
 }
 
