@@ -47,7 +47,7 @@ export class PhaseError extends Error {
 }
 
 /** Errors that carry a message meant for the owner: printed as they are, exit 1. */
-const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'GitError', 'SshError', 'KubeconfigError', 'GitHostError', 'WizardError']);
+const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'TreeError', 'GitError', 'SshError', 'KubeconfigError', 'GitHostError', 'WizardError']);
 
 export function isExplained(e: unknown): e is Error {
   return e instanceof Error && EXPLAINED.has(e.name);
