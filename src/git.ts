@@ -92,12 +92,62 @@ export async function remoteTree(remote: string, branch: string): Promise<{ dir:
   return { dir, head, remove };
 }
 
+/** The trailer that marks a commit as bramble's own: the only kind it pushes. */
+export const TRAILER = 'Generated-By: bramble';
+
+/** A work tree checked by checkPublishable(): on the branch, with no local commit but bramble's. */
+export interface Publishable {
+  readonly repo: string;
+  readonly remote: string;
+  readonly branch: string;
+}
+
+/**
+ * Before anything is written: the work tree must be on `branch`, and every
+ * local commit the remote's branch lacks must be bramble's own (it carries
+ * TRAILER). Otherwise a push would carry the owner's private work, or
+ * another branch's, to the remote.
+ */
+export async function checkPublishable(repo: string, remote: string, branch: string): Promise<Publishable> {
+  const head = await git(repo)`git symbolic-ref -q HEAD`;
+  const current = head.stdout.trim();
+  if (head.exitCode !== 0 || current === '') {
+    throw new GitError(`${repo} has no branch checked out (detached HEAD); bramble commits only on ${branch} (git.branch): run \`git switch ${branch}\` there, then run again`);
+  }
+  if (current !== `refs/heads/${branch}`) {
+    throw new GitError(`${repo} is on branch ${current.replace(/^refs\/heads\//, '')}; bramble commits only on ${branch} (git.branch): run \`git switch ${branch}\` there, then run again`);
+  }
+  if ((await git(repo)`git rev-parse --verify --quiet HEAD`).exitCode !== 0) return { repo, remote, branch };
+  const upstream = await remoteHead(repo, remote, branch);
+  const range = ['HEAD'];
+  if (upstream) {
+    if ((await git(repo)`git cat-file -e ${upstream + '^{commit}'}`).exitCode !== 0) {
+      await must(repo, ['fetch', '--quiet', '--', remote, `refs/heads/${branch}`], `fetching ${redactUrl(remote)}`);
+    }
+    range.push('--not', upstream);
+  }
+  const log = await must(repo, ['log', '--format=%h%x09%(trailers:key=Generated-By,valueonly,separator=%x2C)%x09%s', ...range], 'reading the local commits');
+  const foreign = log
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t'))
+    .filter(([, by]) => by !== 'bramble');
+  if (foreign.length > 0) {
+    const list = foreign.slice(0, 5).map(([h, , subject]) => `${h} ${subject}`);
+    throw new GitError(
+      `${repo} holds ${foreign.length} local commit(s) on ${branch} that are not bramble's and not on ${redactUrl(remote)}${upstream ? '' : ' (which has no such branch yet)'}: ${list.join('; ')}${foreign.length > 5 ? '; ...' : ''}.\n` +
+        `bramble pushes only its own commits. Push them yourself (git push) or move them to another branch, then run again; nothing was written.`,
+    );
+  }
+  return { repo, remote, branch };
+}
+
 export interface PublishOptions {
-  repo: string;
-  remote: string;
-  branch: string;
+  /** From checkPublishable(), made before bramble wrote anything. */
+  checked: Publishable;
   /** Files to stage (added, changed or deleted): bramble's own, nothing else. */
   paths: string[];
+  /** Without the trailer: publish adds it. */
   message: string;
 }
 
@@ -123,13 +173,13 @@ async function identityArgs(repo: string): Promise<string[]> {
 
 /** Stage `paths`, commit them when they changed, then push without force. */
 export async function publish(opts: PublishOptions): Promise<PublishResult> {
-  const { repo, remote, branch } = opts;
+  const { repo, remote, branch } = opts.checked;
   let committed: string | undefined;
   if (opts.paths.length > 0) {
     await must(repo, ['add', '--all', '--', ...opts.paths], 'staging files');
     const staged = await git(repo)`git diff --cached --quiet -- ${opts.paths}`;
     if (staged.exitCode === 1) {
-      await must(repo, [...(await identityArgs(repo)), 'commit', '--quiet', '--no-verify', '-m', opts.message, '--', ...opts.paths], 'committing');
+      await must(repo, [...(await identityArgs(repo)), 'commit', '--quiet', '--no-verify', '-m', `${opts.message}\n\n${TRAILER}`, '--', ...opts.paths], 'committing');
       committed = await must(repo, ['rev-parse', 'HEAD'], 'reading the commit');
     }
   }

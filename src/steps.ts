@@ -130,7 +130,7 @@ export function repoOf(inv: Inventory, o: RunOptions): { repo: string; remote: s
 
 /** Render, commit and push; `head` is the commit the remote's branch now holds. */
 export async function publishStep(inv: Inventory, o: RunOptions, io: Io, sessionOpts: SessionOptions | undefined): Promise<{ head: string; committed?: string; changes: number }> {
-  const [{ renderInventory }, { planTree, applyTree }, { ensureRepo, publish, redactUrl }] = await Promise.all([import('./render/render.ts'), import('./render/tree.ts'), import('./git.ts')]);
+  const [{ renderInventory }, { planTree, applyTree }, { checkPublishable, ensureRepo, publish, redactUrl }] = await Promise.all([import('./render/render.ts'), import('./render/tree.ts'), import('./git.ts')]);
   const { repo, remote } = repoOf(inv, o);
   if (!o.remote && sessionOpts && inv.git.provider === 'github') {
     // Pushing to the inventory's own repository: on GitHub, create it first when it does not exist.
@@ -139,6 +139,7 @@ export async function publishStep(inv: Inventory, o: RunOptions, io: Io, session
   }
   const how = await ensureRepo(repo, remote, inv.git.branch);
   if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
+  const checked = await checkPublishable(repo, remote, inv.git.branch);
 
   const out = await renderInventory(inv, { clusters: o.cluster });
   const plan = await planTree(repo, out.files, out.scopes, o.force);
@@ -150,7 +151,7 @@ export async function publishStep(inv: Inventory, o: RunOptions, io: Io, session
   const added = new Set(plan.changes.map((c) => c.path));
   const paths = [...out.files.filter((f) => !f.seed || added.has(f.path)).map((f) => f.path), ...plan.changes.filter((c) => c.action === 'delete').map((c) => c.path)];
   const names = out.scopes.map((s) => s.slice('clusters/'.length));
-  const result = await publish({ repo, remote, branch: inv.git.branch, paths, message: commitMessage(inv, names, plan) });
+  const result = await publish({ checked, paths, message: commitMessage(inv, names, plan) });
 
   if (result.committed) io.out(`committed ${result.committed.slice(0, 12)}: ${plan.changes.length} file change(s) in ${names.join(', ')}`);
   else io.out(`nothing changed in ${names.join(', ')}`);

@@ -1,10 +1,10 @@
 // Publishing to real bare repositories: commit, push, re-run, a remote that
 // moved on (with and without conflicts), and a push that fails.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { publish, redactUrl, GitError } from '../src/git.ts';
+import { checkPublishable, publish, redactUrl, GitError } from '../src/git.ts';
 import { bramble, git, HOMELAB, tempDir } from './helpers.ts';
 
 function bare(dir: string): string {
@@ -161,8 +161,68 @@ test('publish refuses to push a repository with no commit', async () => {
   const dir = tempDir();
   const remote = bare(dir);
   const work = join(dir, 'w');
-  git(dir, 'init', '--quiet', work);
-  await assert.rejects(publish({ repo: work, remote, branch: 'main', paths: [], message: 'x' }), /nothing to push: .* has no commit yet/);
+  git(dir, 'init', '--quiet', '--initial-branch', 'main', work);
+  await assert.rejects(publish({ checked: await checkPublishable(work, remote, 'main'), paths: [], message: 'x' }), /nothing to push: .* has no commit yet/);
+});
+
+/** A published work tree, plus the remote's branch list, to compare after a refused run. */
+function published(dir: string) {
+  const remote = bare(dir);
+  const work = join(dir, 'work');
+  assert.equal(publishRun(work, remote).code, 0);
+  const refs = () => git(remote, 'for-each-ref', '--format=%(refname) %(objectname)');
+  return { remote, work, refs, before: refs() };
+}
+
+/** The owner's own commit in the work tree, never pushed. */
+function privateCommit(work: string, file = 'notes/private.md'): string {
+  mkdirSync(join(work, dirname(file)), { recursive: true });
+  writeFileSync(join(work, file), 'my own work in progress\n');
+  git(work, 'add', file);
+  git(work, 'commit', '--quiet', '-m', 'private: work in progress');
+  return git(work, 'rev-parse', '--short', 'HEAD');
+}
+
+test('publish commits only on the configured branch: a work tree on another branch is refused before anything is written', () => {
+  const dir = tempDir();
+  const { remote, work, refs, before } = published(dir);
+  git(work, 'switch', '--quiet', '-c', 'feature');
+  privateCommit(work);
+  const changed = changedInventory(dir, 'retention: 15d', 'retention: 20d');
+  const r = publishRun(work, remote, changed);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /is on branch feature; bramble commits only on main \(git\.branch\): run `git switch main` there/);
+  assert.equal(refs(), before, 'nothing reached the remote');
+  assert.equal(git(work, 'status', '--porcelain'), '', 'nothing was written');
+
+  git(work, 'switch', '--quiet', '--detach', 'HEAD');
+  const detached = publishRun(work, remote, changed);
+  assert.equal(detached.code, 1);
+  assert.match(detached.stderr, /has no branch checked out \(detached HEAD\)/);
+  assert.equal(refs(), before);
+});
+
+test("publish refuses local commits that are not bramble's, and pushes its own commit alone", () => {
+  const dir = tempDir();
+  const { remote, work, refs, before } = published(dir);
+  const mine = privateCommit(work);
+  const changed = changedInventory(dir, 'retention: 15d', 'retention: 20d');
+  const r = publishRun(work, remote, changed);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, new RegExp(`holds 1 local commit\\(s\\) on main that are not bramble's and not on .*remote\\.git: ${mine} private: work in progress\\.`));
+  assert.match(r.stderr, /nothing was written/);
+  assert.equal(refs(), before, 'the private commit did not reach the remote');
+  assert.equal(git(work, 'status', '--porcelain'), '');
+
+  // Once the owner moves it aside, bramble's commit is pushed, and only it.
+  git(work, 'branch', 'wip');
+  git(work, 'reset', '--quiet', '--hard', 'HEAD~1');
+  const ok = publishRun(work, remote, changed);
+  assert.equal(ok.code, 0, ok.stderr);
+  const pushed = git(remote, 'log', '--format=%s%n%(trailers:key=Generated-By,valueonly)', `${before.split(' ')[1]!.trim()}..main`).split('\n').filter(Boolean);
+  assert.deepEqual(pushed, ['bramble: render staging, production', 'bramble']);
+  assert.equal(git(remote, 'for-each-ref', '--format=%(refname)', 'refs/heads/'), 'refs/heads/main', 'no other branch was pushed');
+  assert.throws(() => git(remote, 'cat-file', '-e', `${mine}^{commit}`));
 });
 
 test('a work tree cloned from another remote gets no commit: publish names both and stops', () => {
