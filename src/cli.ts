@@ -1,7 +1,7 @@
 // The command line: parse, run one straight path per command, print, exit.
 import { readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { getSystemErrorMessage, parseArgs, type ParseArgsConfig } from 'node:util';
 import { selectClusters } from './inventory/model.ts';
 import type { NodeReport } from './nodes/preflight.ts';
 import { isExplained, type Io, type RunOptions } from './steps.ts';
@@ -63,7 +63,8 @@ Options:
       --force            replace or prune generated files that were edited by hand
       --known-hosts FILE SSH known_hosts to check node keys against (default ~/.ssh/known_hosts)
       --accept-new-host-keys  trust and record host keys never seen before (never a changed one)
-  -v, --verbose          show every remote command (secrets blanked out)
+  -v, --verbose          show every remote command (secrets blanked out); after an
+                         unexpected file error, its stack trace
       --kubeconfig FILE  install: merge the cluster's context here (default $KUBECONFIG or ~/.kube/config)
       --timeout SECONDS  install: how long a node may take to be Ready or to come back from a reboot (300);
                          flux: how long to wait for Flux to reconcile (600)
@@ -117,9 +118,9 @@ interface Options {
 }
 
 const ALLOWED: Record<string, Array<keyof Options>> = {
-  validate: ['inventory'],
-  render: ['inventory', 'cluster', 'repo', 'check', 'force'],
-  publish: ['inventory', 'cluster', 'repo', 'remote', 'force'],
+  validate: ['inventory', 'verbose'],
+  render: ['inventory', 'cluster', 'repo', 'check', 'force', 'verbose'],
+  publish: ['inventory', 'cluster', 'repo', 'remote', 'force', 'verbose'],
   preflight: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose'],
   install: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout'],
   reset: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'yes'],
@@ -438,6 +439,20 @@ async function cmdStatus(opts: Options, io: Io): Promise<number> {
   return healthy ? 0 : 1;
 }
 
+function isSystemError(e: unknown): e is NodeJS.ErrnoException & { errno: number } {
+  const x = e as NodeJS.ErrnoException;
+  return e instanceof Error && typeof x.code === 'string' && /^E[A-Z0-9]+$/.test(x.code) && typeof x.errno === 'number';
+}
+
+const ACTIONS: Record<string, string> = { open: 'open', read: 'read', write: 'write', mkdir: 'create the folder', rename: 'rename', unlink: 'remove', rmdir: 'remove the folder', rm: 'remove', scandir: 'list', stat: 'read', lstat: 'read', access: 'read', copyfile: 'copy to', chmod: 'change the mode of' };
+
+/** "cannot write PATH: no space left on device (ENOSPC)": what was tried, where, and why. */
+function systemErrorLine(e: NodeJS.ErrnoException & { errno: number }): string {
+  const full = e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.code === 'EROFS';
+  const action = full ? 'write' : ACTIONS[e.syscall ?? ''] ?? e.syscall ?? 'use';
+  return `cannot ${action}${e.path ? ` ${e.path}` : ''}: ${getSystemErrorMessage(e.errno)} (${e.code})`;
+}
+
 /** One straight path per command. */
 const COMMANDS: Record<string, (opts: Options, io: Io) => Promise<number>> = {
   validate: cmdValidate,
@@ -479,9 +494,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.err(e.message);
       return 1;
     }
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
-      io.err(`bramble: cannot write: ${(e as Error).message}`);
+    if (isSystemError(e)) {
+      // A file bramble could not read or write: one line; the stack is for -v.
+      io.err(`bramble: ${systemErrorLine(e)}`);
+      if (argv.includes('-v') || argv.includes('--verbose')) io.err(e.stack ?? '');
       return 1;
     }
     throw e;

@@ -13,10 +13,13 @@ export class GitError extends Error {
   }
 }
 
-/** Credentials in https URLs never reach a message. */
-/** Hide credentials in URLs; an ssh:// user name (git@) is not one and stays. */
+/**
+ * Hide credentials in URLs: everything between `://` and the last `@` before
+ * the host, so a password with a raw `@` in it is hidden whole. An ssh:// user
+ * name with no password (git@) is not a secret and stays.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s]+)@/gi, (all, scheme: string, user: string) => (/^ssh:\/\/$/i.test(scheme) && !user.includes(':') ? all : `${scheme}***@`));
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/?#]*)@/gi, (all, scheme: string, user: string) => (/^ssh:\/\/$/i.test(scheme) && !/[:@]/.test(user) ? all : `${scheme}***@`));
 }
 
 // No prompts: a run without a terminal must fail, not hang on a password.

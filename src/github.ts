@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { Octokit } from '@octokit/rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
+import { apiUrlProblem } from './inventory/check.ts';
 
 export class GitHostError extends Error {
   constructor(message: string) {
@@ -110,6 +111,8 @@ export class GitHub {
   private readonly log: (line: string) => void;
 
   constructor(o: GitHubOptions) {
+    const refused = apiUrlProblem(o.baseUrl ?? 'https://api.github.com');
+    if (refused) throw new GitHostError(refused);
     this.log = o.log ?? (() => undefined);
     const maxWait = o.maxRateLimitWaitSeconds ?? 120;
     this.api = new ThrottledOctokit({

@@ -126,7 +126,7 @@ const CASES: Array<[string, string, string]> = [
   ['bad label key', mutate('    role: server\n      - name: c', '    role: server\n        labels: { "bad key!": x }\n      - name: c'),
     'bad.yaml:40:19: clusters[0].nodes[1].labels."bad key!": "bad key!" is not a valid Kubernetes label key'],
   ['NFS export path with a newline (template injection)', mutate('path: /k8s', 'path: "/k8s\\nkind: Secret"'),
-    'bad.yaml:24:15: nas.nfs.exports[0].path: expected absolute path of the export on the NAS, on one line, got "/k8s\\nkind: Secret"'],
+    'bad.yaml:24:15: nas.nfs.exports[0].path: contains a line feed; inventory values are one line of plain text'],
   ['not a mapping at all', '- just\n- a list\n',
     'bad.yaml:1:1: (top level): the inventory must be a mapping with apiVersion, site, vlans, git and clusters; got a list'],
   ['wrong apiVersion', mutate('apiVersion: bramble/v1alpha1', 'apiVersion: bramble/v2'),

@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { installFlux } from '../src/flux/install.ts';
+import { Session } from '../src/ssh/session.ts';
 import { bramble, brambleAsync, tempDir } from './helpers.ts';
-import { labInventory, startLab } from './lab-helpers.ts';
+import { labInventory, startLab, target, trusting } from './lab-helpers.ts';
 
 const lab = await startLab([{ name: 'box', board: 'x86', iscsi: true, nfsClient: true }]);
 const nas = await lab.startNas(['/export/k8s']);
@@ -64,4 +66,16 @@ test('names, versions, addresses and labels with shell syntax are refused by val
     assert.match(r.stderr, expected);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+});
+
+test("a Flux manifest URL that cannot be fetched is named exactly in the error, quoted like every other argument", async () => {
+  await lab.serveInstallScript();
+  const url = `http://${lab.gateway}:8089/flux/$HOME/"x"/\`touch /tmp/pwned-flux-1\`/install.yaml`;
+  const s = await Session.connect(target(lab, 'box'), trusting(lab));
+  try {
+    await assert.rejects(installFlux(s, '2.9.5', url), (e: Error) => e.message.includes(`cannot download ${url}`));
+  } finally {
+    s.close();
+  }
+  assert.deepEqual(markers(), []);
 });

@@ -32,7 +32,7 @@ export async function installFlux(first: Session, version: string, url: string):
   const script = [
     `mkdir -p ${MANIFESTS_DIR}`,
     `trap 'rm -f ${tmp}' EXIT`,
-    `{ printf '%s\\n' ${shQuote(manifestHeader(version, url))}; curl -sfL --retry 3 ${shQuote(url)}; } > ${tmp} || { echo "cannot download ${url.replace(/["$`\\]/g, '')}" >&2; exit 1; }`,
+    `{ printf '%s\\n' ${shQuote(manifestHeader(version, url))}; curl -sfL --retry 3 ${shQuote(url)}; } > ${tmp} || { echo ${shQuote(`cannot download ${url}`)} >&2; exit 1; }`,
     `grep -q 'name: source-controller' ${tmp} || { echo "the download is not Flux's install manifest (no source-controller in it)" >&2; exit 1; }`,
     `chmod 0600 ${tmp}`,
     `mv -f ${tmp} ${FLUX_MANIFEST}`,

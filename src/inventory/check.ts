@@ -46,6 +46,26 @@ function poolText(v: RawVlan): string {
 }
 
 /**
+ * Why the token may not be sent to `baseUrl`, or undefined when it may: https
+ * only. Loopback addresses (127.0.0.0/8, ::1, localhost) are the one explicit
+ * exception, for an API on this machine (a local proxy, the tests' stand-in):
+ * plain http there never leaves the machine.
+ */
+export function apiUrlProblem(baseUrl: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    return `${baseUrl} is not a URL`;
+  }
+  if (u.protocol === 'https:') return undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  if (u.protocol === 'http:' && loopback) return undefined;
+  return `the GitHub API at ${u.protocol}//${u.host} is not https; the GitHub token is sent there, so it must be an https:// URL (plain http only on this machine's loopback)`;
+}
+
+/**
  * Why `address` cannot be a static address on `vlan`: outside its subnet,
  * inside any VLAN's DHCP pool, or the network or broadcast address. The
  * wizard asks this of every address as it is typed.
@@ -232,6 +252,8 @@ export function checkMeaning(raw: RawInventory): Finding[] {
   const urlForm = gitUrlProblem(git.url, provider);
   if (urlForm) err(['git', 'url'], urlForm);
   if (provider === 'ssh' && git.apiUrl !== undefined) err(['git', 'apiUrl'], 'apiUrl is for provider github (GitHub Enterprise); this repository is on a plain SSH Git host', true);
+  const apiProblem = provider === 'github' && git.apiUrl !== undefined ? apiUrlProblem(git.apiUrl) : undefined;
+  if (apiProblem) err(['git', 'apiUrl'], apiProblem);
   if (provider === 'github' && git.hostKey !== undefined) err(['git', 'hostKey'], "hostKey is for a plain SSH Git host; GitHub's keys come from its API", true);
 
   return out;

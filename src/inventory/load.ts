@@ -1,7 +1,7 @@
 // Reading an inventory: YAML with positions, then shape (JSON Schema), then
 // meaning. Whatever is wrong comes back as located problems, never a stack
 // trace; all problems of a stage are reported together.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import type { Ajv as AjvClass, CodeOptions, ErrorObject, ValidateFunction } from 'ajv';
@@ -128,6 +128,22 @@ function shapeProblems(errors: ErrorObject[]): Located[] {
   return out;
 }
 
+/**
+ * Line breaks of any kind (U+2028, U+2029 and U+0085 included, which YAML 1.1
+ * readers such as kustomize's treat as line ends) and other control
+ * characters: no inventory value is more than one line of text, and one that
+ * looks like one line here must not become two in a rendered file.
+ */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/;
+
+function controlName(c: string): string {
+  const names: Record<string, string> = { '\n': 'a line feed', '\r': 'a carriage return', '\u0085': 'U+0085 (next line)', '\u2028': 'U+2028 (line separator)', '\u2029': 'U+2029 (paragraph separator)' };
+  return names[c] ?? `the control character U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Refuses a file larger than this before reading it: a real site's inventory is a few KB. */
+export const MAX_INVENTORY_BYTES = 1024 * 1024;
+
 function sortProblems(problems: Problem[]): Problem[] {
   return problems.sort((a, b) => a.line - b.line || a.col - b.col);
 }
@@ -156,6 +172,15 @@ export function parseInventory(text: string, label: string): Inventory {
       ),
     );
   }
+
+  const control: Problem[] = [];
+  visit(doc, {
+    Scalar(_key, node) {
+      const bad = typeof node.value === 'string' ? CONTROL.exec(node.value) : null;
+      if (bad && node.range) control.push(where.at(node.range[0], where.pathAt(node.range[0]), `contains ${controlName(bad[0])}; inventory values are one line of plain text`));
+    },
+  });
+  if (control.length > 0) throw new InventoryError(sortProblems(control));
 
   let data: unknown;
   try {
@@ -191,8 +216,13 @@ export function parseInventory(text: string, label: string): Inventory {
 export async function loadInventory(file: string): Promise<Inventory> {
   let text: string;
   try {
+    const size = (await stat(file)).size;
+    if (size > MAX_INVENTORY_BYTES) {
+      throw new InventoryError([{ file, line: 1, col: 1, path: [], message: `the file is ${(size / 1024 / 1024).toFixed(1)} MiB; an inventory may be at most ${MAX_INVENTORY_BYTES / 1024 / 1024} MiB (a real site's is a few KB): is this the right file?` }]);
+    }
     text = await readFile(file, 'utf8');
   } catch (e) {
+    if (e instanceof InventoryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'permission denied' : String((e as Error).message);
     throw new InventoryError([{ file, line: 1, col: 1, path: [], message: `cannot read the inventory: ${why}` }]);

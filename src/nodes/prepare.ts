@@ -36,6 +36,12 @@ export const MODULES_FILE = '/etc/modules-load.d/bramble-longhorn.conf';
 export const MULTIPATH_FILE = '/etc/multipath/conf.d/bramble-longhorn.conf';
 const PACKAGES = ['open-iscsi', 'nfs-common'];
 
+/** A Debian package name (policy 5.6.1), or an error: never anything else on apt-get's command line. */
+export function packageName(name: string): string {
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw new Error(`not a Debian package name: ${JSON.stringify(name)}`);
+  return name;
+}
+
 /** Where a Pi keeps its kernel command line (Bookworm, then older Ubuntu images). */
 const CMDLINES = ['/boot/firmware/cmdline.txt', '/boot/firmware/current/cmdline.txt'];
 
@@ -68,10 +74,11 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   if (node.hardware === 'pi5') await enableMemoryCgroup(link, o, did);
 
   // Packages Longhorn (iSCSI) and the NFS StorageClass need.
-  const status = await s().exec(PACKAGES.map((p) => `echo "${p}=$(dpkg-query -W -f='\${Status}' ${p} 2>/dev/null)"`).join('; '), { step: 'check packages' });
-  const missing = PACKAGES.filter((p) => !status.stdout.includes(`${p}=install ok installed`));
+  const status = await s().exec(PACKAGES.map((p) => `echo ${shQuote(p + '=')}"$(dpkg-query -W -f='\${Status}' ${shQuote(p)} 2>/dev/null)"`).join('; '), { step: 'check packages' });
+  // Only names from bramble's own list, each checked and quoted: nothing the node printed reaches apt-get.
+  const missing = PACKAGES.filter((p) => !status.stdout.split('\n').includes(`${p}=install ok installed`)).map(packageName);
   if (missing.length > 0 && did(`installed ${missing.join(', ')}`, `install ${missing.join(', ')}`)) {
-    await s().exec(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${missing.join(' ')}`, { sudo: true, step: 'install packages', timeoutMs: 15 * 60_000 });
+    await s().exec(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${missing.map(shQuote).join(' ')}`, { sudo: true, step: 'install packages', timeoutMs: 15 * 60_000 });
   }
   const iscsid = await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
   if (iscsid.code !== 0 && o.dryRun) did('', 'start iscsid');

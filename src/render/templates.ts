@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import Handlebars from 'handlebars';
 import { packageRoot } from '../paths.ts';
+import { yamlQuote } from './tree.ts';
 
 export function defaultTemplatesDir(): string {
   return join(packageRoot(), 'templates');
@@ -25,9 +26,10 @@ function engine(): typeof Handlebars {
   const hb = Handlebars.create();
   // A JSON string is a valid double-quoted YAML scalar: whatever the owner
   // typed lands as one value and cannot break out into structure.
+  // (validate refuses line breaks of every kind before this; yamlQuote escapes them all the same.)
   hb.registerHelper('q', (value: unknown) => {
     if (value === undefined || value === null) throw new Error('q: value is missing');
-    return new hb.SafeString(JSON.stringify(typeof value === 'object' ? value : String(value)));
+    return new hb.SafeString(typeof value === 'object' ? JSON.stringify(value) : yamlQuote(String(value)));
   });
   // A PromQL label selector; PromQL strings take the same escapes as JSON.
   hb.registerHelper('promMatch', (label: unknown, regex: unknown) => new hb.SafeString(`{${String(label)}=~${JSON.stringify(String(regex))}}`));

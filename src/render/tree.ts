@@ -13,9 +13,23 @@ export function bodyHash(body: string): string {
   return createHash('sha256').update(body).digest('hex').slice(0, 16);
 }
 
-/** `origin` names what it came from, e.g. "site tinyhome, cluster staging". */
+/**
+ * A JSON string, which is also a YAML double-quoted scalar, with U+0085,
+ * U+2028 and U+2029 escaped as well: JSON leaves them raw, and YAML 1.1
+ * readers (kustomize's) end lines at them.
+ */
+export function yamlQuote(text: string): string {
+  return JSON.stringify(text).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * `origin` names what it came from, e.g. "site tinyhome, cluster staging".
+ * It goes into a comment, so anything but plain words is JSON-quoted there:
+ * no value can end the comment line.
+ */
 export function withHeader(body: string, origin: string): string {
-  return `${MARK} from the inventory of ${origin}; do not edit.\n# Change the inventory and run \`bramble render\`. bramble-sha256: ${bodyHash(body)}\n${body}`;
+  const shown = /^[\w .,:-]*$/.test(origin) ? origin : yamlQuote(origin);
+  return `${MARK} from the inventory of ${shown}; do not edit.\n# Change the inventory and run \`bramble render\`. bramble-sha256: ${bodyHash(body)}\n${body}`;
 }
 
 export type Ownership = { kind: 'owner' } | { kind: 'generated'; edited: boolean };
@@ -180,6 +194,9 @@ export async function writeAtomic(file: string, content: string, mode = 0o644): 
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
+    // A failed write on an open file names no path: name the file it was for.
+    const err = e as NodeJS.ErrnoException;
+    if (err.code && err.path === undefined) err.path = file;
     throw e;
   }
 }
