@@ -106,21 +106,35 @@ function tryRun(cmd: string, args: string[]): void {
   spawnSync(cmd, args, { stdio: 'ignore' });
 }
 
+/** True when something accepts a TCP connection on host:port now. */
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = connect({ host, port, timeout: 500 });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** Until nothing listens on host:port any more: a killed namespace's sshd can outlive its init for a moment. */
+async function waitForPortClosed(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (await portOpen(host, port)) {
+    if (Date.now() > deadline) throw new Error(`lab: ${host}:${port} still answers ${timeoutMs} ms after power-off`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host, port, timeout: 500 });
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-      s.once('timeout', () => {
-        s.destroy();
-        resolve(false);
-      });
-    });
+    const ok = await portOpen(host, port);
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`lab: ${host}:${port} did not open within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
@@ -336,6 +350,7 @@ export class Lab {
       await gone;
     }
     this.inits.delete(name);
+    await waitForPortClosed(node.address, node.port, 10_000);
   }
 
   async powerOn(name: string): Promise<void> {
@@ -488,6 +503,7 @@ export class Lab {
       const gone = new Promise((r) => this.gitProc!.once('exit', r));
       this.gitProc.kill('SIGKILL');
       await gone;
+      if (this.git) await waitForPortClosed(this.git.address, this.git.port, 10_000);
     }
     this.gitProc = undefined;
   }
