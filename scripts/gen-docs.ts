@@ -1,12 +1,19 @@
-// Writes docs/inventory.schema.json and docs/inventory-reference.md from the
-// TypeBox schema, so the published schema and its reference cannot drift from
-// what `bramble validate` checks. A test fails when they are stale.
-import { writeFileSync } from 'node:fs';
+// Writes the generated parts of the docs: docs/inventory.schema.json and
+// docs/inventory-reference.md from the TypeBox schema, and the command tables
+// of docs/commands.md and the README from the command table, so that none of
+// them can drift from what bramble does. A test fails when they are stale.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { COMMANDS } from '../src/commands/index.ts';
+import { commandsTable, readmeTable, withCommandsTable } from '../src/commands/help.ts';
 import { inventoryReference, publishedSchema } from '../src/inventory/docs.ts';
 import { packageRoot } from '../src/paths.ts';
 
-const docs = join(packageRoot(), 'docs');
+const root = packageRoot();
+const docs = join(root, 'docs');
 writeFileSync(join(docs, 'inventory.schema.json'), publishedSchema());
 writeFileSync(join(docs, 'inventory-reference.md'), inventoryReference());
-console.log(`wrote ${join(docs, 'inventory.schema.json')} and inventory-reference.md`);
+for (const [file, table] of [[join(docs, 'commands.md'), commandsTable(COMMANDS)], [join(root, 'README.md'), readmeTable(COMMANDS)]] as const) {
+  writeFileSync(file, withCommandsTable(readFileSync(file, 'utf8'), table));
+}
+console.log('wrote docs/inventory.schema.json, docs/inventory-reference.md, and the command tables of docs/commands.md and README.md');

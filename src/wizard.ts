@@ -11,7 +11,7 @@ import { gitUrlProblem, k3sForFluxProblem, serverCountProblem, staticAddressProb
 import { DEFAULTS, PINNED, PROFILES, RECOMMENDED_K3S } from './inventory/defaults.ts';
 import { FORMATS, isCidr, isIpv4 } from './inventory/formats.ts';
 import { parseInventory } from './inventory/load.ts';
-import { defaultReplicas, gitHostOf } from './inventory/model.ts';
+import { defaultReplicas } from './inventory/model.ts';
 import type { RawInventory, RawVlan } from './inventory/schema.ts';
 import { packageRoot } from './paths.ts';
 import { writeAtomic } from './render/tree.ts';
@@ -69,7 +69,7 @@ function k3sProblem(v: string): string | undefined {
 }
 
 function urlProblem(v: string): string | undefined {
-  return format('git-url')(v) ?? gitUrlProblem(v, gitHostOf(v) === 'github.com' ? 'github' : 'ssh');
+  return format('git-url')(v) ?? gitUrlProblem(v);
 }
 
 /**

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadInventory } from '../src/inventory/load.ts';
+import { loadInventory, parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { applyTree, planTree } from '../src/render/tree.ts';
 import { checkReferences, parseRendered, RenderError, validateObject, type RenderedDoc } from '../src/render/validate.ts';
@@ -131,6 +131,20 @@ test('every rendered Flux object passes the real Flux 2.9 CRD schema, unknown fi
     }
   }
   assert.ok(checked >= 30, `checked ${checked} Flux objects`);
+});
+
+test('an scp-like git.url is rendered as ssh:// in the GitRepository, which the CRD accepts (it refuses the scp-like form)', async () => {
+  const text = readFileSync(HOMELAB, 'utf8').replace('url: ssh://git@github.com/tinyhome/homelab-gitops.git', 'url: git@github.com:tinyhome/homelab-gitops.git');
+  const scp = parseInventory(text, 'scp.yaml');
+  assert.equal(scp.git.url, 'git@github.com:tinyhome/homelab-gitops.git', 'git itself still pushes to the URL as written');
+  const repos = (await renderInventory(scp)).docs.filter((d) => d.object.kind === 'GitRepository');
+  assert.equal(repos.length, 2);
+  const v = crdValidators().get('source.toolkit.fluxcd.io/v1/GitRepository')!;
+  for (const r of repos) {
+    assert.equal((r.object as any).spec.url, 'ssh://git@github.com/tinyhome/homelab-gitops.git');
+    assert.deepEqual(v(r.object), []);
+    assert.notDeepEqual(v({ ...r.object, spec: { ...(r.object as any).spec, url: 'git@github.com:tinyhome/homelab-gitops.git' } }), []);
+  }
 });
 
 test('the CRD check itself rejects a misspelt field', () => {

@@ -97,7 +97,7 @@ test('init writes the reference site from answers at a terminal, rejecting wrong
     { prompt: /NAS: address/, type: '192.168.30.20', rejected: /192\.168\.30\.20 is outside VLAN 100 \(ServerLAN\) subnet 192\.168\.100\.0\/24/ },
     { prompt: /NAS: address/, type: '192.168.100.20' },
     { prompt: /uid:gid/, type: '1000:1000' },
-    { prompt: /Git repository/, type: 'https://github.com/tinyhome/homelab-gitops.git', rejected: /use the SSH form/ },
+    { prompt: /Git repository/, type: 'https://github.com/tinyhome/homelab-gitops.git', rejected: /must be an SSH URL: use ssh:\/\/git@github\.com\/tinyhome\/homelab-gitops\.git/ },
     { prompt: /Git repository/, type: 'ssh://git@github.com/tinyhome/homelab-gitops.git' },
     { prompt: /Node 1: hostname/, type: 'pi5-staging' },
     { prompt: /pi5-staging: static address/, type: '192.168.100.10' },

@@ -101,10 +101,27 @@ export function k3sForFluxProblem(k3s: string, flux: string): string | undefined
   return `k3s ${k3s} runs Kubernetes ${versionTriple(k3s).join('.')}, but Flux ${flux} needs Kubernetes ${need.join('.')} or newer`;
 }
 
-/** Why a repository URL will not do for its provider: GitHub is read by Flux over SSH. */
-export function gitUrlProblem(url: string, provider: 'github' | 'ssh'): string | undefined {
-  if (provider === 'github' && !/^(ssh:\/\/|[^/:@]+@[^/:]+:)/.test(url)) return 'Flux reads a GitHub repository with an SSH deploy key: use the SSH form, e.g. ssh://git@github.com/OWNER/REPO.git';
-  return undefined;
+/**
+ * Why a repository URL will not do: Flux reads the repository with an SSH
+ * deploy key, so it must be an SSH URL (ssh://, or scp-like user@host:path,
+ * which the rendered GitRepository gets as ssh://). An https:// URL would need
+ * a token on the cluster, which bramble does not manage; a path or file:// URL
+ * names a place the cluster cannot read.
+ */
+export function gitUrlProblem(url: string): string | undefined {
+  if (/^ssh:\/\//i.test(url)) return undefined;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    if (/^[^/@:]+@[^/:]+:|^[A-Za-z0-9.-]+:[^/]/.test(url)) return undefined;
+    return `${url} is a local path; Flux on the cluster cannot read it: use the SSH URL of the repository's server, e.g. ssh://git@HOST/OWNER/REPO.git`;
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `${url} is not a URL`;
+  }
+  if (u.protocol === 'file:') return `${url} is a local path; Flux on the cluster cannot read it: use the SSH URL of the repository's server, e.g. ssh://git@HOST/OWNER/REPO.git`;
+  return `Flux reads the repository with an SSH deploy key, so git.url must be an SSH URL: use ssh://git@${u.hostname}${u.pathname} (with :PORT after the host when its SSH server is not on 22), or git@${u.hostname}:${u.pathname.replace(/^\//, '')}`;
 }
 
 /** [major, minor, patch] of a k3s release or semver string. */
@@ -249,7 +266,7 @@ export function checkMeaning(raw: RawInventory): Finding[] {
 
   const git = raw.git;
   const provider = git.provider ?? (gitHostOf(git.url) === 'github.com' ? 'github' : 'ssh');
-  const urlForm = gitUrlProblem(git.url, provider);
+  const urlForm = gitUrlProblem(git.url);
   if (urlForm) err(['git', 'url'], urlForm);
   if (provider === 'ssh' && git.apiUrl !== undefined) err(['git', 'apiUrl'], 'apiUrl is for provider github (GitHub Enterprise); this repository is on a plain SSH Git host', true);
   const apiProblem = provider === 'github' && git.apiUrl !== undefined ? apiUrlProblem(git.apiUrl) : undefined;

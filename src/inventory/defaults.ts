@@ -10,6 +10,14 @@ export const PINNED = {
   csiDriverNfs: '4.13.4',
 } as const;
 
+/** The charts' names as their projects write them, for `bramble --version`. */
+export const CHART_VERSIONS_LABEL = {
+  longhorn: 'Longhorn',
+  traefik: 'Traefik',
+  kubePrometheusStack: 'kube-prometheus-stack',
+  csiDriverNfs: 'csi-driver-nfs',
+} as const;
+
 /** The k3s release `bramble init` suggests: the newest one this release of bramble was tested with. */
 export const RECOMMENDED_K3S = 'v1.35.6+k3s1';
 

@@ -115,6 +115,18 @@ export interface Inventory {
   clusters: ClusterSpec[];
 }
 
+/**
+ * The ssh:// form of an SSH Git URL, as Flux's GitRepository takes it:
+ * scp-like user@host:path becomes ssh://user@host/path. The path is read from
+ * the server's root, as forges (GitHub, Gitea, Forgejo) serve it.
+ */
+export function sshUrl(url: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
+  const m = /^(?:([^@/:]+)@)?([^/:]+):(.*)$/.exec(url);
+  if (!m) return url;
+  return `ssh://${m[1] ? `${m[1]}@` : ''}${m[2]}/${m[3]!.replace(/^\/+/, '')}`;
+}
+
 /** The host part of an ssh://, https:// or scp-like Git URL. */
 export function gitHostOf(url: string): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {

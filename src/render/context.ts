@@ -2,7 +2,7 @@
 // decision (sizes, which components, which endpoints) is made here from the
 // inventory, so two clusters differ by data, never by copied templates.
 import { CHART_REPOS } from '../inventory/defaults.ts';
-import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import { sshUrl, type ClusterSpec, type Inventory } from '../inventory/model.ts';
 
 export const CLUSTERS_DIR = 'clusters';
 
@@ -28,7 +28,7 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
   return {
     cluster: { name: cluster.name, environment: cluster.environment },
     path: `${CLUSTERS_DIR}/${cluster.name}`,
-    git: { url: inv.git.url, branch: inv.git.branch },
+    git: { url: sshUrl(inv.git.url), branch: inv.git.branch },
     repos: CHART_REPOS,
     servers: cluster.servers.map(pick),
     nodes: cluster.active.map(pick),

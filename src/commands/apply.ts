@@ -1,0 +1,38 @@
+import type { Command } from './command.ts';
+import { isInteractive, nodeOptions, runOptions } from './shared.ts';
+
+export const apply: Command = {
+  name: 'apply',
+  synopsis: '-i FILE [options]',
+  summary: 'the whole path: plan, install, publish, flux, with a summary',
+  description:
+    'the whole path: plan, ask before disruptive steps (reboots, restarts, deletions), install, publish, flux, with live progress (a tree at a terminal, timestamped lines in a log, JSON events with `--json`) and a summary',
+  options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'repo', 'remote', 'force', 'rotate-deploy-key', 'yes', 'json'],
+  notes: { timeout: "Flux's wait; default 600", json: 'one JSON event per line' },
+  async run(opts, io) {
+    const [{ loadInventory }, { selectClusters }, { apply: run }] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../apply.ts')]);
+    const inv = await loadInventory(opts.inventory!);
+    const clusters = selectClusters(inv, opts.cluster);
+    const sessionOpts = await nodeOptions(opts, io);
+    // Files bramble writes are replaced atomically, so an interrupted run leaves each whole; say so.
+    process.once('SIGINT', () => {
+      io.err('\ninterrupted: every file written so far is complete (atomic writes); run apply again to resume where this run stopped');
+      process.exit(130);
+    });
+    return run(
+      inv,
+      clusters,
+      {
+        ...runOptions(opts),
+        nodeTimeoutMs: 300_000,
+        yes: opts.yes,
+        json: opts.json,
+        tty: isInteractive(),
+        tree: Boolean(process.stdout.isTTY && process.stdout.columns > 0),
+        ask: async (message) => (await import('@inquirer/prompts')).confirm({ message, default: false }),
+      },
+      sessionOpts,
+      io,
+    );
+  },
+};

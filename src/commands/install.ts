@@ -1,0 +1,32 @@
+import type { Command } from './command.ts';
+import { indented, nodeOptions, runOptions } from './shared.ts';
+
+export const install: Command = {
+  name: 'install',
+  synopsis: '-i FILE [options]',
+  summary: 'prepare the nodes and install k3s; merge the kubeconfig',
+  description: 'prepares the nodes and installs k3s (first server, other servers one at a time, agents in parallel); merges the kubeconfig; re-runs change only what differs',
+  options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout'],
+  notes: { timeout: 'per node: Ready, or back from a reboot; default 300' },
+  async run(opts, io) {
+    const [{ loadInventory }, { selectClusters }, { linkCluster, installStep, outcomeLines }] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../steps.ts')]);
+    const inv = await loadInventory(opts.inventory!);
+    const sessionOpts = await nodeOptions(opts, io);
+    const o = runOptions(opts);
+    let ok = true;
+    for (const cluster of selectClusters(inv, opts.cluster)) {
+      io.out(`cluster ${cluster.name}: ${cluster.servers.length} server(s), ${cluster.agents.length} agent(s), k3s ${cluster.k3sVersion}`);
+      const linked = await linkCluster(cluster, sessionOpts);
+      try {
+        const result = await installStep(cluster, linked, o, indented(io));
+        for (const l of outcomeLines(result.nodes)) io.out(l);
+        if (result.kubeconfig) io.out(`  kubeconfig: context "${result.kubeconfig.context}" (${result.kubeconfig.server}) in ${result.kubeconfig.file}`);
+        io.out(result.ok ? `cluster ${cluster.name}: ready` : `cluster ${cluster.name}: not complete; fix the failures above and run again (finished nodes are kept)`);
+        ok &&= result.ok;
+      } finally {
+        for (const l of linked.links) l.session.close();
+      }
+    }
+    return ok ? 0 : 1;
+  },
+};

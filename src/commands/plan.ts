@@ -1,0 +1,32 @@
+import type { Command } from './command.ts';
+import { nodeOptions, runOptions } from './shared.ts';
+
+export const plan: Command = {
+  name: 'plan',
+  synopsis: '-i FILE [options]',
+  summary: 'what apply would do (nodes, files, Flux objects); changes nothing',
+  description:
+    "what `apply` would do, from the same checks it makes, changing nothing: preflight findings, each node's preparation and k3s step (install, join, restart, with the config settings that change), the files the commit would add, change and delete, the Flux objects to create",
+  options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'repo', 'remote', 'force', 'json'],
+  notes: { json: 'one JSON document' },
+  async run(opts, io) {
+    const [{ loadInventory }, { selectClusters }, { connectAndPlan, closeLinked }, { planLines, disruptiveSteps }] = await Promise.all([
+      import('../inventory/load.ts'),
+      import('../inventory/model.ts'),
+      import('../apply.ts'),
+      import('../plan.ts'),
+    ]);
+    const inv = await loadInventory(opts.inventory!);
+    const clusters = selectClusters(inv, opts.cluster);
+    const { plan, linked } = await connectAndPlan(inv, clusters, runOptions(opts), await nodeOptions(opts, io));
+    closeLinked(linked);
+    if (opts.json) {
+      io.out(JSON.stringify({ plan, disruptive: disruptiveSteps(plan) }));
+      return 0;
+    }
+    for (const l of planLines(plan, new Map(clusters.map((c) => [c.name, c.k3sVersion])))) io.out(l);
+    const d = disruptiveSteps(plan);
+    io.out(d.length ? `apply would ask before ${d.length} disruptive step(s) (or pass --yes)` : 'nothing disruptive: apply would not ask');
+    return 0;
+  },
+};

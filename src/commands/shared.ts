@@ -1,0 +1,46 @@
+// What several commands need from the command line: SSH session options,
+// the phases' run options, whether a person is at the terminal.
+import type { RunOptions } from '../steps.ts';
+import { UsageError, type Io, type Options } from './command.ts';
+
+export function isInteractive(): boolean {
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY);
+}
+
+export function seconds(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout takes a number of seconds, not "${value}"`);
+  return n * 1000;
+}
+
+/** Host-key policy, secrets and logging for the SSH sessions of a run. */
+export async function nodeOptions(opts: Options, io: Io) {
+  const { sessionOptions } = await import('../nodes/connect.ts');
+  return sessionOptions({
+    knownHosts: opts['known-hosts'],
+    acceptNewHostKeys: opts['accept-new-host-keys'],
+    interactive: isInteractive(),
+    log: opts.verbose ? (l) => io.err(l) : undefined,
+  });
+}
+
+export function runOptions(opts: Options): RunOptions {
+  return {
+    cluster: opts.cluster,
+    repo: opts.repo,
+    remote: opts.remote,
+    force: opts.force,
+    verbose: opts.verbose,
+    kubeconfig: opts.kubeconfig,
+    nodeTimeoutMs: seconds(opts.timeout, 300),
+    fluxTimeoutMs: seconds(opts.timeout, 600),
+    rotateDeployKey: opts['rotate-deploy-key'],
+    confirm: isInteractive() ? async (message: string) => (await import('@inquirer/prompts')).confirm({ message, default: true }) : undefined,
+  };
+}
+
+/** Prefix every line a phase prints, under its cluster's heading. */
+export function indented(io: Io): Io {
+  return { out: (l) => io.out(`  ${l}`), err: (l) => io.err(`  ${l}`) };
+}

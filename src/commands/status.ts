@@ -1,0 +1,77 @@
+import type { Command } from './command.ts';
+import { nodeOptions } from './shared.ts';
+
+export const status: Command = {
+  name: 'status',
+  synopsis: '-i FILE [-c NAME]',
+  summary: "nodes, Flux objects and the platform's URLs",
+  description: "nodes (role, Ready, version), Flux objects (Ready, revision, message) and the platform's URLs; exit 1 when anything is not Ready",
+  options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose'],
+  async run(opts, io) {
+    const [{ loadInventory }, { selectClusters }, { connectServer }, { readFluxObjects, refText }, { installedFlux }] = await Promise.all([
+      import('../inventory/load.ts'),
+      import('../inventory/model.ts'),
+      import('../nodes/connect.ts'),
+      import('../flux/watch.ts'),
+      import('../flux/install.ts'),
+    ]);
+    const inv = await loadInventory(opts.inventory!);
+    const sessionOpts = await nodeOptions(opts, io);
+    let healthy = true;
+    for (const cluster of selectClusters(inv, opts.cluster)) {
+      let first;
+      try {
+        first = await connectServer(cluster, sessionOpts);
+      } catch (e) {
+        io.out(`cluster ${cluster.name}: unreachable: ${(e as Error).message}`);
+        healthy = false;
+        continue;
+      }
+      try {
+        const s = first.session;
+        const flux = await installedFlux(s);
+        io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
+        io.out('  nodes:');
+        const nodes = await s.exec('k3s kubectl get nodes -o json', { sudo: true, check: false, step: 'read nodes' });
+        if (nodes.code !== 0) {
+          io.out(`    the API does not answer: ${nodes.stderr.trim().split('\n').pop()}`);
+          healthy = false;
+        } else {
+          type N = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion?: string } } };
+          const items = (JSON.parse(nodes.stdout) as { items: N[] }).items;
+          for (const spec of cluster.nodes) {
+            const n = items.find((i) => i.metadata.name === spec.name);
+            const ready = n?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+            const role = n?.metadata.labels?.['node-role.kubernetes.io/control-plane'] === 'true' ? 'server' : 'agent';
+            const state = spec.planned && !n ? 'planned' : !n ? 'MISSING' : ready ? 'Ready' : 'NotReady';
+            if (state === 'MISSING' || state === 'NotReady') healthy = false;
+            io.out(`    ${spec.name.padEnd(16)} ${(n ? role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.status?.nodeInfo?.kubeletVersion ?? ''}`.trimEnd());
+          }
+        }
+        io.out('  flux:');
+        if (!flux) {
+          io.out('    not installed (bramble flux hands the cluster over)');
+          healthy = false;
+        } else {
+          const objects = await readFluxObjects(s).catch(() => undefined);
+          if (!objects) {
+            io.out("    Flux's resource types are not served yet");
+            healthy = false;
+          }
+          for (const o of objects ?? []) {
+            if (o.ready !== 'True') healthy = false;
+            const state = o.ready === 'True' ? 'Ready' : o.stalled ? 'Failed' : o.ready === 'False' ? 'NotReady' : 'Progressing';
+            io.out(`    ${refText(o).padEnd(48)} ${state.padEnd(11)} ${o.revision ?? '-'}${o.ready === 'True' ? '' : `  ${[o.reason, o.message].filter(Boolean).join(': ')}`}`);
+          }
+        }
+        const p = cluster.platform;
+        io.out('  urls:');
+        io.out(`    Traefik dashboard  https://${p.traefik.dashboardHost}/dashboard/`);
+        io.out(`    Grafana            https://${p.monitoring.grafanaHost}/`);
+      } finally {
+        first.session.close();
+      }
+    }
+    return healthy ? 0 : 1;
+},
+};
