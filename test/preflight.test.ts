@@ -117,7 +117,15 @@ test('judge: the rules that the lab cannot show', () => {
   assert.match(verdicts({ ...base, disk_free_kb: String(5 * 1024 * 1024) }).disk!, /^fail: 5 GiB free on \/var\/lib: k3s and Longhorn need at least 10 GiB/);
   assert.match(verdicts(base, 1100).clock!, /^fail: the node's clock is 100 s off/);
   assert.match(verdicts({ ...base, ntp: 'no' }).clock!, /^warn: .*NTP synchronisation is off/);
-  assert.match(verdicts({ ...base, k3s_version: 'v1.34.2+k3s1', k3s_role: 'server' }).k3s!, /^warn: v1\.34\.2\+k3s1 is installed \(server\); the inventory pins v1\.35\.6\+k3s1/);
+  const installed = { k3s_unit: 'k3s', k3s_enabled: 'enabled', k3s_active: 'active', k3s_uninstall: 'k3s-uninstall.sh' };
+  assert.match(verdicts({ ...base, ...installed, k3s_version: 'v1.34.2+k3s1' }).k3s!, /^warn: v1\.34\.2\+k3s1 is installed \(server\); the inventory pins v1\.35\.6\+k3s1/);
+  assert.match(verdicts({ ...base, ...installed, k3s_version: 'v1.35.6+k3s1' }).k3s!, /^pass: v1\.35\.6\+k3s1 installed \(server\)$/);
+  // Installs cut short: a binary alone, and a unit never enabled.
+  assert.equal(verdicts({ ...base, k3s_version: 'v1.35.6+k3s1' }).k3s, 'warn: an install was cut short: the k3s v1.35.6+k3s1 binary in place, but not the systemd unit; install and apply complete it by running the install script again');
+  assert.equal(
+    verdicts({ ...base, ...installed, k3s_enabled: 'disabled', k3s_active: 'inactive', k3s_version: 'v1.35.6+k3s1' }).k3s,
+    'warn: an install was cut short: the k3s v1.35.6+k3s1 binary, k3s-uninstall.sh, the k3s unit in place, but not k3s enabled, nor k3s running; install and apply complete it by running the install script again',
+  );
   assert.match(verdicts({ ...base, 'pkg_open-iscsi': '' }).packages!, /^warn: missing open-iscsi/);
   const withNas = parseInventory(labInventory(lab, [{ name: 'staging', nodes: [{ node: 'pi', role: 'server' }] }], { nasAddress: `${lab.gateway.replace(/\.1$/, '')}.5` }), 'x.yaml');
   const nasChecks = (f: Record<string, string>) => judge(withNas.clusters[0]!.nodes[0]!, withNas.clusters[0]!, withNas, { ...base, nas_nfs: 'open', ...f }, 1000).filter((c) => c.name === 'nfs export').map((c) => `${c.verdict}: ${c.detail}`);

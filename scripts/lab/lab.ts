@@ -298,7 +298,8 @@ export class Lab {
     mkdirSync(join(dir, 'upper', 'usr-local', 'bin'), { recursive: true });
     mkdirSync(join(dir, 'upper', 'usr-local', 'sbin'), { recursive: true });
     copyFileSync(join(STANDINS, 'uname'), join(dir, 'upper', 'usr-local', 'bin', 'uname'));
-    for (const [file, where] of [['uname', 'bin'], ['reboot', 'sbin'], ['systemctl', 'sbin']] as const) {
+    // systemctl in bin too: a login user's PATH has no sbin, and on a board that user's systemctl is the real one.
+    for (const [file, where] of [['uname', 'bin'], ['reboot', 'sbin'], ['systemctl', 'sbin'], ['systemctl', 'bin']] as const) {
       copyFileSync(join(STANDINS, file), join(dir, 'upper', 'usr-local', where, file));
       chmodSync(join(dir, 'upper', 'usr-local', where, file), 0o755);
     }
@@ -545,6 +546,23 @@ export class Lab {
     return readFileSync(join(STANDINS, 'k3s-install.sh'), 'utf8').replace('@@K3S@@', readFileSync(join(STANDINS, 'k3s'), 'utf8').trimEnd());
   }
 
+  /**
+   * The install script served at `path`: /install.sh; /install-delay-N.sh
+   * (the benchmarks' install that takes N s, as a download would);
+   * /install-fail-after-binary.sh and /install-stall-after-binary-N.sh (the
+   * binary is in place, then the script fails, or waits N s for a power cut).
+   */
+  static installVariant(body: string, path: string): string | undefined {
+    const slow = /^\/install-delay-(\d+)\.sh$/.exec(path);
+    const stall = /^\/install-stall-after-binary-(\d+)\.sh$/.exec(path);
+    const marker = /^# @@AFTER_BINARY@@.*$/m;
+    if (path === '/install.sh') return body;
+    if (slow) return body.replace('\nset -e\n', `\nset -e\nsleep ${slow[1]}\n`);
+    if (path === '/install-fail-after-binary.sh') return body.replace(marker, 'echo "[ERROR] lab: the install fails after placing the binary" >&2; exit 1');
+    if (stall) return body.replace(marker, `sleep ${stall[1]}`);
+    return undefined;
+  }
+
   /** The k3s stand-in binary as an air-gapped install would upload it. */
   static k3sBinary(version: string): string {
     return readFileSync(join(STANDINS, 'k3s'), 'utf8').replace('@@VERSION@@', version);
@@ -562,11 +580,10 @@ export class Lab {
         // As a static file server: the query string does not choose the file.
         const path = (req.url ?? '').split('?')[0]!;
         const file = this.served.get(path);
-        const slow = /^\/install-delay-(\d+)\.sh$/.exec(path);
-        if (path === '/install.sh' || slow) {
+        const variant = Lab.installVariant(body, path);
+        if (variant !== undefined) {
           res.writeHead(200, { 'content-type': 'text/x-shellscript' });
-          // The benchmarks' install that takes a fixed time, as a download and unpack would.
-          res.end(slow ? body.replace('\nset -e\n', `\nset -e\nsleep ${slow[1]}\n`) : body);
+          res.end(variant);
         } else if (file) {
           res.writeHead(200, { 'content-type': file.type });
           res.end(file.body);

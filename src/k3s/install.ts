@@ -8,8 +8,9 @@ import { parse as parseYaml } from 'yaml';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { writeKubeconfig } from '../kubeconfig.ts';
 import type { NodeLink } from '../nodes/connect.ts';
-import { prepareNode } from '../nodes/prepare.ts';
+import { CMDLINE_FILES, MODULES_FILE, MULTIPATH_FILE, prepareNode } from '../nodes/prepare.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
+import { K3S_PROBE, k3sState, missingPieces, parseFacts, type K3sState } from './state.ts';
 import { apiUrl, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
 
 export interface InstallOptions {
@@ -47,19 +48,8 @@ export interface ClusterOutcome {
   ok: boolean;
 }
 
-interface NodeState {
-  version?: string;
-  unit?: string;
-}
-
-async function inspect(s: Session): Promise<NodeState> {
-  const r = await s.exec(
-    `echo "version=$(/usr/local/bin/k3s --version 2>/dev/null | head -n1 | awk '{print $3}')"; ` +
-      'if [ -f /etc/systemd/system/k3s.service ]; then echo unit=k3s; elif [ -f /etc/systemd/system/k3s-agent.service ]; then echo unit=k3s-agent; fi',
-    { step: 'inspect k3s' },
-  );
-  const get = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(r.stdout)?.[1]?.trim() || undefined;
-  return { version: get('version'), unit: get('unit') };
+async function inspect(s: Session): Promise<K3sState> {
+  return k3sState(parseFacts((await s.exec(K3S_PROBE, { step: 'inspect k3s' })).stdout));
 }
 
 /**
@@ -88,14 +78,17 @@ export function changedSettings(before: string, after: string): string[] {
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }
 
+/** Where an air-gapped install's script is uploaded to. */
+const AIRGAP_DIR = '/usr/local/lib/bramble';
+
 async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec): Promise<void> {
   const env = `INSTALL_K3S_VERSION=${shQuote(cluster.k3sVersion)} INSTALL_K3S_EXEC=${node.role}`;
   const airgap = cluster.k3sInstall.airgap;
   if (airgap) {
     // Nodes without internet: the binary and the script come from this machine.
     await s.writeFile('/usr/local/bin/k3s', await readFile(airgap.binary), { sudo: true, mode: 0o755, step: 'upload k3s binary' });
-    await s.writeFile('/usr/local/lib/bramble/k3s-install.sh', await readFile(airgap.installScript), { sudo: true, mode: 0o755, step: 'upload install script' });
-    await s.exec(`INSTALL_K3S_SKIP_DOWNLOAD=true ${env} sh /usr/local/lib/bramble/k3s-install.sh`, { sudo: true, step: 'install k3s (air-gapped)', timeoutMs: 15 * 60_000 });
+    await s.writeFile(`${AIRGAP_DIR}/k3s-install.sh`, await readFile(airgap.installScript), { sudo: true, mode: 0o755, step: 'upload install script' });
+    await s.exec(`INSTALL_K3S_SKIP_DOWNLOAD=true ${env} sh ${AIRGAP_DIR}/k3s-install.sh`, { sudo: true, step: 'install k3s (air-gapped)', timeoutMs: 15 * 60_000 });
     return;
   }
   const url = shQuote(cluster.k3sInstall.scriptUrl);
@@ -151,7 +144,7 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   const s = link.session;
   const state = await inspect(s);
-  if (state.version && state.version !== cluster.k3sVersion) {
+  if (state.install === 'complete' && state.version !== cluster.k3sVersion) {
     throw new SshError(node.name, 'k3s version', `k3s ${state.version} is installed but the inventory pins ${cluster.k3sVersion}; bramble does not change versions in place: see docs/nodes.md, "Upgrading k3s"`);
   }
   if (state.unit && state.unit !== unitName(node)) {
@@ -164,10 +157,12 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   if (configBefore !== false) outcome.changes.push(configBefore === null ? `${verb} ${CONFIG_FILE}` : `${verb} ${CONFIG_FILE} (${changedSettings(configBefore, k3sConfig(cluster, node)).join(', ')})`);
   if (tokenBefore !== false) outcome.changes.push(`${verb} ${TOKEN_FILE}`);
 
-  if (!state.version) {
+  if (state.install !== 'complete') {
+    // A partial install is completed the way it was begun: the install script, run again.
     outcome.status = 'installed';
+    if (state.install === 'partial') outcome.changes.push(`${o.dryRun ? 'complete' : 'completed'} the install: ${missingPieces(state)}`);
     if (o.dryRun) return outcome;
-    o.note(`${node.name}: installing k3s ${cluster.k3sVersion} as ${node.role}`);
+    o.note(`${node.name}: ${state.install === 'partial' ? 'completing the install of' : 'installing'} k3s ${cluster.k3sVersion} as ${node.role}`);
     await runInstallScript(s, cluster, node);
   } else if (configBefore !== false || tokenBefore !== false) {
     // The install script restarts k3s only for binary or unit changes; a config change needs this.
@@ -178,9 +173,8 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
     await s.exec(`systemctl restart ${unitName(node)}`, { sudo: true, step: `restart ${unitName(node)}` });
   }
   if (o.dryRun) return outcome;
-  if (outcome.status !== 'unchanged' || node.name === firstServer(cluster).name) {
-    await waitReady(node.name === firstServer(cluster).name ? s : first(), node.name, o.readyTimeoutMs);
-  }
+  // Every node, changed or not: a node is done only when the API server lists it Ready.
+  await waitReady(node.name === firstServer(cluster).name ? s : first(), node.name, o.readyTimeoutMs);
   await prepared.settle?.();
   return outcome;
 }
@@ -277,20 +271,53 @@ export async function fetchKubeconfig(cluster: ClusterSpec, first: Session, file
   return { file, context: cluster.name, server };
 }
 
-/** Uninstall k3s: agents first, then the servers, the first one last. */
+/** What bramble itself puts on a node beside k3s, removed by reset. */
+const BRAMBLE_FILES = [TOKEN_FILE, CONFIG_FILE, MODULES_FILE, MULTIPATH_FILE, AIRGAP_DIR];
+
+/** What k3s's uninstall script would remove, for a partial install that never got one. */
+const K3S_PIECES = ['/usr/local/bin/k3s', '/usr/local/bin/k3s-killall.sh', '/etc/systemd/system/k3s.service', '/etc/systemd/system/k3s.service.env', '/etc/systemd/system/k3s-agent.service', '/etc/systemd/system/k3s-agent.service.env', '/etc/rancher/k3s', '/var/lib/rancher/k3s'];
+
+/** The paths of `paths` that exist on the node. */
+async function existing(s: Session, paths: string[], step: string): Promise<string[]> {
+  const r = await s.exec(paths.map((p) => `[ -e ${shQuote(p)} ] && echo ${shQuote(p)}`).join('; ') + '; true', { sudo: true, step });
+  return r.stdout.split('\n').filter((l) => paths.includes(l));
+}
+
+/**
+ * Uninstall k3s: agents first, then the servers, the first one last. k3s's own
+ * uninstall script when the install left one; otherwise (an install cut short)
+ * the pieces it had put in place. Then bramble's own files. The Pi's kernel
+ * command line keeps the memory cgroup on purpose, and says so.
+ */
 export async function resetCluster(cluster: ClusterSpec, links: NodeLink[], note: (l: string) => void): Promise<NodeOutcome[]> {
   const byName = new Map(links.map((l) => [l.node.name, l]));
   const uninstall = async (node: NodeSpec): Promise<NodeOutcome> => {
     const link = byName.get(node.name);
     if (!link) return skipped(node, 'not reachable');
-    const script = node.role === 'server' ? '/usr/local/bin/k3s-uninstall.sh' : '/usr/local/bin/k3s-agent-uninstall.sh';
+    const s = link.session;
     try {
-      const present = await link.session.exec(`[ -x ${script} ]`, { check: false, step: 'find uninstall script' });
-      if (present.code !== 0) return { node: node.name, role: node.role, status: 'unchanged', changes: [], detail: 'k3s is not installed' };
-      note(`${node.name}: uninstalling k3s`);
-      await link.session.exec(script, { sudo: true, step: 'uninstall k3s', timeoutMs: 10 * 60_000 });
-      await link.session.exec(`rm -f ${TOKEN_FILE}`, { sudo: true, step: 'remove token' });
-      return { node: node.name, role: node.role, status: 'removed', changes: ['uninstalled k3s'] };
+      const state = await inspect(s);
+      const changes: string[] = [];
+      if (state.uninstall) {
+        note(`${node.name}: uninstalling k3s`);
+        await s.exec(`/usr/local/bin/${state.uninstall}`, { sudo: true, step: 'uninstall k3s', timeoutMs: 10 * 60_000 });
+        changes.push(`ran ${state.uninstall}`);
+      } else if (state.install !== 'absent') {
+        note(`${node.name}: removing a partial k3s install (no uninstall script was written)`);
+        if (state.unit) await s.exec(`systemctl disable --now ${state.unit}`, { sudo: true, check: false, step: 'stop k3s' });
+        const pieces = await existing(s, K3S_PIECES, 'find k3s');
+        await s.exec(`rm -rf ${pieces.map(shQuote).join(' ')}`, { sudo: true, step: 'remove k3s' });
+        changes.push(`removed ${pieces.join(', ')}`);
+      }
+      const ours = await existing(s, BRAMBLE_FILES, "find bramble's files");
+      if (ours.length > 0) {
+        await s.exec(`rm -rf ${ours.map(shQuote).join(' ')}`, { sudo: true, step: "remove bramble's files" });
+        changes.push(`removed ${ours.join(', ')}`);
+      }
+      const kept = (await existing(s, CMDLINE_FILES.map((f) => `${f}.bramble-bak`), 'find the kernel command line backup'))[0];
+      const detail = kept ? `kept on purpose: cgroup_enable=memory in ${kept.replace(/\.bramble-bak$/, '')} (k3s needs it; the original is ${kept})` : undefined;
+      if (changes.length === 0) return { node: node.name, role: node.role, status: 'unchanged', changes, detail: ['k3s is not installed', detail].filter(Boolean).join('; ') };
+      return { node: node.name, role: node.role, status: 'removed', changes, detail };
     } catch (e) {
       return failed(node, e);
     }

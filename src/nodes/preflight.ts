@@ -3,6 +3,7 @@
 // are computed here, so the rules can be read and tested in one place.
 import { PROFILES } from '../inventory/defaults.ts';
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
+import { K3S_PROBE, k3sState, missingPieces, parseFacts } from '../k3s/state.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 
 export type Verdict = 'pass' | 'warn' | 'fail';
@@ -43,20 +44,12 @@ export function factsScript(nasAddress?: string): string {
     'echo "epoch=$(date +%s)"',
     `for p in open-iscsi nfs-common; do echo "pkg_$p=$(dpkg-query -W -f='\${Status}' $p 2>/dev/null)"; done`,
     'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
-    'echo "k3s_version=$(/usr/local/bin/k3s --version 2>/dev/null | head -n1 | awk \'{print $3}\')"',
-    'if [ -f /etc/systemd/system/k3s.service ]; then echo k3s_role=server; elif [ -f /etc/systemd/system/k3s-agent.service ]; then echo k3s_role=agent; else echo k3s_role=; fi',
+    K3S_PROBE,
     nas,
   ].join('\n');
 }
 
-export function parseFacts(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
-}
+export { parseFacts };
 
 const GiB = 1024 * 1024;
 
@@ -135,10 +128,12 @@ export function judge(node: NodeSpec, cluster: ClusterSpec, inv: Inventory, f: R
     }
   }
 
-  const k3s = f.k3s_version ?? '';
-  if (!k3s) add('k3s', 'pass', 'not installed');
-  else if (k3s !== cluster.k3sVersion) add('k3s', 'warn', `${k3s} is installed (${f.k3s_role || 'unknown role'}); the inventory pins ${cluster.k3sVersion}: bramble will not change versions, see the upgrade docs`);
-  else add('k3s', 'pass', `${k3s} installed (${f.k3s_role || 'unknown role'})`);
+  const k3s = k3sState(f);
+  const role = k3s.unit === 'k3s' ? 'server' : k3s.unit === 'k3s-agent' ? 'agent' : 'unknown role';
+  if (k3s.install === 'absent') add('k3s', 'pass', 'not installed');
+  else if (k3s.install === 'partial') add('k3s', 'warn', `${missingPieces(k3s)}; install and apply complete it by running the install script again`);
+  else if (k3s.version !== cluster.k3sVersion) add('k3s', 'warn', `${k3s.version} is installed (${role}); the inventory pins ${cluster.k3sVersion}: bramble will not change versions, see the upgrade docs`);
+  else add('k3s', 'pass', `${k3s.version} installed (${role})`);
 
   return checks;
 }

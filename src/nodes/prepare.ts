@@ -43,7 +43,8 @@ export function packageName(name: string): string {
 }
 
 /** Where a Pi keeps its kernel command line (Bookworm, then older Ubuntu images). */
-const CMDLINES = ['/boot/firmware/cmdline.txt', '/boot/firmware/current/cmdline.txt'];
+/** Where a Pi's kernel command line is, newest OS layout first. */
+export const CMDLINE_FILES = ['/boot/firmware/cmdline.txt', '/boot/firmware/current/cmdline.txt'];
 
 export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepared> {
   const out: Prepared = { changes: [], disruptive: [] };
@@ -131,19 +132,21 @@ async function enableMemoryCgroup(link: Link, o: PrepareOptions, did: Did): Prom
   if (!did('', 'turn the memory cgroup on (kernel command line) and reboot', true)) return;
   let file: string | undefined;
   let line: string | undefined;
-  for (const f of CMDLINES) {
+  for (const f of CMDLINE_FILES) {
     line = await link.session.readFile(f, { step: 'read kernel command line' });
     if (line !== undefined) {
       file = f;
       break;
     }
   }
-  if (!file || line === undefined) throw new SshError(link.node.name, 'enable memory cgroup', `the memory cgroup is off and no ${CMDLINES.join(' or ')} was found to turn it on`);
+  if (!file || line === undefined) throw new SshError(link.node.name, 'enable memory cgroup', `the memory cgroup is off and no ${CMDLINE_FILES.join(' or ')} was found to turn it on`);
   if (!/\bcgroup_enable=memory\b/.test(line)) {
     // One line, no newline inside: the firmware reads only the first line.
     const updated = line.replace(/\s+$/, '') + ' cgroup_enable=memory\n';
     await link.session.exec(`[ -e ${shQuote(file + '.bramble-bak')} ] || cp -p ${shQuote(file)} ${shQuote(file + '.bramble-bak')}`, { sudo: true, step: 'back up the kernel command line' });
-    await link.session.writeFile(file, updated, { sudo: true, mode: 0o755, step: 'enable memory cgroup' });
+    // Rewritten with the mode it had (0644 on an ext4 /boot, whatever a FAT mount shows).
+    const mode = parseInt((await link.session.exec(`stat -c %a ${shQuote(file)}`, { step: 'read the kernel command line mode' })).stdout.trim(), 8);
+    await link.session.writeFile(file, updated, { sudo: true, mode: Number.isNaN(mode) ? 0o644 : mode, step: 'enable memory cgroup' });
     did(`added cgroup_enable=memory to ${file} (backup: ${file}.bramble-bak)`, '');
   }
   await rebootAndWait(link, o);

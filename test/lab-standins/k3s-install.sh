@@ -1,9 +1,10 @@
 #!/bin/sh
 # Lab stand-in for the k3s install script (see docs/testing.md), served by the
 # lab's HTTP server through bramble's ordinary install-script URL. It records
-# how it was invoked, installs the k3s stand-in binary (unless
-# INSTALL_K3S_SKIP_DOWNLOAD=true, as in an air-gapped install), writes the unit,
-# env, killall and uninstall files a real install leaves, and (re)starts k3s.
+# how it was invoked and then works in the real script's order: the k3s
+# stand-in binary (unless INSTALL_K3S_SKIP_DOWNLOAD=true, as in an air-gapped
+# install), the killall and uninstall scripts, the env file, the unit file,
+# then `systemctl enable` and `systemctl restart` (the lab's systemctl).
 set -e
 [ "$(id -u)" = 0 ] || { echo "[ERROR] You need to be root to perform this install" >&2; exit 1; }
 mkdir -p /var/lib/bramble-lab
@@ -23,12 +24,9 @@ K3S_STAND_IN
   mv -f /usr/local/bin/k3s.tmp /usr/local/bin/k3s
 fi
 
+# @@AFTER_BINARY@@ (the lab serves variants that fail or stall here, as a cut install would)
 unit=k3s
 [ "$role" = agent ] && unit=k3s-agent
-mkdir -p /etc/systemd/system /etc/rancher/k3s
-printf '[Unit]\nDescription=Lightweight Kubernetes (lab stand-in)\n[Service]\nEnvironmentFile=-/etc/systemd/system/%s.service.env\nExecStart=/usr/local/bin/k3s %s\n' "$unit" "$role" > /etc/systemd/system/$unit.service
-: > /etc/systemd/system/$unit.service.env
-chmod 600 /etc/systemd/system/$unit.service.env
 printf '#!/bin/sh\n/usr/local/bin/k3s _stop\n' > /usr/local/bin/k3s-killall.sh
 uninstall=/usr/local/bin/k3s-uninstall.sh
 [ "$role" = agent ] && uninstall=/usr/local/bin/k3s-agent-uninstall.sh
@@ -38,12 +36,18 @@ set -e
 [ "\$(id -u)" = 0 ] || exec sudo \$0 "\$@"
 /usr/local/bin/k3s _stop || true
 /usr/local/bin/k3s _uninstall || true
+systemctl disable $unit >/dev/null 2>&1 || true
 rm -rf /etc/rancher/k3s /var/lib/rancher/k3s /etc/systemd/system/$unit.service /etc/systemd/system/$unit.service.env /var/lib/bramble-lab/k3s-state.json
 rm -f /usr/local/bin/k3s /usr/local/bin/k3s-killall.sh
 rm -f \$0
 UNINSTALL
 chmod 755 /usr/local/bin/k3s-killall.sh $uninstall
+mkdir -p /etc/systemd/system /etc/rancher/k3s
+: > /etc/systemd/system/$unit.service.env
+chmod 600 /etc/systemd/system/$unit.service.env
+printf '[Unit]\nDescription=Lightweight Kubernetes (lab stand-in)\n[Service]\nEnvironmentFile=-/etc/systemd/system/%s.service.env\nExecStart=/usr/local/bin/k3s %s\n' "$unit" "$role" > /etc/systemd/system/$unit.service
 
-/usr/local/bin/k3s _stop 2>/dev/null || true
-/usr/local/bin/k3s _start "$role"
+systemctl enable $unit
+systemctl daemon-reload
+systemctl restart $unit
 echo "[INFO]  lab stand-in: k3s $role started"

@@ -1,0 +1,58 @@
+// What of k3s is on a node, read the same way by install, plan and preflight.
+// k3s's install script puts the binary in place first and the systemd unit
+// last, then enables and starts it; a run cut anywhere in between (a power
+// cut, a failed download of the next piece, Ctrl-C) leaves a binary that
+// answers `--version` on a node where k3s is not installed. Only a unit file,
+// enabled and running, with the binary, is an installation.
+
+/** Shell lines printing k3s_* facts; parsed by k3sState(). */
+export const K3S_PROBE = [
+  'echo "k3s_version=$(/usr/local/bin/k3s --version 2>/dev/null | head -n1 | awk \'{print $3}\')"',
+  'for u in k3s k3s-agent; do if [ -f /etc/systemd/system/$u.service ]; then echo "k3s_unit=$u"; echo "k3s_enabled=$(systemctl is-enabled $u 2>/dev/null)"; echo "k3s_active=$(systemctl is-active $u 2>/dev/null)"; fi; done',
+  'for f in k3s-uninstall.sh k3s-agent-uninstall.sh; do [ -x /usr/local/bin/$f ] && echo "k3s_uninstall=$f"; done; true',
+].join('\n');
+
+export interface K3sState {
+  /** What the binary says it is, when there is one that answers. */
+  version?: string;
+  /** The unit file that exists: k3s (server) or k3s-agent. */
+  unit?: 'k3s' | 'k3s-agent';
+  enabled: boolean;
+  active: boolean;
+  /** The uninstall script the install left. */
+  uninstall?: string;
+  /** absent: nothing of k3s; partial: some of it, an install cut short; complete: installed and running. */
+  install: 'absent' | 'partial' | 'complete';
+}
+
+export function k3sState(facts: Record<string, string | undefined>): K3sState {
+  const version = facts.k3s_version || undefined;
+  const unit = facts.k3s_unit === 'k3s' || facts.k3s_unit === 'k3s-agent' ? facts.k3s_unit : undefined;
+  const enabled = facts.k3s_enabled === 'enabled';
+  const active = facts.k3s_active === 'active';
+  const uninstall = facts.k3s_uninstall || undefined;
+  const any = Boolean(version || unit || uninstall);
+  const install = !any ? 'absent' : version && unit && enabled && active ? 'complete' : 'partial';
+  return { version, unit, enabled, active, uninstall, install };
+}
+
+/** What a partial install has and lacks, for plan, preflight and install's own lines. */
+export function missingPieces(s: K3sState): string {
+  const found = [...(s.version ? [`the k3s ${s.version} binary`] : []), ...(s.uninstall ? [`${s.uninstall}`] : []), ...(s.unit ? [`the ${s.unit} unit`] : [])];
+  const lacking = [
+    ...(s.version ? [] : ['a k3s binary that runs']),
+    ...(s.unit ? [] : ['the systemd unit']),
+    ...(s.unit && !s.enabled ? [`${s.unit} enabled`] : []),
+    ...(s.unit && !s.active ? [`${s.unit} running`] : []),
+  ];
+  return `an install was cut short: ${found.join(', ')} in place, but not ${lacking.join(', nor ')}`;
+}
+
+export function parseFacts(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
