@@ -549,8 +549,9 @@ export class Lab {
   /**
    * The install script served at `path`: /install.sh; /install-delay-N.sh
    * (the benchmarks' install that takes N s, as a download would);
-   * /install-fail-after-binary.sh and /install-stall-after-binary-N.sh (the
-   * binary is in place, then the script fails, or waits N s for a power cut).
+   * /install-fail-after-binary.sh (on every node, or -on-HOST,HOST.sh on
+   * those) and /install-stall-after-binary-N.sh: the binary is in place, then
+   * the script fails, or waits N s for a power cut.
    */
   static installVariant(body: string, path: string): string | undefined {
     const slow = /^\/install-delay-(\d+)\.sh$/.exec(path);
@@ -558,7 +559,12 @@ export class Lab {
     const marker = /^# @@AFTER_BINARY@@.*$/m;
     if (path === '/install.sh') return body;
     if (slow) return body.replace('\nset -e\n', `\nset -e\nsleep ${slow[1]}\n`);
-    if (path === '/install-fail-after-binary.sh') return body.replace(marker, 'echo "[ERROR] lab: the install fails after placing the binary" >&2; exit 1');
+    const failOn = /^\/install-fail-after-binary(?:-on-([\w,-]+))?\.sh$/.exec(path);
+    if (failOn) {
+      const hosts = failOn[1] ? failOn[1].split(',') : undefined;
+      const fail = 'echo "[ERROR] lab: the install fails after placing the binary" >&2; exit 1';
+      return body.replace(marker, hosts ? `case "$(hostname)" in ${hosts.join('|')}) ${fail} ;; esac` : fail);
+    }
     if (stall) return body.replace(marker, `sleep ${stall[1]}`);
     return undefined;
   }
