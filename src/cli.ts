@@ -28,8 +28,10 @@ function parse(argv: string[]): { command: string; opts: Options } {
   for (const key of Object.keys(opts) as Array<keyof Options>) {
     if (opts[key] !== undefined && !(command.options as string[]).includes(key)) throw new UsageError(`${first} does not take --${key}`);
   }
-  if (rest.length > 0 && !command.args) throw new UsageError(`unexpected argument: ${rest[0]}`);
-  if (rest.length > 1) throw new UsageError(`unexpected argument: ${rest[1]}`);
+  const takes = command.args ?? [];
+  if (rest.length > takes.length) throw new UsageError(`unexpected argument: ${rest[takes.length]}`);
+  const missing = takes.slice(rest.length).find((a) => a.required);
+  if (missing) throw new UsageError(`${first} needs ${takes.filter((a) => a.required).map((a) => a.name.toUpperCase()).join(' and ')}: bramble ${first} ${command.synopsis}`);
   if (command.options.includes('inventory') && !command.inventoryOptional && !opts.inventory) throw new UsageError(`${first} needs an inventory: -i FILE`);
   return { command: first, opts: { ...opts, args: rest } };
 }

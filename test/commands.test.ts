@@ -78,7 +78,7 @@ test('bash completion: every command, and for each exactly its options; files an
   assert.deepEqual(bashComplete(script, ['']), COMMANDS.map((c) => c.name).sort());
   assert.deepEqual(bashComplete(script, ['pre']), ['preflight']);
   for (const c of COMMANDS) {
-    const expected = [...(c.args?.values ?? []), ...c.options.flatMap(words)].sort();
+    const expected = [...(c.args?.[0]?.values ?? []), ...c.options.flatMap(words)].sort();
     assert.deepEqual(bashComplete(script, [c.name, '']), expected, c.name);
     const dashes = c.options.flatMap(words).filter((w) => w.startsWith('--')).sort();
     assert.deepEqual(bashComplete(script, [c.name, '--']), dashes, c.name);
@@ -122,17 +122,18 @@ test('zsh completion: valid zsh, every command described, and for each exactly i
     }
     // One spec per option word (brace expansion gives -i and --inventory each their own), and the positional.
     const named = specs.map((s) => /^(?:\([^)]*\)|\*)?(--?[\w-]+|\d+)/.exec(s)?.[1]);
-    assert.deepEqual(named.sort(), [...(c.args ? ['1'] : []), ...c.options.flatMap(words)].sort(), c.name);
-    for (const s of specs) assert.match(s, /^(?:\([^)]*\)|\*)?(--?[\w-]+\[[^[\]]*\](:[A-Z]+:.*)?|1:\w+:\(.*\))$/, `${c.name}: ${s}`);
+    assert.deepEqual(named.sort(), [...(c.args ?? []).map((_, i) => String(i + 1)), ...c.options.flatMap(words)].sort(), c.name);
+    for (const s of specs) assert.match(s, /^(?:\([^)]*\)|\*)?(--?[\w-]+\[[^[\]]*\](:[A-Z]+:.*)?|\d:\w+:(\(.*\)| ))$/, `${c.name}: ${s}`);
   }
   const value = run(['render', '']).find((s) => s.includes('--repo'));
   assert.match(value!, /:DIR:_files -\/$/);
 });
 
 test('completion without a shell, or an unknown one, is a usage error', () => {
-  for (const args of [['completion'], ['completion', 'fish']]) {
-    const r = bramble(args);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /^bramble: completion needs a shell: bash or zsh/);
-  }
+  const none = bramble(['completion']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /^bramble: completion needs SHELL: bramble completion bash\|zsh\n/);
+  const fish = bramble(['completion', 'fish']);
+  assert.equal(fish.code, 2);
+  assert.match(fish.stderr, /^bramble: completion needs a shell: bash or zsh, not "fish"\nRun "bramble completion --help" for usage\.\n$/);
 });

@@ -358,6 +358,26 @@ export class Lab {
     await this.boot(this.node(name));
   }
 
+  /**
+   * The board is replaced by a new one with the same OS image, name and
+   * address: nothing of k3s on it, and a host key of its own.
+   */
+  async reimage(name: string): Promise<LabNode> {
+    const node = this.node(name);
+    await this.powerOff(name);
+    const upper = join(node.dir, 'upper');
+    for (const p of ['usr-local/bin/k3s', 'usr-local/bin/k3s-killall.sh', 'usr-local/bin/k3s-uninstall.sh', 'usr-local/bin/k3s-agent-uninstall.sh', 'usr-local/lib/bramble', 'etc/rancher', 'etc/systemd/system', 'etc/modules-load.d', 'var-lib/rancher', 'var-lib/bramble-lab']) {
+      rmSync(join(upper, p), { recursive: true, force: true });
+    }
+    return this.replaceHostKey(name);
+  }
+
+  /** The node's k3s is down (crashed, or the board died): the API lists it NotReady. */
+  k3sDown(name: string): void {
+    const entry = join(this.root, 'cluster', `${name}.json`);
+    writeFileSync(entry, JSON.stringify({ ...JSON.parse(readFileSync(entry, 'utf8')), state: 'stopped' }));
+  }
+
   /** How many times a node has gone down for a reboot. */
   reboots(name: string): number {
     const f = join(this.node(name).dir, 'boots.log');

@@ -88,8 +88,8 @@ export interface Command {
   options: OptionName[];
   /** What an option means for this command, where it says more than its general help. */
   notes?: Partial<Record<OptionName, string>>;
-  /** Positional words it takes, with the values a shell may complete. */
-  args?: { name: string; values: string[]; required: boolean };
+  /** Positional words it takes, in order, each with the values a shell may complete (none: any word). */
+  args?: Array<{ name: string; values: string[]; required: boolean }>;
   /** -i is required (default: when the command takes it). */
   inventoryOptional?: boolean;
   run(opts: Options, io: Io, ctx: Context): Promise<number>;

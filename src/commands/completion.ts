@@ -9,9 +9,9 @@ function words(o: OptionName): string[] {
   return ['short' in spec ? `-${spec.short}` : undefined, `--${o}`].filter((w): w is string => w !== undefined);
 }
 
-/** Argument positions complete to these words (a command's positional values). */
+/** What the first positional word completes to (a command's own sub-words, a shell's name). */
 function positional(c: Command): string[] {
-  return c.args?.values ?? [];
+  return c.args?.[0]?.values ?? [];
 }
 
 export function bashCompletion(commands: Command[]): string {
@@ -63,7 +63,7 @@ function zshOption(o: OptionName): string {
 
 export function zshCompletion(commands: Command[]): string {
   const cases = commands.map((c) => {
-    const specs = [...(c.args ? [`'1:${c.args.name}:(${positional(c).join(' ')})'`] : []), ...c.options.map(zshOption)];
+    const specs = [...(c.args ?? []).map((a, i) => `'${i + 1}:${a.name}:${a.values.length ? `(${a.values.join(' ')})` : ' '}'`), ...c.options.map(zshOption)];
     return [`    (${c.name})`, specs.length ? `      _arguments -s \\\n        ${specs.join(' \\\n        ')}` : '      _message "no options"', '      ;;'].join('\n');
   });
   return [
@@ -99,7 +99,7 @@ export function completionCommand(table: () => Command[]): Command {
     summary: 'print a shell completion script for bash or zsh',
     description: 'prints a completion script for `bash` or `zsh`, made from the same command table as `--help`: `source <(bramble completion bash)`',
     options: [],
-    args: { name: 'shell', values: [...SHELLS], required: true },
+    args: [{ name: 'shell', values: [...SHELLS], required: true }],
     async run(opts, io) {
       const shell = opts.args?.[0];
       if (shell === 'bash') io.out(bashCompletion(table()).trimEnd());

@@ -7,6 +7,7 @@ import { flux } from './flux.ts';
 import { commandUsage, usage } from './help.ts';
 import { init } from './init.ts';
 import { install } from './install.ts';
+import { node } from './node.ts';
 import { plan } from './plan.ts';
 import { preflight } from './preflight.ts';
 import { publish } from './publish.ts';
@@ -22,7 +23,7 @@ const help: Command = {
   summary: 'this text, or what one command takes (also --help)',
   description: 'lists the commands and options, or with a command name, that command\'s usage and options (also `--help`, `COMMAND --help`)',
   options: [],
-  args: { name: 'command', values: [], required: false },
+  args: [{ name: 'command', values: [], required: false }],
   inventoryOptional: true,
   async run(opts, io) {
     const name = opts.args?.[0];
@@ -48,13 +49,14 @@ export const COMMANDS: Command[] = [
   plan,
   apply,
   status,
+  node,
   reset,
   completionCommand(() => COMMANDS),
   help,
   version,
 ];
 
-help.args!.values.push(...COMMANDS.map((c) => c.name));
+help.args![0]!.values.push(...COMMANDS.map((c) => c.name));
 
 export function commandNamed(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

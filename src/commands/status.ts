@@ -15,6 +15,7 @@ export const status: Command = {
       import('../flux/watch.ts'),
       import('../flux/install.ts'),
     ]);
+    const { readApiNodes } = await import('../k3s/cluster.ts');
     const inv = await loadInventory(opts.inventory!);
     const sessionOpts = await nodeOptions(opts, io);
     let healthy = true;
@@ -32,23 +33,19 @@ export const status: Command = {
         const flux = await installedFlux(s);
         io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
         io.out('  nodes:');
-        const nodes = await s.exec('k3s kubectl get nodes -o json', { sudo: true, check: false, step: 'read nodes' });
-        if (nodes.code !== 0) {
-          io.out(`    the API does not answer: ${nodes.stderr.trim().split('\n').pop()}`);
-          healthy = false;
-        } else {
-          type N = { metadata: { name: string; labels?: Record<string, string> }; status?: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion?: string } } };
-          const items = (JSON.parse(nodes.stdout) as { items: N[] }).items;
-          for (const spec of cluster.nodes) {
-            const n = items.find((i) => i.metadata.name === spec.name);
-            const ready = n?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-            const role = n?.metadata.labels?.['node-role.kubernetes.io/control-plane'] === 'true' ? 'server' : 'agent';
-            const state = spec.planned && !n ? 'planned' : !n ? 'MISSING' : ready ? 'Ready' : 'NotReady';
-            if (state === 'MISSING' || state === 'NotReady') healthy = false;
-            io.out(`    ${spec.name.padEnd(16)} ${(n ? role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.status?.nodeInfo?.kubeletVersion ?? ''}`.trimEnd());
-          }
+        const read = await readApiNodes(s);
+      if ('error' in read) {
+        io.out(`    ${read.error}`);
+        healthy = false;
+      } else {
+        for (const spec of cluster.nodes) {
+          const n = read.nodes.find((i) => i.name === spec.name);
+          const state = spec.planned && !n ? 'planned' : !n ? 'MISSING' : n.ready ? 'Ready' : 'NotReady';
+          if (state === 'MISSING' || state === 'NotReady') healthy = false;
+          io.out(`    ${spec.name.padEnd(16)} ${(n ? n.role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.version ?? ''}${n?.unschedulable ? ' (cordoned)' : ''}`.trimEnd());
         }
-        io.out('  flux:');
+      }
+      io.out('  flux:');
         if (!flux) {
           io.out('    not installed (bramble flux hands the cluster over)');
           healthy = false;

@@ -10,6 +10,7 @@ import { writeKubeconfig } from '../kubeconfig.ts';
 import type { NodeLink } from '../nodes/connect.ts';
 import { CMDLINE_FILES, MODULES_FILE, MULTIPATH_FILE, prepareNode } from '../nodes/prepare.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
+import { readApiNodes } from './cluster.ts';
 import { K3S_PROBE, k3sState, missingPieces, parseFacts, type K3sState } from './state.ts';
 import { apiUrl, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
 
@@ -48,7 +49,8 @@ export interface ClusterOutcome {
   ok: boolean;
 }
 
-async function inspect(s: Session): Promise<K3sState> {
+/** What of k3s is on the node (see state.ts). */
+export async function inspectNode(s: Session): Promise<K3sState> {
   return k3sState(parseFacts((await s.exec(K3S_PROBE, { step: 'inspect k3s' })).stdout));
 }
 
@@ -99,28 +101,17 @@ async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec
   });
 }
 
-interface KubeNode {
-  metadata: { name: string };
-  status?: { conditions?: Array<{ type: string; status: string; message?: string }> };
-}
-
 /** Ask the first server until `name` reports Ready. */
 async function waitReady(first: Session, name: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'not registered yet';
   for (;;) {
-    const r = await first.exec('k3s kubectl get nodes -o json', { sudo: true, check: false, step: `wait for ${name} to be Ready` });
-    if (r.code === 0) {
-      try {
-        const item = (JSON.parse(r.stdout) as { items: KubeNode[] }).items.find((i) => i.metadata.name === name);
-        const ready = item?.status?.conditions?.find((c) => c.type === 'Ready');
-        if (ready?.status === 'True') return;
-        last = item ? `Ready=${ready?.status ?? 'unknown'}${ready?.message ? ` (${ready.message})` : ''}` : 'not registered yet';
-      } catch {
-        last = 'the API answered with something that is not JSON';
-      }
-    } else {
-      last = `the API does not answer yet (${r.stderr.trim().split('\n').pop() ?? r.code})`;
+    const read = await readApiNodes(first, `wait for ${name} to be Ready`);
+    if ('error' in read) last = read.error;
+    else {
+      const node = read.nodes.find((n) => n.name === name);
+      if (node?.ready) return;
+      last = node ? node.why! : 'not registered yet';
     }
     if (Date.now() > deadline) throw new SshError(name, 'wait for Ready', `not Ready after ${Math.round(timeoutMs / 1000)} s: ${last}`);
     await new Promise((res) => setTimeout(res, 1000));
@@ -143,7 +134,7 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   const prepared = await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note });
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   const s = link.session;
-  const state = await inspect(s);
+  const state = await inspectNode(s);
   if (state.install === 'complete' && state.version !== cluster.k3sVersion) {
     throw new SshError(node.name, 'k3s version', `k3s ${state.version} is installed but the inventory pins ${cluster.k3sVersion}; bramble does not change versions in place: see docs/nodes.md, "Upgrading k3s"`);
   }
@@ -275,12 +266,38 @@ export async function fetchKubeconfig(cluster: ClusterSpec, first: Session, file
 const BRAMBLE_FILES = [TOKEN_FILE, CONFIG_FILE, MODULES_FILE, MULTIPATH_FILE, AIRGAP_DIR];
 
 /** What k3s's uninstall script would remove, for a partial install that never got one. */
-const K3S_PIECES = ['/usr/local/bin/k3s', '/usr/local/bin/k3s-killall.sh', '/etc/systemd/system/k3s.service', '/etc/systemd/system/k3s.service.env', '/etc/systemd/system/k3s-agent.service', '/etc/systemd/system/k3s-agent.service.env', '/etc/rancher/k3s', '/var/lib/rancher/k3s'];
+const K3S_PIECES = ['/usr/local/bin/k3s', '/usr/local/bin/k3s-killall.sh', '/etc/systemd/system/k3s.service', '/etc/systemd/system/k3s.service.env', '/etc/systemd/system/k3s-agent.service', '/etc/systemd/system/k3s-agent.service.env', '/etc/rancher/k3s', '/etc/rancher/node', '/var/lib/rancher/k3s'];
 
 /** The paths of `paths` that exist on the node. */
 async function existing(s: Session, paths: string[], step: string): Promise<string[]> {
   const r = await s.exec(paths.map((p) => `[ -e ${shQuote(p)} ] && echo ${shQuote(p)}`).join('; ') + '; true', { sudo: true, step });
   return r.stdout.split('\n').filter((l) => paths.includes(l));
+}
+
+/** Take k3s and bramble's files off one node (see resetCluster). */
+export async function uninstallNode(s: Session, node: NodeSpec, note: (l: string) => void): Promise<NodeOutcome> {
+  const state = await inspectNode(s);
+  const changes: string[] = [];
+  if (state.uninstall) {
+    note(`${node.name}: uninstalling k3s`);
+    await s.exec(`/usr/local/bin/${state.uninstall}`, { sudo: true, step: 'uninstall k3s', timeoutMs: 10 * 60_000 });
+    changes.push(`ran ${state.uninstall}`);
+  } else if (state.install !== 'absent') {
+    note(`${node.name}: removing a partial k3s install (no uninstall script was written)`);
+    if (state.unit) await s.exec(`systemctl disable --now ${state.unit}`, { sudo: true, check: false, step: 'stop k3s' });
+    const pieces = await existing(s, K3S_PIECES, 'find k3s');
+    await s.exec(`rm -rf ${pieces.map(shQuote).join(' ')}`, { sudo: true, step: 'remove k3s' });
+    changes.push(`removed ${pieces.join(', ')}`);
+  }
+  const ours = await existing(s, BRAMBLE_FILES, "find bramble's files");
+  if (ours.length > 0) {
+    await s.exec(`rm -rf ${ours.map(shQuote).join(' ')}`, { sudo: true, step: "remove bramble's files" });
+    changes.push(`removed ${ours.join(', ')}`);
+  }
+  const kept = (await existing(s, CMDLINE_FILES.map((f) => `${f}.bramble-bak`), 'find the kernel command line backup'))[0];
+  const detail = kept ? `kept on purpose: cgroup_enable=memory in ${kept.replace(/\.bramble-bak$/, '')} (k3s needs it; the original is ${kept})` : undefined;
+  if (changes.length === 0) return { node: node.name, role: node.role, status: 'unchanged', changes, detail: ['k3s is not installed', detail].filter(Boolean).join('; ') };
+  return { node: node.name, role: node.role, status: 'removed', changes, detail };
 }
 
 /**
@@ -294,33 +311,7 @@ export async function resetCluster(cluster: ClusterSpec, links: NodeLink[], note
   const uninstall = async (node: NodeSpec): Promise<NodeOutcome> => {
     const link = byName.get(node.name);
     if (!link) return skipped(node, 'not reachable');
-    const s = link.session;
-    try {
-      const state = await inspect(s);
-      const changes: string[] = [];
-      if (state.uninstall) {
-        note(`${node.name}: uninstalling k3s`);
-        await s.exec(`/usr/local/bin/${state.uninstall}`, { sudo: true, step: 'uninstall k3s', timeoutMs: 10 * 60_000 });
-        changes.push(`ran ${state.uninstall}`);
-      } else if (state.install !== 'absent') {
-        note(`${node.name}: removing a partial k3s install (no uninstall script was written)`);
-        if (state.unit) await s.exec(`systemctl disable --now ${state.unit}`, { sudo: true, check: false, step: 'stop k3s' });
-        const pieces = await existing(s, K3S_PIECES, 'find k3s');
-        await s.exec(`rm -rf ${pieces.map(shQuote).join(' ')}`, { sudo: true, step: 'remove k3s' });
-        changes.push(`removed ${pieces.join(', ')}`);
-      }
-      const ours = await existing(s, BRAMBLE_FILES, "find bramble's files");
-      if (ours.length > 0) {
-        await s.exec(`rm -rf ${ours.map(shQuote).join(' ')}`, { sudo: true, step: "remove bramble's files" });
-        changes.push(`removed ${ours.join(', ')}`);
-      }
-      const kept = (await existing(s, CMDLINE_FILES.map((f) => `${f}.bramble-bak`), 'find the kernel command line backup'))[0];
-      const detail = kept ? `kept on purpose: cgroup_enable=memory in ${kept.replace(/\.bramble-bak$/, '')} (k3s needs it; the original is ${kept})` : undefined;
-      if (changes.length === 0) return { node: node.name, role: node.role, status: 'unchanged', changes, detail: ['k3s is not installed', detail].filter(Boolean).join('; ') };
-      return { node: node.name, role: node.role, status: 'removed', changes, detail };
-    } catch (e) {
-      return failed(node, e);
-    }
+    return uninstallNode(link.session, node, note).catch((e) => failed(node, e));
   };
   const agents = await Promise.all(cluster.agents.map(uninstall));
   const servers: NodeOutcome[] = [];

@@ -37,7 +37,7 @@ set -e
 /usr/local/bin/k3s _stop || true
 /usr/local/bin/k3s _uninstall || true
 systemctl disable $unit >/dev/null 2>&1 || true
-rm -rf /etc/rancher/k3s /var/lib/rancher/k3s /etc/systemd/system/$unit.service /etc/systemd/system/$unit.service.env /var/lib/bramble-lab/k3s-state.json
+rm -rf /etc/rancher/k3s /etc/rancher/node /var/lib/rancher/k3s /etc/systemd/system/$unit.service /etc/systemd/system/$unit.service.env /var/lib/bramble-lab/k3s-state.json
 rm -f /usr/local/bin/k3s /usr/local/bin/k3s-killall.sh
 rm -f \$0
 UNINSTALL
