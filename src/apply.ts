@@ -160,7 +160,15 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
   const mode = progressMode(o.json, o.tree);
   const say = (line: string) => (mode === 'json' ? jsonEvent(io.out, { event: 'output', message: line }) : io.out(line));
 
-  const { plan, linked } = await connectAndPlan(inv, clusters, o, sessionOpts);
+  let planned: Awaited<ReturnType<typeof connectAndPlan>>;
+  try {
+    planned = await connectAndPlan(inv, clusters, o, sessionOpts);
+  } catch (e) {
+    // A failure while planning is reported like any other: under --json as an event on stdout.
+    if (mode !== 'json' || !isExplained(e)) throw e;
+    return refuse(io, mode, e.message, e.lines, 'Nothing was changed.');
+  }
+  const { plan, linked } = planned;
   const results: Results = { install: new Map(), flux: new Map() };
   try {
     if (mode === 'json') jsonEvent(io.out, { event: 'plan', plan });
@@ -251,11 +259,13 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
     try {
       await progressList(tasks, mode, io.out).run();
     } catch (e) {
-      code = e instanceof PhaseError ? e.code : 1;
-      const lines = e instanceof PhaseError ? e.lines : [];
-      if (mode === 'json') jsonEvent(io.out, { event: 'error', message: (e as Error).message, lines });
-      else for (const l of [(e as Error).message, ...lines]) io.err(l);
-      if (!(e instanceof PhaseError) && !isExplained(e)) throw e;
+      // Whatever ended the run, the summary follows, and --json stays one event per line.
+      code = isExplained(e) ? e.exitCode : 1;
+      const lines = isExplained(e) ? e.lines : [];
+      const message = e instanceof Error ? e.message : String(e);
+      if (mode === 'json') jsonEvent(io.out, { event: 'error', message, lines });
+      else for (const l of [message, ...lines]) io.err(l);
+      if (!isExplained(e) && o.verbose && mode !== 'json') io.err((e as Error).stack ?? '');
     }
     if (mode === 'json') jsonEvent(io.out, summaryEvent(clusters, results, inv, o));
     else for (const l of summaryLines(clusters, results, inv, o)) io.out(l);

@@ -4,7 +4,7 @@ import { getSystemErrorMessage, parseArgs } from 'node:util';
 import { OPTIONS, UsageError, type Io, type Options } from './commands/command.ts';
 import { COMMANDS, commandNamed } from './commands/index.ts';
 import { commandUsage } from './commands/help.ts';
-import { isExplained } from './steps.ts';
+import { BrambleError } from './errors.ts';
 
 export type { Io };
 
@@ -61,16 +61,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (e instanceof UsageError) {
       const c = name === undefined ? undefined : commandNamed(name);
       io.err(`bramble: ${e.message}\nRun "bramble ${c && c.name !== 'help' ? `${c.name} --help` : '--help'}" for usage.`);
-      return 2;
+      return e.exitCode;
     }
-    if (e instanceof Error && e.name === 'PhaseError') {
-      const p = e as Error & { code: number; lines: string[] };
-      for (const l of [p.message, ...p.lines]) io.err(l);
-      return p.code;
-    }
-    if (isExplained(e)) {
-      io.err(e.message);
-      return 1;
+    if (e instanceof BrambleError) {
+      for (const l of [e.message, ...e.lines]) io.err(l);
+      return e.exitCode;
     }
     if (isSystemError(e)) {
       // A file bramble could not read or write: one line; the stack is for -v.

@@ -1,17 +1,13 @@
 // Committing bramble's files and pushing them, through the git CLI. Never a
 // force-push: when the remote has moved on, bramble rebases its own commit on
 // top, and when that conflicts it stops with the local commit intact.
+import { BrambleError } from './errors.ts';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { $, type ProcessOutput } from 'zx';
 
-export class GitError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GitError';
-  }
-}
+export class GitError extends BrambleError {}
 
 /**
  * Hide credentials in URLs: everything between `://` and the last `@` before

@@ -2,18 +2,14 @@
 // exists (private unless told otherwise) and that Flux's read-only deploy key
 // is registered. API errors are explained in words; 5xx answers are retried
 // with backoff and rate limits are waited out (within a bound).
+import { BrambleError } from './errors.ts';
 import { spawnSync } from 'node:child_process';
 import { Octokit } from '@octokit/rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { apiUrlProblem } from './inventory/check.ts';
 
-export class GitHostError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GitHostError';
-  }
-}
+export class GitHostError extends BrambleError {}
 
 export interface RepoRef {
   owner: string;

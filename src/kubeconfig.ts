@@ -1,6 +1,7 @@
 // Merging a cluster's kubeconfig into the owner's: entries named after the
 // inventory's cluster, the server pointed at a reachable address, every
 // other context kept, written atomically and readable by the owner only.
+import { BrambleError } from './errors.ts';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -29,12 +30,7 @@ export function defaultKubeconfig(): string {
   return process.env.KUBECONFIG?.split(':')[0] || join(homedir(), '.kube', 'config');
 }
 
-export class KubeconfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'KubeconfigError';
-  }
-}
+export class KubeconfigError extends BrambleError {}
 
 /** The k3s kubeconfig rewritten for `name` at `server`, merged into `existing`. */
 export function mergeKubeconfig(existingText: string | undefined, k3sText: string, name: string, server: string): string {

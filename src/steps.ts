@@ -2,6 +2,7 @@
 // or one after another (apply): k3s on a cluster's nodes, the rendered
 // repository committed and pushed, the cluster handed to Flux. Each reports
 // through an Io, so a command prints lines and apply feeds its progress tree.
+import { BrambleError } from './errors.ts';
 import { resolve as resolvePath } from 'node:path';
 import type { ClusterSpec, Inventory } from './inventory/model.ts';
 import type { ClusterOutcome, NodeOutcome } from './k3s/install.ts';
@@ -34,23 +35,16 @@ export interface RunOptions {
   confirm?: (message: string) => Promise<boolean>;
 }
 
-/** Errors that end a phase with a code other than 1. */
-export class PhaseError extends Error {
-  readonly code: number;
-  readonly lines: string[];
-  constructor(message: string, code: number, lines: string[] = []) {
-    super(message);
-    this.name = 'PhaseError';
-    this.code = code;
-    this.lines = lines;
+/** A phase that ended short of done: its message, the lines under it, and the exit code. */
+export class PhaseError extends BrambleError {
+  constructor(message: string, exitCode: number, lines: string[] = []) {
+    super(message, { exitCode, lines });
   }
 }
 
-/** Errors that carry a message meant for the owner: printed as they are, exit 1. */
-const EXPLAINED = new Set(['InventoryError', 'SelectionError', 'RenderError', 'TreeError', 'GitError', 'SshError', 'KubeconfigError', 'GitHostError', 'WizardError']);
-
-export function isExplained(e: unknown): e is Error {
-  return e instanceof Error && EXPLAINED.has(e.name);
+/** Errors whose message is meant for the owner: printed as they are, with their exit code. */
+export function isExplained(e: unknown): e is BrambleError {
+  return e instanceof BrambleError;
 }
 
 /** Exit codes beyond 0 (done), 1 (refused or failed) and 2 (usage). */
@@ -98,7 +92,7 @@ export async function linkCluster(cluster: ClusterSpec, sessionOpts: SessionOpti
   const unreachable: NodeOutcome[] = [];
   for (const c of connections) {
     if ('session' in c) links.push(new NodeLink(c.node, c.session, sessionOpts, cluster));
-    else unreachable.push({ node: c.node.name, role: c.node.role, status: 'failed', changes: [], step: c.error.step, detail: c.error.message.replace(/^[^:]+: [^:]+: /, '') });
+    else unreachable.push({ node: c.node.name, role: c.node.role, status: 'failed', changes: [], step: c.error.step, detail: c.error.detail });
   }
   return { links, unreachable };
 }

@@ -3,6 +3,7 @@
 // comments, its key order and every field the wizard does not ask about. Each
 // answer is checked as it is typed, with the rules `bramble validate` uses,
 // and the whole file is validated once more before it is written.
+import { BrambleError } from './errors.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { Document, isMap, isScalar, isSeq, parseDocument, stringify, type Node as YamlNode } from 'yaml';
@@ -17,12 +18,7 @@ import { packageRoot } from './paths.ts';
 import { writeAtomic } from './render/tree.ts';
 import type { Io } from './steps.ts';
 
-export class WizardError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WizardError';
-  }
-}
+export class WizardError extends BrambleError {}
 
 /** How the wizard asks: inquirer at a terminal; anything that answers in tests. */
 export interface Ask {

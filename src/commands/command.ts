@@ -1,6 +1,7 @@
 // What a command is: its name, what it takes, what it says about itself, and
 // its handler. The table of them (commands/index.ts) is the one source for
 // parsing, --help, docs/commands.md and shell completion.
+import { BrambleError } from '../errors.ts';
 import type { Io } from '../steps.ts';
 
 export type { Io };
@@ -65,10 +66,9 @@ export interface Options {
 export const SSH_OPTIONS: OptionName[] = ['known-hosts', 'accept-new-host-keys', 'verbose'];
 
 /** A mistake in the command line itself: exit 2 and a pointer to --help. */
-export class UsageError extends Error {
+export class UsageError extends BrambleError {
   constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+    super(message, { exitCode: 2 });
   }
 }
 

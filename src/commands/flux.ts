@@ -29,7 +29,7 @@ export const flux: Command = {
       } catch (e) {
         if (!(e instanceof PhaseError)) throw e;
         for (const l of [e.message, ...e.lines]) io.err(l);
-        code = Math.max(code, e.code);
+        code = Math.max(code, e.exitCode);
       } finally {
         first.session.close();
       }

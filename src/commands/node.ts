@@ -1,3 +1,4 @@
+import { withoutNode } from '../errors.ts';
 import type { NodeSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import { UsageError, type Command } from './command.ts';
@@ -61,7 +62,7 @@ export const node: Command = {
     try {
       board = await Ssh.connect(targetOf(spec, cluster), { ...sessionOpts, connectTimeoutMs: 10_000 });
     } catch (e) {
-      boardError = (e as Error).message.replace(/^[^:]+: /, '');
+      boardError = withoutNode(e);
     }
     try {
       const boardK3s = board ? (await inspectNode(board)).install : undefined;

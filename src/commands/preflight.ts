@@ -1,3 +1,4 @@
+import { withoutNode } from '../errors.ts';
 import type { NodeReport } from '../nodes/preflight.ts';
 import type { Command } from './command.ts';
 import { nodeOptions } from './shared.ts';
@@ -26,8 +27,8 @@ export const preflight: Command = {
           ...(await Promise.all(
             connections.map((c) =>
               'error' in c
-                ? unreachable(c.node, cluster, c.error.message.replace(/^[^:]+: /, ''))
-                : preflightNode(c.session, c.node, cluster, inv).catch((e: Error) => unreachable(c.node, cluster, e.message.replace(/^[^:]+: /, ''))),
+                ? unreachable(c.node, cluster, withoutNode(c.error))
+                : preflightNode(c.session, c.node, cluster, inv).catch((e: unknown) => unreachable(c.node, cluster, withoutNode(e))),
             ),
           )),
         );

@@ -3,7 +3,7 @@
 // why); the sync objects are applied once with `k3s kubectl apply` on stdin,
 // after which Flux manages them from Git.
 import type { Session } from '../ssh/session.ts';
-import { shQuote } from '../ssh/session.ts';
+import { shQuote, SshError } from '../ssh/session.ts';
 
 export const MANIFESTS_DIR = '/var/lib/rancher/k3s/server/manifests';
 export const FLUX_MANIFEST = `${MANIFESTS_DIR}/bramble-flux.yaml`;
@@ -51,7 +51,7 @@ export async function waitForFluxApi(first: Session, timeoutMs: number): Promise
     const r = await first.exec(`k3s kubectl wait --for condition=established --timeout=10s ${CRDS.map((c) => `crd/${c}`).join(' ')}`, { sudo: true, check: false, step: 'wait for the Flux API' });
     if (r.code === 0) return;
     last = r.stderr.trim().split('\n').pop() ?? '';
-    if (Date.now() > deadline) throw new Error(`Flux's resource types are not served after ${Math.round(timeoutMs / 1000)} s (k3s applies ${FLUX_MANIFEST}); last: ${last}`);
+    if (Date.now() > deadline) throw new SshError(first.target.name, 'wait for the Flux API', `Flux's resource types are not served after ${Math.round(timeoutMs / 1000)} s (k3s applies ${FLUX_MANIFEST}); last: ${last}`);
     await new Promise((res) => setTimeout(res, 1000));
   }
 }

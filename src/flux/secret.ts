@@ -6,7 +6,7 @@ import ssh2 from 'ssh2';
 
 // ssh2 is CommonJS: its `utils` is not a named export under ESM.
 const { utils } = ssh2;
-import type { Session } from '../ssh/session.ts';
+import { SshError, type Session } from '../ssh/session.ts';
 
 export interface DeployKey {
   /** OpenSSH private key. */
@@ -57,7 +57,7 @@ export async function readFluxSecret(first: Session, name = SECRET): Promise<Sto
   const r = await first.exec(`k3s kubectl get secret ${name} -n flux-system -o json`, { sudo: true, check: false, step: `read the ${name} secret` });
   if (r.code !== 0) {
     if (/not ?found/i.test(r.stderr)) return undefined;
-    throw new Error(`reading the ${name} secret failed: ${r.stderr.trim()}`);
+    throw new SshError(first.target.name, `read the ${name} secret`, r.stderr.trim() || `exit ${r.code}`);
   }
   const data = (JSON.parse(r.stdout) as { data?: Record<string, string> }).data ?? {};
   const text = (k: string) => (data[k] ? Buffer.from(data[k], 'base64').toString('utf8') : '');

@@ -1,5 +1,6 @@
 // The resolved inventory: every default filled in, every reference followed.
 // Everything after loading (planning, rendering, nodes) reads only this.
+import { BrambleError } from '../errors.ts';
 import { PINNED, PROFILES, DEFAULTS } from './defaults.ts';
 import type { RawCluster, RawInventory, RawNode, RawPlatform, RawSsh, RawVlan } from './schema.ts';
 
@@ -296,12 +297,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
   };
 }
 
-export class SelectionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SelectionError';
-  }
-}
+export class SelectionError extends BrambleError {}
 
 /** The clusters named on the command line, or all of them. */
 export function selectClusters(inv: Inventory, names?: string[]): ClusterSpec[] {

@@ -1,6 +1,7 @@
 // A problem found in an inventory, located in its file. Every way an inventory
 // can be wrong (bad YAML, wrong shape, wrong meaning) ends up as one of these,
 // so the owner always reads the same one-line form.
+import { BrambleError } from '../errors.ts';
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node as YamlNode } from 'yaml';
 
 export type FieldPath = ReadonlyArray<string | number>;
@@ -40,11 +41,10 @@ export function formatProblem(p: Problem): string {
   return `${p.file}:${p.line}:${p.col}: ${formatPath(p.path)}: ${message}`;
 }
 
-export class InventoryError extends Error {
+export class InventoryError extends BrambleError {
   readonly problems: readonly Problem[];
   constructor(problems: readonly Problem[]) {
     super(problems.map(formatProblem).join('\n'));
-    this.name = 'InventoryError';
     this.problems = problems;
   }
 }

@@ -172,7 +172,7 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
 
 function failed(node: NodeSpec, e: unknown): NodeOutcome {
   const err = e instanceof SshError ? e : new SshError(node.name, 'install', (e as Error).message);
-  return { node: node.name, role: node.role, status: 'failed', changes: [], step: err.step, detail: err.message.replace(/^[^:]+: [^:]+: /, '') };
+  return { node: node.name, role: node.role, status: 'failed', changes: [], step: err.step, detail: err.detail };
 }
 
 function skipped(node: NodeSpec, why: string): NodeOutcome {

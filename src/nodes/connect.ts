@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { envSecrets } from '../ssh/secrets.ts';
+import { withoutNode } from '../errors.ts';
 import { recordedText, Session, SshError, type SessionOptions, type SshTarget } from '../ssh/session.ts';
 
 export interface ConnectOptions {
@@ -95,7 +96,7 @@ export class NodeLink {
         await new Promise((r) => setTimeout(r, 500));
       }
     }
-    throw new SshError(this.node.name, 'wait for reboot', `did not come back within ${Math.round(timeoutMs / 1000)} s${last ? ` (last: ${last.message.replace(/^[^:]+: /, '')})` : ''}`);
+    throw new SshError(this.node.name, 'wait for reboot', `did not come back within ${Math.round(timeoutMs / 1000)} s${last ? ` (last: ${withoutNode(last)})` : ''}`);
   }
 }
 

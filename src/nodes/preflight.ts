@@ -3,6 +3,7 @@
 // are computed here, so the rules can be read and tested in one place.
 import { PROFILES } from '../inventory/defaults.ts';
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
+import { detailOf } from '../errors.ts';
 import { K3S_PROBE, k3sState, missingPieces, parseFacts } from '../k3s/state.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 
@@ -145,7 +146,7 @@ export async function preflightNode(session: Session, node: NodeSpec, cluster: C
     const mode = await session.ensureSudo();
     checks.push({ name: 'sudo', verdict: 'pass', detail: mode === 'root' ? 'logged in as root' : mode === 'nopasswd' ? 'works without a password' : 'works with the password given' });
   } catch (e) {
-    checks.push({ name: 'sudo', verdict: 'fail', detail: e instanceof SshError ? e.message.replace(/^[^:]+: sudo: /, '') : String(e) });
+    checks.push({ name: 'sudo', verdict: 'fail', detail: detailOf(e) });
   }
   const nas = cluster.platform.nfs ? inv.nas?.address : undefined;
   const r = await session.exec(factsScript(nas), { step: 'preflight facts', check: false });

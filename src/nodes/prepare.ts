@@ -1,6 +1,7 @@
 // Preparing a node for k3s and Longhorn. Every step looks first and changes
 // only what differs, so a second run changes nothing.
 import type { NodeSpec } from '../inventory/model.ts';
+import { BrambleError } from '../errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 
 /** A node's open session, which a reboot replaces. */
@@ -38,7 +39,7 @@ const PACKAGES = ['open-iscsi', 'nfs-common'];
 
 /** A Debian package name (policy 5.6.1), or an error: never anything else on apt-get's command line. */
 export function packageName(name: string): string {
-  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw new Error(`not a Debian package name: ${JSON.stringify(name)}`);
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw new BrambleError(`not a Debian package name: ${JSON.stringify(name)}`, { step: 'install packages' });
   return name;
 }
 

@@ -2,6 +2,7 @@
 // header with a hash of its body: files without the header are the owner's and
 // are never changed or deleted, and a generated file whose body no longer
 // matches its hash was edited by hand and is not overwritten silently.
+import { BrambleError } from '../errors.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -72,12 +73,7 @@ export interface TreePlan {
 }
 
 /** A path bramble must not write, read or prune. */
-export class TreeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TreeError';
-  }
-}
+export class TreeError extends BrambleError {}
 
 /**
  * The first symbolic link on the way from the repository to `rel` (`rel`

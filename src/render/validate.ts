@@ -2,6 +2,7 @@
 // upstream schema, and the references between documents (kustomization
 // resources, Flux paths, sources, dependencies) are followed, before anything
 // is written. A template that produces bad YAML fails here, not on a cluster.
+import { BrambleError } from '../errors.ts';
 import { parseAllDocuments } from 'yaml';
 // One module per kind: the packages' index modules load every kind's schema,
 // which costs a second at start-up.
@@ -58,11 +59,10 @@ export interface RenderedDoc {
   object: K8sObject;
 }
 
-export class RenderError extends Error {
+export class RenderError extends BrambleError {
   readonly problems: string[];
   constructor(problems: string[]) {
     super(`rendered manifests failed validation:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-    this.name = 'RenderError';
     this.problems = problems;
   }
 }

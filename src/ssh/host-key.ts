@@ -2,6 +2,7 @@
 // by connecting and stopping at key exchange, like ssh-keyscan. The owner
 // confirms its fingerprint before Flux is told to trust it.
 import ssh2 from 'ssh2';
+import { BrambleError } from '../errors.ts';
 import { fingerprint, hostPattern, keyType } from './known-hosts.ts';
 
 export interface ScannedKey {
@@ -17,7 +18,7 @@ export function scanHostKey(host: string, port = 22, timeoutMs = 10_000): Promis
     client.on('error', (e: Error) => {
       if (!done) {
         done = true;
-        reject(new Error(`cannot read the host key of ${host}:${port}: ${e.message}`));
+        reject(new BrambleError(`cannot read the host key of ${host}:${port}: ${e.message}`, { step: 'read the host key', cause: e }));
       }
     });
     client.connect({

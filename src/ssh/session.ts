@@ -4,16 +4,15 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { BrambleError, detailOf } from '../errors.ts';
 import { addKnownHost, checkHostKey, fingerprint, hostPattern, keyType, readKnownHosts, type RecordedKey } from './known-hosts.ts';
 
-export class SshError extends Error {
-  readonly node: string;
-  readonly step: string;
-  constructor(node: string, step: string, message: string) {
-    super(`${node}: ${step}: ${message}`);
-    this.name = 'SshError';
-    this.node = node;
-    this.step = step;
+/** Something on a node, in a step: the message reads "node: step: detail". */
+export class SshError extends BrambleError {
+  declare readonly node: string;
+  declare readonly step: string;
+  constructor(node: string, step: string, detail: string, cause?: unknown) {
+    super(detail, { node, step, cause });
   }
 }
 
@@ -179,7 +178,7 @@ export class Session {
     let jump: Session | undefined;
     if (target.jump) {
       jump = await Session.connect(target.jump, opts).catch((e: SshError) => {
-        throw new SshError(target.name, `jump host ${target.jump!.name}`, e.message.replace(/^[^:]+: /, ''));
+        throw new SshError(target.name, `jump host ${target.jump!.name}`, e instanceof SshError ? `${e.step}: ${e.detail}` : detailOf(e));
       });
       try {
         config.sock = await jump.forward(target.host, target.port);
