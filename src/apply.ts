@@ -9,7 +9,7 @@ import { firstServer } from './k3s/config.ts';
 import type { NodeLink } from './nodes/connect.ts';
 import { disruptiveSteps, planCluster, planIsEmpty, planLines, planRepo, type Plan } from './plan.ts';
 import { jsonEvent, progressList, progressMode } from './progress.ts';
-import { renderInventory } from './render/render.ts';
+import { renderInventory, type RenderOutput } from './render/render.ts';
 import { expectedObjects, type WatchResult } from './flux/watch.ts';
 import type { SessionOptions } from './ssh/session.ts';
 import { fluxStep, installStep, isExplained, linkCluster, outcomeLine, PhaseError, platformUrls, publishStep, reconciledRevision, repoOf, type Io, type RunOptions } from './steps.ts';
@@ -39,7 +39,7 @@ interface Results {
 }
 
 /** Connect, plan and print the plan; shared by `plan` and `apply`. */
-export async function connectAndPlan(inv: Inventory, clusters: ClusterSpec[], o: RunOptions, sessionOpts: SessionOptions): Promise<{ plan: Plan; linked: Map<string, Linked> }> {
+export async function connectAndPlan(inv: Inventory, clusters: ClusterSpec[], o: RunOptions, sessionOpts: SessionOptions): Promise<{ plan: Plan; linked: Map<string, Linked>; rendered: RenderOutput }> {
   const linked = new Map<string, Linked>();
   try {
     for (const c of clusters) linked.set(c.name, await linkCluster(c, sessionOpts));
@@ -52,7 +52,7 @@ export async function connectAndPlan(inv: Inventory, clusters: ClusterSpec[], o:
       }),
     );
     const { repo, remote } = repoOf(inv, o);
-    return { plan: { clusters: planned, repo: await planRepo(inv, repo, remote, rendered, o.force) }, linked };
+    return { plan: { clusters: planned, repo: await planRepo(inv, repo, remote, rendered, o.force) }, linked, rendered };
   } catch (e) {
     closeLinked(linked);
     throw e;
@@ -168,7 +168,8 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
     if (mode !== 'json' || !isExplained(e)) throw e;
     return refuse(io, mode, e.message, e.lines, 'Nothing was changed.');
   }
-  const { plan, linked } = planned;
+  // The render the plan was made from is the one published and handed to Flux.
+  const { plan, linked, rendered } = planned;
   const results: Results = { install: new Map(), flux: new Map() };
   try {
     if (mode === 'json') jsonEvent(io.out, { event: 'plan', plan });
@@ -234,7 +235,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
     tasks.push({
       title: `repository ${redactUrl(repoOf(inv, o).remote)} (branch ${inv.git.branch})`,
       task: async (_ctx, t) => {
-        results.pushed = await publishStep(inv, o, taskIo(t), sessionOpts);
+        results.pushed = await publishStep(inv, o, taskIo(t), sessionOpts, rendered);
         t.title = `repository: ${results.pushed.committed ? `committed and pushed ${results.pushed.head.slice(0, 12)}` : `already at ${results.pushed.head.slice(0, 12)}`}`;
       },
     });
@@ -244,7 +245,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
         task: async (_ctx, t) => {
           const first = linked.get(c.name)!.links.find((x) => x.node.name === firstServer(c).name)!;
           try {
-            const w = await fluxStep(inv, c, first.session, { ...o, confirm: undefined }, taskIo(t), sessionOpts, results.pushed?.head);
+            const w = await fluxStep(inv, c, first.session, { ...o, confirm: undefined }, taskIo(t), sessionOpts, results.pushed?.head, rendered);
             results.flux.set(c.name, w);
             t.title = `${c.name}: Flux reconciled (${reconciledRevision(w)})`;
           } catch (e) {

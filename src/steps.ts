@@ -7,6 +7,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { ClusterSpec, Inventory } from './inventory/model.ts';
 import type { ClusterOutcome, NodeOutcome } from './k3s/install.ts';
 import type { NodeLink } from './nodes/connect.ts';
+import type { RenderOutput } from './render/render.ts';
 import type { TreePlan, FileChange } from './render/tree.ts';
 import type { Session, SessionOptions } from './ssh/session.ts';
 import type { WatchResult } from './flux/watch.ts';
@@ -123,7 +124,7 @@ export function repoOf(inv: Inventory, o: RunOptions): { repo: string; remote: s
 }
 
 /** Render, commit and push; `head` is the commit the remote's branch now holds. */
-export async function publishStep(inv: Inventory, o: RunOptions, io: Io, sessionOpts: SessionOptions | undefined): Promise<{ head: string; committed?: string; changes: number }> {
+export async function publishStep(inv: Inventory, o: RunOptions, io: Io, sessionOpts: SessionOptions | undefined, rendered?: RenderOutput): Promise<{ head: string; committed?: string; changes: number }> {
   const [{ renderInventory }, { planTree, applyTree }, { checkPublishable, ensureRepo, publish, redactUrl }] = await Promise.all([import('./render/render.ts'), import('./render/tree.ts'), import('./git.ts')]);
   const { repo, remote } = repoOf(inv, o);
   if (!o.remote && sessionOpts && inv.git.provider === 'github') {
@@ -135,7 +136,8 @@ export async function publishStep(inv: Inventory, o: RunOptions, io: Io, session
   if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
   const checked = await checkPublishable(repo, remote, inv.git.branch);
 
-  const out = await renderInventory(inv, { clusters: o.cluster });
+  // apply passes the render its plan made: one render per run.
+  const out = rendered ?? (await renderInventory(inv, { clusters: o.cluster }));
   const plan = await planTree(repo, out.files, out.scopes, o.force);
   if (plan.conflicts.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, conflictLines(plan));
   await applyTree(repo, plan, out.scopes);
@@ -156,23 +158,23 @@ export async function publishStep(inv: Inventory, o: RunOptions, io: Io, session
 }
 
 /** What Flux needs from the render of one cluster: its sync objects and the objects to wait for. */
-export async function renderedFor(inv: Inventory, cluster: ClusterSpec) {
+export async function renderedFor(inv: Inventory, cluster: ClusterSpec, rendered?: RenderOutput) {
   const [{ renderInventory }, { expectedObjects }] = await Promise.all([import('./render/render.ts'), import('./flux/watch.ts')]);
-  const out = await renderInventory(inv, { clusters: [cluster.name] });
-  const objects = out.docs.map((d) => d.object as unknown);
-  return { sync: out.docs.filter((d) => d.file.endsWith('/flux-system/gotk-sync.yaml')).map((d) => d.object as unknown), expected: expectedObjects(objects) };
+  const out = rendered ?? (await renderInventory(inv, { clusters: [cluster.name] }));
+  const docs = out.docs.filter((d) => d.file.startsWith(`clusters/${cluster.name}/`));
+  const objects = docs.map((d) => d.object as unknown);
+  return { sync: docs.filter((d) => d.file.endsWith('/flux-system/gotk-sync.yaml')).map((d) => d.object as unknown), expected: expectedObjects(objects) };
 }
 
 /**
  * Hand one cluster to Flux through a session on one of its servers and wait
  * for reconciliation. Throws PhaseError (exit 3 or 4) when Flux fails or is late.
  */
-export async function fluxStep(inv: Inventory, cluster: ClusterSpec, first: Session, o: RunOptions, io: Io, sessionOpts: SessionOptions, commit?: string): Promise<WatchResult> {
+export async function fluxStep(inv: Inventory, cluster: ClusterSpec, first: Session, o: RunOptions, io: Io, sessionOpts: SessionOptions, commit?: string, rendered?: RenderOutput): Promise<WatchResult> {
   const [{ gitHostFor }, { handOver }, { redactUrl }] = await Promise.all([import('./githost.ts'), import('./flux/handover.ts'), import('./git.ts')]);
   const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? (l) => io.err(l) : undefined });
   io.out(`handing over to Flux (${redactUrl(inv.git.url)}, branch ${inv.git.branch}, path clusters/${cluster.name})`);
-  const rendered = await renderedFor(inv, cluster);
-  const r = await handOver(cluster, first, host, rendered, {
+  const r = await handOver(cluster, first, host, await renderedFor(inv, cluster, rendered), {
     rotate: Boolean(o.rotateDeployKey),
     confirm: o.confirm,
     timeoutMs: o.fluxTimeoutMs,

@@ -245,3 +245,20 @@ test('an ssh:// user name stays in messages; passwords and tokens do not', () =>
   assert.equal(redactUrl('ssh://git:secret@nas/x.git'), 'ssh://***@nas/x.git');
   assert.equal(redactUrl('https://ghp_token@github.com/a/b.git'), 'https://***@github.com/a/b.git');
 });
+
+test("publish commits the render it is given (apply's, made once for its plan), not a second one", async () => {
+  const { publishStep } = await import('../src/steps.ts');
+  const { loadInventory, parseInventory } = await import('../src/inventory/load.ts');
+  const { renderInventory } = await import('../src/render/render.ts');
+  const dir = tempDir();
+  const remote = bare(dir);
+  const planned = await renderInventory(await loadInventory(HOMELAB));
+  // The inventory changed after the plan was made: what is published is still what was planned.
+  const later = parseInventory(readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 99d'), 'homelab.yaml');
+  const lines: string[] = [];
+  const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+  await publishStep(later, { repo: join(dir, 'work'), remote, nodeTimeoutMs: 1, fluxTimeoutMs: 1 }, io, undefined, planned);
+  const pushed = git(remote, 'show', 'main:clusters/production/infrastructure/controllers/kube-prometheus-stack.yaml');
+  assert.match(pushed, /"15d"/);
+  assert.doesNotMatch(pushed, /"99d"/);
+});
