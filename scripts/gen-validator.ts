@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { inventoryAjv } from '../src/inventory/load.ts';
+import { inventoryAjv } from '../src/inventory/ajv.ts';
 import { InventorySchema } from '../src/inventory/schema.ts';
 import { packageRoot } from '../src/paths.ts';
 

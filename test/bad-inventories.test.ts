@@ -1,9 +1,16 @@
 // Each broken inventory must fail with exactly one expected, located line:
-// file, line, column, field path and the reason, never a stack trace.
+// file, line, column, field path and the reason, never a stack trace. Every
+// case is checked twice: with the schema compiled from the sources (as the
+// tests run) and with the built, precompiled validator (as users run it).
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { parseInventory } from '../src/inventory/load.ts';
 import { InventoryError, formatProblem } from '../src/inventory/problems.ts';
+import { ROOT } from './helpers.ts';
+
+const built = (await import(pathToFileURL(join(ROOT, 'dist', 'src', 'inventory', 'load.js')).href)) as { parseInventory: typeof parseInventory };
 
 const BASE = `apiVersion: bramble/v1alpha1
 site:
@@ -56,14 +63,22 @@ function mutate(from: string, to: string): string {
   return BASE.replace(from, to);
 }
 
-function errorsOf(text: string): string[] {
+function errorsWith(parse: typeof parseInventory, text: string): string[] {
   try {
-    parseInventory(text, 'bad.yaml');
+    parse(text, 'bad.yaml');
   } catch (e) {
-    assert.ok(e instanceof InventoryError, `expected an InventoryError, got ${(e as Error).stack}`);
-    return e.problems.map(formatProblem);
+    // The built module has its own class of the same name.
+    assert.ok(e instanceof Error && e.name === 'InventoryError' && 'problems' in e, `expected an InventoryError, got ${(e as Error).stack}`);
+    return (e as InventoryError).problems.map(formatProblem);
   }
   return [];
+}
+
+/** The problems, the same from the sources' validator and the built one. */
+function errorsOf(text: string): string[] {
+  const fromSources = errorsWith(parseInventory, text);
+  assert.deepEqual(errorsWith(built.parseInventory, text), fromSources, 'the built validator says the same');
+  return fromSources;
 }
 
 const CASES: Array<[string, string, string]> = [

@@ -81,3 +81,23 @@ test('the Quick start example job renders, validates, commits and pushes to a lo
   const pushed = git(remote, 'show', 'main:clusters/production/infrastructure/controllers/longhorn.yaml');
   assert.equal(pushed + '\n', readFileSync(join(ROOT, 'clusters/production/infrastructure/controllers/longhorn.yaml'), 'utf8'));
 });
+
+test('a built bramble whose generated validator is missing or broken says so in one line, and does not quietly compile one', async () => {
+  const { cpSync, rmSync, symlinkSync } = await import('node:fs');
+  const dir = tempDir();
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  cpSync(join(ROOT, 'dist', 'bootstrap.js'), join(dir, 'dist', 'bootstrap.js'));
+  cpSync(join(ROOT, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  const generated = join(dir, 'dist', 'src', 'inventory', 'validator.generated.js');
+  const run = () => spawnSync(process.execPath, [join(dir, 'dist', 'bootstrap.js'), 'validate', '-i', HOMELAB], { encoding: 'utf8' });
+  assert.equal(run().status, 0, 'the copy works as built');
+  writeFileSync(generated, 'export default 42;\n');
+  const broken = run();
+  assert.equal(broken.status, 1);
+  assert.equal(broken.stderr, `bramble's inventory validator (${generated}) is missing or broken: it exports no validator function. Rebuild bramble (npm run build) or reinstall it.\n`);
+  rmSync(generated);
+  const missing = run();
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^bramble's inventory validator \(.*validator\.generated\.js\) is missing or broken: Cannot find module .*\. Rebuild bramble \(npm run build\) or reinstall it\.\n$/);
+});

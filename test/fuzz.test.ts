@@ -8,9 +8,23 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseInventory } from '../src/inventory/load.ts';
 import { InventoryError } from '../src/inventory/problems.ts';
-import { HOMELAB } from './helpers.ts';
+import { HOMELAB, ROOT } from './helpers.ts';
+
+// The built loader, with the precompiled validator users run: it must agree on every input.
+const built = (await import(pathToFileURL(join(ROOT, 'dist', 'src', 'inventory', 'load.js')).href)) as { parseInventory: typeof parseInventory };
+
+function outcome(parse: typeof parseInventory, text: string): string {
+  try {
+    parse(text, 'fuzz.yaml');
+    return 'valid';
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+}
 
 const reference = readFileSync(HOMELAB, 'utf8');
 const LINE = /^fuzz\.yaml:\d+:\d+: \S.*: \S.*$/;
@@ -24,6 +38,7 @@ function check(text: string): void {
     assert.ok(e.problems.length > 0, 'an InventoryError names at least one problem');
     for (const line of e.message.split('\n')) assert.match(line, LINE, `for input:\n${text}`);
   }
+  assert.equal(outcome(built.parseInventory, text), outcome(parseInventory, text), `the built validator disagrees for input:\n${text}`);
 }
 
 /** Values that have broken YAML loaders and validators before. */

@@ -2,34 +2,39 @@
 // meaning. Whatever is wrong comes back as located problems, never a stack
 // trace; all problems of a stage are reported together.
 import { readFile, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import type { Ajv as AjvClass, CodeOptions, ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import { checkMeaning } from './check.ts';
+import { BrambleError } from '../errors.ts';
+import { inventoryAjv } from './ajv.ts';
 import { FORMATS } from './formats.ts';
 import { resolve, type Inventory } from './model.ts';
 import { InventoryError, Locator, type FieldPath, type Problem } from './problems.ts';
 import type { RawInventory } from './schema.ts';
 
-/** The schema compiler, set up once for run-time use and for the build's precompiled copy. */
-export function inventoryAjv(code?: CodeOptions): AjvClass {
-  // Loaded only when needed: a built bramble validates with the precompiled copy.
-  const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, ...(code ? { code } : {}) });
-  for (const [name, f] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate: f.test });
-  return ajv;
-}
-
 // `npm run build` writes this module next to the built load.js (scripts/gen-validator.ts):
 // the same schema and formats, compiled ahead of time, which saves every run the compile.
 // Run from the sources (the tests), the schema is compiled here instead; only
-// then are TypeBox and ajv loaded at all.
+// then are TypeBox and ajv loaded at all. A built bramble without its
+// generated validator is broken, and says so rather than quietly compiling.
 const PRECOMPILED = './validator.generated.js';
-const compiled: ValidateFunction = await import(PRECOMPILED).then(
-  (m: { default: ValidateFunction }) => m.default,
-  async () => inventoryAjv().compile((await import('./schema.ts')).InventorySchema),
-);
+const fromSources = import.meta.url.endsWith('.ts');
+const compiled: ValidateFunction = fromSources
+  ? inventoryAjv().compile((await import('./schema.ts')).InventorySchema)
+  : await import(PRECOMPILED).then(
+      (m: { default: unknown }) => {
+        if (typeof m.default !== 'function') throw brokenValidator('it exports no validator function');
+        return m.default as ValidateFunction;
+      },
+      (e: Error) => {
+        throw brokenValidator(e.message.split('\n')[0]!);
+      },
+    );
+
+function brokenValidator(why: string): BrambleError {
+  return new BrambleError(`bramble's inventory validator (${new URL(PRECOMPILED, import.meta.url).pathname}) is missing or broken: ${why}. Rebuild bramble (npm run build) or reinstall it.`);
+}
 
 function validator(): ValidateFunction {
   return compiled;
