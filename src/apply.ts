@@ -69,7 +69,10 @@ function taskIo(task: { output?: string }): Io {
 }
 
 /** Per-node subtasks, driven by the install's own progress events. */
-function nodeTasks(cluster: ClusterSpec, run: (io: Io, onNode: (n: string, e: 'start' | NodeOutcome) => void) => Promise<ClusterOutcome>): { tasks: ListrTask[]; running: Promise<ClusterOutcome> } {
+function nodeTasks(
+  cluster: ClusterSpec,
+  run: (io: Io, onNode: (n: string, e: 'start' | NodeOutcome) => void, onLine: (n: string, line: string) => void) => Promise<ClusterOutcome>,
+): { tasks: ListrTask[]; running: Promise<ClusterOutcome> } {
   type Slot = { task?: { title?: string; output?: string }; done: Promise<NodeOutcome>; resolve: (o: NodeOutcome) => void; reject: (e: unknown) => void };
   const slots = new Map<string, Slot>();
   for (const n of cluster.active) {
@@ -81,20 +84,18 @@ function nodeTasks(cluster: ClusterSpec, run: (io: Io, onNode: (n: string, e: 's
   }
   const label = (n: { name: string; role: string }) => `${n.name} (${n.role})`;
   const running = run(
-    {
-      // Lines start with the node they concern: show each under its node.
-      out: (l) => {
-        const slot = slots.get(l.split(':')[0] ?? '');
-        if (slot?.task) slot.task.output = l;
-      },
-      err: () => undefined,
-    },
+    { out: () => undefined, err: () => undefined },
     (name, e) => {
       const slot = slots.get(name);
       if (!slot) return;
       if (e === 'start') {
         if (slot.task) slot.task.title = `${label(cluster.active.find((n) => n.name === name)!)}: working`;
       } else slot.resolve(e);
+    },
+    // A line about a node shows under that node's task.
+    (name, line) => {
+      const slot = slots.get(name);
+      if (slot?.task) slot.task.output = line;
     },
   );
   running.catch((e: unknown) => {
@@ -216,7 +217,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
       tasks.push({
         title: `${c.name}: k3s ${c.k3sVersion}`,
         task: (_ctx, t) => {
-          const { tasks: nodes, running } = nodeTasks(c, (nio, onNode) => installStep(c, l, { ...o, kubeconfig }, nio, onNode));
+          const { tasks: nodes, running } = nodeTasks(c, (nio, onNode, onLine) => installStep(c, l, { ...o, kubeconfig }, nio, onNode, onLine));
           installs.set(c.name, running);
           return t.newListr(nodes, { concurrent: true, exitOnError: false });
         },

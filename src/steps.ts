@@ -105,6 +105,8 @@ export async function installStep(
   o: RunOptions,
   io: Io,
   onNode?: (node: string, event: 'start' | NodeOutcome) => void,
+  /** Where a line about one node goes instead of `io` (apply shows it under that node's task). */
+  onLine?: (node: string, line: string) => void,
 ): Promise<ClusterOutcome> {
   const [{ installCluster }, { defaultKubeconfig }] = await Promise.all([import('./k3s/install.ts'), import('./kubeconfig.ts')]);
   return installCluster(cluster, linked.links, linked.unreachable, {
@@ -113,7 +115,7 @@ export async function installStep(
     // Agents join together (each downloads k3s itself); the cap keeps a large site's uplink sane.
     agentConcurrency: 16,
     kubeconfig: o.kubeconfig ?? defaultKubeconfig(),
-    note: (l) => io.out(l),
+    note: (node, what) => (onLine ? onLine(node, `${node}: ${what}`) : io.out(`${node}: ${what}`)),
     onNode,
   });
 }

@@ -15,7 +15,7 @@ export const status: Command = {
       import('../flux/watch.ts'),
       import('../flux/install.ts'),
     ]);
-    const { readApiNodes } = await import('../k3s/cluster.ts');
+    const [{ readApiNodes }, { platformUrls }] = await Promise.all([import('../k3s/cluster.ts'), import('../steps.ts')]);
     const inv = await loadInventory(opts.inventory!);
     const sessionOpts = await nodeOptions(opts, io);
     let healthy = true;
@@ -61,10 +61,8 @@ export const status: Command = {
             io.out(`    ${refText(o).padEnd(48)} ${state.padEnd(11)} ${o.revision ?? '-'}${o.ready === 'True' ? '' : `  ${[o.reason, o.message].filter(Boolean).join(': ')}`}`);
           }
         }
-        const p = cluster.platform;
         io.out('  urls:');
-        io.out(`    Traefik dashboard  https://${p.traefik.dashboardHost}/dashboard/`);
-        io.out(`    Grafana            https://${p.monitoring.grafanaHost}/`);
+        for (const [what, url] of platformUrls(cluster)) io.out(`    ${what.padEnd(18)} ${url}`);
       } finally {
         first.session.close();
       }

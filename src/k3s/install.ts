@@ -23,7 +23,8 @@ export interface InstallOptions {
   kubeconfig?: string;
   /** Look only: report what each node would get, change nothing (for `bramble plan`). */
   dryRun?: boolean;
-  note: (line: string) => void;
+  /** A line about one node, for progress. */
+  note: (node: string, line: string) => void;
   /** A node's turn has come (progress), and later how it ended. */
   onNode?: (node: string, event: 'start' | NodeOutcome) => void;
 }
@@ -153,14 +154,14 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
     outcome.status = 'installed';
     if (state.install === 'partial') outcome.changes.push(`${o.dryRun ? 'complete' : 'completed'} the install: ${missingPieces(state)}`);
     if (o.dryRun) return outcome;
-    o.note(`${node.name}: ${state.install === 'partial' ? 'completing the install of' : 'installing'} k3s ${cluster.k3sVersion} as ${node.role}`);
+    o.note(node.name, `${state.install === 'partial' ? 'completing the install of' : 'installing'} k3s ${cluster.k3sVersion} as ${node.role}`);
     await runInstallScript(s, cluster, node);
   } else if (configBefore !== false || tokenBefore !== false) {
     // The install script restarts k3s only for binary or unit changes; a config change needs this.
     outcome.status = 'restarted';
     outcome.disruptive!.push(`restart ${unitName(node)}`);
     if (o.dryRun) return outcome;
-    o.note(`${node.name}: configuration changed, restarting ${unitName(node)}`);
+    o.note(node.name, `configuration changed, restarting ${unitName(node)}`);
     await s.exec(`systemctl restart ${unitName(node)}`, { sudo: true, step: `restart ${unitName(node)}` });
   }
   if (o.dryRun) return outcome;

@@ -17,7 +17,7 @@ export interface PrepareOptions {
   /** Look only: report what would change, change nothing (for `bramble plan`). */
   dryRun?: boolean;
   /** Called with what was changed, for the run's summary. */
-  note?: (what: string) => void;
+  note?: (node: string, what: string) => void;
 }
 
 export interface Prepared {
@@ -55,7 +55,7 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
     if (what === '') return !o.dryRun;
     out.changes.push(what);
     if (disruptive) out.disruptive.push(what);
-    if (!o.dryRun) o.note?.(`${link.node.name}: ${what}`);
+    if (!o.dryRun) o.note?.(link.node.name, what);
     return !o.dryRun;
   };
   const s = () => link.session;
@@ -92,7 +92,7 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
       await new Promise((r) => setTimeout(r, Math.max(0, 2000 - (Date.now() - started))));
       const again = await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
       if (again.code === 0) did('started iscsid', '');
-      else o.note?.(`${node.name}: WARNING iscsid does not stay running (does the kernel support iSCSI?); Longhorn needs it`);
+      else o.note?.(node.name, `WARNING iscsid does not stay running (does the kernel support iSCSI?); Longhorn needs it`);
     };
   }
 
@@ -109,7 +109,7 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
     const unloaded = probe.stdout.split('\n').filter(Boolean);
     const loaded = absent.filter((m) => !unloaded.includes(m));
     if (loaded.length > 0) did(`loaded ${loaded.join(', ')}`, '');
-    if (unloaded.length > 0) o.note?.(`${node.name}: WARNING could not load ${unloaded.join(', ')}; Longhorn needs iscsi_tcp (is it built for this kernel?)`);
+    if (unloaded.length > 0) o.note?.(node.name, `WARNING could not load ${unloaded.join(', ')}; Longhorn needs iscsi_tcp (is it built for this kernel?)`);
   }
 
   // multipathd claims Longhorn's block devices unless told not to.
@@ -160,7 +160,7 @@ async function enableMemoryCgroup(link: Link, o: PrepareOptions, did: Did): Prom
 
 /** Reboot, wait for SSH to go away and come back, and reconnect. */
 export async function rebootAndWait(link: Link, o: PrepareOptions): Promise<void> {
-  o.note?.(`${link.node.name}: rebooting`);
+  o.note?.(link.node.name, 'rebooting');
   // The connection may drop before the command returns: that is the reboot working.
   await link.session.exec('reboot', { sudo: true, check: false, step: 'reboot' }).catch(() => undefined);
   link.session.close();
