@@ -1,7 +1,6 @@
 // One structured error: every error bramble explains carries where it
 // happened as fields, and no code takes them back out of the message text.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../src/commands/command.ts';
@@ -15,7 +14,7 @@ import { TreeError } from '../src/render/tree.ts';
 import { RenderError } from '../src/render/validate.ts';
 import { SshError } from '../src/ssh/session.ts';
 import { PhaseError } from '../src/steps.ts';
-import { ROOT } from './helpers.ts';
+import { linesOf, ROOT } from './helpers.ts';
 
 test('an SshError carries node, step and detail as fields; its message reads node: step: detail', () => {
   const cause = new Error('ECONNRESET');
@@ -49,15 +48,10 @@ test('every explained error is a BrambleError, with its exit code and name', () 
 });
 
 test('no source takes a node or step back out of an error message, and no list of error names decides what is explained', () => {
-  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
   const offenders: string[] = [];
-  for (const file of walk(join(ROOT, 'src'))) {
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .forEach((line, i) => {
-        // (inquirer's own errors are told apart by name, as its docs say; they are not bramble's.)
-        if (/message\.replace\(\/\^\[\^:\]/.test(line) || /EXPLAINED|\.name === '(?!\w*PromptError')\w+Error'/.test(line)) offenders.push(`${file.slice(ROOT.length + 1)}:${i + 1}: ${line.trim()}`);
-      });
+  for (const { where, line } of linesOf(join(ROOT, 'src'), '.ts')) {
+    // (inquirer's own errors are told apart by name, as its docs say; they are not bramble's.)
+    if (/message\.replace\(\/\^\[\^:\]/.test(line) || /EXPLAINED|\.name === '(?!\w*PromptError')\w+Error'/.test(line)) offenders.push(`${where}: ${line.trim()}`);
   }
   assert.deepEqual(offenders, []);
 });

@@ -1,6 +1,6 @@
 // Shared test plumbing: temporary folders, running the built CLI, paths.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,12 @@ export function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv = {
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** Each line of each file under `dir` (recursively) whose name ends in `ending`, as "path:line" (relative to the repository) and text. */
+export function linesOf(dir: string, ending: string): Array<{ where: string; line: string }> {
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith(ending) ? [join(d, e.name)] : []));
+  return walk(dir).flatMap((file) => readFileSync(file, 'utf8').split('\n').map((line, i) => ({ where: `${file.slice(ROOT.length + 1)}:${i + 1}`, line })));
 }
 
 export function sh(cmd: string, args: string[], cwd: string): string {

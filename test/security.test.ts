@@ -3,14 +3,14 @@
 // the inventory's size, where the GitHub token may go, URL redaction, and
 // what an unexpected file error prints.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDocument } from 'yaml';
 import { redactUrl } from '../src/git.ts';
 import { GitHub } from '../src/github.ts';
 import { yamlQuote } from '../src/render/tree.ts';
-import { bramble, HOMELAB, ROOT, tempDir } from './helpers.ts';
+import { bramble, HOMELAB, linesOf, ROOT, tempDir } from './helpers.ts';
 
 const homelab = readFileSync(HOMELAB, 'utf8');
 
@@ -44,16 +44,11 @@ test('line separators of every kind are refused in inventory values, at their li
 });
 
 test('no template puts a raw value into a YAML comment, and quoted values escape every line separator', () => {
-  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.yaml.hbs') ? [join(dir, e.name)] : []));
   const raw: string[] = [];
-  for (const file of walk(join(ROOT, 'templates'))) {
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .forEach((line, i) => {
-        const comment = /(^|\s)#(?!\{)(.*)$/.exec(line)?.[2] ?? '';
-        // Helpers (#if, /if, else) and {{q ...}} are fine; any other {{value}} in a comment is raw text.
-        for (const m of comment.matchAll(/\{\{([^}]*)\}\}/g)) if (!/^(q |#|\/|else)/.test(m[1]!.trim())) raw.push(`${file.slice(ROOT.length + 1)}:${i + 1}: ${m[0]}`);
-      });
+  for (const { where, line } of linesOf(join(ROOT, 'templates'), '.yaml.hbs')) {
+    const comment = /(^|\s)#(?!\{)(.*)$/.exec(line)?.[2] ?? '';
+    // Helpers (#if, /if, else) and {{q ...}} are fine; any other {{value}} in a comment is raw text.
+    for (const m of comment.matchAll(/\{\{([^}]*)\}\}/g)) if (!/^(q |#|\/|else)/.test(m[1]!.trim())) raw.push(`${where}: ${m[0]}`);
   }
   assert.deepEqual(raw, []);
 
