@@ -22,7 +22,7 @@ export const node: Command = {
     const [action, name] = opts.args as [string, string];
     if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`node takes remove or replace, not "${action}"`);
     if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError(`node ${action} needs exactly one --cluster NAME`);
-    const [{ loadInventory }, { selectClusters }, { Session: Ssh }, { targetOf }, { planNodeChange, planLines, removeNode, deleteNode }, { uninstallNode, inspectNode }, steps] = await Promise.all([
+    const [{ loadInventory }, { selectClusters }, { Session: Ssh }, { connectServer, targetOf }, { planNodeChange, planLines, removeNode, deleteNode }, { uninstallNode, inspectNode }, steps] = await Promise.all([
       import('../inventory/load.ts'),
       import('../inventory/model.ts'),
       import('../ssh/session.ts'),
@@ -43,20 +43,7 @@ export const node: Command = {
     const drainTimeoutS = seconds(opts.timeout, 300) / 1000;
 
     // The cluster is read and changed through another server that answers.
-    let via: { node: NodeSpec; session: Session } | undefined;
-    const tried: string[] = [];
-    for (const server of cluster!.servers.filter((s) => s.name !== name)) {
-      try {
-        via = { node: server, session: await Ssh.connect(targetOf(server, cluster), sessionOpts) };
-        break;
-      } catch (e) {
-        tried.push((e as Error).message);
-      }
-    }
-    if (!via) {
-      io.err(`bramble: no other server of cluster ${cluster!.name} answers: ${tried.join('; ') || 'it has no other server'}`);
-      return 1;
-    }
+    let via: { node: NodeSpec; session: Session } | undefined = await connectServer(cluster!, sessionOpts, name);
     let board: Session | undefined;
     let boardError: string | undefined;
     try {

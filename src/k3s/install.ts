@@ -9,6 +9,7 @@ import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { writeKubeconfig } from '../kubeconfig.ts';
 import type { NodeLink } from '../nodes/connect.ts';
 import { CMDLINE_FILES, MODULES_FILE, MULTIPATH_FILE, prepareNode } from '../nodes/prepare.ts';
+import { BrambleError, detailOf } from '../errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
 import { K3S_PROBE, k3sState, missingPieces, parseFacts, type K3sState } from './state.ts';
@@ -172,8 +173,7 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
 }
 
 function failed(node: NodeSpec, e: unknown): NodeOutcome {
-  const err = e instanceof SshError ? e : new SshError(node.name, 'install', (e as Error).message);
-  return { node: node.name, role: node.role, status: 'failed', changes: [], step: err.step, detail: err.detail };
+  return { node: node.name, role: node.role, status: 'failed', changes: [], step: (e instanceof BrambleError && e.step) || 'install', detail: detailOf(e) };
 }
 
 function skipped(node: NodeSpec, why: string): NodeOutcome {

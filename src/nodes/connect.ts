@@ -104,10 +104,10 @@ export function closeAll(connections: Connection[]): void {
   for (const c of connections) if ('session' in c) c.session.close();
 }
 
-/** A session on the cluster's first server that answers, trying the servers in order. */
-export async function connectServer(cluster: ClusterSpec, opts: SessionOptions): Promise<{ node: NodeSpec; session: Session }> {
+/** A session on the cluster's first server that answers, trying the servers in order (all but `except`). */
+export async function connectServer(cluster: ClusterSpec, opts: SessionOptions, except?: string): Promise<{ node: NodeSpec; session: Session }> {
   const errors: string[] = [];
-  for (const node of cluster.servers) {
+  for (const node of cluster.servers.filter((s) => s.name !== except)) {
     try {
       return { node, session: await Session.connect(targetOf(node, cluster), opts) };
     } catch (e) {
@@ -116,5 +116,5 @@ export async function connectServer(cluster: ClusterSpec, opts: SessionOptions):
       errors.push((e as Error).message);
     }
   }
-  throw new SshError(cluster.name, 'connect', `no server of cluster ${cluster.name} answers: ${errors.join('; ')}`);
+  throw new SshError(cluster.name, 'connect', `no ${except ? 'other ' : ''}server of cluster ${cluster.name} answers: ${errors.join('; ') || 'it has none'}`);
 }
