@@ -99,6 +99,8 @@ export interface Publishable {
   readonly repo: string;
   readonly remote: string;
   readonly branch: string;
+  /** The remote branch's commit as the check read it (undefined: no such branch), when it read it. */
+  readonly upstream?: { head: string | undefined };
 }
 
 /**
@@ -125,6 +127,7 @@ export async function checkPublishable(repo: string, remote: string, branch: str
     }
     range.push('--not', upstream);
   }
+  const read = { head: upstream };
   const log = await must(repo, ['log', '--format=%h%x09%(trailers:key=Generated-By,valueonly,separator=%x2C)%x09%s', ...range], 'reading the local commits');
   const foreign = log
     .split('\n')
@@ -138,7 +141,7 @@ export async function checkPublishable(repo: string, remote: string, branch: str
         `bramble pushes only its own commits. Push them yourself (git push) or move them to another branch, then run again; nothing was written.`,
     );
   }
-  return { repo, remote, branch };
+  return { repo, remote, branch, upstream: read };
 }
 
 export interface PublishOptions {
@@ -189,7 +192,8 @@ export async function publish(opts: PublishOptions): Promise<PublishResult> {
   let rebased = 0;
   for (let attempt = 0; attempt < 3; attempt++) {
     const local = await must(repo, ['rev-parse', 'HEAD'], 'reading HEAD');
-    const upstream = await remoteHead(repo, remote, branch);
+    // The check has just read the remote; if it moved since, the push is refused and the next attempt reads it again.
+    const upstream = attempt === 0 && opts.checked.upstream ? opts.checked.upstream.head : await remoteHead(repo, remote, branch);
     if (upstream === local) return { committed, head: local, pushed: false, rebased };
     if (upstream) {
       const known = (await git(repo)`git cat-file -e ${upstream + '^{commit}'}`).exitCode === 0;
