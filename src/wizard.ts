@@ -7,13 +7,28 @@ import { BrambleError } from './errors.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { Document, isMap, isScalar, isSeq, parseDocument, stringify, type Node as YamlNode } from 'yaml';
-import ipaddr from 'ipaddr.js';
-import { gitUrlProblem, k3sForFluxProblem, serverCountProblem, staticAddressProblem } from './inventory/check.ts';
+import {
+  addressTakenProblem,
+  clusterNameProblem,
+  exportPathProblem,
+  insideSubnetProblem,
+  gitUrlProblem,
+  k3sForFluxProblem,
+  nodeNameProblem,
+  poolOrderProblem,
+  replicasProblem,
+  serverCountProblem,
+  staticAddressProblem,
+  storageClassProblem,
+  subnetProblem,
+  vlanIdProblem,
+  vlanNameProblem,
+} from './inventory/check.ts';
 import { DEFAULTS, PINNED, PROFILES, RECOMMENDED_K3S } from './inventory/defaults.ts';
-import { FORMATS, isCidr, isIpv4 } from './inventory/formats.ts';
+import { FORMATS, isCidr } from './inventory/formats.ts';
 import { parseInventory } from './inventory/load.ts';
 import { defaultReplicas } from './inventory/model.ts';
-import type { RawInventory, RawVlan } from './inventory/schema.ts';
+import { Platform, Vlan, type RawInventory, type RawVlan } from './inventory/schema.ts';
 import { packageRoot } from './paths.ts';
 import { writeAtomic } from './render/tree.ts';
 import type { Io } from './steps.ts';
@@ -58,6 +73,12 @@ export const COMMON_VLANS: RawVlan[] = [
 ];
 
 const format = (name: keyof typeof FORMATS) => (v: string) => (FORMATS[name]!.test(v) ? undefined : `expected ${FORMATS[name]!.describe}`);
+
+/** A whole-number answer, within the bounds the schema sets for its field. */
+const replicasField = Platform.properties.longhorn.properties.replicas;
+
+const whole = (field: { minimum?: number; maximum?: number }) => (v: string) =>
+  /^\d+$/.test(v) && +v >= (field.minimum ?? 0) && +v <= (field.maximum ?? Infinity) ? undefined : `expected a number from ${field.minimum ?? 0} to ${field.maximum ?? 'any'}`;
 
 /** The k3s version, with validate's own Flux compatibility rule. */
 function k3sProblem(v: string): string | undefined {
@@ -138,12 +159,12 @@ function usedAddresses(d: Draft, except: string): Map<string, string> {
 
 function addressCheck(d: Draft, vlanId: () => number, except: string) {
   return (v: string): string | undefined => {
-    if (!isIpv4(v)) return `expected ${FORMATS.ipv4!.describe}`;
+    const shape = format('ipv4')(v);
+    if (shape) return shape;
     const vlans = d.raw().vlans ?? [];
     const why = staticAddressProblem(v, vlans.find((x) => x.id === vlanId()), vlans);
     if (why) return why;
-    const prior = usedAddresses(d, except).get(v);
-    return prior ? `address ${v} is already used by ${prior}` : undefined;
+    return addressTakenProblem(v, usedAddresses(d, except));
   };
 }
 
@@ -151,37 +172,32 @@ async function askSite(d: Draft, ask: Ask): Promise<void> {
   d.set(['apiVersion'], 'bramble/v1alpha1');
   d.set(['site', 'name'], await ask.text('Site name (a short DNS label)', { default: d.get(['site', 'name']) ?? 'homelab', check: format('dns-label') }));
   d.set(['site', 'domain'], await ask.text('Local DNS domain for the platform URLs', { default: d.get(['site', 'domain']) ?? DEFAULTS.domain, check: format('hostname') }));
-  d.set(['site', 'ssh', 'user'], await ask.text('SSH user on the nodes (it needs sudo)', { default: d.get(['site', 'ssh', 'user']) ?? DEFAULTS.ssh.user, check: (v) => (/^[a-z_][a-z0-9_.-]*$/i.test(v) ? undefined : 'expected a login name such as bramble') }));
-  d.set(['site', 'ssh', 'privateKey'], await ask.text('SSH private key on this machine', { default: d.get(['site', 'ssh', 'privateKey']) ?? '~/.ssh/id_ed25519', check: (v) => (/\s/.test(v) ? 'expected a path without spaces' : undefined) }));
+  d.set(['site', 'ssh', 'user'], await ask.text('SSH user on the nodes (it needs sudo)', { default: d.get(['site', 'ssh', 'user']) ?? DEFAULTS.ssh.user, check: format('login-name') }));
+  d.set(['site', 'ssh', 'privateKey'], await ask.text('SSH private key on this machine', { default: d.get(['site', 'ssh', 'privateKey']) ?? '~/.ssh/id_ed25519' }));
   d.set(['site', 'k3s', 'version'], await ask.text('k3s version', { default: d.get(['site', 'k3s', 'version']) ?? RECOMMENDED_K3S, check: k3sProblem }));
 }
 
 async function askVlan(d: Draft, ask: Ask, i: number): Promise<void> {
   const p = (...k: string[]) => ['vlans', i, ...k];
   const others = () => (d.raw().vlans ?? []).filter((_, j) => j !== i);
-  const id = await ask.text(`VLAN ${i + 1}: id (1-4094)`, {
+  const id = await ask.text(`VLAN ${i + 1}: id (${Vlan.properties.id.minimum}-${Vlan.properties.id.maximum})`, {
     default: d.get<number>(p('id'))?.toString(),
-    check: (v) => (!/^\d+$/.test(v) || +v < 1 || +v > 4094 ? 'expected a number from 1 to 4094' : others().some((o) => o.id === +v) ? `VLAN id ${v} is used twice` : undefined),
+    check: (v) => whole(Vlan.properties.id)(v) ?? vlanIdProblem(+v, others()),
   });
   d.set(p('id'), Number(id));
-  d.set(p('name'), await ask.text(`VLAN ${id}: name`, { default: d.get(p('name')), check: (v) => (others().some((o) => o.name === v) ? `VLAN name "${v}" is used twice` : undefined) }));
+  d.set(p('name'), await ask.text(`VLAN ${id}: name`, { default: d.get(p('name')), check: (v) => vlanNameProblem(v, others()) }));
   const subnet = await ask.text(`VLAN ${id}: subnet (CIDR)`, {
     default: d.get(p('subnet')),
     check: (v) => {
-      if (!isCidr(v)) return `expected ${FORMATS.cidr!.describe}`;
-      const network = ipaddr.IPv4.networkAddressFromCIDR(v).toString();
-      if (network !== v.split('/')[0]) return `${v} has host bits set; the network is ${network}/${v.split('/')[1]}`;
-      const clash = others().find((o) => ipaddr.IPv4.parse(network).match(ipaddr.IPv4.parseCIDR(o.subnet)) || ipaddr.IPv4.parse(o.subnet.split('/')[0]!).match(ipaddr.IPv4.parseCIDR(v)));
-      return clash ? `${v} overlaps VLAN ${clash.id}'s subnet ${clash.subnet}` : undefined;
+      return format('cidr')(v) ?? subnetProblem(v, others());
     },
   });
   d.set(p('subnet'), subnet);
-  const inside = (v: string) => (!isIpv4(v) ? `expected ${FORMATS.ipv4!.describe}` : !ipaddr.IPv4.parse(v).match(ipaddr.IPv4.parseCIDR(subnet)) ? `${v} is outside the VLAN's subnet ${subnet}` : undefined);
+  const inside = (v: string) => format('ipv4')(v) ?? insideSubnetProblem(v, subnet);
   d.set(p('gateway'), await ask.text(`VLAN ${id}: gateway`, { default: d.get(p('gateway')) ?? subnet.replace(/\.0\/\d+$/, '.1'), check: inside }));
   const start = await ask.text(`VLAN ${id}: first address of the DHCP pool (empty: no DHCP)`, { default: d.get(p('dhcp', 'start')), check: inside, optional: true });
   if (start) {
-    const toInt = (a: string) => ipaddr.IPv4.parse(a).octets.reduce((n, o) => n * 256 + o, 0);
-    const end = await ask.text(`VLAN ${id}: last address of the DHCP pool`, { default: d.get(p('dhcp', 'end')), check: (v) => inside(v) ?? (toInt(v) < toInt(start) ? `the pool starts (${start}) after it ends (${v})` : undefined) });
+    const end = await ask.text(`VLAN ${id}: last address of the DHCP pool`, { default: d.get(p('dhcp', 'end')), check: (v) => inside(v) ?? poolOrderProblem(start, v) });
     d.set(p('dhcp'), { start, end }, true);
   } else d.delete(p('dhcp'));
   d.set(p('internet'), await ask.yes(`VLAN ${id}: can its hosts reach the internet?`, d.get(p('internet')) ?? true));
@@ -228,17 +244,17 @@ async function askNas(d: Draft, ask: Ask): Promise<void> {
   const askExport = async (i: number) => {
     const p = (...k: string[]) => ['nas', 'nfs', 'exports', i, ...k];
     const others = () => (d.raw().nas?.nfs?.exports ?? []).filter((_, j) => j !== i);
-    d.set(p('path'), await ask.text(`Export ${i + 1}: path on the NAS`, { default: d.get(p('path')) ?? '/k8s', check: (v) => (!/^\/[^\u0000-\u001f\u007f]*$/.test(v) ? 'expected an absolute path such as /k8s' : others().some((o) => o.path === v) ? `export ${v} is listed twice` : undefined) }));
+    d.set(p('path'), await ask.text(`Export ${i + 1}: path on the NAS`, { default: d.get(p('path')) ?? '/k8s', check: (v) => format('absolute-path')(v) ?? exportPathProblem(v, others()) }));
     d.set(
       p('storageClass'),
       await ask.text(`Export ${i + 1}: Kubernetes StorageClass name`, {
         default: d.get(p('storageClass')) ?? 'nfs-shared',
-        check: (v) => format('dns-label')(v) ?? (v === 'longhorn' ? '"longhorn" is the StorageClass Longhorn creates; choose another name' : others().some((o) => o.storageClass === v) ? `StorageClass "${v}" is named by two exports` : undefined),
+        check: (v) => format('dns-label')(v) ?? storageClassProblem(v, others()),
       }),
     );
     d.set(p('reclaimPolicy'), await ask.choose(`Export ${i + 1}: when a claim is deleted, its volume is`, ['Retain', 'Delete'] as const, d.get(p('reclaimPolicy')) ?? 'Retain'));
     const owner = d.get<{ uid: number; gid: number }>(p('owner'));
-    const ids = await ask.text(`Export ${i + 1}: uid:gid that owns its files (optional, e.g. 1000:1000)`, { default: owner ? `${owner.uid}:${owner.gid}` : undefined, optional: true, check: (v) => (/^\d+:\d+$/.test(v) ? undefined : 'expected uid:gid such as 1000:1000') });
+    const ids = await ask.text(`Export ${i + 1}: uid:gid that owns its files (optional, e.g. 1000:1000)`, { default: owner ? `${owner.uid}:${owner.gid}` : undefined, optional: true, check: (v) => (/^\d+:\d+$/.test(v) ? undefined : 'expected uid:gid such as 1000:1000, two whole numbers') });
     if (ids) d.set(p('owner'), { uid: Number(ids.split(':')[0]), gid: Number(ids.split(':')[1]) }, true);
     else d.delete(p('owner'));
     if (!d.get(p('mountOptions'))) d.set(p('mountOptions'), [...DEFAULTS.nfsMountOptions], true);
@@ -260,8 +276,8 @@ function serverProblem(d: Draft, ci: number): string | undefined {
 
 async function askNode(d: Draft, ask: Ask, ci: number, ni: number): Promise<void> {
   const p = (...k: string[]) => ['clusters', ci, 'nodes', ni, ...k];
-  const taken = () => (d.raw().clusters ?? []).flatMap((c, i) => (c.nodes ?? []).filter((_, j) => !(i === ci && j === ni)).map((n) => n.name));
-  const name = await ask.text(`Node ${ni + 1}: hostname`, { default: d.get(p('name')), check: (v) => format('dns-label')(v) ?? (taken().includes(v) ? `node name "${v}" is already used; k3s needs unique hostnames` : undefined) });
+  const taken = () => new Map((d.raw().clusters ?? []).flatMap((c, i) => (c.nodes ?? []).filter((_, j) => !(i === ci && j === ni)).map((n) => [n.name, c.name] as const)));
+  const name = await ask.text(`Node ${ni + 1}: hostname`, { default: d.get(p('name')), check: (v) => format('dns-label')(v) ?? nodeNameProblem(v, taken()) });
   d.set(p('name'), name);
   d.set(p('hardware'), await ask.choose(`${name}: hardware`, ['pi5', 'rk1', 'x86'] as const, d.get(p('hardware')) ?? 'pi5'));
   d.set(p('address'), await ask.text(`${name}: static address`, { default: d.get(p('address')), check: addressCheck(d, () => d.get<number>(['clusters', ci, 'vlan'])!, `${ci}/${ni}`) }));
@@ -274,7 +290,7 @@ async function askNode(d: Draft, ask: Ask, ci: number, ni: number): Promise<void
 async function askCluster(d: Draft, ask: Ask, io: Io, ci: number): Promise<void> {
   const p = (...k: string[]) => ['clusters', ci, ...k];
   const others = () => (d.raw().clusters ?? []).filter((_, j) => j !== ci).map((c) => c.name);
-  const name = await ask.text(`Cluster ${ci + 1}: name`, { default: d.get(p('name')) ?? (ci === 0 ? 'staging' : 'production'), check: (v) => format('dns-label')(v) ?? (others().includes(v) ? `cluster name "${v}" is used twice` : undefined) });
+  const name = await ask.text(`Cluster ${ci + 1}: name`, { default: d.get(p('name')) ?? (ci === 0 ? 'staging' : 'production'), check: (v) => format('dns-label')(v) ?? clusterNameProblem(v, others()) });
   d.set(p('name'), name);
   d.set(p('environment'), await ask.text(`${name}: environment`, { default: d.get(p('environment')) ?? name }));
   const nasVlan = d.get<number>(['nas', 'vlan']);
@@ -295,7 +311,7 @@ async function askCluster(d: Draft, ask: Ask, io: Io, ci: number): Promise<void>
   const shown = (k: string[], def: string | number) => d.get(p('platform', ...k)) ?? def;
   const summary = `Longhorn replicas ${shown(['longhorn', 'replicas'], replicas)}; Prometheus keeps ${shown(['monitoring', 'retention'], profile.retention)} up to ${shown(['monitoring', 'retentionSize'], profile.retentionSize)} on a ${shown(['monitoring', 'storage'], profile.storage)} volume`;
   if (await ask.yes(`${name}: ${summary}. Change these?`, false)) {
-    const r = await ask.text(`${name}: Longhorn replicas per volume`, { default: String(shown(['longhorn', 'replicas'], replicas)), check: (v) => (!/^[1-5]$/.test(v) ? 'expected a number from 1 to 5' : +v > nodes.length ? `${v} Longhorn replicas need ${v} nodes; cluster "${name}" has ${nodes.length} to install` : undefined) });
+    const r = await ask.text(`${name}: Longhorn replicas per volume`, { default: String(shown(['longhorn', 'replicas'], replicas)), check: (v) => whole(replicasField)(v) ?? replicasProblem(name, +v, nodes.length) });
     d.set(p('platform', 'longhorn', 'replicas'), Number(r));
     d.set(p('platform', 'monitoring', 'retention'), await ask.text(`${name}: Prometheus retention`, { default: String(shown(['monitoring', 'retention'], profile.retention)), check: format('prom-duration') }));
     d.set(p('platform', 'monitoring', 'retentionSize'), await ask.text(`${name}: Prometheus retention size`, { default: String(shown(['monitoring', 'retentionSize'], profile.retentionSize)), check: format('retention-size') }));

@@ -3,7 +3,7 @@
 // upstream schemas (Flux CRDs, chart values) from ../shared/upstream.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Ajv } from 'ajv';
@@ -137,7 +137,7 @@ test('an scp-like git.url is rendered as ssh:// in the GitRepository, which the 
   const text = readFileSync(HOMELAB, 'utf8').replace('url: ssh://git@github.com/tinyhome/homelab-gitops.git', 'url: git@github.com:tinyhome/homelab-gitops.git');
   const scp = parseInventory(text, 'scp.yaml');
   assert.equal(scp.git.url, 'git@github.com:tinyhome/homelab-gitops.git', 'git itself still pushes to the URL as written');
-  const repos = (await renderInventory(scp)).docs.filter((d) => d.object.kind === 'GitRepository');
+  const repos = (await renderInventory(scp)).docs.filter((d) => d.object.kind === 'GitRepository' && d.object.metadata?.name === 'flux-system');
   assert.equal(repos.length, 2);
   const v = crdValidators().get('source.toolkit.fluxcd.io/v1/GitRepository')!;
   for (const r of repos) {
@@ -250,4 +250,67 @@ test('a template naming a missing variable fails loudly instead of rendering an 
   const file = join(dir, 'cluster', 'apps.yaml.hbs');
   writeFileSync(file, readFileSync(file, 'utf8').replace('{{q (concat "./" path "/apps")}}', '{{q (concat "./" pathh "/apps")}}'));
   await assert.rejects(renderInventory(homelab, { templatesDir: dir }), /templates apps\.yaml\.hbs for cluster staging: concat: argument 2 is missing/);
+});
+
+// system-upgrade-controller's CRD is not among ../shared/upstream's files yet; the
+// test runs wherever it is (there, or BRAMBLE_SUC_CRD naming the file from
+// the v0.20.1 tag, pkg/crds/yaml/generated/upgrade.cattle.io_plans.yaml).
+const SUC_CRD = [join(UPSTREAM, 'crds', 'upgrade.cattle.io_plans.yaml'), process.env.BRAMBLE_SUC_CRD].find((f): f is string => Boolean(f) && existsSync(f!));
+
+test('rendered upgrade Plans pass the real system-upgrade-controller CRD', { skip: SUC_CRD ? false : 'no upgrade.cattle.io_plans.yaml in ../shared/upstream/crds and BRAMBLE_SUC_CRD unset' }, async () => {
+  const crd = parse(readFileSync(SUC_CRD!, 'utf8'));
+  const validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(strictify(crd.spec.versions.find((v: { name: string }) => v.name === 'v1').schema.openAPIV3Schema));
+  let checked = 0;
+  for (const inv of [homelab, second]) {
+    for (const d of (await renderInventory(inv)).docs.filter((x) => x.object.kind === 'Plan')) {
+      assert.ok(validate(d.object), `${d.file} ${d.object.metadata?.name}: ${JSON.stringify(validate.errors)}`);
+      checked++;
+    }
+  }
+  assert.equal(checked, 2 * (homelab.clusters.length + second.clusters.length));
+  assert.equal(validate({ apiVersion: 'upgrade.cattle.io/v1', kind: 'Plan', metadata: { name: 'x' }, spec: { upgrade: { image: 'i' }, cordn: true } }), false, 'the CRD check refuses a misspelt field');
+});
+
+test('upgrade Plans: servers one at a time before agents, the inventory version, drained only where pods can move', async () => {
+  const out = await renderInventory(homelab);
+  const plan = (cluster: string, name: string) => out.docs.find((d) => d.file === `clusters/${cluster}/upgrades/plans.yaml` && d.object.metadata?.name === name)!.object.spec as any;
+  for (const c of homelab.clusters) {
+    const server = plan(c.name, 'k3s-server');
+    const agent = plan(c.name, 'k3s-agent');
+    assert.equal(server.version, c.k3sVersion);
+    assert.equal(agent.version, c.k3sVersion);
+    assert.equal(server.concurrency, 1);
+    assert.deepEqual(server.nodeSelector.matchExpressions, [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists' }]);
+    assert.deepEqual(agent.nodeSelector.matchExpressions, [{ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }]);
+    assert.deepEqual(agent.prepare.args, ['prepare', 'k3s-server'], 'agents wait for the servers');
+    assert.equal(server.upgrade.image, 'rancher/k3s-upgrade');
+  }
+  assert.equal(plan('staging', 'k3s-server').drain, undefined, 'the single node is not drained: its pods have nowhere to go');
+  assert.equal(plan('staging', 'k3s-server').cordon, true);
+  assert.equal(plan('production', 'k3s-server').drain.timeout, '10m');
+  const suc = out.docs.find((d) => d.file === 'clusters/production/upgrades.yaml' && d.object.kind === 'GitRepository')!.object.spec as any;
+  assert.deepEqual(suc.ref, { tag: 'v0.20.1' });
+  assert.equal(suc.url, 'https://github.com/rancher/system-upgrade-controller');
+  const ks = out.docs.find((d) => d.file === 'clusters/production/upgrades.yaml' && d.object.metadata?.name === 'system-upgrade-controller' && d.object.kind === 'Kustomization')!.object.spec as any;
+  assert.deepEqual(ks.images, [{ name: 'rancher/system-upgrade-controller', newTag: 'v0.20.1' }]);
+
+  // An air-gapped site's mirror of the upgrade image and of the controller's repository.
+  const text = readFileSync(HOMELAB, 'utf8').replace('  k3s:\n    version: v1.35.6+k3s1\n', '  k3s:\n    version: v1.35.6+k3s1\n    upgrade:\n      image: registry.home.arpa/rancher/k3s-upgrade\n      controllerRepository: https://git.home.arpa/mirrors/system-upgrade-controller\n');
+  const mirrored = await renderInventory(parseInventory(text, 'mirror.yaml'));
+  for (const d of mirrored.docs.filter((x) => x.object.kind === 'Plan')) assert.equal((d.object.spec as any).upgrade.image, 'registry.home.arpa/rancher/k3s-upgrade');
+  assert.ok(mirrored.docs.some((d) => d.object.kind === 'GitRepository' && (d.object.spec as any).url === 'https://git.home.arpa/mirrors/system-upgrade-controller'));
+});
+
+test('the Plan model refuses what the API server would: a misspelt field, a bad toleration, no upgrade container', () => {
+  const plan = (spec: object): RenderedDoc => ({ file: 'p.yaml', index: 0, object: { apiVersion: 'upgrade.cattle.io/v1', kind: 'Plan', metadata: { name: 'k3s-server', namespace: 'system-upgrade' }, spec: spec as any } });
+  const problems = (spec: object) => {
+    const out: string[] = [];
+    validateObject(plan(spec), out);
+    return out.join('\n');
+  };
+  assert.equal(problems({ concurrency: 1, version: 'v1.36.4+k3s1', upgrade: { image: 'rancher/k3s-upgrade' }, cordon: true }), '');
+  assert.match(problems({ upgrade: { image: 'x' }, cordn: true }), /\/spec must NOT have additional properties \(cordn\)/);
+  assert.match(problems({ upgrade: { image: 'x' }, tolerations: [{ key: 'a', operator: 'Exists', effect: 3 }] }), /\/spec\/tolerations\/0\/effect/);
+  assert.match(problems({ concurrency: 1 }), /must have required property 'upgrade'/);
+  assert.match(problems({ upgrade: { image: 'x' }, nodeSelector: { matchExpressions: [{ key: 'a' }] } }), /\/spec\/nodeSelector\/matchExpressions\/0 must have required property '?operator'?/);
 });

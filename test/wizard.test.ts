@@ -104,7 +104,7 @@ test('init writes the reference site from answers at a terminal, rejecting wrong
     { prompt: /Add another cluster/, type: 'y' },
     ...server('rk1-1', '192.168.100.11'),
     { prompt: /production: add another node/, type: 'y' },
-    { prompt: /Node 2: hostname/, type: 'pi5-staging', rejected: /node name "pi5-staging" is already used; k3s needs unique hostnames/ },
+    { prompt: /Node 2: hostname/, type: 'pi5-staging', rejected: /node name "pi5-staging" is already used in cluster staging; k3s needs unique hostnames/ },
     ...server('rk1-2', '192.168.100.12'),
     { prompt: /production: add another node/, type: 'y' },
     { prompt: /Node 3: hostname/, type: 'rk1-3' },

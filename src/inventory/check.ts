@@ -124,6 +124,72 @@ export function gitUrlProblem(url: string): string | undefined {
   return `Flux reads the repository with an SSH deploy key, so git.url must be an SSH URL: use ssh://git@${u.hostname}${u.pathname} (with :PORT after the host when its SSH server is not on 22), or git@${u.hostname}:${u.pathname.replace(/^\//, '')}`;
 }
 
+// One rule per fact about a single answer, asked by checkMeaning for the
+// whole file and by the wizard as each answer is typed, so both say the same.
+
+/** Why VLAN id `id` cannot be used beside the `others`. */
+export function vlanIdProblem(id: number, others: readonly RawVlan[]): string | undefined {
+  return others.some((o) => o.id === id) ? `VLAN id ${id} is used twice` : undefined;
+}
+
+export function vlanNameProblem(name: string, others: readonly RawVlan[]): string | undefined {
+  return others.some((o) => o.name === name) ? `VLAN name "${name}" is used twice` : undefined;
+}
+
+/** Why `cidr` cannot be a VLAN's subnet: host bits set, or an overlap with one of `others`. */
+export function subnetProblem(cidr: string, others: readonly RawVlan[]): string | undefined {
+  const [base, bits] = ipaddr.IPv4.parseCIDR(cidr);
+  const network = ipaddr.IPv4.networkAddressFromCIDR(cidr).toString();
+  if (base.toString() !== network) return `${cidr} has host bits set; the network is ${network}/${bits}`;
+  const [s, e] = subnetRange(cidr);
+  const clash = others.find((o) => {
+    const [os, oe] = subnetRange(o.subnet);
+    return s <= oe && os <= e;
+  });
+  return clash ? `${cidr} overlaps VLAN ${clash.id}'s subnet ${clash.subnet}` : undefined;
+}
+
+/** Why `address` cannot be on a VLAN whose subnet is `subnet`. */
+export function insideSubnetProblem(address: string, subnet: string): string | undefined {
+  return inSubnet(address, subnet) ? undefined : `${address} is outside the VLAN's subnet ${subnet}`;
+}
+
+/** Why a DHCP pool from `start` to `end` is backwards. */
+export function poolOrderProblem(start: string, end: string): string | undefined {
+  return toInt(addr(start)) > toInt(addr(end)) ? `the pool starts (${start}) after it ends (${end})` : undefined;
+}
+
+export function exportPathProblem(path: string, others: ReadonlyArray<{ path: string }>): string | undefined {
+  return others.some((o) => o.path === path) ? `export ${path} is listed twice` : undefined;
+}
+
+/** Why `name` cannot be the StorageClass of an NFS export beside the `others`. */
+export function storageClassProblem(name: string, others: ReadonlyArray<{ storageClass: string }>): string | undefined {
+  if (name === 'longhorn') return '"longhorn" is the StorageClass Longhorn creates; choose another name';
+  return others.some((o) => o.storageClass === name) ? `StorageClass "${name}" is named by two exports` : undefined;
+}
+
+export function clusterNameProblem(name: string, others: readonly string[]): string | undefined {
+  return others.includes(name) ? `cluster name "${name}" is used twice` : undefined;
+}
+
+/** Why a node cannot be called `name`; `taken` maps names in use to the cluster that has them. */
+export function nodeNameProblem(name: string, taken: ReadonlyMap<string, string>): string | undefined {
+  const prior = taken.get(name);
+  return prior !== undefined ? `node name "${name}" is already used in cluster ${prior}; k3s needs unique hostnames` : undefined;
+}
+
+/** Why `address` cannot be given out again; `used` maps addresses to what has them. */
+export function addressTakenProblem(address: string, used: ReadonlyMap<string, string>): string | undefined {
+  const prior = used.get(address);
+  return prior !== undefined ? `address ${address} is already used by ${prior}` : undefined;
+}
+
+/** Why `replicas` Longhorn replicas do not fit a cluster of `nodes` nodes to install. */
+export function replicasProblem(cluster: string, replicas: number, nodes: number): string | undefined {
+  return replicas > nodes ? `${replicas} Longhorn replicas need ${replicas} nodes; cluster "${cluster}" has ${nodes} to install, so volumes would stay degraded` : undefined;
+}
+
 /** [major, minor, patch] of a k3s release or semver string. */
 export function versionTriple(v: string): [number, number, number] {
   const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(v);
@@ -146,32 +212,33 @@ export function checkMeaning(raw: RawInventory): Finding[] {
   const vlanById = new Map<number, RawVlan>();
   raw.vlans.forEach((v, i) => {
     const p = ['vlans', i];
+    const earlier = raw.vlans.slice(0, i);
     // The first VLAN with an id is the one clusters mean; a repeat is its own error.
-    if (vlanById.has(v.id)) err([...p, 'id'], `VLAN id ${v.id} is used twice`);
+    const repeat = vlanIdProblem(v.id, earlier);
+    if (repeat) err([...p, 'id'], repeat);
     else vlanById.set(v.id, v);
-    if (raw.vlans.findIndex((o) => o.name === v.name) !== i) err([...p, 'name'], `VLAN name "${v.name}" is used twice`);
-    const [base, bits] = ipaddr.IPv4.parseCIDR(v.subnet);
-    const network = ipaddr.IPv4.networkAddressFromCIDR(v.subnet).toString();
-    if (base.toString() !== network) err([...p, 'subnet'], `${v.subnet} has host bits set; the network is ${network}/${bits}`);
-    if (!inSubnet(v.gateway, v.subnet)) err([...p, 'gateway'], `gateway ${v.gateway} is outside the VLAN's subnet ${v.subnet}`);
+    const name = vlanNameProblem(v.name, earlier);
+    if (name) err([...p, 'name'], name);
+    const subnet = subnetProblem(v.subnet, earlier);
+    if (subnet) err([...p, 'subnet'], subnet);
+    const gateway = insideSubnetProblem(v.gateway, v.subnet);
+    if (gateway) err([...p, 'gateway'], `gateway ${gateway}`);
     if (v.dhcp) {
-      if (!inSubnet(v.dhcp.start, v.subnet)) err([...p, 'dhcp', 'start'], `${v.dhcp.start} is outside the VLAN's subnet ${v.subnet}`);
-      if (!inSubnet(v.dhcp.end, v.subnet)) err([...p, 'dhcp', 'end'], `${v.dhcp.end} is outside the VLAN's subnet ${v.subnet}`);
-      if (toInt(addr(v.dhcp.start)) > toInt(addr(v.dhcp.end))) err([...p, 'dhcp'], `the pool starts (${v.dhcp.start}) after it ends (${v.dhcp.end})`);
+      for (const end of ['start', 'end'] as const) {
+        const outside = insideSubnetProblem(v.dhcp[end], v.subnet);
+        if (outside) err([...p, 'dhcp', end], outside);
+      }
+      const order = poolOrderProblem(v.dhcp.start, v.dhcp.end);
+      if (order) err([...p, 'dhcp', 'end'], order);
       if (inPool(v.gateway, v)) err([...p, 'gateway'], `gateway ${v.gateway} is inside the VLAN's own DHCP pool ${poolText(v)}`);
     }
-    const [s, e] = subnetRange(v.subnet);
-    raw.vlans.slice(0, i).forEach((o, j) => {
-      const [os, oe] = subnetRange(o.subnet);
-      if (s <= oe && os <= e) err([...p, 'subnet'], `${v.subnet} overlaps VLAN ${o.id}'s subnet ${o.subnet} (vlans[${j}])`);
-    });
   });
 
   // Every address is used once across the site.
   const seenAddress = new Map<string, string>();
   const claim = (address: string, path: FieldPath, what: string) => {
-    const prior = seenAddress.get(address);
-    if (prior) err(path, `address ${address} is already used by ${prior}`);
+    const taken = addressTakenProblem(address, seenAddress);
+    if (taken) err(path, taken);
     else seenAddress.set(address, what);
   };
   raw.vlans.forEach((v, i) => claim(v.gateway, ['vlans', i, 'gateway'], `the gateway of VLAN ${v.id}`));
@@ -190,9 +257,11 @@ export function checkMeaning(raw: RawInventory): Finding[] {
     claim(nas.address, ['nas', 'address'], 'the NAS');
     nas.nfs.exports.forEach((e, i) => {
       const p = ['nas', 'nfs', 'exports', i];
-      if (nas.nfs.exports.findIndex((o) => o.storageClass === e.storageClass) !== i) err([...p, 'storageClass'], `StorageClass "${e.storageClass}" is named by two exports`);
-      if (nas.nfs.exports.findIndex((o) => o.path === e.path) !== i) err([...p, 'path'], `export ${e.path} is listed twice`);
-      if (e.storageClass === 'longhorn') err([...p, 'storageClass'], `"longhorn" is the StorageClass Longhorn creates; choose another name`);
+      const earlier = nas.nfs.exports.slice(0, i);
+      const sc = storageClassProblem(e.storageClass, earlier);
+      if (sc) err([...p, 'storageClass'], sc);
+      const path = exportPathProblem(e.path, earlier);
+      if (path) err([...p, 'path'], path);
     });
   }
 
@@ -200,15 +269,16 @@ export function checkMeaning(raw: RawInventory): Finding[] {
   const nodeNames = new Map<string, string>();
   raw.clusters.forEach((c, ci) => {
     const cp = ['clusters', ci];
-    if (raw.clusters.findIndex((o) => o.name === c.name) !== ci) err([...cp, 'name'], `cluster name "${c.name}" is used twice`);
+    const name = clusterNameProblem(c.name, raw.clusters.slice(0, ci).map((o) => o.name));
+    if (name) err([...cp, 'name'], name);
     const vlan = vlanById.get(c.vlan);
     if (!vlan) err([...cp, 'vlan'], `no VLAN with id ${c.vlan}; known: ${[...vlanById.keys()].join(', ')}`);
 
     c.nodes.forEach((n, ni) => {
       const np = [...cp, 'nodes', ni];
-      const prior = nodeNames.get(n.name);
-      if (prior) err([...np, 'name'], `node name "${n.name}" is already used in ${prior}; k3s needs unique hostnames`);
-      else nodeNames.set(n.name, `cluster ${c.name}`);
+      const taken = nodeNameProblem(n.name, nodeNames);
+      if (taken) err([...np, 'name'], taken);
+      else nodeNames.set(n.name, c.name);
       staticAddress(n.address, [...np, 'address'], vlan);
       claim(n.address, [...np, 'address'], `node ${n.name}`);
       for (const [k, v] of Object.entries(n.labels ?? {})) {
@@ -248,9 +318,8 @@ export function checkMeaning(raw: RawInventory): Finding[] {
     }
 
     const replicas = platform.longhorn?.replicas ?? defaultReplicas(active.length);
-    if (replicas > active.length) {
-      err(where('longhorn', 'replicas'), `${replicas} Longhorn replicas need ${replicas} nodes; cluster "${c.name}" has ${active.length} to install, so volumes would stay degraded`);
-    }
+    const fit = replicasProblem(c.name, replicas, active.length);
+    if (fit) err(where('longhorn', 'replicas'), fit);
 
     (platform.nfs?.exports ?? []).forEach((name, i) => {
       if (!nas) err([...where('nfs', 'exports'), i], `"${name}" names a NAS export, but the inventory has no nas`);

@@ -8,6 +8,8 @@ export const PINNED = {
   traefik: '41.3.0',
   kubePrometheusStack: '88.5.3',
   csiDriverNfs: '4.13.4',
+  /** Its Git tag: Flux applies the release's own manifests from the project's repository. */
+  systemUpgradeController: 'v0.20.1',
 } as const;
 
 /** The charts' names as their projects write them, for `bramble --version`. */
@@ -78,4 +80,5 @@ export const DEFAULTS = {
   nfsSubDir: '${pvc.metadata.namespace}/${pvc.metadata.name}',
   longhornDataPath: '/var/lib/longhorn',
   alerts: { nfsLatencyMs: 500, volumeUsagePercent: 80, temperatureCelsius: 80 },
+  upgrade: { image: 'rancher/k3s-upgrade', controllerRepository: 'https://github.com/rancher/system-upgrade-controller', drainTimeout: '10m' },
 } as const;

@@ -76,6 +76,8 @@ export const FORMATS: Record<string, Format> = {
       }
     },
   },
+  'login-name': { describe: 'a login name such as bramble (letters, digits, "_", "." and "-"; not starting with a digit, "." or "-")', test: (v) => /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(v) },
+  'absolute-path': { describe: 'an absolute path such as /k8s, on one line', test: (v) => /^\/[^\u0000-\u001f\u007f]*$/.test(v) },
   'git-url': { describe: 'a Git URL (ssh://, https://, file://, user@host:path or a path)', test: isGitUrl },
   'git-branch': { describe: 'a valid Git branch name', test: isBranch },
   'ssh-fingerprint': { describe: 'an SSH host key fingerprint such as SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s', test: (v) => /^SHA256:[A-Za-z0-9+/]{43}$/.test(v) },

@@ -96,6 +96,8 @@ export interface ClusterSpec {
   datastore: 'etcd' | 'sqlite';
   k3sVersion: string;
   k3sInstall: { scriptUrl: string; airgap?: { binary: string; installScript: string } };
+  /** How the upgrade Plans run (see templates/cluster/upgrades). */
+  upgrade: { image: string; controllerRepository: string; controllerVersion: string; drainTimeout: string };
   /** Every node, planned ones included. */
   nodes: NodeSpec[];
   /** Nodes to install, in inventory order: servers first is not assumed. */
@@ -238,6 +240,12 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       k3sInstall: {
         scriptUrl: c.k3s?.installScriptUrl ?? raw.site.k3s.installScriptUrl ?? 'https://get.k3s.io',
         airgap: c.k3s?.airgap ?? raw.site.k3s.airgap,
+      },
+      upgrade: {
+        image: c.k3s?.upgrade?.image ?? raw.site.k3s.upgrade?.image ?? DEFAULTS.upgrade.image,
+        controllerRepository: c.k3s?.upgrade?.controllerRepository ?? raw.site.k3s.upgrade?.controllerRepository ?? DEFAULTS.upgrade.controllerRepository,
+        controllerVersion: PINNED.systemUpgradeController,
+        drainTimeout: c.k3s?.upgrade?.drainTimeout ?? raw.site.k3s.upgrade?.drainTimeout ?? DEFAULTS.upgrade.drainTimeout,
       },
       nodes,
       active,

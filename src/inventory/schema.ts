@@ -33,11 +33,28 @@ const K3sInstall = {
       { ...closed, description: 'for nodes without internet: bramble uploads the binary and script over SFTP' },
     ),
   ),
+  upgrade: Type.Optional(
+    Type.Object(
+      {
+        image: Type.Optional(
+          withDefault(
+            Type.String({ pattern: '^[a-z0-9][a-z0-9._/:-]*[a-z0-9]$', description: "the image the upgrade Plans' jobs run; it carries the k3s binary of the version they install. For an air-gapped site, its copy in a local registry (the tag is the k3s version, + written as -)" }),
+            DEFAULTS.upgrade.image,
+          ),
+        ),
+        controllerRepository: Type.Optional(
+          withDefault(Type.String({ format: 'http-url', description: "the Git repository Flux fetches system-upgrade-controller's manifests from (a mirror works)" }), DEFAULTS.upgrade.controllerRepository),
+        ),
+        drainTimeout: Type.Optional(withDefault(Type.String({ pattern: '^[0-9]+(s|m|h)$', description: 'how long an upgrade waits for a node to drain before it stops with an error' }), DEFAULTS.upgrade.drainTimeout)),
+      },
+      { ...closed, description: 'how k3s is upgraded: Plans of system-upgrade-controller, rendered into Git, with the version from k3s.version' },
+    ),
+  ),
 };
 
 export const Ssh = Type.Object(
   {
-    user: Type.Optional(withDefault(Type.String({ minLength: 1, description: 'login user; privileged steps run through sudo when it is not root' }), DEFAULTS.ssh.user)),
+    user: Type.Optional(withDefault(Type.String({ format: 'login-name', description: 'login user; privileged steps run through sudo when it is not root' }), DEFAULTS.ssh.user)),
     port: Type.Optional(withDefault(Type.Integer({ minimum: 1, maximum: 65535 }), DEFAULTS.ssh.port)),
     privateKey: Type.Optional(Type.String({ minLength: 1, description: 'path to the private key file (~ is expanded)' })),
     auth: Type.Optional(withDefault(Type.Union([Type.Literal('key'), Type.Literal('agent'), Type.Literal('password')], { description: 'how to authenticate' }), DEFAULTS.ssh.auth)),
@@ -65,7 +82,7 @@ export const Vlan = Type.Object(
 
 export const NfsExport = Type.Object(
   {
-    path: Type.String({ pattern: '^/[^\\u0000-\\u001f\\u007f]*$', description: 'absolute path of the export on the NAS, on one line' }),
+    path: Type.String({ format: 'absolute-path', description: 'absolute path of the export on the NAS, on one line' }),
     storageClass: DnsLabel,
     mountOptions: Type.Optional(withDefault(Type.Array(Type.String({ minLength: 1 })), DEFAULTS.nfsMountOptions)),
     reclaimPolicy: Type.Optional(withDefault(Type.Union([Type.Literal('Retain'), Type.Literal('Delete')]), 'Retain')),

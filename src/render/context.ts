@@ -21,6 +21,11 @@ export interface ClusterContext {
   nfs: ClusterSpec['platform']['nfs'];
   nas: { name: string } | undefined;
   alerts: Inventory['alerts'] & { nfsLatencySeconds: number };
+  k3s: { version: string };
+  upgrade: ClusterSpec['upgrade'] & {
+    /** Drain a server before its upgrade: only where another node can take its pods. */
+    drainServers: boolean;
+  };
 }
 
 export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterContext {
@@ -39,5 +44,7 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
     nfs: cluster.platform.nfs,
     nas: inv.nas && { name: inv.nas.name },
     alerts: { ...inv.alerts, nfsLatencySeconds: inv.alerts.nfsLatencyMs / 1000 },
+    k3s: { version: cluster.k3sVersion },
+    upgrade: { ...cluster.upgrade, drainServers: cluster.active.length > 1 },
   };
 }

@@ -20,6 +20,7 @@ import { Middleware } from '@kubernetes-models/traefik/traefik.io/v1alpha1/Middl
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { Plan } from './plan-model.ts';
 
 interface Validatable {
   validate(): void;
@@ -41,6 +42,7 @@ const MODELS: Record<string, ModelClass> = {
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'upgrade.cattle.io/v1/Plan': Plan,
 };
 
 export const KUSTOMIZE_API = 'kustomize.config.k8s.io/v1beta1';
@@ -161,7 +163,10 @@ export function checkReferences(files: Map<string, string>, docs: RenderedDoc[],
   for (const d of fluxKs) {
     const spec = d.object.spec as { path?: string; sourceRef?: { kind: string; name: string }; dependsOn?: Array<{ name: string; namespace?: string }> };
     const path = normalize(spec.path ?? '');
-    if (!kustomizeDirs.has(path)) problems.push(`${describe(d)}: spec.path ${spec.path} is not a rendered folder with a kustomization.yaml`);
+    // A path is in this repository only when the source is this repository (Flux's own, flux-system);
+    // another GitRepository (an upstream project's release) has folders of its own.
+    const own = spec.sourceRef?.kind === 'GitRepository' && spec.sourceRef.name === 'flux-system';
+    if (own && !kustomizeDirs.has(path)) problems.push(`${describe(d)}: spec.path ${spec.path} is not a rendered folder with a kustomization.yaml`);
     if (spec.sourceRef?.kind === 'GitRepository' && !has(gitRepos, spec.sourceRef.name)) problems.push(`${describe(d)}: source GitRepository ${spec.sourceRef.name} is not rendered`);
     for (const dep of spec.dependsOn ?? []) {
       if (!has(fluxKs, dep.name, dep.namespace ?? d.object.metadata?.namespace)) problems.push(`${describe(d)}: dependsOn ${dep.name}, which is not rendered`);
