@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ClusterSpec, Inventory } from './inventory/model.ts';
 import { firstServer } from './k3s/config.ts';
 import { installCluster, type NodeOutcome } from './k3s/install.ts';
+import { upgradeLine } from './k3s/upgrade.ts';
 import type { NodeLink } from './nodes/connect.ts';
 import { preflightNode } from './nodes/preflight.ts';
 import { planTree, type Conflict, type FileChange } from './render/tree.ts';
@@ -30,6 +31,8 @@ export interface NodePlan {
   disruptive: string[];
   /** Why the node is blocked or unreachable. */
   detail?: string;
+  /** The k3s upgrade the Plans will bring it (not a change bramble makes on the node). */
+  upgrade?: string;
 }
 
 export interface FluxPlan {
@@ -48,6 +51,8 @@ export interface ClusterPlan {
   flux: FluxPlan;
   /** Preflight findings that are not a pass: a FAIL stops apply before it changes anything. */
   preflight: Array<{ node: string; verdict: 'warn' | 'fail'; check: string; detail: string }>;
+  /** Where a k3s version change stands; undefined when the cluster's API could not be read (a new cluster). */
+  upgrade?: string;
 }
 
 export interface RepoPlan {
@@ -64,7 +69,7 @@ export interface Plan {
 }
 
 function nodePlan(o: NodeOutcome, cluster: ClusterSpec, unreachable: Set<string>): NodePlan {
-  const base = { node: o.node, role: o.role, changes: o.changes, disruptive: o.disruptive ?? [] };
+  const base = { node: o.node, role: o.role, changes: o.changes, disruptive: o.disruptive ?? [], ...(o.upgrade ? { upgrade: o.upgrade } : {}) };
   if (unreachable.has(o.node)) return { ...base, action: 'unreachable', detail: o.detail };
   switch (o.status) {
     case 'installed':
@@ -87,13 +92,14 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
   const dry = await installCluster(cluster, links, unreachable, { dryRun: true, readyTimeoutMs: 0, rebootTimeoutMs: 0, agentConcurrency: 8, note: () => undefined });
   const away = new Set(unreachable.map((u) => u.node));
   const nodes = dry.nodes.map((n) => nodePlan(n, cluster, away));
+  const upgrade = dry.upgrade && (dry.upgrade.problem || dry.upgrade.behind.length > 0) ? upgradeLine(dry.upgrade) : undefined;
   const version = cluster.platform.flux.version;
   const fresh: FluxPlan = { flux: `install ${version}`, deployKey: 'create', create: expected, existing: 0 };
 
   const first = links.find((l) => l.node.name === firstServer(cluster).name);
   const firstPlan = nodes.find((n) => n.node === firstServer(cluster).name);
-  if (!first || firstPlan?.action === 'blocked') return { cluster: cluster.name, nodes, preflight, flux: { ...fresh, flux: `unknown: the first server ${firstServer(cluster).name} cannot be read`, deployKey: 'unknown' } };
-  if (firstPlan?.action === 'install') return { cluster: cluster.name, nodes, preflight, flux: fresh };
+  if (!first || firstPlan?.action === 'blocked') return { cluster: cluster.name, nodes, preflight, upgrade, flux: { ...fresh, flux: `unknown: the first server ${firstServer(cluster).name} cannot be read`, deployKey: 'unknown' } };
+  if (firstPlan?.action === 'install') return { cluster: cluster.name, nodes, preflight, upgrade, flux: fresh };
 
   const s = first.session;
   const installed = await installedFlux(s);
@@ -102,7 +108,7 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
   // Before Flux's resource types exist, nothing of Flux's can exist either.
   const objects = installed ? await readFluxObjects(s).catch(() => []) : [];
   const has = (r: ObjectRef) => objects.some((x) => x.kind === r.kind && x.namespace === r.namespace && x.name === r.name);
-  return { cluster: cluster.name, nodes, preflight, flux: { flux, deployKey: key ? 'in place' : 'create', create: expected.filter((r) => !has(r)), existing: expected.filter(has).length } };
+  return { cluster: cluster.name, nodes, preflight, upgrade, flux: { flux, deployKey: key ? 'in place' : 'create', create: expected.filter((r) => !has(r)), existing: expected.filter(has).length } };
 }
 
 /**
@@ -163,11 +169,13 @@ export function planLines(plan: Plan, k3s: Map<string, string>): string[] {
   const lines: string[] = [];
   for (const c of plan.clusters) {
     lines.push(`cluster ${c.cluster} (k3s ${k3s.get(c.cluster) ?? '?'}):`);
+    if (c.upgrade) lines.push(`  ${c.upgrade}`);
     lines.push('  nodes:');
     for (const n of c.nodes) {
       lines.push(`    ${n.node.padEnd(16)} ${n.role.padEnd(6)} ${WORD[n.action]}${n.detail ? `: ${n.detail}` : ''}`);
       for (const ch of n.changes) lines.push(`      - ${ch}${n.disruptive.includes(ch) ? '  (disruptive)' : ''}`);
       for (const d of n.disruptive.filter((x) => !n.changes.includes(x))) lines.push(`      - ${d}  (disruptive)`);
+      if (n.upgrade) lines.push(`      - k3s ${n.upgrade}`);
       for (const f of c.preflight.filter((x) => x.node === n.node)) lines.push(`      ${f.verdict === 'fail' ? 'FAIL' : 'WARN'} ${f.check}: ${f.detail}`);
     }
     lines.push('  flux:');

@@ -78,7 +78,7 @@ function commitMessage(inv: Inventory, clusters: string[], plan: TreePlan): stri
 export function outcomeLine(n: NodeOutcome): string {
   if (n.status === 'failed') return `FAILED at ${n.step}: ${n.detail}`;
   if (n.status === 'skipped') return `skipped: ${n.detail}`;
-  return `${n.status}${n.changes.length ? ` (${n.changes.join('; ')})` : ''}${n.detail ? `: ${n.detail}` : ''}`;
+  return `${n.status}${n.changes.length ? ` (${n.changes.join('; ')})` : ''}${n.detail ? `: ${n.detail}` : ''}${n.upgrade ? `; k3s ${n.upgrade}` : ''}`;
 }
 
 export function outcomeLines(nodes: NodeOutcome[]): string[] {

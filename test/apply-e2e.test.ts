@@ -86,9 +86,9 @@ test('plan of a new cluster: every node to install, every file to add, every Flu
   assert.ok(c!.nodes[1]!.changes.includes('write /etc/rancher/k3s/config.yaml'));
   assert.equal(c!.flux.flux, 'install 2.9.5');
   assert.equal(c!.flux.deployKey, 'create');
-  assert.equal(c!.flux.create.length, 11);
+  assert.equal(c!.flux.create.length, 14);
   assert.match(plan.repo.basis, /^nothing yet: .* has no branch main$/);
-  assert.equal(plan.repo.changes.length, 15);
+  assert.equal(plan.repo.changes.length, 18);
   assert.ok(plan.repo.changes.every((f) => f.action === 'add'));
   assert.deepEqual(disruptive, []);
   // Read-only: no k3s, no config, no branch, no work tree.
@@ -173,12 +173,12 @@ test('plan against a changed inventory lists exactly the changes, and apply asks
   assert.deepEqual(disruptive, ['staging/wrk: restart k3s-agent']);
   assert.deepEqual(plan.repo.changes, [{ path: 'clusters/staging/infrastructure/controllers/traefik.yaml', action: 'change' }]);
   assert.equal(plan.repo.basis, `the work tree ${repo}`);
-  assert.deepEqual(plan.clusters[0]!.flux, { flux: 'unchanged (2.9.5)', deployKey: 'in place', create: [], existing: 11 });
+  assert.deepEqual(plan.clusters[0]!.flux, { flux: 'unchanged (2.9.5)', deployKey: 'in place', create: [], existing: 14 });
 
   // The text form says the same.
   const text = await run(['plan']);
   assert.match(text.stdout, /\n {4}wrk +agent +restart k3s\n {6}- write \/etc\/rancher\/k3s\/config\.yaml \(node-label\)\n {6}- restart k3s-agent {2}\(disruptive\)\n/);
-  assert.match(text.stdout, /\n {2}0 to add, 1 to change, 0 to delete, 12 unchanged\n {2}M clusters\/staging\/infrastructure\/controllers\/traefik\.yaml\n/);
+  assert.match(text.stdout, /\n {2}0 to add, 1 to change, 0 to delete, 15 unchanged\n {2}M clusters\/staging\/infrastructure\/controllers\/traefik\.yaml\n/);
   assert.match(text.stdout, /apply would ask before 1 disruptive step\(s\)/);
 
   // No terminal and no --yes: apply refuses before changing anything.
@@ -204,17 +204,6 @@ test('plan against a changed inventory lists exactly the changes, and apply asks
   assert.deepEqual(after.disruptive, []);
 });
 
-test('a node that cannot be done stops apply before anything changes', async () => {
-  const pinned = readFileSync(inv, 'utf8').replace(/version: v1\.35\.6\+k3s1/, 'version: v1.36.0+k3s1');
-  const other = join(work, 'other-version.yaml');
-  writeFileSync(other, pinned);
-  const head = remoteHead();
-  const r = await brambleAsync(['apply', '--yes', '-i', other, '--known-hosts', knownHosts, '--repo', repo], env, 120_000);
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stderr, /apply stopped before changing anything: \d problem\(s\) on the nodes\n {2}staging\/srv: k3s version: k3s v1\.35\.6\+k3s1 is installed but the inventory pins v1\.36\.0\+k3s1/);
-  assert.equal(remoteHead(), head);
-});
-
 test('a preflight FAIL stops apply before anything changes, and plan shows it under its node', async () => {
   // The agent is an amd64 box; an inventory that calls it a Pi 5 is wrong about it.
   const wrong = readFileSync(inv, 'utf8').replace(/(- name: wrk\n\s+hardware:) x86/, '$1 pi5');
@@ -230,4 +219,49 @@ test('a preflight FAIL stops apply before anything changes, and plan shows it un
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /apply stopped before changing anything: \d problem\(s\) on the nodes\n(?: {2}.*\n)* {2}staging\/wrk: preflight board: the inventory says pi5/);
   assert.equal(remoteHead(), head);
+});
+
+test('a k3s version change the cluster cannot take is refused before anything is pushed: a skipped minor release, a downgrade', async () => {
+  for (const [version, why] of [
+    ['v1.37.1+k3s1', /srv runs k3s v1\.35\.6\+k3s1; going to v1\.37\.1\+k3s1 skips a minor release.*set k3s\.version to the newest v1\.36 release first/],
+    ['v1.35.5+k3s1', /srv runs k3s v1\.35\.6\+k3s1, wrk runs k3s v1\.35\.6\+k3s1, newer than k3s\.version v1\.35\.5\+k3s1: k3s is not downgraded/],
+  ] as const) {
+    const file = join(work, `k3s-${version}.yaml`);
+    writeFileSync(file, readFileSync(inv, 'utf8').replace(/version: v1\.35\.6\+k3s1/, `version: ${version}`));
+    const head = remoteHead();
+    const args = ['-i', file, '--known-hosts', knownHosts, '--repo', repo];
+    const plan = await brambleAsync(['plan', ...args], env, 120_000);
+    assert.match(plan.stdout, new RegExp(`\n  k3s upgrade to ${version.replace(/[.+]/g, '\\$&')} refused: `), plan.stdout + plan.stderr);
+    const r = await brambleAsync(['apply', '--yes', ...args], env, 120_000);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /apply stopped before changing anything: \d problem\(s\) on the nodes\n {2}staging\/srv: k3s upgrade: /);
+    assert.match(r.stderr, why);
+    assert.equal(remoteHead(), head, 'nothing was pushed');
+  }
+});
+
+test('the next minor k3s release goes out through Git as upgrade Plans; bramble leaves k3s on the nodes alone, and status follows', async () => {
+  const file = join(work, 'k3s-next.yaml');
+  writeFileSync(file, readFileSync(inv, 'utf8').replace(/version: v1\.35\.6\+k3s1/, 'version: v1.36.4+k3s1'));
+  const args = ['-i', file, '--known-hosts', knownHosts, '--repo', repo];
+  const plan = await brambleAsync(['plan', ...args], env, 120_000);
+  assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+  assert.match(plan.stdout, /\n  k3s upgrade to v1\.36\.4\+k3s1 by the Plans: srv \(v1\.35\.6\+k3s1\), wrk \(v1\.35\.6\+k3s1\) still to go\n/);
+  assert.match(plan.stdout, /\n {6}- k3s v1\.35\.6\+k3s1 -> v1\.36\.4\+k3s1, by the k3s-server Plan once published\n/);
+  assert.match(plan.stdout, /\n  M clusters\/staging\/upgrades\/plans\.yaml\n/);
+
+  const r = await brambleAsync(['apply', '--yes', ...args], env, 240_000);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  // In Git: both Plans carry the new version.
+  const plans = spawnSync('git', ['-C', repo, 'show', 'HEAD:clusters/staging/upgrades/plans.yaml'], { encoding: 'utf8' }).stdout;
+  assert.equal([...plans.matchAll(/version: "v1\.36\.4\+k3s1"/g)].length, 2);
+  // On the nodes: still the old k3s; the Plans' jobs change it, not bramble's SSH.
+  for (const node of ['srv', 'wrk']) assert.match(lab.readNodeFile(node, '/usr/local/bin/k3s') ?? '', /^VERSION = "v1\.35\.6\+k3s1"$/m);
+
+  const status = await brambleAsync(['status', '-i', file, '--known-hosts', knownHosts], env, 120_000);
+  assert.match(status.stdout, /\n {4}srv +server Ready +v1\.35\.6\+k3s1\n/);
+  assert.match(status.stdout, /\n  upgrades:\n {4}k3s upgrade to v1\.36\.4\+k3s1 by the Plans: srv \(v1\.35\.6\+k3s1\), wrk \(v1\.35\.6\+k3s1\) still to go\n/);
+  assert.match(status.stdout, /\n {4}Plan k3s-server +v1\.36\.4\+k3s1 +waiting: not picked up by system-upgrade-controller yet\n/);
+  assert.match(status.stdout, /\n {4}Kustomization flux-system\/system-upgrade-controller +Ready /);
+  assert.match(status.stdout, /\n {4}Kustomization flux-system\/k3s-upgrade +Ready /);
 });

@@ -129,12 +129,16 @@ test('a changed setting rewrites that node\'s config and restarts only it', { ti
   assert.deepEqual(parse(lab.readNodeFile('tower', '/etc/rancher/k3s/config.yaml')!)['node-label'], ['bramble.dev/hardware=x86', 'bramble.dev/cluster=production', 'gpu=none']);
 });
 
-test('a version change is refused with a pointer to the upgrade path, and nothing is changed', { timeout: 120_000 }, async () => {
+test('a version change is left to the upgrade Plans: the next minor changes nothing on the node, a skipped minor is refused', { timeout: 120_000 }, async () => {
   const before = nodeLog('pi', 'k3s-install.log').length;
-  const r = await install(inventory(STAGING.replace('v1.35.6+k3s1', 'v1.36.1+k3s1')));
-  assert.equal(r.code, 1);
-  assert.match(r.stdout, /^ {2}pi +server FAILED at k3s version: k3s v1\.35\.6\+k3s1 is installed but the inventory pins v1\.36\.1\+k3s1; bramble does not change versions in place: see docs\/nodes\.md, "Upgrading k3s"$/m);
-  assert.equal(nodeLog('pi', 'k3s-install.log').length, before);
+  const next = await install(inventory(STAGING.replace('v1.35.6+k3s1', 'v1.36.1+k3s1')));
+  assert.equal(next.code, 0, next.stdout + next.stderr);
+  assert.match(next.stdout, /^ {2}pi +server unchanged; k3s v1\.35\.6\+k3s1 -> v1\.36\.1\+k3s1, by the k3s-server Plan once published$/m);
+  const skip = await install(inventory(STAGING.replace('v1.35.6+k3s1', 'v1.37.0+k3s1')));
+  assert.equal(skip.code, 1);
+  assert.match(skip.stdout, /^ {2}pi +server FAILED at k3s upgrade: pi runs k3s v1\.35\.6\+k3s1; going to v1\.37\.0\+k3s1 skips a minor release/m);
+  assert.equal(nodeLog('pi', 'k3s-install.log').length, before, 'the install script never ran');
+  assert.match(lab.readNodeFile('pi', '/usr/local/bin/k3s') ?? '', /^VERSION = "v1\.35\.6\+k3s1"$/m);
 });
 
 test('an unreachable node is named with its step, and the others finish', { timeout: 120_000 }, async () => {

@@ -49,6 +49,9 @@ export function labInventory(lab: Lab, clusters: LabCluster[], o: { nasAddress?:
     '  k3s:',
     `    version: ${o.k3sVersion ?? 'v1.35.6+k3s1'}`,
     ...(o.installScriptUrl ? [`    installScriptUrl: ${o.installScriptUrl}`] : []),
+    // Flux fetches the upgrade controller from the lab, never from GitHub.
+    '    upgrade:',
+    `      controllerRepository: ${lab.upgradeControllerRepository()}`,
     'vlans:',
     '  - id: 100',
     '    name: Lab',

@@ -5,11 +5,12 @@
 // a non-root login user with sudo, and Debian's real OpenSSH sshd.
 // Needs root. Everything is torn down by stop().
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, openSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, openSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PINNED } from '../../src/inventory/defaults.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root, from scripts/lab or dist/scripts/lab. */
@@ -589,6 +590,30 @@ export class Lab {
     return undefined;
   }
 
+  /**
+   * system-upgrade-controller's repository as the nodes fetch it (Flux's
+   * GitRepository of the upgrades layer): the stand-in tree, committed and
+   * tagged with the release bramble pins, served read-only over git's plain
+   * HTTP protocol by the lab's HTTP server. Returns its URL.
+   */
+  upgradeControllerRepository(): string {
+    return `http://${this.gateway}:8089/git/system-upgrade-controller.git`;
+  }
+
+  private buildGitRepos(): void {
+    const bare = join(this.root, 'http-git', 'system-upgrade-controller.git');
+    if (existsSync(bare)) return;
+    const work = join(this.root, 'http-git', 'work');
+    run('git', ['init', '-q', '-b', 'master', work]);
+    run('cp', ['-r', `${join(STANDINS, 'system-upgrade-controller')}/.`, work]);
+    const git = (...args: string[]) => run('git', ['-C', work, '-c', 'user.name=lab', '-c', 'user.email=lab@lab.invalid', ...args]);
+    git('add', '-A');
+    git('commit', '-q', '-m', 'lab stand-in of the release tree');
+    git('tag', PINNED.systemUpgradeController);
+    run('git', ['clone', '-q', '--bare', work, bare]);
+    run('git', ['-C', bare, 'update-server-info']);
+  }
+
   /** The k3s stand-in binary as an air-gapped install would upload it. */
   static k3sBinary(version: string): string {
     return readFileSync(join(STANDINS, 'k3s'), 'utf8').replace('@@VERSION@@', version);
@@ -601,13 +626,19 @@ export class Lab {
   async serveInstallScript(): Promise<string> {
     if (!this.http) {
       const body = Lab.installScript();
+      this.buildGitRepos();
+      const gitRoot = join(this.root, 'http-git');
       this.http = createServer((req, res) => {
         this.downloads.push(req.url ?? '');
         // As a static file server: the query string does not choose the file.
         const path = (req.url ?? '').split('?')[0]!;
         const file = this.served.get(path);
         const variant = Lab.installVariant(body, path);
-        if (variant !== undefined) {
+        const repoFile = path.startsWith('/git/') ? join(gitRoot, normalize(path.slice(5)).replace(/^(\.\.\/)+/, '')) : undefined;
+        if (repoFile && existsSync(repoFile) && statSync(repoFile).isFile()) {
+          res.writeHead(200, { 'content-type': 'application/octet-stream' });
+          res.end(readFileSync(repoFile));
+        } else if (variant !== undefined) {
           res.writeHead(200, { 'content-type': 'text/x-shellscript' });
           res.end(variant);
         } else if (file) {

@@ -15,7 +15,7 @@ export const status: Command = {
       import('../flux/watch.ts'),
       import('../flux/install.ts'),
     ]);
-    const [{ readApiNodes }, { platformUrls }] = await Promise.all([import('../k3s/cluster.ts'), import('../steps.ts')]);
+    const [{ readApiNodes }, { platformUrls }, { checkUpgrade, readPlans, upgradeLine }] = await Promise.all([import('../k3s/cluster.ts'), import('../steps.ts'), import('../k3s/upgrade.ts')]);
     const inv = await loadInventory(opts.inventory!);
     const sessionOpts = await nodeOptions(opts, io);
     let healthy = true;
@@ -34,18 +34,27 @@ export const status: Command = {
         io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
         io.out('  nodes:');
         const read = await readApiNodes(s);
-      if ('error' in read) {
-        io.out(`    ${read.error}`);
-        healthy = false;
-      } else {
-        for (const spec of cluster.nodes) {
-          const n = read.nodes.find((i) => i.name === spec.name);
-          const state = spec.planned && !n ? 'planned' : !n ? 'MISSING' : n.ready ? 'Ready' : 'NotReady';
-          if (state === 'MISSING' || state === 'NotReady') healthy = false;
-          io.out(`    ${spec.name.padEnd(16)} ${(n ? n.role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.version ?? ''}${n?.unschedulable ? ' (cordoned)' : ''}`.trimEnd());
+        if ('error' in read) {
+          io.out(`    ${read.error}`);
+          healthy = false;
+        } else {
+          for (const spec of cluster.nodes) {
+            const n = read.nodes.find((i) => i.name === spec.name);
+            const state = spec.planned && !n ? 'planned' : !n ? 'MISSING' : n.ready ? 'Ready' : 'NotReady';
+            if (state === 'MISSING' || state === 'NotReady') healthy = false;
+            io.out(`    ${spec.name.padEnd(16)} ${(n ? n.role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.version ?? ''}${n?.unschedulable ? ' (cordoned)' : ''}`.trimEnd());
+          }
+          io.out('  upgrades:');
+          io.out(`    ${upgradeLine(checkUpgrade(cluster, read.nodes))}`);
+          const plans = await readPlans(s).catch((e: Error) => e);
+          if (plans instanceof Error) io.out(`    ${plans.message}`);
+          else if (plans.length === 0) io.out('    no upgrade Plans on the cluster yet (Flux applies them with system-upgrade-controller)');
+          for (const p of plans instanceof Error ? [] : plans) {
+            const where = p.complete ? 'complete' : p.applying.length > 0 ? `upgrading ${p.applying.join(', ')}` : 'waiting';
+            io.out(`    Plan ${p.name.padEnd(12)} ${(p.version ?? '?').padEnd(16)} ${where}${p.message ? `: ${p.message}` : ''}`);
+          }
         }
-      }
-      io.out('  flux:');
+        io.out('  flux:');
         if (!flux) {
           io.out('    not installed (bramble flux hands the cluster over)');
           healthy = false;

@@ -140,8 +140,14 @@ export async function watchReconciliation(first: Session, o: WatchOptions): Prom
       if (!obj) return { ref, state: 'waiting' };
       let ready = obj.ready === 'True' && obj.current;
       if (ready && ref.kind === 'GitRepository' && ref.name === 'flux-system') ready = sourceCurrent;
-      // Every rendered layer reads the same source: Ready at an older revision is not done.
-      if (ready && ref.kind === 'Kustomization') ready = sourceCurrent && obj.revision === source!.revision;
+      // A layer read from this repository is done only at the pushed revision; one read from
+      // another source (an upstream release) only at that source's current artifact.
+      if (ready && ref.kind === 'Kustomization') {
+        const from = (obj.spec?.sourceRef as { name?: string; namespace?: string } | undefined) ?? {};
+        const own = (from.name ?? 'flux-system') === 'flux-system';
+        const other = own ? undefined : byKey.get(`GitRepository/${from.namespace ?? obj.namespace}/${from.name}`);
+        ready = own ? sourceCurrent && obj.revision === source!.revision : other?.ready === 'True' && obj.revision === other.revision;
+      }
       if (ready) return { ref, state: 'ready', obj };
       const failing = obj.stalled || (obj.ready === 'False' && !WAITING.has(obj.reason));
       return { ref, state: failing ? 'failing' : 'waiting', obj };

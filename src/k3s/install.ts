@@ -12,6 +12,7 @@ import { CMDLINE_FILES, MODULES_FILE, MULTIPATH_FILE, prepareNode } from '../nod
 import { BrambleError, detailOf } from '../errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
+import { checkUpgrade, type UpgradeCheck } from './upgrade.ts';
 import { K3S_PROBE, k3sState, missingPieces, parseFacts, type K3sState } from './state.ts';
 import { apiUrl, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
 
@@ -42,11 +43,15 @@ export interface NodeOutcome {
   disruptive?: string[];
   step?: string;
   detail?: string;
+  /** The k3s upgrade the Plans will bring this node, e.g. "v1.35.6+k3s1 -> v1.36.4+k3s1". */
+  upgrade?: string;
 }
 
 export interface ClusterOutcome {
   cluster: string;
   nodes: NodeOutcome[];
+  /** The version change the inventory asks for, as checked against the running cluster. */
+  upgrade?: UpgradeCheck;
   kubeconfig?: { file: string; context: string; server: string };
   ok: boolean;
 }
@@ -130,7 +135,7 @@ async function chooseToken(first: Session): Promise<string> {
   return ours || theirs || randomBytes(32).toString('hex');
 }
 
-async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, first: () => Session, o: InstallOptions): Promise<NodeOutcome> {
+async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, first: () => Session, o: InstallOptions, upgrade: UpgradeCheck | undefined): Promise<NodeOutcome> {
   const node = link.node;
   o.onNode?.(node.name, 'start');
   const prepared = await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note });
@@ -138,7 +143,9 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   const s = link.session;
   const state = await inspectNode(s);
   if (state.install === 'complete' && state.version !== cluster.k3sVersion) {
-    throw new SshError(node.name, 'k3s version', `k3s ${state.version} is installed but the inventory pins ${cluster.k3sVersion}; bramble does not change versions in place: see docs/nodes.md, "Upgrading k3s"`);
+    // The Plans in Git change versions; bramble only checks that the change is one the cluster can take.
+    if (!upgrade) throw new SshError(node.name, 'k3s upgrade', `k3s ${state.version} is installed and the inventory says ${cluster.k3sVersion}, but the cluster's API does not answer, so the upgrade cannot be checked; bring the first server back and run again`);
+    outcome.upgrade = `${state.version} -> ${cluster.k3sVersion}, by the ${node.role === 'server' ? 'k3s-server' : 'k3s-agent'} Plan once published`;
   }
   if (state.unit && state.unit !== unitName(node)) {
     throw new SshError(node.name, 'k3s role', `k3s is installed here as ${state.unit === 'k3s' ? 'a server' : 'an agent'} but the inventory says ${node.role}; reset the node first (bramble reset)`);
@@ -216,13 +223,20 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
     for (const n of cluster.active) if (!outcomes.has(n.name)) record(skipped(n, `the first server ${firstSpec.name} is not reachable`));
     return done();
   }
+  // A version change is checked before any node is touched: a refused one changes nothing.
+  const api = await readApiNodes(firstLink.session, 'check the k3s version').catch(() => undefined);
+  const upgrade = api && !('error' in api) ? checkUpgrade(cluster, api.nodes) : undefined;
+  if (upgrade?.problem) {
+    for (const n of cluster.active) if (!outcomes.has(n.name)) record({ node: n.name, role: n.role, status: 'failed', changes: [], step: 'k3s upgrade', detail: upgrade.problem });
+    return { ...done(), upgrade };
+  }
   const token = await chooseToken(firstLink.session).catch(() => randomBytes(32).toString('hex'));
   try {
-    record(await installNode(firstLink, cluster, token, () => firstLink.session, o));
+    record(await installNode(firstLink, cluster, token, () => firstLink.session, o, upgrade));
   } catch (e) {
     record(failed(firstSpec, e));
     for (const n of cluster.active) if (!outcomes.has(n.name)) record(skipped(n, `the first server ${firstSpec.name} failed`));
-    return done();
+    return { ...done(), upgrade };
   }
   // Others join with the full token, which pins the cluster's CA. (A dry run
   // on a new cluster has none yet: its joins show as installs either way.)
@@ -236,7 +250,7 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
       continue;
     }
     try {
-      record(await installNode(byName.get(server.name)!, cluster, joinToken, () => firstLink.session, o));
+      record(await installNode(byName.get(server.name)!, cluster, joinToken, () => firstLink.session, o, upgrade));
     } catch (e) {
       record(failed(server, e));
       serverFailed = server.name;
@@ -244,12 +258,12 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   }
   const agents = cluster.agents.filter((a) => !outcomes.has(a.name));
   await pool(agents, o.agentConcurrency, (a) =>
-    installNode(byName.get(a.name)!, cluster, joinToken, () => firstLink.session, o)
+    installNode(byName.get(a.name)!, cluster, joinToken, () => firstLink.session, o, upgrade)
       .catch((e) => failed(a, e))
       .then(record),
   );
 
-  const result = done();
+  const result = { ...done(), upgrade };
   if (o.kubeconfig && !o.dryRun) result.kubeconfig = await fetchKubeconfig(cluster, firstLink.session, o.kubeconfig);
   return result;
 }

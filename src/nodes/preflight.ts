@@ -133,7 +133,7 @@ export function judge(node: NodeSpec, cluster: ClusterSpec, inv: Inventory, f: R
   const role = k3s.unit === 'k3s' ? 'server' : k3s.unit === 'k3s-agent' ? 'agent' : 'unknown role';
   if (k3s.install === 'absent') add('k3s', 'pass', 'not installed');
   else if (k3s.install === 'partial') add('k3s', 'warn', `${missingPieces(k3s)}; install and apply complete it by running the install script again`);
-  else if (k3s.version !== cluster.k3sVersion) add('k3s', 'warn', `${k3s.version} is installed (${role}); the inventory pins ${cluster.k3sVersion}: bramble will not change versions, see the upgrade docs`);
+  else if (k3s.version !== cluster.k3sVersion) add('k3s', 'pass', `${k3s.version} is installed (${role}); the inventory says ${cluster.k3sVersion}, which the upgrade Plans bring once published (after the upgrade check)`);
   else add('k3s', 'pass', `${k3s.version} installed (${role})`);
 
   return checks;
