@@ -227,7 +227,7 @@ export const Cluster = Type.Object(
     name: DnsLabel,
     environment: Type.Optional(Type.String()),
     vlan: Type.Integer({ minimum: 1, maximum: 4094, description: 'id of the VLAN the nodes sit on' }),
-    apiEndpoint: Type.Optional(Type.String({ minLength: 1, description: 'a VIP or DNS name for the API server, added to tls-san' })),
+    apiEndpoint: Type.Optional(Type.String({ minLength: 1, description: 'a VIP or DNS name for the API server: added to tls-san and written into the kubeconfig. An IPv4 address is checked like a node address (on the VLAN, outside DHCP pools, unused). bramble does not yet run the VIP itself (kube-vip): something on the site must answer there' })),
     jumpHost: Type.Optional(
       Type.Object(
         {
