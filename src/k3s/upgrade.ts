@@ -2,25 +2,23 @@
 // the inventory's k3s version, and system-upgrade-controller on the cluster
 // does the rest. bramble's part is to refuse, before anything is pushed, a
 // version change the cluster cannot take, and to show how far it has got.
+import { versionTriple } from '../inventory/check.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { BrambleError } from '../errors.ts';
 import type { Session } from '../ssh/session.ts';
 import type { ApiNode } from './cluster.ts';
 
-type Release = { triple: [number, number, number]; build: number };
-
-function release(v: string): Release | undefined {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)(?:-rc\d+)?(?:\+k3s(\d+))?/.exec(v);
-  return m ? { triple: [Number(m[1]), Number(m[2]), Number(m[3])], build: Number(m[4] ?? 0) } : undefined;
+/** The +k3sN build of a k3s release (0 when there is none). */
+function k3sBuild(v: string): number {
+  return Number(/\+k3s(\d+)$/.exec(v)?.[1] ?? 0);
 }
 
 /** <0, 0, >0 as k3s release `a` is older than, the same as, or newer than `b`. */
 export function compareK3s(a: string, b: string): number {
-  const x = release(a);
-  const y = release(b);
-  if (!x || !y) return a === b ? 0 : a < b ? -1 : 1;
-  for (let i = 0; i < 3; i++) if (x.triple[i] !== y.triple[i]) return x.triple[i]! - y.triple[i]!;
-  return x.build - y.build;
+  const x = versionTriple(a);
+  const y = versionTriple(b);
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return k3sBuild(a) - k3sBuild(b);
 }
 
 export interface UpgradeCheck {
@@ -50,8 +48,8 @@ export function checkUpgrade(cluster: ClusterSpec, nodes: ApiNode[]): UpgradeChe
   }
   if (behind.length === 0) return check;
   const oldest = [...behind].sort((a, b) => compareK3s(a.version, b.version))[0]!;
-  const [fromMajor, fromMinor] = release(oldest.version)?.triple ?? [0, 0];
-  const [toMajor, toMinor] = release(to)?.triple ?? [0, 0];
+  const [fromMajor, fromMinor] = versionTriple(oldest.version);
+  const [toMajor, toMinor] = versionTriple(to);
   if (fromMajor !== toMajor || toMinor > fromMinor + 1) {
     check.problem = `${oldest.node} runs k3s ${oldest.version}; going to ${to} skips a minor release, and Kubernetes upgrades one minor release at a time: set k3s.version to the newest v${fromMajor}.${fromMinor + 1} release first, publish, and let the Plans finish`;
     return check;
