@@ -86,7 +86,7 @@ interface KubePlan {
 export async function readPlans(server: Session): Promise<PlanProgress[]> {
   const r = await server.exec('k3s kubectl get plans.upgrade.cattle.io -A -o json', { sudo: true, check: false, step: 'read upgrade plans' });
   if (r.code !== 0) {
-    if (/the server doesn't have a resource type|no matches for kind|not found/i.test(r.stderr)) return [];
+    if (/the server doesn't have a resource type/.test(r.stderr)) return [];
     throw new BrambleError(`the upgrade Plans cannot be read: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, { step: 'read upgrade plans' });
   }
   const items = (JSON.parse(r.stdout) as { items: KubePlan[] }).items;
