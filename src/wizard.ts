@@ -149,11 +149,12 @@ function usedAddresses(d: Draft, except: string): Map<string, string> {
   const used = new Map<string, string>();
   for (const v of raw.vlans ?? []) used.set(v.gateway, `the gateway of VLAN ${v.id}`);
   if (raw.nas && except !== 'nas') used.set(raw.nas.address, 'the NAS');
-  (raw.clusters ?? []).forEach((c, ci) =>
+  (raw.clusters ?? []).forEach((c, ci) => {
     (c.nodes ?? []).forEach((n, ni) => {
       if (except !== `${ci}/${ni}`) used.set(n.address, `node ${n.name}`);
-    }),
-  );
+    });
+    if (c.apiEndpoint && except !== `api/${ci}`) used.set(c.apiEndpoint, `the API address of cluster ${c.name}`);
+  });
   return used;
 }
 
@@ -304,6 +305,16 @@ async function askCluster(d: Draft, ask: Ask, io: Io, ci: number): Promise<void>
     const why = serverProblem(d, ci);
     if (!why) break;
     io.out(`  ${why}; go through the nodes again`);
+  }
+  // Several servers (planned ones too) share one API address; a single server's is its own.
+  if (d.raw().clusters![ci]!.nodes.filter((x) => x.role === 'server').length > 1 || d.get(p('apiEndpoint'))) {
+    const endpoint = await ask.text(`${name}: API address shared by its servers (a free static address on the VLAN, which kube-vip holds, or a DNS name; empty: the first server's address)`, {
+      default: d.get(p('apiEndpoint')),
+      optional: true,
+      check: (v) => (/^[0-9.]+$/.test(v) ? addressCheck(d, () => vlan, `api/${ci}`)(v) : format('hostname')(v)),
+    });
+    if (endpoint) d.set(p('apiEndpoint'), endpoint);
+    else d.delete(p('apiEndpoint'));
   }
   const nodes = d.raw().clusters![ci]!.nodes.filter((x) => !x.planned);
   const replicas = defaultReplicas(nodes.length);

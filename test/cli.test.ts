@@ -18,11 +18,13 @@ test('validate accepts the reference and the second inventory', () => {
 test('validate reports located errors on stderr with exit 1 and no stack trace', () => {
   const dir = tempDir();
   const bad = join(dir, 'bad.yaml');
-  writeFileSync(bad, readFileSync(HOMELAB, 'utf8').replace('address: 192.168.100.12', 'address: 192.168.100.200'));
+  const text = readFileSync(HOMELAB, 'utf8').replace('address: 192.168.100.12', 'address: 192.168.100.200');
+  writeFileSync(bad, text);
+  const line = text.split('\n').findIndex((l) => l.includes('192.168.100.200')) + 1;
   const r = bramble(['validate', '-i', bad]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr, `${bad}:114:18: clusters[1].nodes[1].address: 192.168.100.200 is inside the DHCP pool of VLAN 100 (ServerLAN) 192.168.100.150-192.168.100.254; use a static address outside it\n`);
+  assert.equal(r.stderr, `${bad}:${line}:18: clusters[1].nodes[1].address: 192.168.100.200 is inside the DHCP pool of VLAN 100 (ServerLAN) 192.168.100.150-192.168.100.254; use a static address outside it\n`);
 });
 
 test('a missing inventory file is one clear line', () => {

@@ -38,6 +38,8 @@ const CASES: Case[] = [
   { prompt: /^Cluster 2: name/, bad: 'staging', path: ['clusters', 1, 'name'], value: 'staging' },
   { prompt: /^Node 2: hostname/, bad: 'pi5-staging', path: ['clusters', 1, 'nodes', 1, 'name'], value: 'pi5-staging' },
   { prompt: /^rk1-2: static address/, bad: '192.168.100.11', path: ['clusters', 1, 'nodes', 1, 'address'], value: '192.168.100.11' },
+  { prompt: /^production: API address/, bad: '192.168.100.13', path: ['clusters', 1, 'apiEndpoint'], value: '192.168.100.13' },
+  { prompt: /^production: API address/, bad: '192.168.100.160', path: ['clusters', 1, 'apiEndpoint'], value: '192.168.100.160' },
   { prompt: /^production: Longhorn replicas/, bad: '4', path: ['clusters', 1, 'platform', 'longhorn', 'replicas'], value: 4 },
 ];
 

@@ -118,6 +118,8 @@ test('init writes the reference site from answers at a terminal, rejecting wrong
     { prompt: /rk1-4: static address/, type: '192.168.100.14' },
     { prompt: /rk1-4: role/, choose: 'agent' },
     { prompt: /rk1-4: planned only/, type: 'y' },
+    { prompt: /production: API address/, type: '192.168.100.13', rejected: /address 192\.168\.100\.13 is already used by node rk1-3/ },
+    { prompt: /production: API address/, type: '192.168.100.19' },
     { prompt: /Networks allowed/, type: '192.168.30.0/24, 192.168.100.0/24' },
   ]);
   assert.equal(code, 0, screen);

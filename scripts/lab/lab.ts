@@ -379,6 +379,12 @@ export class Lab {
     writeFileSync(entry, JSON.stringify({ ...JSON.parse(readFileSync(entry, 'utf8')), state: 'stopped' }));
   }
 
+  /** The node's k3s runs again, as an enabled unit does when its board is back. */
+  k3sUp(name: string): void {
+    const entry = join(this.root, 'cluster', `${name}.json`);
+    writeFileSync(entry, JSON.stringify({ ...JSON.parse(readFileSync(entry, 'utf8')), state: 'running' }));
+  }
+
   /** How many times a node has gone down for a reboot. */
   reboots(name: string): number {
     const f = join(this.node(name).dir, 'boots.log');

@@ -4,8 +4,8 @@
 // after which Flux manages them from Git.
 import type { Session } from '../ssh/session.ts';
 import { shQuote, SshError } from '../ssh/session.ts';
+import { MANIFESTS_DIR } from '../k3s/config.ts';
 
-export const MANIFESTS_DIR = '/var/lib/rancher/k3s/server/manifests';
 export const FLUX_MANIFEST = `${MANIFESTS_DIR}/bramble-flux.yaml`;
 
 /** The first line bramble writes above the upstream manifest: what it holds and where it came from. */

@@ -274,12 +274,6 @@ export function checkMeaning(raw: RawInventory): Finding[] {
     const vlan = vlanById.get(c.vlan);
     if (!vlan) err([...cp, 'vlan'], `no VLAN with id ${c.vlan}; known: ${[...vlanById.keys()].join(', ')}`);
 
-    // An API address (a VIP) is a static address on the cluster's VLAN like a node's; a DNS name is the owner's to resolve.
-    if (c.apiEndpoint && ipaddr.IPv4.isValidFourPartDecimal(c.apiEndpoint)) {
-      staticAddress(c.apiEndpoint, [...cp, 'apiEndpoint'], vlan);
-      claim(c.apiEndpoint, [...cp, 'apiEndpoint'], `the API address of cluster ${c.name}`);
-    }
-
     c.nodes.forEach((n, ni) => {
       const np = [...cp, 'nodes', ni];
       const taken = nodeNameProblem(n.name, nodeNames);
@@ -292,6 +286,12 @@ export function checkMeaning(raw: RawInventory): Finding[] {
         else if (!LABEL_VALUE.test(v)) err([...np, 'labels', k], `"${v}" is not a valid Kubernetes label value (at most 63 of A-Z a-z 0-9 - _ .)`);
       }
     });
+
+    // An API address (a VIP) is a static address on the cluster's VLAN like a node's; a DNS name is the owner's to resolve.
+    if (c.apiEndpoint && ipaddr.IPv4.isValidFourPartDecimal(c.apiEndpoint)) {
+      staticAddress(c.apiEndpoint, [...cp, 'apiEndpoint'], vlan);
+      claim(c.apiEndpoint, [...cp, 'apiEndpoint'], `the API address of cluster ${c.name}`);
+    }
 
     const active = activeNodes(c);
     const servers = active.filter((n) => n.role === 'server');

@@ -10,6 +10,8 @@ export const PINNED = {
   csiDriverNfs: '4.13.4',
   /** Its Git tag: Flux applies the release's own manifests from the project's repository. */
   systemUpgradeController: 'v0.20.1',
+  /** The image tag of kube-vip, which holds an HA cluster's API address. */
+  kubeVip: 'v1.2.3',
 } as const;
 
 /** The charts' names as their projects write them, for `bramble --version`. */
@@ -81,4 +83,5 @@ export const DEFAULTS = {
   longhornDataPath: '/var/lib/longhorn',
   alerts: { nfsLatencyMs: 500, volumeUsagePercent: 80, temperatureCelsius: 80 },
   upgrade: { image: 'rancher/k3s-upgrade', controllerRepository: 'https://github.com/rancher/system-upgrade-controller', drainTimeout: '10m' },
+  kubeVip: { image: 'ghcr.io/kube-vip/kube-vip' },
 } as const;

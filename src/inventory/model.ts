@@ -1,5 +1,6 @@
 // The resolved inventory: every default filled in, every reference followed.
 // Everything after loading (planning, rendering, nodes) reads only this.
+import ipaddr from 'ipaddr.js';
 import { BrambleError } from '../errors.ts';
 import { PINNED, PROFILES, DEFAULTS } from './defaults.ts';
 import type { RawCluster, RawInventory, RawNode, RawPlatform, RawSsh, RawVlan } from './schema.ts';
@@ -92,6 +93,8 @@ export interface ClusterSpec {
   environment: string;
   vlan: Vlan;
   apiEndpoint?: string;
+  /** kube-vip holding apiEndpoint on the servers; absent when the endpoint is a name or the site answers there itself. */
+  kubeVip?: { address: string; image: string; version: string; interface?: string };
   jumpHost?: { address: string; ssh: SshSettings; hostKey?: string };
   datastore: 'etcd' | 'sqlite';
   k3sVersion: string;
@@ -182,6 +185,12 @@ function toVlan(v: RawVlan): Vlan {
 }
 
 /** Assumes the inventory passed schema and meaning checks. */
+/** kube-vip runs for an IPv4 apiEndpoint unless the owner says the site answers there itself. */
+function kubeVipFor(endpoint: string | undefined, o: { enabled?: boolean; image?: string; version?: string; interface?: string }): ClusterSpec['kubeVip'] {
+  if (!endpoint || !ipaddr.IPv4.isValidFourPartDecimal(endpoint) || o.enabled === false) return undefined;
+  return { address: endpoint, image: o.image ?? DEFAULTS.kubeVip.image, version: o.version ?? PINNED.kubeVip, ...(o.interface ? { interface: o.interface } : {}) };
+}
+
 export function resolve(raw: RawInventory, source: string): Inventory {
   const domain = raw.site.domain ?? DEFAULTS.domain;
   const siteSsh = ssh(raw.site.ssh);
@@ -234,6 +243,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       environment: c.environment ?? c.name,
       vlan,
       apiEndpoint: c.apiEndpoint,
+      kubeVip: kubeVipFor(c.apiEndpoint, { ...raw.site.k3s.kubeVip, ...c.k3s?.kubeVip }),
       jumpHost: c.jumpHost && { address: c.jumpHost.address, ssh: deepMerge<SshSettings>(siteSsh, c.jumpHost.ssh), hostKey: c.jumpHost.hostKey },
       datastore: c.datastore ?? (servers.length > 1 ? 'etcd' : 'sqlite'),
       k3sVersion: c.k3s?.version ?? raw.site.k3s.version,

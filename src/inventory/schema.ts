@@ -50,6 +50,17 @@ const K3sInstall = {
       { ...closed, description: 'how k3s is upgraded: Plans of system-upgrade-controller, rendered into Git, with the version from k3s.version' },
     ),
   ),
+  kubeVip: Type.Optional(
+    Type.Object(
+      {
+        enabled: Type.Optional(withDefault(Type.Boolean({ description: 'run kube-vip for an apiEndpoint that is an IPv4 address; false when something else on the site (a load balancer, the router) answers there' }), true)),
+        image: Type.Optional(withDefault(Type.String({ pattern: '^[a-z0-9][a-z0-9._/:-]*[a-z0-9]$', description: "kube-vip's image without its tag (a local registry's copy for an air-gapped site)" }), DEFAULTS.kubeVip.image)),
+        version: Type.Optional(withDefault(Type.String({ pattern: '^v[0-9]+\\.[0-9]+\\.[0-9]+$', description: "kube-vip's image tag" }), PINNED.kubeVip)),
+        interface: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9][a-zA-Z0-9._-]{0,14}$', description: "the servers' network interface on the cluster's VLAN that carries the address; default: the interface of each server's default route" })),
+      },
+      { ...closed, description: "kube-vip, which holds the cluster's apiEndpoint on one of its servers (ARP, with leader election) and moves it when that server stops" },
+    ),
+  ),
 };
 
 export const Ssh = Type.Object(
@@ -227,7 +238,7 @@ export const Cluster = Type.Object(
     name: DnsLabel,
     environment: Type.Optional(Type.String()),
     vlan: Type.Integer({ minimum: 1, maximum: 4094, description: 'id of the VLAN the nodes sit on' }),
-    apiEndpoint: Type.Optional(Type.String({ minLength: 1, description: 'a VIP or DNS name for the API server: added to tls-san and written into the kubeconfig. An IPv4 address is checked like a node address (on the VLAN, outside DHCP pools, unused). bramble does not yet run the VIP itself (kube-vip): something on the site must answer there' })),
+    apiEndpoint: Type.Optional(Type.String({ minLength: 1, description: "the cluster's one stable API address: an IPv4 address (a VIP that kube-vip holds on one of the servers, see k3s.kubeVip) or a DNS name the site resolves. It goes into tls-san, joining nodes and the kubeconfig use it, and bramble waits for it to answer before any node joins. An IPv4 address is checked like a node address (on the VLAN, outside DHCP pools, unused). Without it, everything uses the first server's address" })),
     jumpHost: Type.Optional(
       Type.Object(
         {

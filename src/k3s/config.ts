@@ -9,6 +9,8 @@ export const CONFIG_FILE = '/etc/rancher/k3s/config.yaml';
 export const TOKEN_FILE = '/etc/rancher/k3s/bramble-token';
 export const SERVER_TOKEN = '/var/lib/rancher/k3s/server/token';
 export const KUBECONFIG = '/etc/rancher/k3s/k3s.yaml';
+/** k3s applies every manifest here at start and on each change; deleting a file leaves its objects. */
+export const MANIFESTS_DIR = '/var/lib/rancher/k3s/server/manifests';
 
 /** Git owns ingress and storage: k3s's bundled Traefik and local-path are off. */
 const DISABLED = ['traefik', 'local-storage'];
@@ -17,8 +19,9 @@ export function firstServer(cluster: ClusterSpec): NodeSpec {
   return cluster.servers[0]!;
 }
 
+/** The cluster's API: its apiEndpoint when it has one (kube-vip's address or the site's name), else the first server. */
 export function apiUrl(cluster: ClusterSpec): string {
-  return `https://${firstServer(cluster).address}:6443`;
+  return `https://${cluster.apiEndpoint ?? firstServer(cluster).address}:6443`;
 }
 
 function labels(cluster: ClusterSpec, node: NodeSpec): string[] {

@@ -15,6 +15,7 @@ import { readApiNodes } from './cluster.ts';
 import { checkUpgrade, type UpgradeCheck } from './upgrade.ts';
 import { K3S_PROBE, k3sState, missingPieces, parseFacts, type K3sState } from './state.ts';
 import { apiUrl, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
+import { KUBE_VIP_MANIFEST, KUBE_VIP_NAMESPACE, KUBE_VIP_OBJECTS, kubeVipManifest, probeApiAddress } from './kube-vip.ts';
 
 export interface InstallOptions {
   readyTimeoutMs: number;
@@ -154,6 +155,7 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   const tokenBefore = await ensureFile(s, TOKEN_FILE, token + '\n', 0o600, 'write token', { ...dry, secret: true });
   const configBefore = await ensureFile(s, CONFIG_FILE, k3sConfig(cluster, node), 0o600, 'write config', dry);
   const verb = o.dryRun ? 'write' : 'wrote';
+  if (node.role === 'server') outcome.changes.push(...(await placeKubeVip(s, cluster, node.name === firstServer(cluster).name, o.dryRun)));
   if (configBefore !== false) outcome.changes.push(configBefore === null ? `${verb} ${CONFIG_FILE}` : `${verb} ${CONFIG_FILE} (${changedSettings(configBefore, k3sConfig(cluster, node)).join(', ')})`);
   if (tokenBefore !== false) outcome.changes.push(`${verb} ${TOKEN_FILE}`);
 
@@ -174,9 +176,55 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   }
   if (o.dryRun) return outcome;
   // Every node, changed or not: a node is done only when the API server lists it Ready.
-  await waitReady(node.name === firstServer(cluster).name ? s : first(), node.name, o.readyTimeoutMs);
+  const isFirst = node.name === firstServer(cluster).name;
+  await waitReady(isFirst ? s : first(), node.name, o.readyTimeoutMs);
+  // Nodes join through the API address, so it has to answer before any of them tries.
+  if (isFirst && cluster.apiEndpoint) await waitApiEndpoint(s, cluster, o.readyTimeoutMs);
   await prepared.settle?.();
   return outcome;
+}
+
+/**
+ * kube-vip's manifest in a server's auto-deploy folder when the cluster runs
+ * it, and gone when it no longer does, with its objects (k3s leaves them when
+ * the file goes).
+ */
+async function placeKubeVip(s: Session, cluster: ClusterSpec, isFirst: boolean, dryRun: boolean | undefined): Promise<string[]> {
+  const manifest = kubeVipManifest(cluster);
+  const verb = dryRun ? 'write' : 'wrote';
+  if (manifest) {
+    const before = await ensureFile(s, KUBE_VIP_MANIFEST, manifest, 0o600, 'write the kube-vip manifest', { dryRun });
+    return before === false ? [] : [`${verb} ${KUBE_VIP_MANIFEST} (kube-vip ${cluster.kubeVip!.version} holding ${cluster.kubeVip!.address})`];
+  }
+  const old = await s.readFile(KUBE_VIP_MANIFEST, { sudo: true, step: 'read the kube-vip manifest' });
+  if (old === undefined) return [];
+  if (dryRun) return [`remove ${KUBE_VIP_MANIFEST}${isFirst ? ' and the kube-vip objects' : ''} (the inventory no longer asks for kube-vip)`];
+  // The objects go first, while the file is still there to retry from if this fails.
+  if (isFirst) await retireKubeVip(s);
+  await s.exec(`rm -f ${KUBE_VIP_MANIFEST}`, { sudo: true, step: 'remove the kube-vip manifest' });
+  return [`removed ${KUBE_VIP_MANIFEST}${isFirst ? ' and the kube-vip objects' : ''} (the inventory no longer asks for kube-vip)`];
+}
+
+/** Delete the kube-vip objects a former manifest created; k3s does not when the file goes. */
+async function retireKubeVip(first: Session): Promise<void> {
+  const names = KUBE_VIP_OBJECTS.map((o) => `${o.kind}/${o.name}`);
+  const namespaced = KUBE_VIP_OBJECTS.filter((o) => o.namespaced).map((o) => `${o.kind}/${o.name}`);
+  const cluster = names.filter((n) => !namespaced.includes(n));
+  await first.exec(`k3s kubectl delete -n ${KUBE_VIP_NAMESPACE} --ignore-not-found ${namespaced.join(' ')} && k3s kubectl delete --ignore-not-found ${cluster.map(shQuote).join(' ')}`, { sudo: true, step: 'delete kube-vip' });
+}
+
+/** Ask the API at the cluster's address until it answers (see probeApiAddress). */
+async function waitApiEndpoint(first: Session, cluster: ClusterSpec, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const probe = await probeApiAddress(first, cluster);
+    if (probe.answers) return;
+    if (Date.now() > deadline) {
+      const who = cluster.kubeVip ? `kube-vip (kube-system/kube-vip-ds) has not taken ${cluster.kubeVip.address}` : `nothing answers at ${cluster.apiEndpoint} (k3s.kubeVip.enabled is false: the site provides this address)`;
+      throw new SshError(first.target.name, 'wait for the API address', `${probe.url} does not answer after ${Math.round(timeoutMs / 1000)} s: ${who}; last: ${probe.detail}. No other node joins until it does`);
+    }
+    await new Promise((res) => setTimeout(res, 1000));
+  }
 }
 
 function failed(node: NodeSpec, e: unknown): NodeOutcome {
@@ -272,13 +320,13 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
 export async function fetchKubeconfig(cluster: ClusterSpec, first: Session, file: string): Promise<ClusterOutcome['kubeconfig']> {
   const text = await first.readFile(KUBECONFIG, { sudo: true, step: 'read kubeconfig' });
   if (!text) return undefined;
-  const server = cluster.apiEndpoint ? `https://${cluster.apiEndpoint}:6443` : apiUrl(cluster);
+  const server = apiUrl(cluster);
   await writeKubeconfig(file, text, cluster.name, server);
   return { file, context: cluster.name, server };
 }
 
 /** What bramble itself puts on a node beside k3s, removed by reset. */
-const BRAMBLE_FILES = [TOKEN_FILE, CONFIG_FILE, MODULES_FILE, MULTIPATH_FILE, AIRGAP_DIR];
+const BRAMBLE_FILES = [TOKEN_FILE, CONFIG_FILE, MODULES_FILE, MULTIPATH_FILE, AIRGAP_DIR, KUBE_VIP_MANIFEST];
 
 /** What k3s's uninstall script would remove, for a partial install that never got one. */
 const K3S_PIECES = ['/usr/local/bin/k3s', '/usr/local/bin/k3s-killall.sh', '/etc/systemd/system/k3s.service', '/etc/systemd/system/k3s.service.env', '/etc/systemd/system/k3s-agent.service', '/etc/systemd/system/k3s-agent.service.env', '/etc/rancher/k3s', '/etc/rancher/node', '/var/lib/rancher/k3s'];
