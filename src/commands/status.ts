@@ -5,7 +5,7 @@ export const status: Command = {
   name: 'status',
   synopsis: '-i FILE [-c NAME]',
   summary: "nodes, Flux objects and the platform's URLs",
-  description: "nodes (role, Ready, version), Flux objects (Ready, revision, message) and the platform's URLs; exit 1 when anything is not Ready",
+  description: "the API address (answering, and which server holds it), nodes (role, Ready, version), upgrades, Flux objects (Ready, revision, message) and the platform's URLs; exit 1 when anything is not Ready or the API address does not answer",
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose'],
   async run(opts, io) {
     const [{ loadInventory }, { selectClusters }, { connectServer }, { readFluxObjects, refText }, { installedFlux }] = await Promise.all([
