@@ -126,7 +126,61 @@ export function repoOf(inv: Inventory, o: RunOptions): { repo: string; remote: s
 }
 
 /** Render, commit and push; `head` is the commit the remote's branch now holds. */
-export async function publishStep(inv: Inventory, o: RunOptions, io: Io, sessionOpts: SessionOptions | undefined, rendered?: RenderOutput): Promise<{ head: string; committed?: string; changes: number }> {
+/**
+ * Publishing Plans with another k3s version is the upgrade itself. apply and
+ * install check the change against the running cluster before they get here;
+ * `publish` alone checks it here, before anything is written.
+ */
+async function upgradeProblems(inv: Inventory, repo: string, plan: TreePlan, sessionOpts: SessionOptions): Promise<string[]> {
+  const [{ readFile }, { join }, { parseAllDocuments }, { connectServer }, { readApiNodes }, { checkUpgrade }] = await Promise.all([
+    import('node:fs/promises'),
+    import('node:path'),
+    import('yaml'),
+    import('./nodes/connect.ts'),
+    import('./k3s/cluster.ts'),
+    import('./k3s/upgrade.ts'),
+  ]);
+  const versionIn = (text: string) =>
+    parseAllDocuments(text)
+      .flatMap((d) => (Array.isArray(d) ? [] : [d.toJS() as { kind?: string; spec?: { version?: string } } | null]))
+      .find((o) => o?.kind === 'Plan')?.spec?.version;
+  const problems: string[] = [];
+  for (const cluster of inv.clusters) {
+    const path = `clusters/${cluster.name}/upgrades/plans.yaml`;
+    if (!plan.changes.some((c) => c.path === path && c.action === 'change')) continue;
+    const before = versionIn(await readFile(join(repo, path), 'utf8').catch(() => ''));
+    if (!before || before === cluster.k3sVersion) continue;
+    const change = `k3s ${before} -> ${cluster.k3sVersion} in the upgrade Plans`;
+    let first;
+    try {
+      first = await connectServer(cluster, sessionOpts);
+    } catch (e) {
+      problems.push(`${cluster.name}: ${change}, but no server answers to check it against: ${(e as Error).message}`);
+      continue;
+    }
+    try {
+      const read = await readApiNodes(first.session, 'check the k3s version');
+      if ('error' in read) problems.push(`${cluster.name}: ${change}, but the cluster's API does not answer to check it: ${read.error}`);
+      else {
+        const checked = checkUpgrade(cluster, read.nodes);
+        if (checked.problem) problems.push(`${cluster.name}: k3s upgrade: ${checked.problem}`);
+      }
+    } finally {
+      first.session.close();
+    }
+  }
+  return problems;
+}
+
+export async function publishStep(
+  inv: Inventory,
+  o: RunOptions,
+  io: Io,
+  sessionOpts: SessionOptions | undefined,
+  rendered?: RenderOutput,
+  /** Check a k3s version change against the clusters first (publish alone; apply has checked already). */
+  upgradeCheck?: SessionOptions,
+): Promise<{ head: string; committed?: string; changes: number }> {
   const [{ renderInventory }, { planTree, applyTree }, { checkPublishable, ensureRepo, publish, redactUrl }] = await Promise.all([import('./render/render.ts'), import('./render/tree.ts'), import('./git.ts')]);
   const { repo, remote } = repoOf(inv, o);
   if (!o.remote && sessionOpts && inv.git.provider === 'github') {
@@ -142,6 +196,8 @@ export async function publishStep(inv: Inventory, o: RunOptions, io: Io, session
   const out = rendered ?? (await renderInventory(inv, { clusters: o.cluster }));
   const plan = await planTree(repo, out.files, out.scopes, o.force);
   if (plan.conflicts.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, conflictLines(plan));
+  const refused = upgradeCheck ? await upgradeProblems(inv, repo, plan, upgradeCheck) : [];
+  if (refused.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, refused.map((l) => `  ${l}`));
   await applyTree(repo, plan, out.scopes);
   for (const l of changeLines(plan)) io.out(l);
 

@@ -237,7 +237,23 @@ test('a k3s version change the cluster cannot take is refused before anything is
     assert.match(r.stderr, /apply stopped before changing anything: \d problem\(s\) on the nodes\n {2}staging\/srv: k3s upgrade: /);
     assert.match(r.stderr, why);
     assert.equal(remoteHead(), head, 'nothing was pushed');
+    // publish alone makes the same check before it writes anything.
+    const plansBefore = readFileSync(join(repo, 'clusters/staging/upgrades/plans.yaml'), 'utf8');
+    const pub = await brambleAsync(['publish', ...args], env, 120_000);
+    assert.equal(pub.code, 1, pub.stdout + pub.stderr);
+    assert.match(pub.stderr, /^publish refused; nothing was written, committed or pushed:\n {2}staging: k3s upgrade: /m);
+    assert.match(pub.stderr, why);
+    assert.equal(readFileSync(join(repo, 'clusters/staging/upgrades/plans.yaml'), 'utf8'), plansBefore);
+    assert.equal(remoteHead(), head, 'nothing was pushed');
   }
+  // A version change nobody can check (no server answers) is not published either.
+  const unreachable = join(work, 'k3s-unreachable.yaml');
+  writeFileSync(unreachable, readFileSync(inv, 'utf8').replace(/version: v1\.35\.6\+k3s1/, 'version: v1.36.4+k3s1').replace(/^( {2}ssh:\n)/m, '$1    port: 2299\n'));
+  const head = remoteHead();
+  const pub = await brambleAsync(['publish', '-i', unreachable, '--known-hosts', knownHosts, '--repo', repo], env, 120_000);
+  assert.equal(pub.code, 1, pub.stdout + pub.stderr);
+  assert.match(pub.stderr, /\n {2}staging: k3s v1\.35\.6\+k3s1 -> v1\.36\.4\+k3s1 in the upgrade Plans, but no server answers to check it against: /);
+  assert.equal(remoteHead(), head, 'nothing was pushed');
 });
 
 test('the next minor k3s release goes out through Git as upgrade Plans; bramble leaves k3s on the nodes alone, and status follows', async () => {

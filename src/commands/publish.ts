@@ -6,14 +6,15 @@ export const publish: Command = {
   synopsis: '-i FILE [options]',
   summary: 'render, commit and push to the Git remote',
   description:
-    "render, commit bramble's files, push (never forced; rebases onto a remote that moved on). Commits only on `git.branch`: a work tree on another branch, or holding local commits that are not bramble's (its commits carry a `Generated-By: bramble` trailer), is refused before anything is written",
+    "render, commit bramble's files, push (never forced; rebases onto a remote that moved on). A k3s version change is first checked against the running cluster, as apply does. Commits only on `git.branch`: a work tree on another branch, or holding local commits that are not bramble's (its commits carry a `Generated-By: bramble` trailer), is refused before anything is written",
   options: ['inventory', 'cluster', 'repo', 'remote', 'force', 'known-hosts', 'accept-new-host-keys', 'verbose'],
   async run(opts, io) {
     const [{ loadInventory }, { publishStep }] = await Promise.all([import('../inventory/load.ts'), import('../steps.ts')]);
     const inv = await loadInventory(opts.inventory!);
-    // Only pushing to the inventory's own GitHub repository talks to the Git host (to create it).
-    const sessionOpts = opts.remote ? undefined : await nodeOptions(opts, io);
-    await publishStep(inv, runOptions(opts), io, sessionOpts);
+    const nodeOpts = await nodeOptions(opts, io);
+    // Only pushing to the inventory's own GitHub repository talks to the Git host (to create it);
+    // a k3s version change in the Plans is checked against its cluster over SSH.
+    await publishStep(inv, runOptions(opts), io, opts.remote ? undefined : nodeOpts, undefined, nodeOpts);
     return 0;
   },
 };
