@@ -196,7 +196,10 @@ export async function publishStep(
   const out = rendered ?? (await renderInventory(inv, { clusters: o.cluster }));
   const plan = await planTree(repo, out.files, out.scopes, o.force);
   if (plan.conflicts.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, conflictLines(plan));
-  const refused = upgradeCheck ? await upgradeProblems(inv, repo, plan, upgradeCheck) : [];
+  const { checkSecrets } = await import('./secrets/check.ts');
+  const { identityFor } = await import('./secrets/keys.ts');
+  const selected = inv.clusters.filter((c) => out.scopes.includes(`clusters/${c.name}`));
+  const refused = [...(await checkSecrets(repo, selected, (r) => identityFor(r))), ...(upgradeCheck ? await upgradeProblems(inv, repo, plan, upgradeCheck) : [])];
   if (refused.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, refused.map((l) => `  ${l}`));
   await applyTree(repo, plan, out.scopes);
   for (const l of changeLines(plan)) io.out(l);
@@ -204,6 +207,9 @@ export async function publishStep(
   // Stage bramble's own files only: generated ones, pruned ones, and seeds it just created.
   const added = new Set(plan.changes.map((c) => c.path));
   const paths = [...out.files.filter((f) => !f.seed || added.has(f.path)).map((f) => f.path), ...plan.changes.filter((c) => c.action === 'delete').map((c) => c.path)];
+  // The secrets `bramble secret set` wrote are bramble's too: checked above, committed with the render.
+  const { secretFiles } = await import('./secrets/store.ts');
+  for (const c of selected) paths.push(...(await secretFiles(repo, c)));
   const names = out.scopes.map((s) => s.slice('clusters/'.length));
   const result = await publish({ checked, paths, message: commitMessage(inv, names, plan) });
 
@@ -224,6 +230,19 @@ export async function renderedFor(inv: Inventory, cluster: ClusterSpec, rendered
   return { sync: docs.filter((d) => d.file.endsWith('/flux-system/gotk-sync.yaml')).map((d) => d.object as unknown), expected: expectedObjects(objects) };
 }
 
+/** The age identity of a cluster that keeps secrets, from the owner's keys; refused before anything reaches the cluster when it is not there. */
+async function clusterIdentity(cluster: ClusterSpec): Promise<string> {
+  const { identityFor, ageKeysFile } = await import('./secrets/keys.ts');
+  const id = await identityFor(cluster.sops!.recipient);
+  if (!id) {
+    throw new PhaseError(
+      `cluster ${cluster.name} keeps its secrets for age recipient ${cluster.sops!.recipient}, but neither ${ageKeysFile()} nor SOPS_AGE_KEY holds its key, so Flux could not decrypt them; put the key there (docs/secrets.md) and run again`,
+      1,
+    );
+  }
+  return id;
+}
+
 /**
  * Hand one cluster to Flux through a session on one of its servers and wait
  * for reconciliation. Throws PhaseError (exit 3 or 4) when Flux fails or is late.
@@ -232,7 +251,9 @@ export async function fluxStep(inv: Inventory, cluster: ClusterSpec, first: Sess
   const [{ gitHostFor }, { handOver }, { redactUrl }] = await Promise.all([import('./githost.ts'), import('./flux/handover.ts'), import('./git.ts')]);
   const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? (l) => io.err(l) : undefined });
   io.out(`handing over to Flux (${redactUrl(inv.git.url)}, branch ${inv.git.branch}, path clusters/${cluster.name})`);
+  const ageIdentity = cluster.sops ? await clusterIdentity(cluster) : undefined;
   const r = await handOver(cluster, first, host, await renderedFor(inv, cluster, rendered), {
+    ageIdentity,
     rotate: Boolean(o.rotateDeployKey),
     confirm: o.confirm,
     timeoutMs: o.fluxTimeoutMs,

@@ -13,6 +13,7 @@ import { preflight } from './preflight.ts';
 import { publish } from './publish.ts';
 import { render } from './render.ts';
 import { reset } from './reset.ts';
+import { secret } from './secret.ts';
 import { status } from './status.ts';
 import { validate } from './validate.ts';
 import { version } from './version.ts';
@@ -50,6 +51,7 @@ export const COMMANDS: Command[] = [
   apply,
   status,
   node,
+  secret,
   reset,
   completionCommand(() => COMMANDS),
   help,

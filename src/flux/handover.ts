@@ -5,7 +5,7 @@ import { GitHostError, type GitHost, type KeyState } from '../githost.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import { installFlux, applySync, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';
-import { applyFluxSecret, deleteFluxSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, type DeployKey } from './secret.ts';
+import { applyFluxSecret, deleteFluxSecret, ensureSopsAgeSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, type DeployKey } from './secret.ts';
 import { readFluxObjects, watchReconciliation, type ObjectRef, type WatchResult } from './watch.ts';
 
 export interface HandoverOptions {
@@ -18,6 +18,8 @@ export interface HandoverOptions {
   pollMs: number;
   /** The commit just pushed, when known. */
   commit?: string;
+  /** The cluster's age identity, for a cluster that keeps SOPS-encrypted secrets. */
+  ageIdentity?: string;
   note: (line: string) => void;
 }
 
@@ -70,6 +72,7 @@ export async function handOver(cluster: ClusterSpec, first: Session, host: GitHo
   const knownHosts = await host.knownHosts();
   const key = await ensureKey(cluster, first, host, knownHosts, o);
   o.note(`deploy key: ${key === 'exists' ? `in place (${host.label} accepts it)` : key}`);
+  if (o.ageIdentity) o.note(`age key (sops-age): ${await ensureSopsAgeSecret(first, o.ageIdentity)}`);
 
   const { version, installUrl } = cluster.platform.flux;
   const flux = await installFlux(first, version, installUrl);

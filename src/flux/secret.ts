@@ -7,6 +7,7 @@ import ssh2 from 'ssh2';
 // ssh2 is CommonJS: its `utils` is not a named export under ESM.
 const { utils } = ssh2;
 import { SshError, type Session } from '../ssh/session.ts';
+import { SOPS_AGE_KEY, SOPS_AGE_SECRET } from '../secrets/rules.ts';
 
 export interface DeployKey {
   /** OpenSSH private key. */
@@ -72,4 +73,30 @@ export async function deleteFluxSecret(first: Session, name: string): Promise<vo
 /** The public half of the deploy key the cluster holds now, if any: re-runs reuse it. */
 export async function clusterDeployKey(first: Session): Promise<string | undefined> {
   return (await readFluxSecret(first))?.publicKey;
+}
+
+/**
+ * The cluster's age identity in flux-system/sops-age, which the Kustomizations
+ * name for decryption; written on stdin only, and only when it differs. It
+ * must exist before the sync objects are applied, or Flux stops at "sops-age
+ * not found".
+ */
+export async function ensureSopsAgeSecret(first: Session, identity: string): Promise<'in place' | 'written'> {
+  const r = await first.exec(`k3s kubectl get secret ${SOPS_AGE_SECRET} -n flux-system -o json`, { sudo: true, check: false, step: `read the ${SOPS_AGE_SECRET} secret` });
+  if (r.code === 0) {
+    const data = (JSON.parse(r.stdout) as { data?: Record<string, string> }).data ?? {};
+    if (data[SOPS_AGE_KEY] && Buffer.from(data[SOPS_AGE_KEY], 'base64').toString('utf8').trim() === identity) return 'in place';
+  } else if (!/not ?found/i.test(r.stderr)) {
+    throw new SshError(first.target.name, `read the ${SOPS_AGE_SECRET} secret`, r.stderr.trim() || `exit ${r.code}`);
+  }
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: SOPS_AGE_SECRET, namespace: 'flux-system', labels: { 'app.kubernetes.io/managed-by': 'bramble' } },
+    type: 'Opaque',
+    data: { [SOPS_AGE_KEY]: Buffer.from(identity + '\n').toString('base64') },
+  };
+  const list = { apiVersion: 'v1', kind: 'List', items: [NAMESPACE, secret] };
+  await first.exec('k3s kubectl apply -f -', { sudo: true, stdin: JSON.stringify(list), step: `write the ${SOPS_AGE_SECRET} secret` });
+  return 'written';
 }

@@ -93,6 +93,8 @@ export interface ClusterSpec {
   environment: string;
   vlan: Vlan;
   apiEndpoint?: string;
+  /** The cluster's age recipient: its secrets in Git are SOPS-encrypted to it. */
+  sops?: { recipient: string };
   /** kube-vip holding apiEndpoint on the servers; absent when the endpoint is a name or the site answers there itself. */
   kubeVip?: { address: string; image: string; version: string; interface?: string };
   jumpHost?: { address: string; ssh: SshSettings; hostKey?: string };
@@ -243,6 +245,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       environment: c.environment ?? c.name,
       vlan,
       apiEndpoint: c.apiEndpoint,
+      sops: c.secrets ? { recipient: c.secrets.ageRecipient } : undefined,
       kubeVip: kubeVipFor(c.apiEndpoint, { ...raw.site.k3s.kubeVip, ...c.k3s?.kubeVip }),
       jumpHost: c.jumpHost && { address: c.jumpHost.address, ssh: deepMerge<SshSettings>(siteSsh, c.jumpHost.ssh), hostKey: c.jumpHost.hostKey },
       datastore: c.datastore ?? (servers.length > 1 ? 'etcd' : 'sqlite'),

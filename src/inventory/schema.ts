@@ -253,6 +253,17 @@ export const Cluster = Type.Object(
     k3s: Type.Optional(Type.Object({ version: Type.Optional(K3sVersion), ...K3sInstall }, closed)),
     nodes: Type.Array(Node, { minItems: 1 }),
     platform: Type.Optional(Platform),
+    secrets: Type.Optional(
+      Type.Object(
+        {
+          ageRecipient: Type.String({
+            pattern: '^age1[02-9ac-hj-np-z]{58}$',
+            description: "the public half of the cluster's age key (bramble secret init makes the pair): secrets under the cluster's folder are SOPS-encrypted to it, and Flux decrypts them with the private half in the cluster's sops-age secret",
+          }),
+        },
+        { ...closed, description: 'secrets kept in Git, SOPS-encrypted with age (docs/secrets.md)' },
+      ),
+    ),
   },
   closed,
 );

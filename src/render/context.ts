@@ -22,6 +22,8 @@ export interface ClusterContext {
   nas: { name: string } | undefined;
   alerts: Inventory['alerts'] & { nfsLatencySeconds: number };
   k3s: { version: string };
+  /** Whether the cluster keeps SOPS-encrypted secrets: its Kustomizations decrypt with sops-age. */
+  sops: boolean;
   upgrade: ClusterSpec['upgrade'] & {
     /** Drain a server before its upgrade: only where another node can take its pods. */
     drainServers: boolean;
@@ -45,6 +47,7 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
     nas: inv.nas && { name: inv.nas.name },
     alerts: { ...inv.alerts, nfsLatencySeconds: inv.alerts.nfsLatencyMs / 1000 },
     k3s: { version: cluster.k3sVersion },
+    sops: cluster.sops !== undefined,
     upgrade: { ...cluster.upgrade, drainServers: cluster.active.length > 1 },
   };
 }

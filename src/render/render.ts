@@ -1,6 +1,8 @@
 // Inventory in, the Flux repository's files out: rendered, parsed back,
 // validated, and only then handed to the tree writer.
+import { stringify } from 'yaml';
 import { selectClusters, type Inventory } from '../inventory/model.ts';
+import { ENCRYPTED_REGEX } from '../secrets/rules.ts';
 import { clusterContext, CLUSTERS_DIR } from './context.ts';
 import { loadTemplates, type Template } from './templates.ts';
 import { withHeader, type DesiredFile } from './tree.ts';
@@ -40,6 +42,22 @@ function runTemplate(t: Template, context: object, cluster: string): string {
   }
 }
 
+/** The sops CLI's configuration at the repository's root, for owners who use sops itself. */
+export const SOPS_CONFIG = '.sops.yaml';
+
+/**
+ * One creation rule per cluster that keeps secrets, from every cluster of the
+ * inventory (not only those being rendered): sops picks the first rule whose
+ * path_regex matches a file's path relative to this file.
+ */
+function sopsCreationRules(inv: Inventory): string | undefined {
+  const rules = inv.clusters
+    .filter((c) => c.sops)
+    .map((c) => ({ path_regex: `^${CLUSTERS_DIR}/${c.name}/.*\\.ya?ml$`, encrypted_regex: ENCRYPTED_REGEX, mac_only_encrypted: true, age: c.sops!.recipient }));
+  if (rules.length === 0) return undefined;
+  return `# sops encrypts a file under a cluster's folder to that cluster's age key\n# (bramble secret set does the same without sops).\n${stringify({ creation_rules: rules }, { lineWidth: 0 })}`;
+}
+
 export async function renderInventory(inv: Inventory, opts: { clusters?: string[]; templatesDir?: string } = {}): Promise<RenderOutput> {
   const templates = await loadTemplates(opts.templatesDir);
   const clusters = selectClusters(inv, opts.clusters);
@@ -64,6 +82,8 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
     for (const t of templates.seed) {
       const path = `${context.path}/${t.path}`;
       const body = runTemplate(t, context, cluster.name);
+      // A seed whose template has nothing for this cluster is not written.
+      if (body === '') continue;
       files.push({ path, content: body, seed: true });
       if (path.endsWith('.yaml')) {
         bodies.set(path, body);
@@ -73,6 +93,9 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
     checkReferences(bodies, [...clusterDocs, ...seedDocs], problems);
     docs.push(...clusterDocs);
   }
+
+  const sopsConfig = sopsCreationRules(inv);
+  if (sopsConfig) files.push({ path: SOPS_CONFIG, content: withHeader(sopsConfig, `site ${inv.site.name}`) });
 
   if (problems.length > 0) throw new RenderError(problems);
   files.sort((a, b) => a.path.localeCompare(b.path));

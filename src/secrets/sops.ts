@@ -17,11 +17,12 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { Decrypter, Encrypter, armor } from 'age-encryption';
 import { Document, isMap, isScalar, isSeq, parseDocument, Scalar, type Node, type Pair, YAMLMap } from 'yaml';
 import { BrambleError } from '../errors.ts';
+import { ENCRYPTED_REGEX } from './rules.ts';
+
+export { ENCRYPTED_REGEX };
 
 /** The sops release whose format this writes (the `version` field). */
 export const SOPS_FORMAT_VERSION = '3.13.2';
-/** What bramble encrypts in a Kubernetes object: the values under data and stringData, never its kind or name. */
-export const ENCRYPTED_REGEX = '^(data|stringData)$';
 
 const IV_BYTES = 32;
 const ENC = /^ENC\[AES256_GCM,data:(.*),iv:(.+),tag:(.+),type:(.+)\]$/;
@@ -245,7 +246,9 @@ export interface EncryptOptions {
  */
 export async function encryptSops(plain: Document, o: EncryptOptions): Promise<string> {
   if (o.recipients.length === 0) throw new SopsError('no age recipient to encrypt to');
-  const doc = plain.clone();
+  // Through text, so that every value is a node: a value set as a plain JS
+  // string is no Scalar, and the walk below would pass it by.
+  const doc = parseDocument(plain.toString({ lineWidth: 0 }));
   if (doc.has('sops')) throw new SopsError('the document already has a sops block');
   stripComments(doc.contents);
   doc.commentBefore = null;
@@ -270,6 +273,11 @@ export async function encryptSops(plain: Document, o: EncryptOptions): Promise<s
     if (!kept) reused = false;
     node.value = encValue(dataKey, kept ?? randomBytes(IV_BYTES), toBytes(value, type), ad, type);
     node.type = Scalar.PLAIN;
+  }
+  for (const { node, path } of leaves(doc.contents, [])) {
+    if (shouldEncrypt(path, rules) && node.value !== '' && !(typeof node.value === 'string' && ENC.test(node.value))) {
+      throw new SopsError(`${path.join('.')}: would be written unencrypted; nothing was written`);
+    }
   }
   // Same values, same keys, same recipients: the file as it is, untouched.
   if (reused && prev && sameValueSet(prev, doc)) return prev.text;

@@ -1,0 +1,99 @@
+import type { Command } from './command.ts';
+import { UsageError } from './command.ts';
+import { isInteractive } from './shared.ts';
+
+const ACTIONS = ['init', 'set', 'show'] as const;
+
+/** A value from standard input when it is not a terminal (one trailing newline dropped), else a masked prompt: never from the command line. */
+async function readValue(key: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  }
+  const { password } = await import('@inquirer/prompts');
+  return password({ message: `value for ${key}:`, mask: '*' });
+}
+
+export const secret: Command = {
+  name: 'secret',
+  synopsis: 'init|set|show -i FILE -c NAME [SECRET [KEY]]',
+  summary: "a cluster's secrets in Git, SOPS-encrypted with its age key",
+  description:
+    "`init`: make the cluster's age key pair; the private key goes into your age keys file (0600, where sops looks) and, at the next apply, into the cluster's sops-age secret; the public key into the inventory (`secrets.ageRecipient`); it shows its plan and asks first (or `--yes`). `set SECRET KEY`: encrypt one value (read from standard input, or asked for at a terminal; never an argument) into `clusters/<cluster>/secrets/<namespace>-<name>.sops.yaml` in the work tree (`--repo`), listed in that folder's kustomization.yaml; publish or apply sends it. SECRET is NAMESPACE/NAME or NAME (namespace default). `show SECRET [KEY]`: decrypt with your copy of the key and print it",
+  options: ['inventory', 'cluster', 'repo', 'yes'],
+  notes: { cluster: 'exactly one', repo: 'the Git work tree holding clusters/ (default: .)', yes: 'init: no confirmation' },
+  args: [
+    { name: 'action', values: [...ACTIONS], required: true },
+    { name: 'secret', values: [], required: false },
+    { name: 'key', values: [], required: false },
+  ],
+  async run(opts, io) {
+    const [action, name, key] = (opts.args ?? []) as [string, string | undefined, string | undefined];
+    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`secret takes init, set or show, not "${action}"`);
+    if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError(`secret ${action} needs exactly one --cluster NAME`);
+    const [{ loadInventory }, { selectClusters }, store, { ageKeysFile }] = await Promise.all([
+      import('../inventory/load.ts'),
+      import('../inventory/model.ts'),
+      import('../secrets/store.ts'),
+      import('../secrets/keys.ts'),
+    ]);
+    const inv = await loadInventory(opts.inventory!);
+    const [cluster] = selectClusters(inv, opts.cluster);
+    const repo = opts.repo ?? '.';
+
+    if (action === 'init') {
+      if (name !== undefined) throw new UsageError('secret init takes no SECRET');
+      if (cluster!.sops) {
+        io.out(`cluster ${cluster!.name} already has an age key: ${cluster!.sops.recipient}; nothing to do`);
+        return 0;
+      }
+      io.out(`secret init for cluster ${cluster!.name}:`);
+      io.out(`  1. make an age key pair (X25519)`);
+      io.out(`  2. append the private key to ${ageKeysFile()} (0600): keep a copy of this file somewhere safe; without it the secrets cannot be read or changed`);
+      io.out(`  3. write the public key into ${opts.inventory} as clusters[${inv.clusters.indexOf(cluster!)}].secrets.ageRecipient`);
+      io.out(`  then: the next render adds the secrets layer and .sops.yaml, and the next apply puts the private key in the cluster's flux-system/sops-age secret`);
+      if (!opts.yes) {
+        if (!isInteractive()) {
+          io.err('secret init changes your keys file and inventory. Run it at a terminal to confirm, or pass --yes.');
+          return 1;
+        }
+        const { confirm } = await import('@inquirer/prompts');
+        if (!(await confirm({ message: 'Go ahead?', default: false }))) {
+          io.err('not confirmed; nothing was changed');
+          return 1;
+        }
+      }
+      const made = await store.initClusterKey(inv, cluster!, opts.inventory!);
+      io.out(`cluster ${cluster!.name}: age key ${made.recipient}; private key in ${made.keysFile}; inventory updated`);
+      return 0;
+    }
+
+    if (name === undefined) throw new UsageError(`secret ${action} needs SECRET (NAMESPACE/NAME or NAME)`);
+    const ref = store.parseSecretRef(name);
+    if (action === 'set') {
+      if (key === undefined) throw new UsageError('secret set needs SECRET and KEY; the value comes from standard input');
+      store.checkKeyName(key);
+      const value = await readValue(key);
+      const r = await store.setSecretValue(repo, cluster!, ref, key, value);
+      io.out(`${r.file}: ${key} ${r.action === 'unchanged' ? 'unchanged (same value)' : r.action === 'added' ? 'set in a new file' : 'set'}${r.action === 'unchanged' ? '' : '; bramble publish (or apply) sends it'}`);
+      return 0;
+    }
+    const opened = await store.openSecret(repo, cluster!, ref);
+    if (!opened) {
+      io.err(`bramble: no ${store.secretFile(cluster!, ref)} in ${repo}`);
+      return 1;
+    }
+    if (key === undefined) {
+      io.out(opened.doc.toString({ lineWidth: 0 }).trimEnd());
+      return 0;
+    }
+    const value = opened.doc.getIn(['stringData', key]) ?? (opened.doc.hasIn(['data', key]) ? Buffer.from(String(opened.doc.getIn(['data', key])), 'base64').toString('utf8') : undefined);
+    if (value === undefined) {
+      io.err(`bramble: ${store.secretFile(cluster!, ref)} has no key ${key}`);
+      return 1;
+    }
+    io.out(String(value));
+    return 0;
+  },
+};

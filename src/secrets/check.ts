@@ -1,0 +1,65 @@
+// Before a publish: every Kubernetes Secret under a cluster's folder is
+// SOPS-encrypted, to that cluster's age key, with its kind and name left
+// plain; where the owner holds the key, the file also decrypts and its MAC
+// holds. A Secret in plain text never goes out with bramble's commit.
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { ClusterSpec } from '../inventory/model.ts';
+
+async function yamlFiles(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => e.isFile() && /\.ya?ml$/.test(e.name)).map((e) => join(e.parentPath, e.name));
+}
+
+const ENCRYPTED = /^ENC\[AES256_GCM,/;
+
+/** Problems, one line each, naming the file: empty when every secret is fit to push. */
+export async function checkSecrets(repo: string, clusters: ClusterSpec[], identityFor: (recipient: string) => Promise<string | undefined>): Promise<string[]> {
+  const problems: string[] = [];
+  for (const cluster of clusters) {
+    for (const file of await yamlFiles(join(repo, 'clusters', cluster.name))) {
+      const path = relative(repo, file);
+      const text = await readFile(file, 'utf8');
+      let docs: unknown[];
+      try {
+        docs = parseAllDocuments(text).flatMap((d) => (Array.isArray(d) ? [] : [d.toJS() as unknown]));
+      } catch {
+        continue;
+      }
+      for (const doc of docs) {
+        const o = doc as { kind?: unknown; apiVersion?: unknown; metadata?: { name?: unknown }; sops?: { age?: Array<{ recipient?: string }> } } | null;
+        if (!o || o.kind !== 'Secret') continue;
+        const name = typeof o.metadata?.name === 'string' ? o.metadata.name : '?';
+        if (!o.sops) {
+          problems.push(`${path}: Secret ${name} is in plain text; encrypt it first (bramble secret set, or sops -e -i with the repository's .sops.yaml)`);
+          continue;
+        }
+        if ([o.apiVersion, o.kind, o.metadata?.name].some((v) => typeof v === 'string' && ENCRYPTED.test(v))) {
+          problems.push(`${path}: Secret ${name} has its apiVersion, kind or name encrypted; Flux and kustomize need them plain (encrypted_regex: ^(data|stringData)$)`);
+          continue;
+        }
+        const recipients = (o.sops.age ?? []).map((a) => a.recipient);
+        if (!cluster.sops) {
+          problems.push(`${path}: Secret ${name} is encrypted, but cluster ${cluster.name} has no age key to decrypt it with (bramble secret init -c ${cluster.name})`);
+          continue;
+        }
+        if (!recipients.includes(cluster.sops.recipient)) {
+          problems.push(`${path}: Secret ${name} is not encrypted to cluster ${cluster.name}'s age key ${cluster.sops.recipient} (it is for ${recipients.join(', ') || 'no age recipient'}); Flux could not decrypt it`);
+          continue;
+        }
+        const identity = await identityFor(cluster.sops.recipient);
+        if (identity) {
+          const { decryptSops } = await import('./sops.ts');
+          await decryptSops(text, [identity], path).catch((e: Error) => problems.push(e.message));
+        }
+      }
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,157 @@
+// A cluster's secrets in its Git folder: one SOPS-encrypted Secret per file
+// under clusters/<cluster>/secrets/, listed in that folder's kustomization.yaml,
+// which the `secrets` Flux Kustomization applies with the cluster's age key.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Document, isMap, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
+import { BrambleError } from '../errors.ts';
+import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import { writeAtomic } from '../render/tree.ts';
+import { ageKeysFile, identityFor, keepInKeysFile, newClusterKey } from './keys.ts';
+import { decryptSops, encryptSops, type Decrypted } from './sops.ts';
+
+const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+
+export interface SecretRef {
+  namespace: string;
+  name: string;
+}
+
+/** NAMESPACE/NAME, or NAME in the default namespace; checked as Kubernetes checks them. */
+export function parseSecretRef(text: string): SecretRef {
+  const [ns, name] = text.includes('/') ? text.split('/', 2) : ['default', text];
+  if (!NAME.test(ns!) || !NAME.test(name!)) throw new BrambleError(`"${text}" is not a Secret name: NAMESPACE/NAME or NAME, lower-case letters, digits and '-'`);
+  return { namespace: ns!, name: name! };
+}
+
+export function checkKeyName(key: string): void {
+  if (!KEY.test(key)) throw new BrambleError(`"${key}" is not a Secret key: letters, digits, '-', '_' and '.' only`);
+}
+
+export function secretsDir(cluster: ClusterSpec): string {
+  return `clusters/${cluster.name}/secrets`;
+}
+
+export function secretFile(cluster: ClusterSpec, ref: SecretRef): string {
+  return `${secretsDir(cluster)}/${ref.namespace}-${ref.name}.sops.yaml`;
+}
+
+function recipientOf(cluster: ClusterSpec): string {
+  if (!cluster.sops) throw new BrambleError(`cluster ${cluster.name} keeps no secrets in Git yet: bramble secret init -c ${cluster.name} makes its age key`);
+  return cluster.sops.recipient;
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Open a cluster's secret file with the owner's copy of the cluster's key. */
+export async function openSecret(repo: string, cluster: ClusterSpec, ref: SecretRef): Promise<Decrypted | undefined> {
+  const recipient = recipientOf(cluster);
+  const path = secretFile(cluster, ref);
+  const text = await readIfExists(join(repo, path));
+  if (text === undefined) return undefined;
+  const identity = await identityFor(recipient);
+  if (!identity) throw new BrambleError(`${path}: opening it needs cluster ${cluster.name}'s age key (${recipient}), which is not in ${ageKeysFile()} or SOPS_AGE_KEY (docs/secrets.md, "A lost key")`);
+  return decryptSops(text, [identity], path);
+}
+
+export interface SetResult {
+  file: string;
+  action: 'added' | 'changed' | 'unchanged';
+}
+
+/**
+ * Put one key's value into a cluster's Secret, encrypted; the file is created
+ * and listed in the folder's kustomization.yaml when it is new. Values that
+ * did not change keep their ciphertext.
+ */
+export async function setSecretValue(repo: string, cluster: ClusterSpec, ref: SecretRef, key: string, value: string): Promise<SetResult> {
+  checkKeyName(key);
+  const recipient = recipientOf(cluster);
+  const path = secretFile(cluster, ref);
+  const previous = await openSecret(repo, cluster, ref);
+  const doc: Document =
+    previous?.doc ??
+    new Document({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: ref.name, namespace: ref.namespace, labels: { 'app.kubernetes.io/managed-by': 'bramble' } },
+      type: 'Opaque',
+      stringData: {},
+    });
+  // A key lives in one place: stringData wins over data in the API, so data's copy goes.
+  if (doc.hasIn(['data', key])) doc.deleteIn(['data', key]);
+  doc.setIn(['stringData', key], value);
+  const text = await encryptSops(doc, { recipients: [recipient], previous });
+  if (previous && text === previous.text) return { file: path, action: 'unchanged' };
+  await writeAtomic(join(repo, path), text, 0o600);
+  await listInKustomization(repo, cluster, path);
+  return { file: path, action: previous ? 'changed' : 'added' };
+}
+
+/** The folder's kustomization.yaml names the file (bramble seeds it; the owner may have added others). */
+async function listInKustomization(repo: string, cluster: ClusterSpec, path: string): Promise<void> {
+  const kfile = join(repo, secretsDir(cluster), 'kustomization.yaml');
+  const text = (await readIfExists(kfile)) ?? 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n';
+  const doc = parseDocument(text);
+  const entry = path.slice(secretsDir(cluster).length + 1);
+  const resources = doc.get('resources', true);
+  const list = isSeq(resources) ? (resources.items as Array<{ value?: unknown }>).map((i) => String(i.value ?? i)) : [];
+  if (list.includes(entry)) return;
+  doc.set('resources', [...list, entry].sort());
+  await writeAtomic(kfile, doc.toString({ lineWidth: 0, flowCollectionPadding: false }));
+}
+
+/**
+ * The inventory text with clusters[index].secrets.ageRecipient added: two
+ * lines inserted after the cluster's last line, so every comment and the
+ * owner's layout stay as they were (a flow-style cluster is re-printed).
+ */
+export function withRecipient(text: string, index: number, recipient: string): string {
+  const doc = parseDocument(text);
+  const node = doc.getIn(['clusters', index], true);
+  if (isMap(node) && !node.flow && !node.has('secrets') && node.items.length > 0 && isScalar(node.items[0]!.key) && node.range) {
+    const keyStart = (node.items[0]!.key as Scalar).range![0];
+    const indent = ' '.repeat(keyStart - (text.lastIndexOf('\n', keyStart - 1) + 1));
+    const lineEnd = text.indexOf('\n', Math.max(node.range[1] - 1, 0));
+    const at = lineEnd === -1 ? text.length : lineEnd + 1;
+    const before = text.slice(0, at);
+    return `${before}${before.endsWith('\n') ? '' : '\n'}${indent}secrets:\n${indent}  ageRecipient: ${recipient}\n${text.slice(at)}`;
+  }
+  doc.setIn(['clusters', index, 'secrets', 'ageRecipient'], recipient);
+  return doc.toString({ lineWidth: 0 });
+}
+
+/**
+ * A new age key for a cluster: the private half into the owner's keys file
+ * first (so it cannot be lost to a failed inventory write), then the public
+ * half into the inventory, with its comments and layout kept.
+ */
+export async function initClusterKey(inv: Inventory, cluster: ClusterSpec, inventoryFile: string): Promise<{ recipient: string; keysFile: string }> {
+  if (cluster.sops) throw new BrambleError(`cluster ${cluster.name} already has an age key (${cluster.sops.recipient})`);
+  const key = await newClusterKey();
+  const keysFile = await keepInKeysFile(key, `bramble: cluster ${cluster.name} of site ${inv.site.name}`);
+  const text = await readFile(inventoryFile, 'utf8');
+  const index = inv.clusters.findIndex((c) => c.name === cluster.name);
+  await writeAtomic(inventoryFile, withRecipient(text, index, key.recipient), (await stat(inventoryFile)).mode & 0o777);
+  return { recipient: key.recipient, keysFile };
+}
+
+/** The files of a cluster's secrets folder that bramble commits: its kustomization.yaml and the SOPS files in it. */
+export async function secretFiles(repo: string, cluster: ClusterSpec): Promise<string[]> {
+  if (!cluster.sops) return [];
+  let names: string[];
+  try {
+    names = await readdir(join(repo, secretsDir(cluster)));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n === 'kustomization.yaml' || n.endsWith('.sops.yaml')).sort().map((n) => `${secretsDir(cluster)}/${n}`);
+}

@@ -1,0 +1,173 @@
+// `bramble secret` as a user runs it (the built CLI): a cluster's age key made
+// and kept in the owner's keys file, values set from standard input into
+// SOPS files in the work tree, read back, and a publish that refuses a Secret
+// in plain text or one Flux could not decrypt. The owner's keys file is a
+// temporary one (SOPS_AGE_KEY_FILE), never this machine's.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { parse } from 'yaml';
+import { decryptSops as independent } from 'sops-age';
+import { encryptSops } from '../src/secrets/sops.ts';
+import { parseDocument } from 'yaml';
+import { git, HOMELAB, ROOT, tempDir } from './helpers.ts';
+
+const work = tempDir();
+const keys = join(work, 'age', 'keys.txt');
+const env = { SOPS_AGE_KEY_FILE: keys, SOPS_AGE_KEY: '' };
+const inventory = join(work, 'homelab.yaml');
+copyFileSync(HOMELAB, inventory);
+const repo = join(work, 'repo');
+mkdirSync(repo);
+git(repo, 'init', '-q', '-b', 'main');
+
+function run(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = env) {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], {
+    cwd: work,
+    encoding: 'utf8',
+    env: { ...process.env, ...extraEnv },
+    input: input ?? '',
+    timeout: 60_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const PASSWORD = 'correct horse battery staple';
+const FILE = 'clusters/production/secrets/monitoring-grafana-admin.sops.yaml';
+
+test('secret init shows its plan and changes nothing without a terminal or --yes', () => {
+  const before = readFileSync(inventory, 'utf8');
+  const r = run(['secret', 'init', '-i', inventory, '-c', 'production']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^secret init for cluster production:\n {2}1\. make an age key pair/);
+  assert.match(r.stdout, new RegExp(`2\\. append the private key to ${keys.replaceAll('/', '\\/')} \\(0600\\)`));
+  assert.match(r.stderr, /Run it at a terminal to confirm, or pass --yes\./);
+  assert.equal(readFileSync(inventory, 'utf8'), before);
+  assert.equal(existsSync(keys), false);
+});
+
+test('secret init --yes keeps the private key in the owner\'s keys file (0600) and writes only the public key into the inventory', async () => {
+  const before = readFileSync(inventory, 'utf8');
+  const r = run(['secret', 'init', '-i', inventory, '-c', 'production', '--yes']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const text = readFileSync(keys, 'utf8');
+  assert.equal(statSync(keys).mode & 0o777, 0o600);
+  const identity = text.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!;
+  const recipient = await identityToRecipient(identity);
+  assert.match(text, new RegExp(`^# bramble: cluster production of site tinyhome\\n# created: \\S+Z\\n# public key: ${recipient}\\n${identity}\\n$`));
+  const after = readFileSync(inventory, 'utf8');
+  assert.equal(parse(after).clusters[1].secrets.ageRecipient, recipient);
+  assert.doesNotMatch(after + r.stdout + r.stderr, /AGE-SECRET-KEY/);
+  // Only the two new lines: every comment and value of the owner's file is where it was.
+  const added = after.split('\n').filter((l) => !before.split('\n').includes(l));
+  assert.deepEqual(added, ['    secrets:', `      ageRecipient: ${recipient}`]);
+  const again = run(['secret', 'init', '-i', inventory, '-c', 'production', '--yes']);
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /already has an age key/);
+  assert.equal(readFileSync(keys, 'utf8'), text);
+});
+
+test('render adds the secrets layer and the .sops.yaml rule for that key', () => {
+  const r = run(['render', '-i', inventory, '--repo', repo]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const recipient = parse(readFileSync(inventory, 'utf8')).clusters[1].secrets.ageRecipient;
+  assert.equal(parse(readFileSync(join(repo, '.sops.yaml'), 'utf8')).creation_rules[0].age, recipient);
+  assert.ok(existsSync(join(repo, 'clusters/production/secrets.yaml')));
+  assert.ok(existsSync(join(repo, 'clusters/production/secrets/kustomization.yaml')));
+  assert.equal(existsSync(join(repo, 'clusters/staging/secrets.yaml')), false, 'staging keeps no secrets');
+});
+
+test('secret set reads the value from standard input, writes it encrypted, and lists the file; show reads it back', async () => {
+  const r = run(['secret', 'set', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/grafana-admin', 'admin-password'], PASSWORD + '\n');
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(r.stdout, `${FILE}: admin-password set in a new file; bramble publish (or apply) sends it\n`);
+  const text = readFileSync(join(repo, FILE), 'utf8');
+  assert.doesNotMatch(text, new RegExp(PASSWORD));
+  assert.equal(statSync(join(repo, FILE)).mode & 0o777, 0o600);
+  const doc = parse(text);
+  assert.deepEqual(doc.metadata, { name: 'grafana-admin', namespace: 'monitoring', labels: { 'app.kubernetes.io/managed-by': 'bramble' } });
+  assert.match(doc.stringData['admin-password'], /^ENC\[AES256_GCM,/);
+  assert.deepEqual(parse(readFileSync(join(repo, 'clusters/production/secrets/kustomization.yaml'), 'utf8')).resources, ['monitoring-grafana-admin.sops.yaml']);
+  const built = spawnSync('kubectl', ['kustomize', join(repo, 'clusters/production/secrets')], { encoding: 'utf8' });
+  assert.equal(built.status, 0, built.stderr);
+  assert.match(built.stdout, /name: grafana-admin/);
+  // The independent decryptor, with the key from the owner's file, reads the same value.
+  const identity = readFileSync(keys, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!;
+  assert.equal((await independent(text, { secretKey: identity, fileType: 'yaml' })).stringData['admin-password'], PASSWORD);
+
+  const show = run(['secret', 'show', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/grafana-admin', 'admin-password']);
+  assert.equal(show.code, 0, show.stderr);
+  assert.equal(show.stdout, PASSWORD + '\n');
+  const all = run(['secret', 'show', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/grafana-admin']);
+  assert.equal(parse(all.stdout).stringData['admin-password'], PASSWORD);
+});
+
+test('setting the same value again changes no byte; another key changes only its own line, the date and the MAC', () => {
+  const before = readFileSync(join(repo, FILE), 'utf8');
+  const same = run(['secret', 'set', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/grafana-admin', 'admin-password'], PASSWORD);
+  assert.equal(same.code, 0, same.stderr);
+  assert.match(same.stdout, /admin-password unchanged \(same value\)/);
+  assert.equal(readFileSync(join(repo, FILE), 'utf8'), before);
+  const user = run(['secret', 'set', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/grafana-admin', 'admin-user'], 'admin');
+  assert.equal(user.code, 0, user.stderr);
+  const after = readFileSync(join(repo, FILE), 'utf8');
+  const gone = before.split('\n').filter((l) => !after.split('\n').includes(l)).map((l) => l.trim().split(':')[0]);
+  // lastmodified changes too, unless both writes fell in the same second.
+  assert.ok(gone.includes('mac') && gone.every((k) => k === 'mac' || k === 'lastmodified'), gone.join(', '));
+  assert.match(after, /\n {2}admin-user: ENC\[/);
+});
+
+test('secret refuses what it cannot do, saying why: no key, no such file, a value on the command line, a bad name', () => {
+  const noKey = run(['secret', 'show', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/grafana-admin'], undefined, { SOPS_AGE_KEY_FILE: join(work, 'none.txt'), SOPS_AGE_KEY: '' });
+  assert.equal(noKey.code, 1);
+  assert.match(noKey.stderr, /monitoring-grafana-admin\.sops\.yaml: opening it needs cluster production's age key \(age1\w+\), which is not in \S+none\.txt or SOPS_AGE_KEY/);
+  const missing = run(['secret', 'show', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/nothing']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no clusters\/production\/secrets\/monitoring-nothing\.sops\.yaml in /);
+  const argv = run(['secret', 'set', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/grafana-admin', 'admin-password', 'hunter2']);
+  assert.equal(argv.code, 2, argv.stdout + argv.stderr);
+  const bad = run(['secret', 'set', '-i', inventory, '-c', 'production', '--repo', repo, 'Monitoring/Grafana', 'k'], 'v');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /"Monitoring\/Grafana" is not a Secret name/);
+  const staging = run(['secret', 'set', '-i', inventory, '-c', 'staging', '--repo', repo, 'x', 'k'], 'v');
+  assert.equal(staging.code, 1);
+  assert.match(staging.stderr, /cluster staging keeps no secrets in Git yet: bramble secret init -c staging makes its age key/);
+});
+
+test('publish refuses a Secret in plain text, and one encrypted to another key, naming the file; nothing is pushed', async () => {
+  const remote = join(work, 'remote.git');
+  git(work, 'init', '-q', '--bare', remote);
+  const publish = () => run(['publish', '-i', inventory, '--repo', repo, '--remote', remote, '-c', 'production']);
+  const plainFile = join(repo, 'clusters/production/apps/db.yaml');
+  writeFileSync(plainFile, 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n');
+  const plain = publish();
+  assert.equal(plain.code, 1, plain.stdout + plain.stderr);
+  assert.match(plain.stderr, /publish refused; nothing was written, committed or pushed:\n {2}clusters\/production\/apps\/db\.yaml: Secret db is in plain text; encrypt it first/);
+  assert.equal(git(remote, 'branch', '--list'), '', 'nothing was pushed');
+
+  const other = await generateX25519Identity();
+  writeFileSync(plainFile, await encryptSops(parseDocument(readFileSync(plainFile, 'utf8')), { recipients: [await identityToRecipient(other)] }));
+  const wrong = publish();
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /clusters\/production\/apps\/db\.yaml: Secret db is not encrypted to cluster production's age key age1\w+ \(it is for age1\w+\); Flux could not decrypt it/);
+
+  const good = readFileSync(join(repo, FILE), 'utf8');
+  const tampered = good.replace(/admin-user: ENC\[AES256_GCM,data:(.)/, (_m, c: string) => `admin-user: ENC[AES256_GCM,data:${c === 'A' ? 'B' : 'A'}`);
+  writeFileSync(plainFile, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\n');
+  writeFileSync(join(repo, FILE), tampered);
+  const broken = publish();
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /monitoring-grafana-admin\.sops\.yaml: stringData\.admin-user: the value does not decrypt/);
+  writeFileSync(join(repo, FILE), good);
+  const ok = publish();
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /pushed \w+ to /);
+  // The secret went out with bramble's commit, encrypted, and its listing with it.
+  assert.equal(git(remote, 'show', `main:${FILE}`), readFileSync(join(repo, FILE), 'utf8').trimEnd());
+  assert.match(git(remote, 'show', 'main:clusters/production/secrets/kustomization.yaml'), /- monitoring-grafana-admin\.sops\.yaml/);
+  assert.equal(git(remote, 'show', 'main:.sops.yaml').includes('creation_rules'), true);
+  assert.equal(git(repo, 'status', '--porcelain', '--', 'clusters/production/secrets'), '');
+});
