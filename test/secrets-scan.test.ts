@@ -5,32 +5,45 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { brambleAsync } from './helpers.ts';
+import { after, test } from 'node:test';
+import { newClusterKey } from '../src/secrets/keys.ts';
+import { brambleAsync, ROOT } from './helpers.ts';
 import { gitopsInventory, startGitopsLab } from './lab-helpers.ts';
 
 const { lab, scriptUrl, gitServer, repoUrl, work, knownHosts } = await startGitopsLab([{ name: 'vault', board: 'rk1', sudo: 'password', iscsi: true }], 'secrets.git');
+// The cluster keeps a secret in Git: its age key is in the owner's keys file, the only place on this machine allowed to hold it.
+const ageKey = await newClusterKey();
+const ownerKeys = mkdtempSync(join(tmpdir(), 'bramble-owner-age-'));
+after(() => rmSync(ownerKeys, { recursive: true, force: true }));
+writeFileSync(join(ownerKeys, 'keys.txt'), `${ageKey.identity}\n`, { mode: 0o600 });
 const inv = join(work, 'inventory.yaml');
-writeFileSync(inv, gitopsInventory(lab, [{ name: 'staging', nodes: [{ node: 'vault', role: 'server' }] }], { installScriptUrl: scriptUrl, repoUrl, hostKey: gitServer.fingerprint }));
+writeFileSync(
+  inv,
+  gitopsInventory(lab, [{ name: 'staging', nodes: [{ node: 'vault', role: 'server' }] }], { installScriptUrl: scriptUrl, repoUrl, hostKey: gitServer.fingerprint }).replace(
+    '  - name: staging\n    vlan: 100\n',
+    `  - name: staging\n    vlan: 100\n    secrets:\n      ageRecipient: ${ageKey.recipient}\n`,
+  ),
+);
+const WEBHOOK = `https://discord.com/api/webhooks/${randomBytes(8).readBigUInt64BE()}/${randomBytes(24).toString('base64url')}`;
 const repo = join(work, 'repo');
 const kubeconfig = join(work, 'kube', 'config');
 // A token in the environment that this run has no use for must not leak either.
 // Made here, so no file (this one included) holds it beforehand.
 const GITHUB_TOKEN = `ghp_${randomBytes(18).toString('hex')}`;
-const env = { ...gitServer.ownerEnv, BRAMBLE_SUDO_PASSWORD: lab.password, GITHUB_TOKEN, KUBECONFIG: kubeconfig };
+const env = { ...gitServer.ownerEnv, BRAMBLE_SUDO_PASSWORD: lab.password, GITHUB_TOKEN, KUBECONFIG: kubeconfig, SOPS_AGE_KEY_FILE: join(ownerKeys, 'keys.txt'), SOPS_AGE_KEY: '' };
 const argv = (...more: string[]) => ['apply', '-i', inv, '--known-hosts', knownHosts, '--repo', repo, '--timeout', '90', '-v', ...more];
 
 /** The cluster's stored objects, as the k3s stand-in keeps them. */
-function storedSecret(): Record<string, string> {
+function storedSecret(name = 'flux-system'): Record<string, string> {
   const objects = join(lab.root, 'cluster', 'objects');
   for (const ca of readdirSync(objects)) {
-    const f = join(objects, ca, 'flux-system', 'Secret', 'flux-system.json');
+    const f = join(objects, ca, 'flux-system', 'Secret', `${name}.json`);
     if (existsSync(f)) return (JSON.parse(readFileSync(f, 'utf8')) as { data: Record<string, string> }).data;
   }
-  throw new Error('no flux-system secret');
+  throw new Error(`no ${name} secret`);
 }
 
 function filesHolding(dir: string, needle: string, skip: string[]): string[] {
@@ -43,8 +56,15 @@ test('a full run leaves no secret in its output, the repository, its history or 
   assert.equal(first.code, 1, 'a plain Git host: the run stops for the deploy key');
   const key = /(ssh-ed25519 \S+ flux-staging)/.exec(first.stdout)![1]!;
   lab.addDeployKey(key);
+  // A webhook URL goes into the cluster's secrets, from standard input.
+  const set = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), 'secret', 'set', '-i', inv, '-c', 'staging', '--repo', repo, 'flux-system/notify', 'address'], { input: WEBHOOK, encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(set.status, 0, set.stdout + set.stderr);
   const second = await brambleAsync(argv(), env, 240_000);
   assert.equal(second.code, 0, second.stdout + second.stderr);
+  assert.match(second.stdout, /age key \(sops-age\): written/);
+  // The cluster holds the age key where its Kustomizations look for it; the secret went out encrypted.
+  assert.equal(Buffer.from(storedSecret('sops-age')['identity.agekey']!, 'base64').toString().trim(), ageKey.identity);
+  assert.match(spawnSync('git', ['-c', 'safe.directory=*', '-C', join(lab.root, 'git', 'repos', 'secrets.git'), 'show', 'main:clusters/staging/secrets/flux-system-notify.sops.yaml'], { encoding: 'utf8' }).stdout, /address: ENC\[AES256_GCM,/);
 
   const k3sToken = lab.readNodeFile('vault', '/etc/rancher/k3s/bramble-token')!.trim();
   const joinToken = lab.readNodeFile('vault', '/var/lib/rancher/k3s/server/token')!.trim();
@@ -56,6 +76,8 @@ test('a full run leaves no secret in its output, the repository, its history or 
     'the join token': joinToken.slice(-32),
     "the deploy key's private part": privateBody,
     'the GitHub token': GITHUB_TOKEN,
+    "the cluster's age key": ageKey.identity,
+    'the webhook URL': WEBHOOK,
   };
   assert.ok(Object.values(secrets).every((s) => s.length >= 16), 'each secret is long enough to search for');
 
@@ -71,7 +93,7 @@ test('a full run leaves no secret in its output, the repository, its history or 
     assert.ok(!history(repo).includes(secret) && !history(remote).includes(secret), `${what} is not in Git history`);
     assert.deepEqual(filesHolding(repo, secret, []), [], `${what} is in no file of the work tree`);
     // The lab's own folder holds the simulated nodes' disks, where the tokens belong.
-    assert.deepEqual(filesHolding(tmpdir(), secret, [lab.root.split('/').pop()!]), [], `${what} is in no temporary file`);
+    assert.deepEqual(filesHolding(tmpdir(), secret, [lab.root.split('/').pop()!, ownerKeys.split('/').pop()!]), [], `${what} is in no temporary file`);
     assert.deepEqual(filesHolding('/var/tmp', secret, [lab.root.split('/').pop()!]), [], `${what} is in no file under /var/tmp`);
   }
 
