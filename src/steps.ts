@@ -203,6 +203,10 @@ export async function publishStep(
   if (refused.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, refused.map((l) => `  ${l}`));
   await applyTree(repo, plan, out.scopes);
   for (const l of changeLines(plan)) io.out(l);
+  const { ensurePlatformSecrets, GRAFANA_ADMIN } = await import('./secrets/store.ts');
+  for (const c of selected) {
+    for (const f of await ensurePlatformSecrets(repo, c)) io.out(`  + ${f} (generated: the Grafana admin password; bramble secret show -c ${c.name} ${GRAFANA_ADMIN.namespace}/${GRAFANA_ADMIN.name} admin-password)`);
+  }
 
   // Stage bramble's own files only: generated ones, pruned ones, and seeds it just created.
   const added = new Set(plan.changes.map((c) => c.path));

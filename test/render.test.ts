@@ -100,10 +100,13 @@ test('a cluster that keeps secrets gets the secrets layer first, decryption with
   const sops = parse(out.files.find((f) => f.path === '.sops.yaml')!.content);
   assert.deepEqual(sops.creation_rules, [{ path_regex: '^clusters/garage/.*\\.ya?ml$', encrypted_regex: '^(data|stringData)$', mac_only_encrypted: true, age: recipient }]);
   assert.ok(new RegExp(sops.creation_rules[0].path_regex).test('clusters/garage/secrets/grafana.sops.yaml'));
+  const grafana = (o: typeof out) => (o.docs.find((d) => d.object.kind === 'HelmRelease' && d.object.metadata?.name === 'kube-prometheus-stack')!.object.spec as Record<string, any>).values.grafana;
+  assert.deepEqual(grafana(out).admin, { existingSecret: 'grafana-admin', userKey: 'admin-user', passwordKey: 'admin-password' });
   // Without a key nothing of this is rendered: the reference keeps no secrets yet.
   const plain = await renderInventory(homelab);
   assert.equal(plain.files.some((f) => f.path === '.sops.yaml' || f.path.includes('/secrets')), false);
   assert.equal(plain.docs.some((d) => (d.object.spec as Record<string, unknown> | undefined)?.decryption !== undefined), false);
+  assert.equal(grafana(plain).admin, undefined, 'the chart makes its own password');
 });
 
 test('every folder with a kustomization.yaml builds with kubectl kustomize', async () => {

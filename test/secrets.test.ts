@@ -171,3 +171,28 @@ test('publish refuses a Secret in plain text, and one encrypted to another key, 
   assert.equal(git(remote, 'show', 'main:.sops.yaml').includes('creation_rules'), true);
   assert.equal(git(repo, 'status', '--porcelain', '--', 'clusters/production/secrets'), '');
 });
+
+test("publish makes Grafana's admin password once, encrypted, and the chart reads it from there", async () => {
+  const remote = join(work, 'remote.git');
+  const publish = () => run(['publish', '-i', inventory, '--repo', repo, '--remote', remote, '-c', 'production']);
+  // Start from a cluster without it: the owner's own grafana-admin from the tests above goes.
+  git(repo, 'rm', '-q', FILE);
+  writeFileSync(join(repo, 'clusters/production/secrets/kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n');
+  // The owner's own commit, pushed by the owner: bramble pushes only its own.
+  git(repo, 'commit', '-q', '-am', 'start over without grafana-admin');
+  git(repo, 'push', '-q', remote, 'main');
+  const first = publish();
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /\+ clusters\/production\/secrets\/monitoring-grafana-admin\.sops\.yaml \(generated: the Grafana admin password; bramble secret show -c production monitoring\/grafana-admin admin-password\)/);
+  const identity = readFileSync(keys, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!;
+  const text = git(remote, 'show', `main:${FILE}`);
+  const plain = await independent(text, { secretKey: identity, fileType: 'yaml' });
+  assert.equal(plain.stringData['admin-user'], 'admin');
+  assert.match(plain.stringData['admin-password'], /^[A-Za-z0-9_-]{32}$/);
+  const release = parse(readFileSync(join(repo, 'clusters/production/infrastructure/controllers/kube-prometheus-stack.yaml'), 'utf8').split('\n---\n').find((d) => d.includes('kind: HelmRelease'))!);
+  assert.deepEqual(release.spec.values.grafana.admin, { existingSecret: 'grafana-admin', userKey: 'admin-user', passwordKey: 'admin-password' });
+  const again = publish();
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.doesNotMatch(again.stdout, /generated/);
+  assert.equal(git(remote, 'show', `main:${FILE}`), text, 'made once');
+});

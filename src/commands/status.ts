@@ -81,6 +81,14 @@ export const status: Command = {
         }
         io.out('  urls:');
         for (const [what, url] of platformUrls(cluster)) io.out(`    ${what.padEnd(18)} ${url}`);
+        // Where Grafana's admin password is: the cluster's SOPS secret, or the one the chart made.
+        io.out(
+          `    ${'Grafana admin'.padEnd(18)} ${
+            cluster.sops
+              ? `bramble secret show -i ${opts.inventory} -c ${cluster.name} monitoring/grafana-admin admin-password`
+              : "sudo k3s kubectl -n monitoring get secret kube-prometheus-stack-grafana -o jsonpath='{.data.admin-password}' | base64 -d (on a server)"
+          }`,
+        );
       } finally {
         first.session.close();
       }

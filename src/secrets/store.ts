@@ -1,6 +1,7 @@
 // A cluster's secrets in its Git folder: one SOPS-encrypted Secret per file
 // under clusters/<cluster>/secrets/, listed in that folder's kustomization.yaml,
 // which the `secrets` Flux Kustomization applies with the cluster's age key.
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Document, isMap, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
@@ -154,4 +155,28 @@ export async function secretFiles(repo: string, cluster: ClusterSpec): Promise<s
     return [];
   }
   return names.filter((n) => n === 'kustomization.yaml' || n.endsWith('.sops.yaml')).sort().map((n) => `${secretsDir(cluster)}/${n}`);
+}
+
+/** The Grafana admin login a cluster with secrets keeps in Git (the chart's admin.existingSecret). */
+export const GRAFANA_ADMIN: SecretRef = { namespace: 'monitoring', name: 'grafana-admin' };
+
+/**
+ * Secrets the platform needs, made once: the Grafana admin password, random,
+ * encrypted to the cluster's key (no private key is needed to write it).
+ * Returns the files it created.
+ */
+export async function ensurePlatformSecrets(repo: string, cluster: ClusterSpec): Promise<string[]> {
+  if (!cluster.sops) return [];
+  const path = secretFile(cluster, GRAFANA_ADMIN);
+  if ((await readIfExists(join(repo, path))) !== undefined) return [];
+  const doc = new Document({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: GRAFANA_ADMIN.name, namespace: GRAFANA_ADMIN.namespace, labels: { 'app.kubernetes.io/managed-by': 'bramble' } },
+    type: 'Opaque',
+    stringData: { 'admin-user': 'admin', 'admin-password': randomBytes(24).toString('base64url') },
+  });
+  await writeAtomic(join(repo, path), await encryptSops(doc, { recipients: [cluster.sops.recipient] }), 0o600);
+  await listInKustomization(repo, cluster, path);
+  return [path];
 }
