@@ -90,7 +90,12 @@ test('secret set reads the value from standard input, writes it encrypted, and l
   const doc = parse(text);
   assert.deepEqual(doc.metadata, { name: 'grafana-admin', namespace: 'monitoring', labels: { 'app.kubernetes.io/managed-by': 'bramble' } });
   assert.match(doc.stringData['admin-password'], /^ENC\[AES256_GCM,/);
-  assert.deepEqual(parse(readFileSync(join(repo, 'clusters/production/secrets/kustomization.yaml'), 'utf8')).resources, ['monitoring-grafana-admin.sops.yaml']);
+  // With its namespace, which the secrets layer makes before the monitoring layer does (only when absent, never pruned).
+  assert.deepEqual(parse(readFileSync(join(repo, 'clusters/production/secrets/kustomization.yaml'), 'utf8')).resources, ['monitoring-grafana-admin.sops.yaml', 'namespace-monitoring.yaml']);
+  assert.deepEqual(parse(readFileSync(join(repo, 'clusters/production/secrets/namespace-monitoring.yaml'), 'utf8')).metadata.annotations, {
+    'kustomize.toolkit.fluxcd.io/ssa': 'IfNotPresent',
+    'kustomize.toolkit.fluxcd.io/prune': 'disabled',
+  });
   const built = spawnSync('kubectl', ['kustomize', join(repo, 'clusters/production/secrets')], { encoding: 'utf8' });
   assert.equal(built.status, 0, built.stderr);
   assert.match(built.stdout, /name: grafana-admin/);

@@ -93,8 +93,38 @@ export async function setSecretValue(repo: string, cluster: ClusterSpec, ref: Se
   const text = await encryptSops(doc, { recipients: [recipient], previous });
   if (previous && text === previous.text) return { file: path, action: 'unchanged' };
   await writeAtomic(join(repo, path), text, 0o600);
+  await ensureNamespace(repo, cluster, ref.namespace);
   await listInKustomization(repo, cluster, path);
   return { file: path, action: previous ? 'changed' : 'added' };
+}
+
+/** Namespaces that exist on every cluster before any layer runs (flux-system comes with Flux). */
+const PRESENT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease', 'flux-system'];
+
+/**
+ * The secrets layer runs before the layer that creates, say, monitoring; so
+ * a Secret there comes with its namespace, created only when absent and
+ * never pruned (the layer that owns it keeps it).
+ */
+async function ensureNamespace(repo: string, cluster: ClusterSpec, namespace: string): Promise<void> {
+  if (PRESENT_NAMESPACES.includes(namespace)) return;
+  const path = `${secretsDir(cluster)}/namespace-${namespace}.yaml`;
+  if ((await readIfExists(join(repo, path))) === undefined) {
+    const text = [
+      '# Written by bramble secret: the namespace of secrets in this folder, made before the',
+      '# layer that owns it runs; created only when absent, never pruned from here.',
+      'apiVersion: v1',
+      'kind: Namespace',
+      'metadata:',
+      `  name: ${namespace}`,
+      '  annotations:',
+      '    kustomize.toolkit.fluxcd.io/ssa: IfNotPresent',
+      '    kustomize.toolkit.fluxcd.io/prune: disabled',
+      '',
+    ].join('\n');
+    await writeAtomic(join(repo, path), text);
+  }
+  await listInKustomization(repo, cluster, path);
 }
 
 /** The folder's kustomization.yaml names the file (bramble seeds it; the owner may have added others). */
@@ -145,7 +175,7 @@ export async function initClusterKey(inv: Inventory, cluster: ClusterSpec, inven
   return { recipient: key.recipient, keysFile };
 }
 
-/** The files of a cluster's secrets folder that bramble commits: its kustomization.yaml and the SOPS files in it. */
+/** The files of a cluster's secrets folder that bramble commits: its kustomization.yaml, the SOPS files and their namespaces. */
 export async function secretFiles(repo: string, cluster: ClusterSpec): Promise<string[]> {
   if (!cluster.sops) return [];
   let names: string[];
@@ -154,7 +184,7 @@ export async function secretFiles(repo: string, cluster: ClusterSpec): Promise<s
   } catch {
     return [];
   }
-  return names.filter((n) => n === 'kustomization.yaml' || n.endsWith('.sops.yaml')).sort().map((n) => `${secretsDir(cluster)}/${n}`);
+  return names.filter((n) => n === 'kustomization.yaml' || n.endsWith('.sops.yaml') || /^namespace-[a-z0-9-]+\.yaml$/.test(n)).sort().map((n) => `${secretsDir(cluster)}/${n}`);
 }
 
 /** The Grafana admin login a cluster with secrets keeps in Git (the chart's admin.existingSecret). */
@@ -177,6 +207,7 @@ export async function ensurePlatformSecrets(repo: string, cluster: ClusterSpec):
     stringData: { 'admin-user': 'admin', 'admin-password': randomBytes(24).toString('base64url') },
   });
   await writeAtomic(join(repo, path), await encryptSops(doc, { recipients: [cluster.sops.recipient] }), 0o600);
+  await ensureNamespace(repo, cluster, GRAFANA_ADMIN.namespace);
   await listInKustomization(repo, cluster, path);
   return [path];
 }
