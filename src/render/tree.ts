@@ -100,7 +100,8 @@ export async function linkOnTheWay(repo: string, rel: string): Promise<string | 
 
 const LINK_WHY = 'is a symbolic link; bramble does not write, read or prune through links in the repository (one could point outside it). Replace it with a real folder or file';
 
-async function readIfExists(file: string): Promise<string | undefined> {
+/** A file's text, or undefined when it does not exist. */
+export async function readIfExists(file: string): Promise<string | undefined> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Document, isMap, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import { BrambleError } from '../errors.ts';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
-import { writeAtomic } from '../render/tree.ts';
+import { readIfExists, writeAtomic } from '../render/tree.ts';
 import { ageKeysFile, identityFor, keepInKeysFile, newClusterKey } from './keys.ts';
 import { decryptSops, encryptSops, type Decrypted } from './sops.ts';
 
@@ -41,15 +41,6 @@ export function secretFile(cluster: ClusterSpec, ref: SecretRef): string {
 function recipientOf(cluster: ClusterSpec): string {
   if (!cluster.sops) throw new BrambleError(`cluster ${cluster.name} keeps no secrets in Git yet: bramble secret init -c ${cluster.name} makes its age key`);
   return cluster.sops.recipient;
-}
-
-async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
 }
 
 /** Open a cluster's secret file with the owner's copy of the cluster's key. */
