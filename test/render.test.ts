@@ -109,6 +109,33 @@ test('a cluster that keeps secrets gets the secrets layer first, decryption with
   assert.equal(grafana(plain).admin, undefined, 'the chart makes its own password');
 });
 
+test('notifications: a Flux Provider and Alert for every layer and release, and Alertmanager reading the same webhook from the mounted secret', async () => {
+  const out = await renderInventory(second);
+  const find = (kind: string, name: string) => out.docs.find((d) => d.object.kind === kind && d.object.metadata?.name === name)?.object as Record<string, any> | undefined;
+  assert.deepEqual(find('Provider', 'owner')!.spec, { type: 'discord', secretRef: { name: 'notify' } });
+  const alert = find('Alert', 'flux')!;
+  assert.equal(alert.metadata.namespace, 'monitoring');
+  assert.equal(alert.spec.eventSeverity, 'error');
+  assert.deepEqual(
+    alert.spec.eventSources.map((e: { kind: string; namespace: string }) => `${e.kind}/${e.namespace}`),
+    ['GitRepository/flux-system', 'Kustomization/flux-system', 'HelmRelease/longhorn-system', 'HelmRelease/traefik', 'HelmRelease/monitoring', 'HelmRelease/kube-system'],
+  );
+  // Every HelmRelease the cluster has is among the sources.
+  for (const d of out.docs.filter((x) => x.object.kind === 'HelmRelease')) assert.ok(alert.spec.eventSources.some((e: { namespace: string }) => e.namespace === d.object.metadata!.namespace), d.object.metadata!.name);
+  const am = find('HelmRelease', 'kube-prometheus-stack')!.spec.values.alertmanager;
+  assert.deepEqual(am.alertmanagerSpec.secrets, ['notify']);
+  assert.equal(am.config.route.receiver, 'owner');
+  assert.deepEqual(am.config.receivers[1], { name: 'owner', discord_configs: [{ webhook_url_file: '/etc/alertmanager/secrets/notify/address', send_resolved: true }] });
+  assert.ok(out.files.find((f) => f.path === 'clusters/garage/infrastructure/configs/kustomization.yaml')!.content.includes('- notifications.yaml'));
+  const plain = await renderInventory(homelab);
+  assert.equal(plain.docs.some((d) => d.object.kind === 'Provider' || d.object.kind === 'Alert'), false);
+  // The webhook URL is a secret, so notifications need the cluster's key first.
+  assert.throws(
+    () => parseInventory(readFileSync(HOMELAB, 'utf8').replace('  - name: staging\n    environment: staging\n', '  - name: staging\n    environment: staging\n    notifications: { type: slack }\n'), 'h.yaml'),
+    /h\.yaml:\d+:\d+: clusters\[0\]\.notifications: the webhook URL is a secret, kept in Git encrypted: cluster staging needs secrets\.ageRecipient first \(bramble secret init -c staging\)/,
+  );
+});
+
 test('every folder with a kustomization.yaml builds with kubectl kustomize', async () => {
   for (const inv of [homelab, second]) {
     const dir = await renderTo(inv);

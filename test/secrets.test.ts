@@ -201,3 +201,21 @@ test("publish makes Grafana's admin password once, encrypted, and the chart read
   assert.doesNotMatch(again.stdout, /generated/);
   assert.equal(git(remote, 'show', `main:${FILE}`), text, 'made once');
 });
+
+test('notifications wait for their webhook URL: publish refuses until it is set, then sends it encrypted only', () => {
+  const remote = join(work, 'remote.git');
+  const text = readFileSync(inventory, 'utf8');
+  writeFileSync(inventory, text.replace(/( {4}secrets:\n {6}ageRecipient: \S+\n)/, '$1    notifications:\n      type: generic\n'));
+  const publish = () => run(['publish', '-i', inventory, '--repo', repo, '--remote', remote, '-c', 'production']);
+  const refused = publish();
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /clusters\/production\/secrets\/monitoring-notify\.sops\.yaml: missing; cluster production sends notifications to a webhook whose URL goes here first: bramble secret set -c production monitoring\/notify address/);
+  const url = `https://ntfy.home.arpa/homelab-${Date.now()}`;
+  const set = run(['secret', 'set', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/notify', 'address'], url);
+  assert.equal(set.code, 0, set.stderr);
+  const ok = publish();
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(git(remote, 'show', 'main:clusters/production/infrastructure/configs/notifications.yaml'), /type: "generic"/);
+  assert.match(git(remote, 'show', 'main:clusters/production/secrets/monitoring-notify.sops.yaml'), /address: ENC\[AES256_GCM,/);
+  assert.equal(git(remote, 'log', '--all', '-p').includes(url), false, 'the URL is in no commit');
+});

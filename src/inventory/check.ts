@@ -293,6 +293,10 @@ export function checkMeaning(raw: RawInventory): Finding[] {
       claim(c.apiEndpoint, [...cp, 'apiEndpoint'], `the API address of cluster ${c.name}`);
     }
 
+    if (c.notifications && !c.secrets) {
+      err([...cp, 'notifications'], `the webhook URL is a secret, kept in Git encrypted: cluster ${c.name} needs secrets.ageRecipient first (bramble secret init -c ${c.name})`);
+    }
+
     const active = activeNodes(c);
     const servers = active.filter((n) => n.role === 'server');
     const serverCount = serverCountProblem(c.name, servers.length);

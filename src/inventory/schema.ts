@@ -264,6 +264,17 @@ export const Cluster = Type.Object(
         { ...closed, description: 'secrets kept in Git, SOPS-encrypted with age (docs/secrets.md)' },
       ),
     ),
+    notifications: Type.Optional(
+      Type.Object(
+        {
+          type: Type.Union([Type.Literal('discord'), Type.Literal('slack'), Type.Literal('generic')], {
+            description: 'where Flux events and the site alerts go: a Discord or Slack webhook, or any URL that takes a JSON POST (generic: ntfy, a home-automation hook). The URL itself is the secret monitoring/notify, key address (bramble secret set)',
+          }),
+          severity: Type.Optional(withDefault(Type.Union([Type.Literal('error'), Type.Literal('info')], { description: "Flux events to send: only failures (error), or every reconciliation too (info)" }), 'error')),
+        },
+        { ...closed, description: "notifications to the owner from Flux and Alertmanager; needs the cluster's secrets in Git (the webhook URL is one)" },
+      ),
+    ),
   },
   closed,
 );

@@ -5,6 +5,8 @@ import { CHART_REPOS } from '../inventory/defaults.ts';
 import { sshUrl, type ClusterSpec, type Inventory } from '../inventory/model.ts';
 
 export const CLUSTERS_DIR = 'clusters';
+/** The secret (monitoring namespace, key address) holding the notification webhook URL. */
+export const NOTIFY_SECRET = 'notify';
 
 export interface ClusterContext {
   cluster: { name: string; environment: string };
@@ -24,6 +26,8 @@ export interface ClusterContext {
   k3s: { version: string };
   /** Whether the cluster keeps SOPS-encrypted secrets: its Kustomizations decrypt with sops-age. */
   sops: boolean;
+  /** The webhook the owner is told through: Flux's Provider type and Alertmanager's receiver config. */
+  notifications?: { providerType: string; severity: string; secret: string; alertmanager: string; urlFileKey: string };
   upgrade: ClusterSpec['upgrade'] & {
     /** Drain a server before its upgrade: only where another node can take its pods. */
     drainServers: boolean;
@@ -48,6 +52,14 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
     alerts: { ...inv.alerts, nfsLatencySeconds: inv.alerts.nfsLatencyMs / 1000 },
     k3s: { version: cluster.k3sVersion },
     sops: cluster.sops !== undefined,
+    notifications: cluster.notifications && {
+      providerType: cluster.notifications.type,
+      severity: cluster.notifications.severity,
+      secret: NOTIFY_SECRET,
+      // Alertmanager reads the URL from the mounted secret, never from its config.
+      alertmanager: { discord: 'discord_configs', slack: 'slack_configs', generic: 'webhook_configs' }[cluster.notifications.type],
+      urlFileKey: { discord: 'webhook_url_file', slack: 'api_url_file', generic: 'url_file' }[cluster.notifications.type],
+    },
     upgrade: { ...cluster.upgrade, drainServers: cluster.active.length > 1 },
   };
 }

@@ -6,6 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
+import { NOTIFY_SECRET } from '../render/context.ts';
 
 async function yamlFiles(dir: string): Promise<string[]> {
   let entries;
@@ -23,6 +24,11 @@ const ENCRYPTED = /^ENC\[AES256_GCM,/;
 export async function checkSecrets(repo: string, clusters: ClusterSpec[], identityFor: (recipient: string) => Promise<string | undefined>): Promise<string[]> {
   const problems: string[] = [];
   for (const cluster of clusters) {
+    // Alertmanager mounts the webhook's secret: without it its pod never starts.
+    const notify = `clusters/${cluster.name}/secrets/monitoring-${NOTIFY_SECRET}.sops.yaml`;
+    if (cluster.notifications && cluster.sops && !(await yamlFiles(join(repo, 'clusters', cluster.name, 'secrets'))).some((f) => relative(repo, f) === notify)) {
+      problems.push(`${notify}: missing; cluster ${cluster.name} sends notifications to a webhook whose URL goes here first: bramble secret set -c ${cluster.name} monitoring/${NOTIFY_SECRET} address`);
+    }
     for (const file of await yamlFiles(join(repo, 'clusters', cluster.name))) {
       const path = relative(repo, file);
       const text = await readFile(file, 'utf8');
