@@ -5,7 +5,7 @@
 // temporary one (SOPS_AGE_KEY_FILE), never this machine's.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
@@ -218,4 +218,36 @@ test('notifications wait for their webhook URL: publish refuses until it is set,
   assert.match(git(remote, 'show', 'main:clusters/production/infrastructure/configs/notifications.yaml'), /type: "generic"/);
   assert.match(git(remote, 'show', 'main:clusters/production/secrets/monitoring-notify.sops.yaml'), /address: ENC\[AES256_GCM,/);
   assert.equal(git(remote, 'log', '--all', '-p').includes(url), false, 'the URL is in no commit');
+});
+
+test('secret edit: the plain YAML in the editor, encrypted again on save; a failed or renaming edit changes nothing, and no plain copy stays behind', () => {
+  const tmp = join(work, 'tmp');
+  mkdirSync(tmp);
+  const editor = (name: string, body: string) => {
+    const f = join(work, name);
+    writeFileSync(f, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    return f;
+  };
+  const edit = (ed: string) => run(['secret', 'edit', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/grafana-admin'], undefined, { ...env, EDITOR: ed, VISUAL: '', TMPDIR: tmp });
+  const before = readFileSync(join(repo, FILE), 'utf8');
+  const password = /admin-password: (\S+)/.exec(before)![1];
+
+  const ok = edit(editor('rename-user.sh', `sed -i 's/^  admin-user: admin$/  admin-user: root/' "$1"`));
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /monitoring-grafana-admin\.sops\.yaml: changed; bramble publish \(or apply\) sends it/);
+  const after = readFileSync(join(repo, FILE), 'utf8');
+  assert.equal(/admin-password: (\S+)/.exec(after)![1], password, 'the value not edited keeps its ciphertext');
+  assert.equal(run(['secret', 'show', '-i', inventory, '-c', 'production', '--repo', repo, 'monitoring/grafana-admin', 'admin-user']).stdout, 'root\n');
+
+  for (const [script, why] of [
+    ['exit 3', /the editor \(\S+\) ended with 3; \S+ is as it was/],
+    [`sed -i 's/name: grafana-admin/name: other/' "$1"`, /the edited file must stay Secret monitoring\/grafana-admin/],
+    [`echo '{{' > "$1"`, /the edited Secret is not YAML/],
+  ] as const) {
+    const r = edit(editor(`bad-${script.length}.sh`, script));
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, why);
+    assert.equal(readFileSync(join(repo, FILE), 'utf8'), after, 'the encrypted file is as it was');
+  }
+  assert.deepEqual(readdirSync(tmp), [], 'no plain copy is left in the temporary folder');
 });

@@ -2,7 +2,7 @@ import type { Command } from './command.ts';
 import { UsageError } from './command.ts';
 import { isInteractive } from './shared.ts';
 
-const ACTIONS = ['init', 'set', 'show'] as const;
+const ACTIONS = ['init', 'set', 'show', 'edit'] as const;
 
 /** A value from standard input when it is not a terminal (one trailing newline dropped), else a masked prompt: never from the command line. */
 async function readValue(key: string): Promise<string> {
@@ -17,10 +17,10 @@ async function readValue(key: string): Promise<string> {
 
 export const secret: Command = {
   name: 'secret',
-  synopsis: 'init|set|show -i FILE -c NAME [SECRET [KEY]]',
+  synopsis: 'init|set|show|edit -i FILE -c NAME [SECRET [KEY]]',
   summary: "a cluster's secrets in Git, SOPS-encrypted with its age key",
   description:
-    "`init`: make the cluster's age key pair; the private key goes into your age keys file (0600, where sops looks) and, at the next apply, into the cluster's sops-age secret; the public key into the inventory (`secrets.ageRecipient`); it shows its plan and asks first (or `--yes`). `set SECRET KEY`: encrypt one value (read from standard input, or asked for at a terminal; never an argument) into `clusters/<cluster>/secrets/<namespace>-<name>.sops.yaml` in the work tree (`--repo`), listed in that folder's kustomization.yaml; publish or apply sends it. SECRET is NAMESPACE/NAME or NAME (namespace default). `show SECRET [KEY]`: decrypt with your copy of the key and print it",
+    "`init`: make the cluster's age key pair; the private key goes into your age keys file (0600, where sops looks) and, at the next apply, into the cluster's sops-age secret; the public key into the inventory (`secrets.ageRecipient`); it shows its plan and asks first (or `--yes`). `set SECRET KEY`: encrypt one value (read from standard input, or asked for at a terminal; never an argument) into `clusters/<cluster>/secrets/<namespace>-<name>.sops.yaml` in the work tree (`--repo`), listed in that folder's kustomization.yaml; publish or apply sends it. SECRET is NAMESPACE/NAME or NAME (namespace default). `show SECRET [KEY]`: decrypt with your copy of the key and print it. `edit SECRET`: the Secret as plain YAML in `$VISUAL` or `$EDITOR` (a private temporary file, removed afterwards), encrypted again on save",
   options: ['inventory', 'cluster', 'repo', 'yes'],
   notes: { cluster: 'exactly one', repo: 'the Git work tree holding clusters/ (default: .)', yes: 'init: no confirmation' },
   args: [
@@ -30,7 +30,7 @@ export const secret: Command = {
   ],
   async run(opts, io) {
     const [action, name, key] = (opts.args ?? []) as [string, string | undefined, string | undefined];
-    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`secret takes init, set or show, not "${action}"`);
+    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`secret takes init, set, show or edit, not "${action}"`);
     if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError(`secret ${action} needs exactly one --cluster NAME`);
     const [{ loadInventory }, { selectClusters }, store, { ageKeysFile }] = await Promise.all([
       import('../inventory/load.ts'),
@@ -77,6 +77,12 @@ export const secret: Command = {
       const value = await readValue(key);
       const r = await store.setSecretValue(repo, cluster!, ref, key, value);
       io.out(`${r.file}: ${key} ${r.action === 'unchanged' ? 'unchanged (same value)' : r.action === 'added' ? 'set in a new file' : 'set'}${r.action === 'unchanged' ? '' : '; bramble publish (or apply) sends it'}`);
+      return 0;
+    }
+    if (action === 'edit') {
+      if (key !== undefined) throw new UsageError('secret edit takes SECRET only');
+      const r = await store.editSecret(repo, cluster!, ref, process.env.VISUAL || process.env.EDITOR || 'vi');
+      io.out(`${r.file}: ${r.action === 'unchanged' ? 'unchanged' : 'changed; bramble publish (or apply) sends it'}`);
       return 0;
     }
     const opened = await store.openSecret(repo, cluster!, ref);

@@ -202,3 +202,38 @@ export async function ensurePlatformSecrets(repo: string, cluster: ClusterSpec):
   await listInKustomization(repo, cluster, path);
   return [path];
 }
+
+/**
+ * Edit a cluster's Secret as plain YAML in the owner's editor, then encrypt it
+ * again (values that did not change keep their ciphertext). The plain text
+ * lives only in a private 0600 file under a 0700 folder, removed afterwards
+ * whatever happens; an editor that fails, or a result that is not the same
+ * Secret, leaves the encrypted file as it was.
+ */
+export async function editSecret(repo: string, cluster: ClusterSpec, ref: SecretRef, editor: string): Promise<SetResult> {
+  const previous = await openSecret(repo, cluster, ref);
+  const path = secretFile(cluster, ref);
+  if (!previous) throw new BrambleError(`no ${path} in ${repo}; bramble secret set makes it`);
+  const { mkdtemp, rm, writeFile: write } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { spawnSync } = await import('node:child_process');
+  const dir = await mkdtemp(join(tmpdir(), 'bramble-edit-'));
+  try {
+    const file = join(dir, `${ref.namespace}-${ref.name}.yaml`);
+    await write(file, previous.doc.toString({ lineWidth: 0 }), { mode: 0o600 });
+    const r = spawnSync('sh', ['-c', `${editor} "$1"`, 'sh', file], { stdio: 'inherit' });
+    if (r.status !== 0) throw new BrambleError(`the editor (${editor}) ended with ${r.status ?? r.signal}; ${path} is as it was`);
+    const edited = parseDocument(await readFile(file, 'utf8'));
+    if (edited.errors.length > 0) throw new BrambleError(`the edited Secret is not YAML (${edited.errors[0]!.message.split('\n')[0]}); ${path} is as it was`);
+    const same = (k: string[]) => edited.getIn(k) === previous.doc.getIn(k);
+    if (!same(['kind']) || !same(['metadata', 'name']) || !same(['metadata', 'namespace'])) {
+      throw new BrambleError(`the edited file must stay Secret ${ref.namespace}/${ref.name} (kind, name and namespace unchanged); ${path} is as it was`);
+    }
+    const text = await encryptSops(edited, { recipients: [recipientOf(cluster)], previous });
+    if (text === previous.text) return { file: path, action: 'unchanged' };
+    await writeAtomic(join(repo, path), text, 0o600);
+    return { file: path, action: 'changed' };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
