@@ -181,6 +181,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
       ...c.preflight.filter((f) => f.verdict === 'fail').map((f) => `${c.cluster}/${f.node}: preflight ${f.check}: ${f.detail}`),
     ]);
     if (stuck.length > 0) return refuse(io, mode, `apply stopped before changing anything: ${stuck.length} problem(s) on the nodes`, stuck, 'Fix them, or mark a node `planned: true` to leave it out, and run again.');
+    if (plan.repo.secrets.length > 0) return refuse(io, mode, 'apply stopped before changing anything: secrets in the repository that publish would refuse', plan.repo.secrets, 'Fix them (docs/secrets.md), and run again.');
     if (plan.repo.conflicts.length > 0 && !o.force) return refuse(io, mode, 'apply stopped before changing anything: generated files were edited by hand', plan.repo.conflicts.map((c) => `${c.path}: ${c.why}`), 'Move the edits out (see docs/layout.md), or pass --force to overwrite them.');
 
     const disruptive = disruptiveSteps(plan);

@@ -61,6 +61,8 @@ export interface RepoPlan {
   changes: Array<Pick<FileChange, 'path' | 'action'>>;
   conflicts: Conflict[];
   unchanged: number;
+  /** Secrets under the clusters' folders that publish would refuse (plain, for another key, broken). */
+  secrets: string[];
 }
 
 export interface Plan {
@@ -119,7 +121,9 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
 export async function planRepo(inv: Inventory, repo: string, remote: string, rendered: Pick<RenderOutput, 'files' | 'scopes'>, force = false): Promise<RepoPlan> {
   const compare = async (dir: string, basis: string): Promise<RepoPlan> => {
     const t = await planTree(dir, rendered.files, rendered.scopes, force);
-    return { basis, changes: t.changes.map((c) => ({ path: c.path, action: c.action })), conflicts: t.conflicts, unchanged: t.unchanged.length };
+    const [{ checkSecrets }, { identityFor }] = await Promise.all([import('./secrets/check.ts'), import('./secrets/keys.ts')]);
+    const secrets = await checkSecrets(dir, inv.clusters.filter((c) => rendered.scopes.includes(`clusters/${c.name}`)), (r) => identityFor(r));
+    return { basis, changes: t.changes.map((c) => ({ path: c.path, action: c.action })), conflicts: t.conflicts, unchanged: t.unchanged.length, secrets };
   };
   if (existsSync(repo)) {
     await ensureRepoAt(repo, remote);
@@ -192,5 +196,6 @@ export function planLines(plan: Plan, k3s: Map<string, string>): string[] {
   lines.push(`  ${count('add')} to add, ${count('change')} to change, ${count('delete')} to delete, ${plan.repo.unchanged} unchanged`);
   for (const ch of plan.repo.changes) lines.push(`  ${SIGN[ch.action]} ${ch.path}`);
   for (const cf of plan.repo.conflicts) lines.push(`  ! ${cf.path} ${cf.why}`);
+  for (const problem of plan.repo.secrets) lines.push(`  ! ${problem}`);
   return lines;
 }

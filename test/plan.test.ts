@@ -24,7 +24,7 @@ function plan(over: Partial<Plan['clusters'][number]> = {}, repo: Partial<Plan['
         ...over,
       },
     ],
-    repo: { basis: 'the work tree /r', changes: [], conflicts: [], unchanged: 13, ...repo },
+    repo: { basis: 'the work tree /r', changes: [], conflicts: [], unchanged: 13, secrets: [], ...repo },
   };
 }
 
@@ -48,4 +48,10 @@ test('reboots, restarts, deletions and overwritten edits are what apply asks abo
   assert.deepEqual(disruptiveSteps(p), ['staging/pi: restart k3s', 'delete clusters/staging/old.yaml (Flux then removes what it defined from the cluster)', 'overwrite clusters/staging/traefik.yaml (edited by hand)']);
   assert.equal(planIsEmpty(p), false);
   assert.equal(planIsEmpty(plan({ flux: { flux: 'install 2.9.5', deployKey: 'create', create: [], existing: 0 } })), false, 'Flux to install is work to do');
+});
+
+test('secrets publish would refuse are in the plan, each on its own line', () => {
+  const problem = 'clusters/staging/apps/db.yaml: Secret db is in plain text; encrypt it first (bramble secret set, or sops -e -i with the repository\'s .sops.yaml)';
+  const lines = planLines(plan({}, { secrets: [problem] }), new Map([['staging', 'v1.35.6+k3s1']]));
+  assert.ok(lines.includes(`  ! ${problem}`), lines.join('\n'));
 });
