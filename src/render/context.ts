@@ -27,7 +27,7 @@ export interface ClusterContext {
   /** Whether the cluster keeps SOPS-encrypted secrets: its Kustomizations decrypt with sops-age. */
   sops: boolean;
   /** The webhook the owner is told through: Flux's Provider type and Alertmanager's receiver config. */
-  notifications?: { providerType: string; severity: string; secret: string; alertmanager: string; urlFileKey: string };
+  notifications?: { providerType: string; severity: string; secret: string; alertmanager: string; urlFileKey: string; urlFile: string };
   upgrade: ClusterSpec['upgrade'] & {
     /** Drain a server before its upgrade: only where another node can take its pods. */
     drainServers: boolean;
@@ -59,6 +59,8 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
       // Alertmanager reads the URL from the mounted secret, never from its config.
       alertmanager: { discord: 'discord_configs', slack: 'slack_configs', generic: 'webhook_configs' }[cluster.notifications.type],
       urlFileKey: { discord: 'webhook_url_file', slack: 'api_url_file', generic: 'url_file' }[cluster.notifications.type],
+      // Where the prometheus-operator mounts alertmanagerSpec.secrets.
+      urlFile: `/etc/alertmanager/secrets/${NOTIFY_SECRET}/address`,
     },
     upgrade: { ...cluster.upgrade, drainServers: cluster.active.length > 1 },
   };
