@@ -136,6 +136,27 @@ test('notifications: a Flux Provider and Alert for every layer and release, and 
   );
 });
 
+test('telegram: the bot token is the secret, the chat is the Provider channel and Alertmanager chat_id; both pass their schemas', async () => {
+  const text = readFileSync(SECOND, 'utf8').replace('    notifications:\n      type: discord\n', '    notifications:\n      type: telegram\n      chatId: -1001234567890\n');
+  assert.ok(text.includes('type: telegram'));
+  const out = await renderInventory(parseInventory(text, 'second.yaml'));
+  const provider = out.docs.find((d) => d.object.kind === 'Provider')!;
+  assert.deepEqual(provider.object.spec, { type: 'telegram', channel: '-1001234567890', secretRef: { name: 'notify' } });
+  assert.deepEqual(crdValidators().get('notification.toolkit.fluxcd.io/v1beta3/Provider')!(provider.object), []);
+  const am = (out.docs.find((d) => d.object.kind === 'HelmRelease' && d.object.metadata?.name === 'kube-prometheus-stack')!.object.spec as Record<string, any>).values.alertmanager;
+  assert.deepEqual(am.config.receivers[1], { name: 'owner', telegram_configs: [{ bot_token_file: '/etc/alertmanager/secrets/notify/token', chat_id: -1001234567890, send_resolved: true }] });
+  const problems = (t: string) => {
+    try {
+      parseInventory(t, 'x.yaml');
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  assert.match(problems(text.replace('      chatId: -1001234567890\n', '')), /clusters\[0\]\.notifications: a telegram bot needs the chat to write to: notifications\.chatId/);
+  assert.match(problems(readFileSync(SECOND, 'utf8').replace('      type: discord\n', '      type: discord\n      chatId: 42\n')), /clusters\[0\]\.notifications\.chatId: chatId is for telegram; a discord webhook's URL names its destination/);
+});
+
 test('every folder with a kustomization.yaml builds with kubectl kustomize', async () => {
   for (const inv of [homelab, second]) {
     const dir = await renderTo(inv);

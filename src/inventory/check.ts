@@ -293,6 +293,8 @@ export function checkMeaning(raw: RawInventory): Finding[] {
       claim(c.apiEndpoint, [...cp, 'apiEndpoint'], `the API address of cluster ${c.name}`);
     }
 
+    if (c.notifications?.type === 'telegram' && c.notifications.chatId === undefined) err([...cp, 'notifications'], 'a telegram bot needs the chat to write to: notifications.chatId');
+    if (c.notifications && c.notifications.type !== 'telegram' && c.notifications.chatId !== undefined) err([...cp, 'notifications', 'chatId'], `chatId is for telegram; a ${c.notifications.type} webhook's URL names its destination`);
     if (c.notifications && !c.secrets) {
       err([...cp, 'notifications'], `the webhook URL is a secret, kept in Git encrypted: cluster ${c.name} needs secrets.ageRecipient first (bramble secret init -c ${c.name})`);
     }

@@ -96,7 +96,7 @@ export interface ClusterSpec {
   /** The cluster's age recipient: its secrets in Git are SOPS-encrypted to it. */
   sops?: { recipient: string };
   /** Flux events and Alertmanager to a webhook whose URL is the SOPS secret monitoring/notify. */
-  notifications?: { type: 'discord' | 'slack' | 'generic'; severity: 'error' | 'info' };
+  notifications?: { type: 'discord' | 'slack' | 'generic' | 'telegram'; severity: 'error' | 'info'; chatId?: number };
   /** kube-vip holding apiEndpoint on the servers; absent when the endpoint is a name or the site answers there itself. */
   kubeVip?: { address: string; image: string; version: string; interface?: string };
   jumpHost?: { address: string; ssh: SshSettings; hostKey?: string };
@@ -248,7 +248,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       vlan,
       apiEndpoint: c.apiEndpoint,
       sops: c.secrets ? { recipient: c.secrets.ageRecipient } : undefined,
-      notifications: c.notifications ? { type: c.notifications.type, severity: c.notifications.severity ?? 'error' } : undefined,
+      notifications: c.notifications ? { type: c.notifications.type, severity: c.notifications.severity ?? 'error', ...(c.notifications.chatId !== undefined ? { chatId: c.notifications.chatId } : {}) } : undefined,
       kubeVip: kubeVipFor(c.apiEndpoint, { ...raw.site.k3s.kubeVip, ...c.k3s?.kubeVip }),
       jumpHost: c.jumpHost && { address: c.jumpHost.address, ssh: deepMerge<SshSettings>(siteSsh, c.jumpHost.ssh), hostKey: c.jumpHost.hostKey },
       datastore: c.datastore ?? (servers.length > 1 ? 'etcd' : 'sqlite'),

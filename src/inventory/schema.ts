@@ -267,9 +267,10 @@ export const Cluster = Type.Object(
     notifications: Type.Optional(
       Type.Object(
         {
-          type: Type.Union([Type.Literal('discord'), Type.Literal('slack'), Type.Literal('generic')], {
-            description: 'where Flux events and the site alerts go: a Discord or Slack webhook, or any URL that takes a JSON POST (generic: ntfy, a home-automation hook). The URL itself is the secret monitoring/notify, key address (bramble secret set)',
+          type: Type.Union([Type.Literal('discord'), Type.Literal('slack'), Type.Literal('generic'), Type.Literal('telegram')], {
+            description: 'where Flux events and the site alerts go: a Discord or Slack webhook, any URL that takes a JSON POST (generic: ntfy, a home-automation hook), or a Telegram bot. The URL (key address), or the Telegram bot token (key token), is the secret monitoring/notify (bramble secret set)',
           }),
+          chatId: Type.Optional(Type.Integer({ description: 'telegram only: the chat the bot writes to (not a secret)' })),
           severity: Type.Optional(withDefault(Type.Union([Type.Literal('error'), Type.Literal('info')], { description: "Flux events to send: only failures (error), or every reconciliation too (info)" }), 'error')),
         },
         { ...closed, description: "notifications to the owner from Flux and Alertmanager; needs the cluster's secrets in Git (the webhook URL is one)" },

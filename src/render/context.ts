@@ -5,8 +5,13 @@ import { CHART_REPOS } from '../inventory/defaults.ts';
 import { sshUrl, type ClusterSpec, type Inventory } from '../inventory/model.ts';
 
 export const CLUSTERS_DIR = 'clusters';
-/** The secret (monitoring namespace, key address) holding the notification webhook URL. */
+/** The secret (monitoring namespace) holding the notification webhook URL, or Telegram's bot token. */
 export const NOTIFY_SECRET = 'notify';
+
+/** The key of NOTIFY_SECRET that Flux's Provider of this type reads. */
+export function notifyKey(type: string): 'address' | 'token' {
+  return type === 'telegram' ? 'token' : 'address';
+}
 
 export interface ClusterContext {
   cluster: { name: string; environment: string };
@@ -27,7 +32,7 @@ export interface ClusterContext {
   /** Whether the cluster keeps SOPS-encrypted secrets: its Kustomizations decrypt with sops-age. */
   sops: boolean;
   /** The webhook the owner is told through: Flux's Provider type and Alertmanager's receiver config. */
-  notifications?: { providerType: string; severity: string; secret: string; alertmanager: string; urlFileKey: string; urlFile: string };
+  notifications?: { providerType: string; severity: string; secret: string; alertmanager: string; urlFileKey: string; urlFile: string; channel?: string; chatId?: number };
   upgrade: ClusterSpec['upgrade'] & {
     /** Drain a server before its upgrade: only where another node can take its pods. */
     drainServers: boolean;
@@ -57,10 +62,12 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
       severity: cluster.notifications.severity,
       secret: NOTIFY_SECRET,
       // Alertmanager reads the URL from the mounted secret, never from its config.
-      alertmanager: { discord: 'discord_configs', slack: 'slack_configs', generic: 'webhook_configs' }[cluster.notifications.type],
-      urlFileKey: { discord: 'webhook_url_file', slack: 'api_url_file', generic: 'url_file' }[cluster.notifications.type],
+      alertmanager: { discord: 'discord_configs', slack: 'slack_configs', generic: 'webhook_configs', telegram: 'telegram_configs' }[cluster.notifications.type],
+      urlFileKey: { discord: 'webhook_url_file', slack: 'api_url_file', generic: 'url_file', telegram: 'bot_token_file' }[cluster.notifications.type],
       // Where the prometheus-operator mounts alertmanagerSpec.secrets.
-      urlFile: `/etc/alertmanager/secrets/${NOTIFY_SECRET}/address`,
+      urlFile: `/etc/alertmanager/secrets/${NOTIFY_SECRET}/${notifyKey(cluster.notifications.type)}`,
+      // Telegram: the bot token is the secret, the chat is not.
+      ...(cluster.notifications.chatId !== undefined ? { channel: String(cluster.notifications.chatId), chatId: cluster.notifications.chatId } : {}),
     },
     upgrade: { ...cluster.upgrade, drainServers: cluster.active.length > 1 },
   };

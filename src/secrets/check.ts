@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
-import { NOTIFY_SECRET } from '../render/context.ts';
+import { NOTIFY_SECRET, notifyKey } from '../render/context.ts';
 
 async function yamlFiles(dir: string): Promise<string[]> {
   let entries;
@@ -27,7 +27,8 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
     // Alertmanager mounts the webhook's secret: without it its pod never starts.
     const notify = `clusters/${cluster.name}/secrets/monitoring-${NOTIFY_SECRET}.sops.yaml`;
     if (cluster.notifications && cluster.sops && !(await yamlFiles(join(repo, 'clusters', cluster.name, 'secrets'))).some((f) => relative(repo, f) === notify)) {
-      problems.push(`${notify}: missing; cluster ${cluster.name} sends notifications to a webhook whose URL goes here first: bramble secret set -c ${cluster.name} monitoring/${NOTIFY_SECRET} address`);
+      const key = notifyKey(cluster.notifications.type);
+      problems.push(`${notify}: missing; cluster ${cluster.name} sends notifications to a ${cluster.notifications.type === 'telegram' ? "Telegram bot whose token" : 'webhook whose URL'} goes here first: bramble secret set -c ${cluster.name} monitoring/${NOTIFY_SECRET} ${key}`);
     }
     for (const file of await yamlFiles(join(repo, 'clusters', cluster.name))) {
       const path = relative(repo, file);
