@@ -251,3 +251,31 @@ test('secret edit: the plain YAML in the editor, encrypted again on save; a fail
   }
   assert.deepEqual(readdirSync(tmp), [], 'no plain copy is left in the temporary folder');
 });
+
+test('secret rotate: plan first; then every SOPS file of the cluster opens only with the new key, whose recipient replaces the old in the inventory', async () => {
+  const before = readFileSync(inventory, 'utf8');
+  const oldRecipient = parse(before).clusters[1].secrets.ageRecipient;
+  const refused = run(['secret', 'rotate', '-i', inventory, '-c', 'production', '--repo', repo]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stdout, /2\. encrypt again for the new key, each with a new data key: clusters\/production\/secrets\/monitoring-grafana-admin\.sops\.yaml, clusters\/production\/secrets\/monitoring-notify\.sops\.yaml/);
+  assert.equal(readFileSync(inventory, 'utf8'), before, 'nothing changed without --yes');
+
+  const oldKey = readFileSync(keys, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!;
+  const values = async (identity: string) => (await independent(readFileSync(join(repo, FILE), 'utf8'), { secretKey: identity, fileType: 'yaml' })).stringData;
+  const plainBefore = await values(oldKey);
+  const r = run(['secret', 'rotate', '-i', inventory, '-c', 'production', '--repo', repo, '--yes']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const newRecipient = parse(readFileSync(inventory, 'utf8')).clusters[1].secrets.ageRecipient;
+  assert.notEqual(newRecipient, oldRecipient);
+  assert.deepEqual(readFileSync(inventory, 'utf8').split('\n').filter((l) => !before.split('\n').includes(l)), [`      ageRecipient: ${newRecipient}`]);
+  const identities = readFileSync(keys, 'utf8').split('\n').filter((l) => l.startsWith('AGE-SECRET-KEY-1'));
+  assert.equal(identities.length, 2, 'the old key stays beside the new one');
+  const newKey = identities.find((i) => i !== oldKey)!;
+  assert.deepEqual(await values(newKey), plainBefore);
+  await assert.rejects(values(oldKey));
+  for (const f of ['monitoring-grafana-admin', 'monitoring-notify']) assert.match(readFileSync(join(repo, `clusters/production/secrets/${f}.sops.yaml`), 'utf8'), new RegExp(`recipient: ${newRecipient}`));
+  const remote = join(work, 'remote.git');
+  const ok = run(['publish', '-i', inventory, '--repo', repo, '--remote', remote, '-c', 'production']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(git(remote, 'show', 'main:.sops.yaml'), new RegExp(newRecipient));
+});

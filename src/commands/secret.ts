@@ -2,7 +2,7 @@ import type { Command } from './command.ts';
 import { UsageError } from './command.ts';
 import { isInteractive } from './shared.ts';
 
-const ACTIONS = ['init', 'set', 'show', 'edit'] as const;
+const ACTIONS = ['init', 'set', 'show', 'edit', 'rotate'] as const;
 
 /** A value from standard input when it is not a terminal (one trailing newline dropped), else a masked prompt: never from the command line. */
 async function readValue(key: string): Promise<string> {
@@ -17,12 +17,12 @@ async function readValue(key: string): Promise<string> {
 
 export const secret: Command = {
   name: 'secret',
-  synopsis: 'init|set|show|edit -i FILE -c NAME [SECRET [KEY]]',
+  synopsis: 'init|set|show|edit|rotate -i FILE -c NAME [SECRET [KEY]]',
   summary: "a cluster's secrets in Git, SOPS-encrypted with its age key",
   description:
-    "`init`: make the cluster's age key pair; the private key goes into your age keys file (0600, where sops looks) and, at the next apply, into the cluster's sops-age secret; the public key into the inventory (`secrets.ageRecipient`); it shows its plan and asks first (or `--yes`). `set SECRET KEY`: encrypt one value (read from standard input, or asked for at a terminal; never an argument) into `clusters/<cluster>/secrets/<namespace>-<name>.sops.yaml` in the work tree (`--repo`), listed in that folder's kustomization.yaml; publish or apply sends it. SECRET is NAMESPACE/NAME or NAME (namespace default). `show SECRET [KEY]`: decrypt with your copy of the key and print it. `edit SECRET`: the Secret as plain YAML in `$VISUAL` or `$EDITOR` (a private temporary file, removed afterwards), encrypted again on save",
+    "`init`: make the cluster's age key pair; the private key goes into your age keys file (0600, where sops looks) and, at the next apply, into the cluster's sops-age secret; the public key into the inventory (`secrets.ageRecipient`); it shows its plan and asks first (or `--yes`). `set SECRET KEY`: encrypt one value (read from standard input, or asked for at a terminal; never an argument) into `clusters/<cluster>/secrets/<namespace>-<name>.sops.yaml` in the work tree (`--repo`), listed in that folder's kustomization.yaml; publish or apply sends it. SECRET is NAMESPACE/NAME or NAME (namespace default). `show SECRET [KEY]`: decrypt with your copy of the key and print it. `edit SECRET`: the Secret as plain YAML in `$VISUAL` or `$EDITOR` (a private temporary file, removed afterwards), encrypted again on save. `rotate`: a new key pair for the cluster; every SOPS file under its folder is encrypted again for it and the inventory's recipient replaced (plan and confirmation first); apply then sends the files and the new key together",
   options: ['inventory', 'cluster', 'repo', 'yes'],
-  notes: { cluster: 'exactly one', repo: 'the Git work tree holding clusters/ (default: .)', yes: 'init: no confirmation' },
+  notes: { cluster: 'exactly one', repo: 'the Git work tree holding clusters/ (default: .)', yes: 'init and rotate: no confirmation' },
   args: [
     { name: 'action', values: [...ACTIONS], required: true },
     { name: 'secret', values: [], required: false },
@@ -30,7 +30,7 @@ export const secret: Command = {
   ],
   async run(opts, io) {
     const [action, name, key] = (opts.args ?? []) as [string, string | undefined, string | undefined];
-    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`secret takes init, set, show or edit, not "${action}"`);
+    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`secret takes init, set, show, edit or rotate, not "${action}"`);
     if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError(`secret ${action} needs exactly one --cluster NAME`);
     const [{ loadInventory }, { selectClusters }, store, { ageKeysFile }] = await Promise.all([
       import('../inventory/load.ts'),
@@ -66,6 +66,31 @@ export const secret: Command = {
       }
       const made = await store.initClusterKey(inv, cluster!, opts.inventory!);
       io.out(`cluster ${cluster!.name}: age key ${made.recipient}; private key in ${made.keysFile}; inventory updated`);
+      return 0;
+    }
+
+    if (action === 'rotate') {
+      if (name !== undefined) throw new UsageError('secret rotate takes no SECRET');
+      if (!cluster!.sops) throw new UsageError(`cluster ${cluster!.name} has no age key to rotate; bramble secret init makes one`);
+      const files = await store.sopsFilesOf(repo, cluster!);
+      io.out(`secret rotate for cluster ${cluster!.name} (now ${cluster!.sops.recipient}):`);
+      io.out(`  1. make a new age key pair and append its private key to ${ageKeysFile()} (the old key stays there)`);
+      io.out(`  2. encrypt again for the new key, each with a new data key: ${files.length ? files.join(', ') : 'no SOPS file yet'}`);
+      io.out(`  3. replace the recipient in ${opts.inventory}`);
+      io.out(`  then: the next apply pushes the files and puts the new key in the cluster's sops-age secret together`);
+      if (!opts.yes) {
+        if (!isInteractive()) {
+          io.err('secret rotate changes your keys file, inventory and secret files. Run it at a terminal to confirm, or pass --yes.');
+          return 1;
+        }
+        const { confirm } = await import('@inquirer/prompts');
+        if (!(await confirm({ message: 'Go ahead?', default: false }))) {
+          io.err('not confirmed; nothing was changed');
+          return 1;
+        }
+      }
+      const r = await store.rotateClusterKey(inv, cluster!, opts.inventory!, repo);
+      io.out(`cluster ${cluster!.name}: new age key ${r.recipient}; ${r.files.length} file(s) encrypted for it; private key in ${r.keysFile}; inventory updated`);
       return 0;
     }
 

@@ -8,7 +8,8 @@ import { parseAllDocuments } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { NOTIFY_SECRET, notifyKey } from '../render/context.ts';
 
-async function yamlFiles(dir: string): Promise<string[]> {
+/** Every YAML file under `dir`, links neither followed nor read. */
+export async function yamlFiles(dir: string): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true, recursive: true });

@@ -3,7 +3,7 @@
 // which the `secrets` Flux Kustomization applies with the cluster's age key.
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Document, isMap, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import { BrambleError } from '../errors.ts';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
@@ -236,4 +236,39 @@ export async function editSecret(repo: string, cluster: ClusterSpec, ref: Secret
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The SOPS files under a cluster's folder (bramble's and the owner's), repository-relative. */
+export async function sopsFilesOf(repo: string, cluster: ClusterSpec): Promise<string[]> {
+  const { yamlFiles } = await import('./check.ts');
+  const { isSopsText } = await import('./sops.ts');
+  const out: string[] = [];
+  for (const f of await yamlFiles(join(repo, 'clusters', cluster.name))) if (isSopsText(await readFile(f, 'utf8'))) out.push(relative(repo, f));
+  return out.sort();
+}
+
+/**
+ * A new age key for a cluster that has one: every SOPS file under its folder
+ * is opened with the old key and encrypted again for the new one (a new data
+ * key each), all in memory first, so a file that does not open stops the
+ * rotation before anything is written. The new private key joins the old one
+ * in the keys file; the inventory's recipient is replaced in place.
+ */
+export async function rotateClusterKey(inv: Inventory, cluster: ClusterSpec, inventoryFile: string, repo: string): Promise<{ recipient: string; files: string[]; keysFile: string }> {
+  const old = recipientOf(cluster);
+  const identity = await identityFor(old);
+  if (!identity) throw new BrambleError(`rotating cluster ${cluster.name}'s key needs the current one (${old}) to open its files, and it is not in ${ageKeysFile()} or SOPS_AGE_KEY`);
+  const files = await sopsFilesOf(repo, cluster);
+  const key = await newClusterKey();
+  const rewritten: Array<[string, string]> = [];
+  for (const f of files) {
+    const opened = await decryptSops(await readFile(join(repo, f), 'utf8'), [identity], f);
+    rewritten.push([f, await encryptSops(opened.doc, { recipients: [key.recipient] })]);
+  }
+  const text = await readFile(inventoryFile, 'utf8');
+  if (text.split(old).length !== 2) throw new BrambleError(`${inventoryFile}: the recipient ${old} is not there exactly once; change it by hand`);
+  const keysFile = await keepInKeysFile(key, `bramble: cluster ${cluster.name} of site ${inv.site.name} (replaces ${old})`);
+  for (const [f, t] of rewritten) await writeAtomic(join(repo, f), t, 0o600);
+  await writeAtomic(inventoryFile, text.replace(old, key.recipient), (await stat(inventoryFile)).mode & 0o777);
+  return { recipient: key.recipient, files, keysFile };
 }
