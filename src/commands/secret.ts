@@ -1,4 +1,4 @@
-import type { Command } from './command.ts';
+import type { Command, Io } from './command.ts';
 import { UsageError } from './command.ts';
 import { isInteractive } from './shared.ts';
 
@@ -13,6 +13,19 @@ async function readValue(key: string): Promise<string> {
   }
   const { password } = await import('@inquirer/prompts');
   return password({ message: `value for ${key}:`, mask: '*' });
+}
+
+/** After a printed plan: go ahead with --yes, or when the owner says so at a terminal; without one, refuse saying what would change. */
+async function confirmed(yes: boolean | undefined, io: Io, what: string): Promise<boolean> {
+  if (yes) return true;
+  if (!isInteractive()) {
+    io.err(`${what} Run it at a terminal to confirm, or pass --yes.`);
+    return false;
+  }
+  const { confirm } = await import('@inquirer/prompts');
+  if (await confirm({ message: 'Go ahead?', default: false })) return true;
+  io.err('not confirmed; nothing was changed');
+  return false;
 }
 
 export const secret: Command = {
@@ -53,17 +66,7 @@ export const secret: Command = {
       io.out(`  2. append the private key to ${ageKeysFile()} (0600): keep a copy of this file somewhere safe; without it the secrets cannot be read or changed`);
       io.out(`  3. write the public key into ${opts.inventory} as clusters[${inv.clusters.indexOf(cluster!)}].secrets.ageRecipient`);
       io.out(`  then: the next render adds the secrets layer and .sops.yaml, and the next apply puts the private key in the cluster's flux-system/sops-age secret`);
-      if (!opts.yes) {
-        if (!isInteractive()) {
-          io.err('secret init changes your keys file and inventory. Run it at a terminal to confirm, or pass --yes.');
-          return 1;
-        }
-        const { confirm } = await import('@inquirer/prompts');
-        if (!(await confirm({ message: 'Go ahead?', default: false }))) {
-          io.err('not confirmed; nothing was changed');
-          return 1;
-        }
-      }
+      if (!(await confirmed(opts.yes, io, 'secret init changes your keys file and inventory.'))) return 1;
       const made = await store.initClusterKey(inv, cluster!, opts.inventory!);
       io.out(`cluster ${cluster!.name}: age key ${made.recipient}; private key in ${made.keysFile}; inventory updated`);
       return 0;
@@ -78,17 +81,7 @@ export const secret: Command = {
       io.out(`  2. encrypt again for the new key, each with a new data key: ${files.length ? files.join(', ') : 'no SOPS file yet'}`);
       io.out(`  3. replace the recipient in ${opts.inventory}`);
       io.out(`  then: the next apply pushes the files and puts the new key in the cluster's sops-age secret together`);
-      if (!opts.yes) {
-        if (!isInteractive()) {
-          io.err('secret rotate changes your keys file, inventory and secret files. Run it at a terminal to confirm, or pass --yes.');
-          return 1;
-        }
-        const { confirm } = await import('@inquirer/prompts');
-        if (!(await confirm({ message: 'Go ahead?', default: false }))) {
-          io.err('not confirmed; nothing was changed');
-          return 1;
-        }
-      }
+      if (!(await confirmed(opts.yes, io, 'secret rotate changes your keys file, inventory and secret files.'))) return 1;
       const r = await store.rotateClusterKey(inv, cluster!, opts.inventory!, repo);
       io.out(`cluster ${cluster!.name}: new age key ${r.recipient}; ${r.files.length} file(s) encrypted for it; private key in ${r.keysFile}; inventory updated`);
       return 0;
