@@ -15,7 +15,7 @@ export const status: Command = {
       import('../flux/watch.ts'),
       import('../flux/install.ts'),
     ]);
-    const [{ readApiNodes }, { platformUrls }, { checkUpgrade, readPlans, upgradeLine }, { probeApiAddress }] = await Promise.all([
+    const [{ readApiNodes }, { platformUrls }, { checkUpgrade, readPlans, upgradeLine }, { probeApiAddress, kubeVipHolder }] = await Promise.all([
       import('../k3s/cluster.ts'),
       import('../steps.ts'),
       import('../k3s/upgrade.ts'),
@@ -39,7 +39,8 @@ export const status: Command = {
         io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
         const api = await probeApiAddress(s, cluster);
         if (!api.answers) healthy = false;
-        const by = cluster.kubeVip ? `kube-vip ${api.holder ? `on ${api.holder}` : 'holds no lease'}` : cluster.apiEndpoint ? 'the site answers there' : cluster.servers.length > 1 ? "the first server's address; an apiEndpoint would outlive it" : "the server's address";
+        const holder = cluster.kubeVip ? await kubeVipHolder(s) : undefined;
+        const by = cluster.kubeVip ? `kube-vip ${holder ? `on ${holder}` : 'holds no lease'}` : cluster.apiEndpoint ? 'the site answers there' : cluster.servers.length > 1 ? "the first server's address; an apiEndpoint would outlive it" : "the server's address";
         io.out(`  api: ${api.url} ${api.answers ? 'answers' : `DOES NOT ANSWER (${api.detail})`} (${by})`);
         io.out('  nodes:');
         const read = await readApiNodes(s);

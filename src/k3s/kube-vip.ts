@@ -131,8 +131,6 @@ export interface ApiAddressProbe {
   answers: boolean;
   /** kubectl's last line when it does not answer. */
   detail: string;
-  /** The server kube-vip's leader lease names, when it runs. */
-  holder?: string;
 }
 
 /**
@@ -143,14 +141,16 @@ export interface ApiAddressProbe {
 export async function probeApiAddress(server: Session, cluster: ClusterSpec): Promise<ApiAddressProbe> {
   const url = apiUrl(cluster);
   const r = await server.exec(`k3s kubectl --server ${shQuote(url)} --request-timeout=5s get --raw=/readyz`, { sudo: true, check: false, step: 'ask the API address' });
-  const probe: ApiAddressProbe = { url, answers: r.code === 0, detail: r.stderr.trim().split('\n').pop() ?? '' };
-  if (cluster.kubeVip) {
-    const lease = await server.exec(`k3s kubectl get lease plndr-cp-lock -n ${KUBE_VIP_NAMESPACE} -o json`, { sudo: true, check: false, step: 'read the kube-vip lease' });
-    try {
-      probe.holder = lease.code === 0 ? (JSON.parse(lease.stdout) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity : undefined;
-    } catch {
-      probe.holder = undefined;
-    }
+  return { url, answers: r.code === 0, detail: r.stderr.trim().split('\n').pop() ?? '' };
+}
+
+/** The server kube-vip's leader lease names, when it holds one. */
+export async function kubeVipHolder(server: Session): Promise<string | undefined> {
+  const lease = await server.exec(`k3s kubectl get lease plndr-cp-lock -n ${KUBE_VIP_NAMESPACE} -o json`, { sudo: true, check: false, step: 'read the kube-vip lease' });
+  if (lease.code !== 0) return undefined;
+  try {
+    return (JSON.parse(lease.stdout) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity;
+  } catch {
+    return undefined;
   }
-  return probe;
 }
