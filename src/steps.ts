@@ -125,7 +125,6 @@ export function repoOf(inv: Inventory, o: RunOptions): { repo: string; remote: s
   return { repo: resolvePath(o.repo ?? '.'), remote: o.remote ?? inv.git.url };
 }
 
-/** Render, commit and push; `head` is the commit the remote's branch now holds. */
 /**
  * Publishing Plans with another k3s version is the upgrade itself. apply and
  * install check the change against the running cluster before they get here;
@@ -172,6 +171,7 @@ async function upgradeProblems(inv: Inventory, repo: string, plan: TreePlan, ses
   return problems;
 }
 
+/** Render, commit and push; `head` is the commit the remote's branch now holds. */
 export async function publishStep(
   inv: Inventory,
   o: RunOptions,
