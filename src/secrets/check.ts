@@ -25,13 +25,16 @@ const ENCRYPTED = /^ENC\[AES256_GCM,/;
 export async function checkSecrets(repo: string, clusters: ClusterSpec[], identityFor: (recipient: string) => Promise<string | undefined>): Promise<string[]> {
   const problems: string[] = [];
   for (const cluster of clusters) {
+    const files = await yamlFiles(join(repo, 'clusters', cluster.name));
     // Alertmanager mounts the webhook's secret: without it its pod never starts.
     const notify = `clusters/${cluster.name}/secrets/monitoring-${NOTIFY_SECRET}.sops.yaml`;
-    if (cluster.notifications && cluster.sops && !(await yamlFiles(join(repo, 'clusters', cluster.name, 'secrets'))).some((f) => relative(repo, f) === notify)) {
+    if (cluster.notifications && cluster.sops && !files.some((f) => relative(repo, f) === notify)) {
       const key = notifyKey(cluster.notifications.type);
       problems.push(`${notify}: missing; cluster ${cluster.name} sends notifications to a ${cluster.notifications.type === 'telegram' ? "Telegram bot whose token" : 'webhook whose URL'} goes here first: bramble secret set -c ${cluster.name} monitoring/${NOTIFY_SECRET} ${key}`);
     }
-    for (const file of await yamlFiles(join(repo, 'clusters', cluster.name))) {
+    // The owner's copy of the cluster's key, looked up once, and only when an encrypted Secret needs it.
+    let identity: Promise<string | undefined> | undefined;
+    for (const file of files) {
       const path = relative(repo, file);
       const text = await readFile(file, 'utf8');
       let docs: unknown[];
@@ -61,10 +64,11 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
           problems.push(`${path}: Secret ${name} is not encrypted to cluster ${cluster.name}'s age key ${cluster.sops.recipient} (it is for ${recipients.join(', ') || 'no age recipient'}); Flux could not decrypt it`);
           continue;
         }
-        const identity = await identityFor(cluster.sops.recipient);
-        if (identity) {
+        identity ??= identityFor(cluster.sops.recipient);
+        const key = await identity;
+        if (key) {
           const { decryptSops } = await import('./sops.ts');
-          await decryptSops(text, [identity], path).catch((e: Error) => problems.push(e.message));
+          await decryptSops(text, [key], path).catch((e: Error) => problems.push(e.message));
         }
       }
     }
