@@ -16,14 +16,19 @@ export function ageKeysFile(env: NodeJS.ProcessEnv = process.env): string {
 
 const IDENTITY = /^AGE-SECRET-KEY-1[0-9A-Z]+$/;
 
+/** The keys file's text; empty when there is none yet. */
+async function readKeysFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw new BrambleError(`cannot read the age keys file ${file}: ${(e as Error).message}`);
+  }
+}
+
 /** Every age identity the owner has: SOPS_AGE_KEY's, then the keys file's. */
 export async function ownerIdentities(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const lines = (env.SOPS_AGE_KEY ?? '').split(/\r?\n/);
-  try {
-    lines.push(...(await readFile(ageKeysFile(env), 'utf8')).split(/\r?\n/));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new BrambleError(`cannot read the age keys file ${ageKeysFile(env)}: ${(e as Error).message}`);
-  }
+  const lines = [...(env.SOPS_AGE_KEY ?? '').split(/\r?\n/), ...(await readKeysFile(ageKeysFile(env))).split(/\r?\n/)];
   return lines.map((l) => l.trim()).filter((l) => IDENTITY.test(l));
 }
 
@@ -46,12 +51,7 @@ export async function newClusterKey(): Promise<ClusterKey> {
 /** Append a cluster's identity to the keys file, in age-keygen's layout, keeping the file 0600. */
 export async function keepInKeysFile(key: ClusterKey, label: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const file = ageKeysFile(env);
-  let before = '';
-  try {
-    before = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new BrambleError(`cannot read the age keys file ${file}: ${(e as Error).message}`);
-  }
+  const before = await readKeysFile(file);
   if (before.split(/\r?\n/).includes(key.identity)) return file;
   const entry = `# ${label}\n# created: ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${key.recipient}\n${key.identity}\n`;
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });

@@ -69,24 +69,33 @@ export async function setSecretValue(repo: string, cluster: ClusterSpec, ref: Se
   const recipient = recipientOf(cluster);
   const path = secretFile(cluster, ref);
   const previous = await openSecret(repo, cluster, ref);
-  const doc: Document =
-    previous?.doc ??
-    new Document({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: ref.name, namespace: ref.namespace, labels: { 'app.kubernetes.io/managed-by': 'bramble' } },
-      type: 'Opaque',
-      stringData: {},
-    });
+  const doc = previous?.doc ?? newSecret(ref, {});
   // A key lives in one place: stringData wins over data in the API, so data's copy goes.
   if (doc.hasIn(['data', key])) doc.deleteIn(['data', key]);
   doc.setIn(['stringData', key], value);
   const text = await encryptSops(doc, { recipients: [recipient], previous });
   if (previous && text === previous.text) return { file: path, action: 'unchanged' };
+  await writeSecret(repo, cluster, ref, text);
+  return { file: path, action: previous ? 'changed' : 'added' };
+}
+
+/** A new Opaque Secret of bramble's, plain, with these stringData values. */
+function newSecret(ref: SecretRef, stringData: Record<string, string>): Document {
+  return new Document({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: ref.name, namespace: ref.namespace, labels: { 'app.kubernetes.io/managed-by': 'bramble' } },
+    type: 'Opaque',
+    stringData,
+  });
+}
+
+/** An encrypted Secret into its file (0600), with its namespace, listed in the folder's kustomization.yaml. */
+async function writeSecret(repo: string, cluster: ClusterSpec, ref: SecretRef, text: string): Promise<void> {
+  const path = secretFile(cluster, ref);
   await writeAtomic(join(repo, path), text, 0o600);
   await ensureNamespace(repo, cluster, ref.namespace);
   await listInKustomization(repo, cluster, path);
-  return { file: path, action: previous ? 'changed' : 'added' };
 }
 
 /** Namespaces that exist on every cluster before any layer runs (flux-system comes with Flux). */
@@ -190,16 +199,8 @@ export async function ensurePlatformSecrets(repo: string, cluster: ClusterSpec):
   if (!cluster.sops) return [];
   const path = secretFile(cluster, GRAFANA_ADMIN);
   if ((await readIfExists(join(repo, path))) !== undefined) return [];
-  const doc = new Document({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: GRAFANA_ADMIN.name, namespace: GRAFANA_ADMIN.namespace, labels: { 'app.kubernetes.io/managed-by': 'bramble' } },
-    type: 'Opaque',
-    stringData: { 'admin-user': 'admin', 'admin-password': randomBytes(24).toString('base64url') },
-  });
-  await writeAtomic(join(repo, path), await encryptSops(doc, { recipients: [cluster.sops.recipient] }), 0o600);
-  await ensureNamespace(repo, cluster, GRAFANA_ADMIN.namespace);
-  await listInKustomization(repo, cluster, path);
+  const doc = newSecret(GRAFANA_ADMIN, { 'admin-user': 'admin', 'admin-password': randomBytes(24).toString('base64url') });
+  await writeSecret(repo, cluster, GRAFANA_ADMIN, await encryptSops(doc, { recipients: [cluster.sops.recipient] }));
   return [path];
 }
 
