@@ -30,7 +30,10 @@ import { parseInventory } from './inventory/load.ts';
 import { defaultReplicas } from './inventory/model.ts';
 import { Platform, Vlan, type RawInventory, type RawVlan } from './inventory/schema.ts';
 import { packageRoot } from './paths.ts';
-import { writeAtomic } from './render/tree.ts';
+import { NOTIFY_SECRET, notifyKey } from './render/context.ts';
+import { readIfExists, writeAtomic } from './render/tree.ts';
+import { ageKeysFile, keepInKeysFile, newClusterKey, type ClusterKey } from './secrets/keys.ts';
+import { secretFile, setSecretValue } from './secrets/store.ts';
 import type { Io } from './steps.ts';
 
 export class WizardError extends BrambleError {}
@@ -41,10 +44,12 @@ export interface Ask {
   text(message: string, o?: { default?: string; check?: (v: string) => string | undefined; optional?: boolean }): Promise<string>;
   choose<T extends string>(message: string, choices: readonly T[], def?: T): Promise<T>;
   yes(message: string, def: boolean): Promise<boolean>;
+  /** A secret: typed masked, never shown or offered as a default. */
+  secret(message: string, check: (v: string) => string | undefined): Promise<string>;
 }
 
 export async function inquirerAsk(): Promise<Ask> {
-  const { input, select, confirm } = await import('@inquirer/prompts');
+  const { input, select, confirm, password } = await import('@inquirer/prompts');
   return {
     async text(message, o = {}) {
       const answer = await input({
@@ -60,6 +65,7 @@ export async function inquirerAsk(): Promise<Ask> {
     },
     choose: (message, choices, def) => select({ message, choices: choices.map((c) => ({ value: c, name: c })), default: def }),
     yes: (message, def) => confirm({ message, default: def }),
+    secret: async (message, check) => (await password({ message, mask: '*', validate: (v) => (v.trim() === '' ? 'an answer is needed' : (check(v.trim()) ?? true)) })).trim(),
   };
 }
 
@@ -288,7 +294,7 @@ async function askNode(d: Draft, ask: Ask, ci: number, ni: number): Promise<void
   else d.delete(p('planned'));
 }
 
-async function askCluster(d: Draft, ask: Ask, io: Io, ci: number): Promise<void> {
+async function askCluster(d: Draft, ask: Ask, io: Io, ci: number, pending: Pending): Promise<void> {
   const p = (...k: string[]) => ['clusters', ci, ...k];
   const others = () => (d.raw().clusters ?? []).filter((_, j) => j !== ci).map((c) => c.name);
   const name = await ask.text(`Cluster ${ci + 1}: name`, { default: d.get(p('name')) ?? (ci === 0 ? 'staging' : 'production'), check: (v) => format('dns-label')(v) ?? clusterNameProblem(v, others()) });
@@ -328,12 +334,86 @@ async function askCluster(d: Draft, ask: Ask, io: Io, ci: number): Promise<void>
     d.set(p('platform', 'monitoring', 'retentionSize'), await ask.text(`${name}: Prometheus retention size`, { default: String(shown(['monitoring', 'retentionSize'], profile.retentionSize)), check: format('retention-size') }));
     d.set(p('platform', 'monitoring', 'storage'), await ask.text(`${name}: Prometheus volume size`, { default: String(shown(['monitoring', 'storage'], profile.storage)), check: format('quantity') }));
   }
+  await askNotifications(d, ask, io, ci, pending);
 }
 
-async function askClusters(d: Draft, ask: Ask, io: Io): Promise<void> {
+/**
+ * What the answers leave to do once the inventory is written: a new age key
+ * for the owner's keys file, and notification targets to encrypt into the
+ * repository. Secrets are never part of the inventory.
+ */
+interface Pending {
+  repo: string;
+  keys: Map<string, ClusterKey>;
+  notify: Map<string, { key: 'address' | 'token'; value: string }>;
+}
+
+const NOTIFY_TARGETS = ['none', 'discord', 'slack', 'generic', 'telegram'] as const;
+const NOTIFY_REF = { namespace: 'monitoring', name: NOTIFY_SECRET };
+
+/** Why a notification target is not one Flux's Provider of that type can send to. */
+function notifyTargetProblem(type: (typeof NOTIFY_TARGETS)[number], v: string): string | undefined {
+  if (type === 'telegram') return /^\d+:[A-Za-z0-9_-]{20,}$/.test(v) ? undefined : 'expected the bot token BotFather gave, such as 123456789:AAF...';
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return 'expected a URL such as https://...';
+  }
+  // ntfy or a home-automation hook on the LAN may be plain HTTP; Discord and Slack are not.
+  if (url.protocol !== 'https:' && !(type === 'generic' && url.protocol === 'http:')) return `expected an https:// URL${type === 'generic' ? ' (or http://)' : ''}`;
+  if (type === 'discord' && !/^\/api\/webhooks\/\d+\/[\w-]+$/.test(url.pathname)) return 'expected a Discord webhook URL: https://discord.com/api/webhooks/ID/TOKEN (channel settings, Integrations, Webhooks)';
+  if (type === 'slack' && url.hostname !== 'hooks.slack.com') return 'expected a Slack incoming-webhook URL: https://hooks.slack.com/services/...';
+  return undefined;
+}
+
+/** Whether the repository already holds this cluster's notify secret with the key the target needs. */
+async function hasNotifySecret(repo: string, cluster: string, key: string): Promise<string | undefined> {
+  const file = secretFile({ name: cluster }, NOTIFY_REF);
+  const text = await readIfExists(join(repo, file));
+  if (text === undefined) return undefined;
+  const doc = parseDocument(text);
+  return doc.hasIn(['stringData', key]) || doc.hasIn(['data', key]) ? file : undefined;
+}
+
+async function askNotifications(d: Draft, ask: Ask, io: Io, ci: number, pending: Pending): Promise<void> {
+  const p = (...k: string[]) => ['clusters', ci, ...k];
+  const name = d.get<string>(p('name'))!;
+  const type = await ask.choose(`${name}: where do Flux's failures and the site's alerts go? (generic: ntfy or any URL that takes a JSON POST)`, NOTIFY_TARGETS, d.get(p('notifications', 'type')) ?? 'none');
+  if (type === 'none') {
+    d.delete(p('notifications'));
+    return;
+  }
+  if (!d.get(p('secrets', 'ageRecipient'))) {
+    io.out(`  the ${type === 'telegram' ? 'bot token' : 'webhook URL'} is kept in Git, encrypted with ${name}'s own age key, which it has not got yet`);
+    if (!(await ask.yes(`${name}: make its age key now? (the private key goes into ${ageKeysFile()}, 0600; keep a copy of that file; the public key into the inventory)`, true))) {
+      io.out(`  no notifications for ${name}: they need its key (bramble secret init -c ${name} makes one later)`);
+      d.delete(p('notifications'));
+      return;
+    }
+    const key = await newClusterKey();
+    pending.keys.set(name, key);
+    d.set(p('secrets', 'ageRecipient'), key.recipient);
+  }
+  d.set(p('notifications', 'type'), type);
+  if (type === 'telegram') {
+    const chat = await ask.text(`${name}: Telegram chat id the bot writes to (a number; groups are negative)`, { default: d.get(p('notifications', 'chatId'))?.toString(), check: (v) => (/^-?\d+$/.test(v) ? undefined : 'expected a whole number such as -1001234567890') });
+    d.set(p('notifications', 'chatId'), Number(chat));
+  } else d.delete(p('notifications', 'chatId'));
+  const severity = await ask.choose(`${name}: which Flux events? (error: failures only; info: every reconciliation too)`, ['error', 'info'] as const, d.get(p('notifications', 'severity')) ?? 'error');
+  if (severity === 'info' || d.get(p('notifications', 'severity')) !== undefined) d.set(p('notifications', 'severity'), severity);
+  const key = notifyKey(type);
+  const what = type === 'telegram' ? 'Telegram bot token' : `${type === 'generic' ? '' : type[0]!.toUpperCase() + type.slice(1) + ' '}webhook URL`;
+  const kept = await hasNotifySecret(pending.repo, name, key);
+  if (kept && (await ask.yes(`${name}: keep the ${what} already in ${kept}?`, true))) return;
+  const value = await ask.secret(`${name}: ${what} (typed hidden; kept encrypted in Git, never in the inventory)`, (v) => notifyTargetProblem(type, v));
+  pending.notify.set(name, { key, value });
+}
+
+async function askClusters(d: Draft, ask: Ask, io: Io, pending: Pending): Promise<void> {
   const n = d.count(['clusters']);
-  for (let i = 0; i < Math.max(n, 1); i++) await askCluster(d, ask, io, i);
-  while (await ask.yes('Add another cluster?', false)) await askCluster(d, ask, io, d.count(['clusters']));
+  for (let i = 0; i < Math.max(n, 1); i++) await askCluster(d, ask, io, i, pending);
+  while (await ask.yes('Add another cluster?', false)) await askCluster(d, ask, io, d.count(['clusters']), pending);
   const path = ['defaults', 'platform', 'traefik', 'dashboard', 'allowFrom'];
   const vlans = d.raw().vlans ?? [];
   const current = d.get<string[]>(path) ?? [...new Set((d.raw().clusters ?? []).map((c) => vlans.find((v) => v.id === c.vlan)?.subnet).filter((s): s is string => Boolean(s)))];
@@ -355,6 +435,8 @@ export interface WizardOptions {
   io: Io;
   /** How to ask; inquirer by default. */
   ask?: Ask;
+  /** The Git work tree secrets are written into (default: .). */
+  repo?: string;
   /** Run `plan` or `apply` on the written file. */
   next?: (command: 'plan' | 'apply', file: string) => Promise<number>;
 }
@@ -371,6 +453,7 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
   if (existing !== undefined && !isMap(doc.contents)) throw new WizardError(`${file} does not hold an inventory (a mapping at the top); give init another file`);
   const d = new Draft(doc, existing);
   const ask = o.ask ?? (await inquirerAsk());
+  const pending: Pending = { repo: o.repo ?? '.', keys: new Map(), notify: new Map() };
   io.out(existing === undefined ? `Writing a new inventory: ${file}` : `Editing ${file}: its current values are the defaults; comments and everything not asked about stay as they are.`);
   try {
     io.out('\nThe site');
@@ -382,7 +465,7 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
     io.out('\nThe GitOps repository');
     await askGit(d, ask);
     io.out('\nClusters');
-    await askClusters(d, ask, io);
+    await askClusters(d, ask, io, pending);
   } catch (e) {
     if ((e as Error).name === 'ExitPromptError' || (e as Error).name === 'AbortPromptError') {
       io.err(`stopped; nothing was written${existing !== undefined ? ` and ${file} is as it was` : ''}`);
@@ -393,8 +476,9 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
 
   let text = d.text();
   if (!text.startsWith('# yaml-language-server:')) text = `${schemaLine(file)}\n${text.startsWith('#') ? '' : '\n'}${text}`;
+  let inv: ReturnType<typeof parseInventory>;
   try {
-    parseInventory(text, file);
+    inv = parseInventory(text, file);
   } catch (e) {
     io.err(`the answers do not make a valid inventory; nothing was written:\n${(e as Error).message}`);
     return 1;
@@ -403,16 +487,28 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
   const raw = parseDocument(text).toJS() as RawInventory;
   io.out(`  site ${raw.site.name} (${raw.site.domain ?? DEFAULTS.domain}), ${raw.vlans.length} VLAN(s), Git ${raw.git.url} (${raw.git.branch ?? DEFAULTS.git.branch})`);
   if (raw.nas) io.out(`  NAS ${raw.nas.name} at ${raw.nas.address}: ${raw.nas.nfs.exports.map((e) => `${e.path} as ${e.storageClass}`).join(', ')}`);
-  for (const c of raw.clusters) io.out(`  cluster ${c.name} on VLAN ${c.vlan}: ${c.nodes.map((n) => `${n.name} (${n.hardware} ${n.role} ${n.address}${n.planned ? ', planned' : ''})`).join(', ')}`);
-  if (existing === text) {
+  for (const c of raw.clusters) {
+    io.out(`  cluster ${c.name} on VLAN ${c.vlan}: ${c.nodes.map((n) => `${n.name} (${n.hardware} ${n.role} ${n.address}${n.planned ? ', planned' : ''})`).join(', ')}`);
+    if (c.notifications) io.out(`    notifications: ${c.notifications.type}${pending.notify.has(c.name) ? `, its ${notifyKey(c.notifications.type)} to be encrypted into ${join(pending.repo, secretFile(c, NOTIFY_REF))}` : ''}`);
+    if (pending.keys.has(c.name)) io.out(`    a new age key: private key into ${ageKeysFile()}, public key ${pending.keys.get(c.name)!.recipient}`);
+  }
+  if (existing === text && pending.notify.size === 0) {
     io.out(`${file} is unchanged`);
   } else {
-    if (!(await ask.yes(`Write ${file}?`, true))) {
+    if (!(await ask.yes(existing === text ? `Write the secrets (${file} is unchanged)?` : `Write ${file}?`, true))) {
       io.err('not written');
       return 1;
     }
-    await writeAtomic(file, text, 0o644);
-    io.out(`wrote ${file}`);
+    // The private key first: an inventory naming a key nobody holds would lock its secrets away.
+    for (const [name, key] of pending.keys) io.out(`cluster ${name}: age key ${key.recipient}; private key in ${await keepInKeysFile(key, `bramble: cluster ${name} of site ${inv.site.name}`)}`);
+    if (existing !== text) {
+      await writeAtomic(file, text, 0o644);
+      io.out(`wrote ${file}`);
+    }
+    for (const [name, n] of pending.notify) {
+      const r = await setSecretValue(pending.repo, inv.clusters.find((c) => c.name === name)!, NOTIFY_REF, n.key, n.value);
+      io.out(`${join(pending.repo, r.file)}: ${n.key} ${r.action === 'unchanged' ? 'unchanged' : 'set, encrypted'}; bramble apply sends it`);
+    }
   }
   if (o.next && (await ask.yes('Run "bramble plan" now (it reads the nodes and changes nothing)?', false))) {
     const code = await o.next('plan', file);

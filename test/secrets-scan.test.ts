@@ -37,10 +37,10 @@ const env = { ...gitServer.ownerEnv, BRAMBLE_SUDO_PASSWORD: lab.password, GITHUB
 const argv = (...more: string[]) => ['apply', '-i', inv, '--known-hosts', knownHosts, '--repo', repo, '--timeout', '90', '-v', ...more];
 
 /** The cluster's stored objects, as the k3s stand-in keeps them. */
-function storedSecret(name = 'flux-system'): Record<string, string> {
+function storedSecret(name = 'flux-system', namespace = 'flux-system'): Record<string, string> {
   const objects = join(lab.root, 'cluster', 'objects');
   for (const ca of readdirSync(objects)) {
-    const f = join(objects, ca, 'flux-system', 'Secret', `${name}.json`);
+    const f = join(objects, ca, namespace, 'Secret', `${name}.json`);
     if (existsSync(f)) return (JSON.parse(readFileSync(f, 'utf8')) as { data: Record<string, string> }).data;
   }
   throw new Error(`no ${name} secret`);
@@ -65,6 +65,12 @@ test('a full run leaves no secret in its output, the repository, its history or 
   // The cluster holds the age key where its Kustomizations look for it; the secret went out encrypted.
   assert.equal(Buffer.from(storedSecret('sops-age')['identity.agekey']!, 'base64').toString().trim(), ageKey.identity);
   assert.match(spawnSync('git', ['-c', 'safe.directory=*', '-C', join(lab.root, 'git', 'repos', 'secrets.git'), 'show', 'main:clusters/staging/secrets/flux-system-notify.sops.yaml'], { encoding: 'utf8' }).stdout, /address: ENC\[AES256_GCM,/);
+  // Flux's stand-in decrypted them with that key (its own decryptor, test/standin-sops.test.ts): the cluster holds the plain values.
+  const plain = (s: Record<string, string>, k: string) => Buffer.from(s[k]!, 'base64').toString();
+  assert.equal(plain(storedSecret('notify'), 'address'), WEBHOOK);
+  const grafana = storedSecret('grafana-admin', 'monitoring');
+  assert.equal(plain(grafana, 'admin-user'), 'admin');
+  assert.match(plain(grafana, 'admin-password'), /^[A-Za-z0-9_-]{32}$/);
 
   const k3sToken = lab.readNodeFile('vault', '/etc/rancher/k3s/bramble-token')!.trim();
   const joinToken = lab.readNodeFile('vault', '/var/lib/rancher/k3s/server/token')!.trim();
@@ -78,6 +84,7 @@ test('a full run leaves no secret in its output, the repository, its history or 
     'the GitHub token': GITHUB_TOKEN,
     "the cluster's age key": ageKey.identity,
     'the webhook URL': WEBHOOK,
+    "Grafana's admin password": plain(grafana, 'admin-password'),
   };
   assert.ok(Object.values(secrets).every((s) => s.length >= 16), 'each secret is long enough to search for');
 

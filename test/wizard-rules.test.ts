@@ -59,6 +59,9 @@ async function checksOfTheWizard(): Promise<Map<RegExp, Check>> {
     async choose(_message, choices, def) {
       return def ?? choices[0]!;
     },
+    async secret(message) {
+      throw new Error(`the reference site keeps no secret the wizard asks for, yet it asked: ${message}`);
+    },
     // Into every VLAN and the production cluster's sizes, so their questions are asked too.
     async yes(message, def) {
       return /^Change any of these VLANs|^production: .*Change these/.test(message) || (def && !/^(Write|Run) /.test(message));

@@ -145,6 +145,25 @@ test('editing an existing inventory keeps its comments and order, and changes on
   assert.equal(before.split('\n').length, after.split('\n').length);
 });
 
+test('a webhook URL typed at the terminal is masked, and reaches neither the screen nor the inventory', { timeout: 180_000 }, async () => {
+  const file = join(work, 'notify.yaml');
+  copyFileSync(join(ROOT, 'inventory', 'homelab.yaml'), file);
+  const url = 'https://discord.com/api/webhooks/998877665544332211/tty-typed_secret-0123456789abcdef';
+  const t = new Terminal('notify', ['init', '-i', file, '--repo', join(work, 'notify-repo')], { SOPS_AGE_KEY_FILE: join(work, 'notify-keys.txt') });
+  const { screen, code, prompts } = await drive(t, [
+    { prompt: /production: where do/, choose: 'discord' },
+    { prompt: /production: Discord webhook URL/, type: 'https://discord.com/api/nothook', rejected: /expected a Discord webhook URL/ },
+    { prompt: /production: Discord webhook URL/, type: url },
+  ]);
+  assert.equal(code, 0, screen);
+  assert.ok(prompts.some((p) => /production: make its age key now\?/.test(p)), 'the cluster had no key, so one is offered');
+  assert.ok(!screen.includes(url) && !screen.includes('tty-typed_secret'), 'the URL never appears on the screen');
+  assert.match(screen, /production: Discord webhook URL .*\*{20,}/, 'what was typed shows as asterisks');
+  assert.match(screen, /clusters\/production\/secrets\/monitoring-notify\.sops\.yaml: address set, encrypted/);
+  assert.ok(!readFileSync(file, 'utf8').includes(url));
+  assert.match(readFileSync(join(work, 'notify-repo', 'clusters/production/secrets/monitoring-notify.sops.yaml'), 'utf8'), /address: ENC\[AES256_GCM,/);
+});
+
 test('Ctrl-C in the middle leaves the file as it was', { timeout: 60_000 }, async () => {
   const file = join(work, 'keep.yaml');
   copyFileSync(join(ROOT, 'inventory', 'homelab.yaml'), file);

@@ -30,11 +30,11 @@ export function checkKeyName(key: string): void {
   if (!KEY.test(key)) throw new BrambleError(`"${key}" is not a Secret key: letters, digits, '-', '_' and '.' only`);
 }
 
-export function secretsDir(cluster: ClusterSpec): string {
+export function secretsDir(cluster: { name: string }): string {
   return `clusters/${cluster.name}/secrets`;
 }
 
-export function secretFile(cluster: ClusterSpec, ref: SecretRef): string {
+export function secretFile(cluster: { name: string }, ref: SecretRef): string {
   return `${secretsDir(cluster)}/${ref.namespace}-${ref.name}.sops.yaml`;
 }
 
@@ -65,14 +65,21 @@ export interface SetResult {
  * did not change keep their ciphertext.
  */
 export async function setSecretValue(repo: string, cluster: ClusterSpec, ref: SecretRef, key: string, value: string): Promise<SetResult> {
-  checkKeyName(key);
+  return setSecretValues(repo, cluster, ref, { [key]: value });
+}
+
+/** setSecretValue for several keys of one Secret, in one write. */
+export async function setSecretValues(repo: string, cluster: ClusterSpec, ref: SecretRef, values: Record<string, string>): Promise<SetResult> {
+  for (const key of Object.keys(values)) checkKeyName(key);
   const recipient = recipientOf(cluster);
   const path = secretFile(cluster, ref);
   const previous = await openSecret(repo, cluster, ref);
   const doc = previous?.doc ?? newSecret(ref, {});
-  // A key lives in one place: stringData wins over data in the API, so data's copy goes.
-  if (doc.hasIn(['data', key])) doc.deleteIn(['data', key]);
-  doc.setIn(['stringData', key], value);
+  for (const [key, value] of Object.entries(values)) {
+    // A key lives in one place: stringData wins over data in the API, so data's copy goes.
+    if (doc.hasIn(['data', key])) doc.deleteIn(['data', key]);
+    doc.setIn(['stringData', key], value);
+  }
   const text = await encryptSops(doc, { recipients: [recipient], previous });
   if (previous && text === previous.text) return { file: path, action: 'unchanged' };
   await writeSecret(repo, cluster, ref, text);
