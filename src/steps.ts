@@ -204,8 +204,10 @@ export async function publishStep(
   await applyTree(repo, plan, out.scopes);
   for (const l of changeLines(plan)) io.out(l);
   const { ensurePlatformSecrets, GRAFANA_ADMIN } = await import('./secrets/store.ts');
+  const { followS3Settings } = await import('./backup/credentials.ts');
   for (const c of selected) {
     for (const f of await ensurePlatformSecrets(repo, c)) io.out(`  + ${f} (generated: the Grafana admin password; bramble secret show -c ${c.name} ${GRAFANA_ADMIN.namespace}/${GRAFANA_ADMIN.name} admin-password)`);
+    for (const r of await followS3Settings(repo, c)) io.out(`  ~ ${r.file} (the S3 target's settings, from the inventory)`);
   }
 
   // Stage bramble's own files only: generated ones, pruned ones, and seeds it just created.

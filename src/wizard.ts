@@ -499,6 +499,11 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
       io.err('not written');
       return 1;
     }
+    // The work tree the secrets go into, as publish would make it: before anything is written, so a remote that cannot be read stops here.
+    if (pending.notify.size > 0 && !existsSync(pending.repo)) {
+      const { ensureRepo } = await import('./git.ts');
+      io.out(`${(await ensureRepo(pending.repo, inv.git.url, inv.git.branch)) === 'cloned' ? 'cloned' : 'created'} ${pending.repo} for ${inv.git.url}`);
+    }
     // The private key first: an inventory naming a key nobody holds would lock its secrets away.
     for (const [name, key] of pending.keys) io.out(`cluster ${name}: age key ${key.recipient}; private key in ${await keepInKeysFile(key, `bramble: cluster ${name} of site ${inv.site.name}`)}`);
     if (existing !== text) {

@@ -82,3 +82,19 @@ export function sh(cmd: string, args: string[], cwd: string): string {
 export function git(cwd: string, ...args: string[]): string {
   return sh('git', ['-c', 'user.name=tester', '-c', 'user.email=tester@example.invalid', ...args], cwd).trim();
 }
+
+/**
+ * The reference site with backups to the NAS's MinIO, as its survey plans
+ * them: nas.s3 declared, both clusters keeping secrets (to `recipient`) and
+ * backing up to one bucket. Edited with the yaml library, so comments stay.
+ */
+export async function homelabWithS3Backups(recipient: string): Promise<string> {
+  const { parseDocument } = await import('yaml');
+  const doc = parseDocument(readFileSync(HOMELAB, 'utf8'));
+  doc.setIn(['nas', 's3'], doc.createNode({ port: 9000 }));
+  for (const i of [0, 1]) {
+    doc.setIn(['clusters', i, 'secrets'], doc.createNode({ ageRecipient: recipient }));
+    doc.setIn(['clusters', i, 'backup'], doc.createNode({ target: 's3', bucket: 'homelab-backups' }));
+  }
+  return doc.toString();
+}

@@ -13,10 +13,12 @@ import { loadInventory, parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { applyTree, planTree } from '../src/render/tree.ts';
 import { checkReferences, parseRendered, RenderError, validateObject, type RenderedDoc } from '../src/render/validate.ts';
-import { HOMELAB, ROOT, SECOND, tempDir, UPSTREAM } from './helpers.ts';
+import { HOMELAB, homelabWithS3Backups, ROOT, SECOND, tempDir, UPSTREAM } from './helpers.ts';
 
 const homelab = await loadInventory(HOMELAB);
 const second = await loadInventory(SECOND);
+// The reference with its survey's MinIO backups: the Longhorn values and k3s settings an S3 target adds.
+const s3Site = parseInventory(await homelabWithS3Backups('age1c7padz34vlzcfnnxvxwqk8sc9z2v6sfqzzv5gp8ewwxhly3ahyxsfzm6xr'), 's3-site.yaml');
 
 async function renderTo(inv: typeof homelab): Promise<string> {
   const dir = tempDir();
@@ -158,7 +160,7 @@ test('telegram: the bot token is the secret, the chat is the Provider channel an
 });
 
 test('every folder with a kustomization.yaml builds with kubectl kustomize', async () => {
-  for (const inv of [homelab, second]) {
+  for (const inv of [homelab, second, s3Site]) {
     const dir = await renderTo(inv);
     const dirs = kustomizeDirs(join(dir, 'clusters'));
     assert.ok(dirs.length >= 5 * inv.clusters.length, `found ${dirs.length} kustomize folders`);
@@ -197,7 +199,7 @@ function crdValidators(): Map<string, (o: unknown) => string[]> {
 test('every rendered Flux object passes the real Flux 2.9 CRD schema, unknown fields included', async () => {
   const validators = crdValidators();
   let checked = 0;
-  for (const inv of [homelab, second]) {
+  for (const inv of [homelab, second, s3Site]) {
     for (const d of (await renderInventory(inv)).docs) {
       if (!d.object.apiVersion.includes('toolkit.fluxcd.io')) continue;
       const v = validators.get(`${d.object.apiVersion}/${d.object.kind}`);
@@ -255,7 +257,7 @@ const KNOWN_ELSEWHERE = new Set([
 ]);
 
 test('every HelmRelease value key exists in its chart\'s default values (typos are silent in Helm)', async () => {
-  for (const inv of [homelab, second]) {
+  for (const inv of [homelab, second, s3Site]) {
     for (const d of (await renderInventory(inv)).docs) {
       if (d.object.kind !== 'HelmRelease') continue;
       const chart = CHARTS[(d.object.spec as any).chart.spec.chart as string];
@@ -337,7 +339,7 @@ test('rendered upgrade Plans pass the real system-upgrade-controller CRD', { ski
   const crd = parse(readFileSync(SUC_CRD!, 'utf8'));
   const validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(strictify(crd.spec.versions.find((v: { name: string }) => v.name === 'v1').schema.openAPIV3Schema));
   let checked = 0;
-  for (const inv of [homelab, second]) {
+  for (const inv of [homelab, second, s3Site]) {
     for (const d of (await renderInventory(inv)).docs.filter((x) => x.object.kind === 'Plan')) {
       assert.ok(validate(d.object), `${d.file} ${d.object.metadata?.name}: ${JSON.stringify(validate.errors)}`);
       checked++;

@@ -4,6 +4,7 @@
 // key gets one, its private key into the owner's keys file before the
 // inventory names it. The URL reaches no output and not the inventory.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -66,9 +67,11 @@ async function wizard(work: string, script: Script, file = join(work, 'homelab.y
   return { code, prompts, rejected, out: out.join('\n'), file, unused: pending.map(([re]) => String(re)) };
 }
 
-function env(work: string) {
+/** The owner's keys file in `work`, and a work tree there (the inventory's remote is GitHub, which tests never reach). */
+function env(work: string, repo = true) {
   process.env.SOPS_AGE_KEY_FILE = join(work, 'keys.txt');
   delete process.env.SOPS_AGE_KEY;
+  if (repo) execFileSync('git', ['init', '-q', join(work, 'repo')]);
 }
 
 test('a Discord target: a new age key, then the URL checked, kept out of the inventory and the output, and encrypted into the repository', async () => {
@@ -151,7 +154,7 @@ test('saying no writes nothing: no key in the keys file, no inventory change, no
   assert.equal(declined.code, 1);
   assert.equal(readFileSync(declined.file, 'utf8'), readFileSync(HOMELAB, 'utf8'));
   assert.ok(!existsSync(join(work, 'keys.txt')), 'no key was kept');
-  assert.ok(!existsSync(join(work, 'repo')), 'no secret was written');
+  assert.ok(!existsSync(join(work, 'repo', 'clusters')), 'no secret was written');
 
   // Declining the key declines the notifications: a target nobody can encrypt is not written down.
   const nokey = await wizard(work, { answers: [[/^production: where do/, 'generic'], [/^production: make its age key now/, false]] });
@@ -161,20 +164,30 @@ test('saying no writes nothing: no key in the keys file, no inventory change, no
   assert.ok(!nokey.prompts.some((p) => /webhook URL/.test(p)), 'no URL is asked for');
 });
 
-test('a cluster whose key the inventory already names keeps it, and a plain-HTTP ntfy URL on the LAN is taken for a generic target', async () => {
+test('a cluster whose key the inventory already names keeps it; a plain-HTTP ntfy URL on the LAN is taken for a generic target; without a work tree the remote is read first, and one that cannot be read stops everything', async () => {
   const work = tempDir('bramble-wizard-notify-');
-  env(work);
+  env(work, false);
+  // Nothing listens on loopback port 1: the clone publish would make fails.
+  const remote = 'ssh://git@127.0.0.1:1/tinyhome/homelab-gitops.git';
   const { newClusterKey } = await import('../src/secrets/keys.ts');
   const key = await newClusterKey();
   writeFileSync(join(work, 'keys.txt'), `${key.identity}\n`, { mode: 0o600 });
   const doc = parseDocument(readFileSync(HOMELAB, 'utf8'));
   doc.setIn(['clusters', 0, 'secrets'], doc.createNode({ ageRecipient: key.recipient }));
+  doc.setIn(['git', 'url'], remote);
   const file = join(work, 'inventory.yaml');
   writeFileSync(file, doc.toString());
-  const r = await wizard(work, { answers: [[/^staging: where do/, 'generic'], [/^staging: webhook URL/, 'http://ntfy.lan/homelab-alerts']] }, file);
+  const answers: Script['answers'] = [[/^staging: where do/, 'generic'], [/^staging: webhook URL/, 'http://ntfy.lan/homelab-alerts']];
+  await assert.rejects(wizard(work, { answers: [...answers] }, file), /127\.0\.0\.1/);
+  assert.equal(readFileSync(file, 'utf8'), doc.toString(), 'the inventory is as it was');
+  assert.ok(!existsSync(join(work, 'repo')), 'no work tree, no secret');
+
+  execFileSync('git', ['init', '-q', join(work, 'repo')]);
+  const r = await wizard(work, { answers }, file);
   assert.equal(r.code, 0, r.out);
   assert.ok(!r.prompts.some((p) => /make its age key/.test(p)));
   assert.equal(readFileSync(join(work, 'keys.txt'), 'utf8'), `${key.identity}\n`, 'no second key');
   const secret = readFileSync(join(work, 'repo', 'clusters/staging/secrets/monitoring-notify.sops.yaml'), 'utf8');
   assert.equal((await independent(secret, { secretKey: key.identity, fileType: 'yaml' })).stringData.address, 'http://ntfy.lan/homelab-alerts');
+
 });

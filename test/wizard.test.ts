@@ -149,6 +149,7 @@ test('a webhook URL typed at the terminal is masked, and reaches neither the scr
   const file = join(work, 'notify.yaml');
   copyFileSync(join(ROOT, 'inventory', 'homelab.yaml'), file);
   const url = 'https://discord.com/api/webhooks/998877665544332211/tty-typed_secret-0123456789abcdef';
+  spawnSync('git', ['init', '-q', join(work, 'notify-repo')]);
   const t = new Terminal('notify', ['init', '-i', file, '--repo', join(work, 'notify-repo')], { SOPS_AGE_KEY_FILE: join(work, 'notify-keys.txt') });
   const { screen, code, prompts } = await drive(t, [
     { prompt: /production: where do/, choose: 'discord' },

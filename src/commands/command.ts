@@ -34,6 +34,7 @@ export const OPTIONS = {
   timeout: { type: 'string', value: 'SECONDS', kind: 'word', help: "how long to wait: install, for a node to be Ready or back from a reboot (300); flux, for Flux to reconcile (600)" },
   'rotate-deploy-key': { type: 'boolean', help: "replace Flux's deploy key on the Git host and the cluster together" },
   json: { type: 'boolean', help: 'one JSON object per line on stdout' },
+  etcd: { type: 'string', value: 'SNAPSHOT', kind: 'word', help: 'the etcd snapshot to restore, by the name `backup status` lists' },
   yes: { type: 'boolean', short: 'y', help: 'do not ask before disruptive steps (reboots, restarts, deletions)' },
   help: { type: 'boolean', short: 'h', help: 'this text' },
   version: { type: 'boolean', help: "bramble's version and the versions it pins" },
@@ -56,6 +57,7 @@ export interface Options {
   yes?: boolean;
   'rotate-deploy-key'?: boolean;
   json?: boolean;
+  etcd?: string;
   help?: boolean;
   version?: boolean;
   /** Positional words after the command (completion's shell, help's command). */

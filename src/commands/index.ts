@@ -1,6 +1,7 @@
 // The command table: one entry per command, in the order --help lists them.
 // Parsing, help, docs/commands.md and shell completion all read it.
 import { apply } from './apply.ts';
+import { backup } from './backup.ts';
 import { UsageError, type Command } from './command.ts';
 import { completionCommand } from './completion.ts';
 import { flux } from './flux.ts';
@@ -13,6 +14,7 @@ import { preflight } from './preflight.ts';
 import { publish } from './publish.ts';
 import { render } from './render.ts';
 import { reset } from './reset.ts';
+import { restore } from './restore.ts';
 import { secret } from './secret.ts';
 import { status } from './status.ts';
 import { validate } from './validate.ts';
@@ -52,6 +54,8 @@ export const COMMANDS: Command[] = [
   status,
   node,
   secret,
+  backup,
+  restore,
   reset,
   completionCommand(() => COMMANDS),
   help,

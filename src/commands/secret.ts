@@ -1,6 +1,6 @@
 import type { Command, Io } from './command.ts';
 import { UsageError } from './command.ts';
-import { isInteractive } from './shared.ts';
+import { ensureWorkTree, isInteractive } from './shared.ts';
 
 const ACTIONS = ['init', 'set', 'show', 'edit', 'rotate'] as const;
 
@@ -93,6 +93,7 @@ export const secret: Command = {
       if (key === undefined) throw new UsageError('secret set needs SECRET and KEY; the value comes from standard input');
       store.checkKeyName(key);
       const value = await readValue(key);
+      await ensureWorkTree(repo, inv.git.url, inv.git.branch, io);
       const r = await store.setSecretValue(repo, cluster!, ref, key, value);
       io.out(`${r.file}: ${key} ${r.action === 'unchanged' ? 'unchanged (same value)' : r.action === 'added' ? 'set in a new file' : 'set'}${r.action === 'unchanged' ? '' : '; bramble publish (or apply) sends it'}`);
       return 0;

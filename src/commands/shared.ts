@@ -44,3 +44,17 @@ export function runOptions(opts: Options): RunOptions {
 export function indented(io: Io): Io {
   return { out: (l) => io.out(`  ${l}`), err: (l) => io.err(`  ${l}`) };
 }
+
+/**
+ * A command that writes into the work tree (secret set, backup credentials)
+ * makes it the way publish does when it does not exist yet: a clone of the
+ * inventory's remote, or a new repository for it. A plain folder there would
+ * stop the next publish.
+ */
+export async function ensureWorkTree(repo: string, gitUrl: string, branch: string, io: Io): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  if (existsSync(repo)) return;
+  const { ensureRepo, redactUrl } = await import('../git.ts');
+  const how = await ensureRepo(repo, gitUrl, branch);
+  io.out(`${how === 'cloned' ? `cloned ${redactUrl(gitUrl)} into` : `created a repository for ${redactUrl(gitUrl)} in`} ${repo}`);
+}

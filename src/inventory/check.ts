@@ -299,8 +299,31 @@ export function checkMeaning(raw: RawInventory): Finding[] {
       err([...cp, 'notifications'], `the webhook URL is a secret, kept in Git encrypted: cluster ${c.name} needs secrets.ageRecipient first (bramble secret init -c ${c.name})`);
     }
 
+    if (c.backup) {
+      const b = c.backup;
+      const bp: FieldPath = [...cp, 'backup'];
+      if (!nas) err([...bp, 'target'], `backups go to the NAS, but the inventory has no nas`);
+      else {
+        if (b.target === 's3') {
+          if (!nas.s3) err([...bp, 'target'], `target s3 needs the NAS's S3 service declared: nas.s3 (MinIO's port, tls, region)`);
+          if (b.bucket === undefined) err(bp, 'target s3 needs the bucket: backup.bucket');
+          if (!c.secrets) err([...bp, 'target'], `the S3 access keys are secrets, kept in Git encrypted: cluster ${c.name} needs secrets.ageRecipient first (bramble secret init -c ${c.name})`);
+        } else if (b.export === undefined) {
+          err(bp, `target nfs needs the export: backup.export, one of ${nas.nfs.exports.map((e) => e.path).join(', ')}`);
+        } else if (!nas.nfs.exports.some((e) => e.path === b.export)) {
+          err([...bp, 'export'], `${b.export} is not an export of ${nas.name}; declared: ${nas.nfs.exports.map((e) => e.path).join(', ')}`);
+        }
+        if (b.target === 'nfs' && b.bucket !== undefined) err([...bp, 'bucket'], 'bucket is for target s3; an NFS target is an export');
+        if (b.target === 's3' && b.export !== undefined) err([...bp, 'export'], 'export is for target nfs; an S3 target is a bucket');
+        if (vlan && nas.vlan !== c.vlan) err([...bp, 'target'], `cluster "${c.name}" is on VLAN ${c.vlan} but the NAS is on VLAN ${nas.vlan}: backups would cross the router; put them on one VLAN`);
+      }
+    }
+
     const active = activeNodes(c);
     const servers = active.filter((n) => n.role === 'server');
+    if (c.backup?.etcd && servers.length < 2 && c.datastore !== 'etcd') {
+      err([...cp, 'backup', 'etcd'], `cluster "${c.name}" has one server on sqlite, which has no etcd to snapshot: set datastore: etcd (k3s runs embedded etcd on one server too) or leave backup.etcd out (docs/backup.md)`);
+    }
     const serverCount = serverCountProblem(c.name, servers.length);
     if (serverCount) err([...cp, 'nodes'], serverCount);
     if (c.datastore === 'sqlite' && servers.length > 1) {

@@ -84,4 +84,11 @@ export const DEFAULTS = {
   alerts: { nfsLatencyMs: 500, volumeUsagePercent: 80, temperatureCelsius: 80 },
   upgrade: { image: 'rancher/k3s-upgrade', controllerRepository: 'https://github.com/rancher/system-upgrade-controller', drainTimeout: '10m' },
   kubeVip: { image: 'ghcr.io/kube-vip/kube-vip' },
+  s3: { port: 9000, tls: false, region: 'us-east-1' },
+  // Off the nodes: etcd every 6 hours for 5 days; volumes snapshotted hourly on the nodes for a day, backed up nightly for two weeks.
+  backup: {
+    etcd: { schedule: '0 */6 * * *', retention: 20 },
+    snapshot: { schedule: '0 * * * *', retain: 24 },
+    backup: { schedule: '0 3 * * *', retain: 14 },
+  },
 } as const;

@@ -54,6 +54,24 @@ function isBranch(value: string): boolean {
   );
 }
 
+/** Five cron fields, each *, a number, a range, a list or a step, within its bounds (what k3s's and Longhorn's cron parsers take). */
+export function isCron(v: string): boolean {
+  const fields = v.trim().split(/\s+/);
+  if (fields.length !== 5) return false;
+  const bounds: Array<[number, number]> = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+  return fields.every((f, i) => {
+    const [lo, hi] = bounds[i]!;
+    return f.split(',').every((part) => {
+      const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+      if (!m) return false;
+      const nums = [m[2], m[3]].filter((x): x is string => x !== undefined).map(Number);
+      if (m[4] !== undefined && Number(m[4]) < 1) return false;
+      if (nums.some((n) => n < lo || n > hi)) return false;
+      return nums.length < 2 || nums[0]! <= nums[1]!;
+    });
+  });
+}
+
 export const FORMATS: Record<string, Format> = {
   ipv4: { describe: 'an IPv4 address such as 192.168.100.10', test: isIpv4 },
   cidr: { describe: 'an IPv4 network in CIDR form such as 192.168.100.0/24', test: isCidr },
@@ -62,6 +80,8 @@ export const FORMATS: Record<string, Format> = {
   hostname: { describe: 'a DNS name such as traefik.staging.home.arpa', test: isHostname },
   semver: { describe: 'an exact version such as 1.12.1', test: (v) => /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) },
   'k3s-version': { describe: 'a k3s release such as v1.35.6+k3s1', test: (v) => /^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$/.test(v) },
+  cron: { describe: 'a five-field cron schedule such as 0 3 * * * (minute hour day month weekday)', test: isCron },
+  's3-bucket': { describe: 'an S3 bucket name such as homelab-backups (3-63 characters: a-z, 0-9, "." and "-")', test: (v) => /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) && !/\.\.|^\d+\.\d+\.\d+\.\d+$/.test(v) },
   'prom-duration': { describe: 'a duration such as 7d, 12h or 90m', test: (v) => /^(\d+(ms|s|m|h|d|w|y))+$/.test(v) },
   'retention-size': { describe: 'a size such as 8GB (units B, KB, MB, GB, TB)', test: (v) => /^\d+(\.\d+)?(B|KB|MB|GB|TB|PB)$/.test(v) },
   quantity: { describe: 'a Kubernetes quantity such as 10Gi or 512Mi', test: (v) => /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.test(v) },

@@ -56,6 +56,21 @@ export interface Nas {
   filesystem?: string;
   nfsVersion: string;
   exports: NfsExport[];
+  /** An S3 service (MinIO) on the NAS's address. */
+  s3?: { port: number; tls: boolean; region: string };
+}
+
+/** Where a cluster's backups go, resolved from the inventory. */
+export type BackupTarget =
+  | { kind: 's3'; /** host:port, as k3s takes it */ endpoint: string; url: string; tls: boolean; region: string; bucket: string }
+  | { kind: 'nfs'; server: string; export: string };
+
+export interface BackupSpec {
+  target: BackupTarget;
+  /** k3s's etcd snapshots: only clusters with etcd take them. */
+  etcd?: { schedule: string; retention: number };
+  snapshot: { schedule: string; retain: number };
+  backup: { schedule: string; retain: number };
 }
 
 export interface GitSettings {
@@ -95,6 +110,8 @@ export interface ClusterSpec {
   apiEndpoint?: string;
   /** The cluster's age recipient: its secrets in Git are SOPS-encrypted to it. */
   sops?: { recipient: string };
+  /** Backups to the NAS: etcd snapshots, Longhorn's backup target and recurring jobs. */
+  backup?: BackupSpec;
   /** Flux events and Alertmanager to a webhook whose URL is the SOPS secret monitoring/notify. */
   notifications?: { type: 'discord' | 'slack' | 'generic' | 'telegram'; severity: 'error' | 'info'; chatId?: number };
   /** kube-vip holding apiEndpoint on the servers; absent when the endpoint is a name or the site answers there itself. */
@@ -195,6 +212,20 @@ function kubeVipFor(endpoint: string | undefined, o: { enabled?: boolean; image?
   return { address: endpoint, image: o.image ?? DEFAULTS.kubeVip.image, version: o.version ?? PINNED.kubeVip, ...(o.interface ? { interface: o.interface } : {}) };
 }
 
+function backupSpec(b: NonNullable<RawInventory['clusters'][number]['backup']>, nas: Nas, etcd: boolean): BackupSpec {
+  const d = DEFAULTS.backup;
+  const target: BackupTarget =
+    b.target === 's3'
+      ? { kind: 's3', endpoint: `${nas.address}:${nas.s3!.port}`, url: `${nas.s3!.tls ? 'https' : 'http'}://${nas.address}:${nas.s3!.port}`, tls: nas.s3!.tls, region: nas.s3!.region, bucket: b.bucket! }
+      : { kind: 'nfs', server: nas.address, export: b.export! };
+  return {
+    target,
+    etcd: etcd ? { schedule: b.etcd?.schedule ?? d.etcd.schedule, retention: b.etcd?.retention ?? d.etcd.retention } : undefined,
+    snapshot: { schedule: b.volumes?.snapshot?.schedule ?? d.snapshot.schedule, retain: b.volumes?.snapshot?.retain ?? d.snapshot.retain },
+    backup: { schedule: b.volumes?.backup?.schedule ?? d.backup.schedule, retain: b.volumes?.backup?.retain ?? d.backup.retain },
+  };
+}
+
 export function resolve(raw: RawInventory, source: string): Inventory {
   const domain = raw.site.domain ?? DEFAULTS.domain;
   const siteSsh = ssh(raw.site.ssh);
@@ -206,6 +237,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
     vlan: raw.nas.vlan,
     filesystem: raw.nas.filesystem,
     nfsVersion: raw.nas.nfs.version ?? '4.1',
+    s3: raw.nas.s3 && { port: raw.nas.s3.port ?? DEFAULTS.s3.port, tls: raw.nas.s3.tls ?? DEFAULTS.s3.tls, region: raw.nas.s3.region ?? DEFAULTS.s3.region },
     exports: raw.nas.nfs.exports.map((e) => ({
       path: e.path,
       storageClass: e.storageClass,
@@ -248,6 +280,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       vlan,
       apiEndpoint: c.apiEndpoint,
       sops: c.secrets ? { recipient: c.secrets.ageRecipient } : undefined,
+      backup: c.backup && nas ? backupSpec(c.backup, nas, servers.length > 1 || c.datastore === 'etcd') : undefined,
       notifications: c.notifications ? { type: c.notifications.type, severity: c.notifications.severity ?? 'error', ...(c.notifications.chatId !== undefined ? { chatId: c.notifications.chatId } : {}) } : undefined,
       kubeVip: kubeVipFor(c.apiEndpoint, { ...raw.site.k3s.kubeVip, ...c.k3s?.kubeVip }),
       jumpHost: c.jumpHost && { address: c.jumpHost.address, ssh: deepMerge<SshSettings>(siteSsh, c.jumpHost.ssh), hostKey: c.jumpHost.hostKey },

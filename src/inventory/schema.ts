@@ -118,8 +118,59 @@ export const Nas = Type.Object(
       },
       closed,
     ),
+    s3: Type.Optional(
+      Type.Object(
+        {
+          port: Type.Optional(withDefault(Type.Integer({ minimum: 1, maximum: 65535 }), DEFAULTS.s3.port)),
+          tls: Type.Optional(withDefault(Type.Boolean({ description: 'https (a certificate the nodes trust) instead of plain http' }), DEFAULTS.s3.tls)),
+          region: Type.Optional(withDefault(Type.String({ minLength: 1, description: 'the region the S3 service answers to; MinIO takes any' }), DEFAULTS.s3.region)),
+        },
+        { ...closed, description: "an S3 service on the NAS (MinIO), at the NAS's address: a backup target (clusters[].backup.target: s3). Its access keys are secrets (bramble backup credentials), never in the inventory" },
+      ),
+    ),
   },
   closed,
+);
+
+const Schedule = Type.String({ format: 'cron', description: 'five-field cron schedule, node time' });
+
+export const Backup = Type.Object(
+  {
+    target: Type.Union([Type.Literal('s3'), Type.Literal('nfs')], {
+      description: "where backups go on the NAS: s3 (its S3 service, nas.s3; etcd snapshots and Longhorn backups) or nfs (an NFS export; Longhorn backups only: k3s uploads etcd snapshots to S3 only, so they stay on the servers' disks)",
+    }),
+    bucket: Type.Optional(Type.String({ format: 's3-bucket', description: 's3: the bucket; the cluster writes under etcd/CLUSTER/ and longhorn/CLUSTER/ in it' })),
+    export: Type.Optional(Type.String({ format: 'absolute-path', description: 'nfs: the path of a declared nas.nfs.exports entry; Longhorn writes under it' })),
+    etcd: Type.Optional(
+      Type.Object(
+        {
+          schedule: Type.Optional(withDefault(Schedule, DEFAULTS.backup.etcd.schedule)),
+          retention: Type.Optional(withDefault(Type.Integer({ minimum: 1, description: 'snapshots kept on each server (and in S3)' }), DEFAULTS.backup.etcd.retention)),
+        },
+        { ...closed, description: "k3s's etcd snapshots (HA clusters; a single sqlite server has no etcd)" },
+      ),
+    ),
+    volumes: Type.Optional(
+      Type.Object(
+        {
+          snapshot: Type.Optional(
+            Type.Object(
+              { schedule: Type.Optional(withDefault(Schedule, DEFAULTS.backup.snapshot.schedule)), retain: Type.Optional(withDefault(Type.Integer({ minimum: 1, maximum: 100 }), DEFAULTS.backup.snapshot.retain)) },
+              { ...closed, description: 'Longhorn snapshots, kept on the nodes beside the volume' },
+            ),
+          ),
+          backup: Type.Optional(
+            Type.Object(
+              { schedule: Type.Optional(withDefault(Schedule, DEFAULTS.backup.backup.schedule)), retain: Type.Optional(withDefault(Type.Integer({ minimum: 1, maximum: 100 }), DEFAULTS.backup.backup.retain)) },
+              { ...closed, description: 'Longhorn backups, copied to the target' },
+            ),
+          ),
+        },
+        { ...closed, description: "recurring jobs for every volume of Longhorn's default group (the default StorageClass's volumes)" },
+      ),
+    ),
+  },
+  { ...closed, description: 'backups to the NAS (docs/backup.md)' },
 );
 
 export const Git = Type.Object(
@@ -264,6 +315,7 @@ export const Cluster = Type.Object(
         { ...closed, description: 'secrets kept in Git, SOPS-encrypted with age (docs/secrets.md)' },
       ),
     ),
+    backup: Type.Optional(Backup),
     notifications: Type.Optional(
       Type.Object(
         {

@@ -2,6 +2,7 @@
 // same on every server (disabled components, metrics bindings) come from one
 // place here, so a join never fails on "critical configuration value mismatch".
 import { stringify } from 'yaml';
+import { ETCD_S3_SECRET } from '../backup/target.ts';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 
 export const CONFIG_FILE = '/etc/rancher/k3s/config.yaml';
@@ -48,6 +49,16 @@ export function k3sConfig(cluster: ClusterSpec, node: NodeSpec): string {
     config['kube-controller-manager-arg'] = ['bind-address=0.0.0.0'];
     config['kube-scheduler-arg'] = ['bind-address=0.0.0.0'];
     if (etcd) config['etcd-expose-metrics'] = true;
+    const snapshots = cluster.backup?.etcd;
+    if (etcd && snapshots) {
+      config['etcd-snapshot-schedule-cron'] = snapshots.schedule;
+      config['etcd-snapshot-retention'] = snapshots.retention;
+      // Every etcd-s3 setting, the keys included, comes from this Secret (Flux brings it, SOPS-encrypted in Git): no node file holds the keys.
+      if (cluster.backup!.target.kind === 's3') {
+        config['etcd-s3'] = true;
+        config['etcd-s3-config-secret'] = ETCD_S3_SECRET.name;
+      }
+    }
   }
   config['kube-proxy-arg'] = ['metrics-bind-address=0.0.0.0'];
   config['node-label'] = labels(cluster, node);

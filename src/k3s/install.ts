@@ -110,7 +110,7 @@ async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec
 }
 
 /** Ask the first server until `name` reports Ready. */
-async function waitReady(first: Session, name: string, timeoutMs: number): Promise<void> {
+export async function waitReady(first: Session, name: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'not registered yet';
   for (;;) {

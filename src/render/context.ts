@@ -1,6 +1,8 @@
 // What the templates see for one cluster. Templates only place values; every
 // decision (sizes, which components, which endpoints) is made here from the
 // inventory, so two clusters differ by data, never by copied templates.
+import { promDuration } from '../backup/schedule.ts';
+import { LONGHORN_S3_SECRET, longhornTarget, RECURRING_JOBS, staleAfterMinutes } from '../backup/target.ts';
 import { CHART_REPOS } from '../inventory/defaults.ts';
 import { sshUrl, type ClusterSpec, type Inventory } from '../inventory/model.ts';
 
@@ -33,6 +35,14 @@ export interface ClusterContext {
   sops: boolean;
   /** The webhook the owner is told through: Flux's Provider type and Alertmanager's receiver config. */
   notifications?: { providerType: string; severity: string; secret: string; alertmanager: string; urlFileKey: string; urlFile: string; channel?: string; chatId?: number };
+  /** Longhorn's backup target and recurring jobs, and the limits of the backup alerts. */
+  backup?: {
+    longhornTarget: string;
+    credentialSecret?: string;
+    snapshot: { name: string; schedule: string; retain: number };
+    backup: { name: string; schedule: string; retain: number };
+    staleAfter: string;
+  };
   upgrade: ClusterSpec['upgrade'] & {
     /** Drain a server before its upgrade: only where another node can take its pods. */
     drainServers: boolean;
@@ -68,6 +78,13 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
       urlFile: `/etc/alertmanager/secrets/${NOTIFY_SECRET}/${notifyKey(cluster.notifications.type)}`,
       // Telegram: the bot token is the secret, the chat is not.
       ...(cluster.notifications.chatId !== undefined ? { channel: String(cluster.notifications.chatId), chatId: cluster.notifications.chatId } : {}),
+    },
+    backup: cluster.backup && {
+      longhornTarget: longhornTarget(cluster, cluster.backup),
+      ...(cluster.backup.target.kind === 's3' ? { credentialSecret: LONGHORN_S3_SECRET.name } : {}),
+      snapshot: { name: RECURRING_JOBS.snapshot, ...cluster.backup.snapshot },
+      backup: { name: RECURRING_JOBS.backup, ...cluster.backup.backup },
+      staleAfter: promDuration(staleAfterMinutes(cluster.backup.backup.schedule)),
     },
     upgrade: { ...cluster.upgrade, drainServers: cluster.active.length > 1 },
   };

@@ -6,7 +6,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
+import { s3Secrets } from '../backup/credentials.ts';
 import { NOTIFY_SECRET, notifyKey } from '../render/context.ts';
+import { secretFile } from './store.ts';
 
 /** Every YAML file under `dir`, links neither followed nor read. */
 export async function yamlFiles(dir: string): Promise<string[]> {
@@ -31,6 +33,13 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
     if (cluster.notifications && cluster.sops && !files.some((f) => relative(repo, f) === notify)) {
       const key = notifyKey(cluster.notifications.type);
       problems.push(`${notify}: missing; cluster ${cluster.name} sends notifications to a ${cluster.notifications.type === 'telegram' ? "Telegram bot whose token" : 'webhook whose URL'} goes here first: bramble secret set -c ${cluster.name} monitoring/${NOTIFY_SECRET} ${key}`);
+    }
+    // An S3 backup target without its keys: Longhorn's target and k3s's uploads would fail quietly on the cluster.
+    for (const ref of s3Secrets(cluster)) {
+      const path = secretFile(cluster, ref);
+      if (cluster.sops && !files.some((f) => relative(repo, f) === path)) {
+        problems.push(`${path}: missing; cluster ${cluster.name} backs up to the NAS's S3 service, whose access keys go here first: bramble backup credentials -c ${cluster.name}`);
+      }
     }
     // The owner's copy of the cluster's key, looked up once, and only when an encrypted Secret needs it.
     let identity: Promise<string | undefined> | undefined;

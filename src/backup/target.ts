@@ -1,0 +1,41 @@
+// Where a cluster's backups go and what each consumer of the target needs:
+// Longhorn's backup-target URL and credential secret, k3s's etcd S3 settings
+// (held in a Secret k3s reads, so no node file holds the keys), and the
+// freshness limits the alerts and `backup status` use.
+import type { BackupSpec, ClusterSpec } from '../inventory/model.ts';
+import type { SecretRef } from '../secrets/store.ts';
+import { longestGapMinutes } from './schedule.ts';
+
+/** Longhorn reads an S3 target's keys from this Secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINTS). */
+export const LONGHORN_S3_SECRET: SecretRef = { namespace: 'longhorn-system', name: 'backup-s3' };
+/** k3s reads every etcd-s3 setting from this Secret when config.yaml names it (etcd-s3-config-secret). */
+export const ETCD_S3_SECRET: SecretRef = { namespace: 'kube-system', name: 'k3s-etcd-snapshot-s3-config' };
+/** The recurring jobs bramble renders, by task. */
+export const RECURRING_JOBS = { snapshot: 'bramble-snapshot', backup: 'bramble-backup' } as const;
+
+export function longhornTarget(cluster: ClusterSpec, b: BackupSpec): string {
+  const t = b.target;
+  // Clusters sharing an NFS export share its backupstore: volumes are named by their unique PV, and a volume of one cluster can be restored into another.
+  return t.kind === 's3' ? `s3://${t.bucket}@${t.region}/longhorn/${cluster.name}/` : `nfs://${t.server}:${t.export}`;
+}
+
+export function etcdFolder(cluster: ClusterSpec): string {
+  return `etcd/${cluster.name}`;
+}
+
+/** The non-secret etcd-s3 settings, as k3s's config secret keys. */
+export function etcdS3Settings(cluster: ClusterSpec, b: BackupSpec): Record<string, string> {
+  if (b.target.kind !== 's3') return {};
+  return {
+    'etcd-s3-endpoint': b.target.endpoint,
+    'etcd-s3-bucket': b.target.bucket,
+    'etcd-s3-folder': etcdFolder(cluster),
+    'etcd-s3-region': b.target.region,
+    'etcd-s3-insecure': String(!b.target.tls),
+  };
+}
+
+/** How old the newest backup of a kind may be before something is wrong: twice the longest gap of its schedule. */
+export function staleAfterMinutes(schedule: string): number {
+  return 2 * longestGapMinutes(schedule);
+}

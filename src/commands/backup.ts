@@ -1,0 +1,85 @@
+import type { Command, Io } from './command.ts';
+import { UsageError } from './command.ts';
+import { ensureWorkTree, nodeOptions } from './shared.ts';
+
+const ACTIONS = ['status', 'credentials'] as const;
+
+/** The access key and secret key: two lines on standard input, or asked for (hidden) at a terminal; never arguments. */
+async function readKeys(): Promise<{ accessKey: string; secretKey: string }> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    const [accessKey = '', secretKey = ''] = Buffer.concat(chunks).toString('utf8').split(/\r?\n/);
+    return { accessKey: accessKey.trim(), secretKey: secretKey.trim() };
+  }
+  const { password } = await import('@inquirer/prompts');
+  return { accessKey: await password({ message: 'S3 access key:', mask: '*' }), secretKey: await password({ message: 'S3 secret key:', mask: '*' }) };
+}
+
+async function status(opts: Parameters<Command['run']>[0], io: Io): Promise<number> {
+  const [{ loadInventory }, { selectClusters }, { connectServer }, b] = await Promise.all([
+    import('../inventory/load.ts'),
+    import('../inventory/model.ts'),
+    import('../nodes/connect.ts'),
+    import('../backup/status.ts'),
+  ]);
+  const inv = await loadInventory(opts.inventory!);
+  const sessionOpts = await nodeOptions(opts, io);
+  let healthy = true;
+  for (const cluster of selectClusters(inv, opts.cluster)) {
+    if (!cluster.backup) {
+      io.out(`cluster ${cluster.name}: NO BACKUPS off the nodes: the inventory gives it no backup target (docs/backup.md)`);
+      healthy = false;
+      continue;
+    }
+    let first;
+    try {
+      first = await connectServer(cluster, sessionOpts);
+    } catch (e) {
+      io.out(`cluster ${cluster.name}: unreachable: ${(e as Error).message}`);
+      healthy = false;
+      continue;
+    }
+    try {
+      const etcd = cluster.backup.etcd ? await b.readEtcdSnapshots(first.session) : undefined;
+      const volumes = await b.readVolumeBackups(first.session);
+      const report = b.backupReport(cluster, etcd, volumes, new Date());
+      io.out(`cluster ${cluster.name} (via ${first.node.name}):`);
+      for (const l of report.lines) io.out(l);
+      if (!report.healthy) healthy = false;
+    } finally {
+      first.session.close();
+    }
+  }
+  return healthy ? 0 : 1;
+}
+
+export const backup: Command = {
+  name: 'backup',
+  synopsis: 'status|credentials -i FILE [-c NAME]',
+  summary: 'backups to the NAS: how fresh they are, and the S3 access keys',
+  description:
+    "`status`: each cluster's newest etcd snapshot on every server and in S3, and the newest Longhorn backup of every volume, with their age against the schedule; exit 1 when one is missing, failed or older than twice its schedule allows. `credentials -c NAME`: the NAS's S3 access key and secret key (two lines on standard input, or asked for hidden at a terminal; never arguments) into the cluster's encrypted Secrets for Longhorn (`longhorn-system/backup-s3`) and k3s's etcd uploads (`kube-system/k3s-etcd-snapshot-s3-config`), in the work tree (`--repo`); publish or apply sends them",
+  options: ['inventory', 'cluster', 'repo', 'known-hosts', 'accept-new-host-keys', 'verbose'],
+  notes: { cluster: 'credentials: exactly one', repo: 'credentials: the Git work tree holding clusters/ (default: .)' },
+  args: [{ name: 'action', values: [...ACTIONS], required: true }],
+  async run(opts, io) {
+    const [action, extra] = opts.args ?? [];
+    if (!(ACTIONS as readonly string[]).includes(action ?? '')) throw new UsageError(`backup takes status or credentials, not "${action}"`);
+    if (extra !== undefined) throw new UsageError(`backup ${action} takes no other word ("${extra}")`);
+    if (action === 'status') return status(opts, io);
+
+    if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError('backup credentials needs exactly one --cluster NAME');
+    const [{ loadInventory }, { selectClusters }, { setS3Keys }] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../backup/credentials.ts')]);
+    const inv = await loadInventory(opts.inventory!);
+    const [cluster] = selectClusters(inv, opts.cluster);
+    if (cluster!.backup?.target.kind !== 's3') throw new UsageError(`cluster ${cluster!.name} has no S3 backup target (backup.target: s3); an NFS target needs no keys`);
+    const keys = await readKeys();
+    const repo = opts.repo ?? '.';
+    await ensureWorkTree(repo, inv.git.url, inv.git.branch, io);
+    const results = await setS3Keys(repo, cluster!, keys);
+    for (const r of results) io.out(`${r.file}: ${r.action === 'unchanged' ? 'unchanged (same keys)' : r.action === 'added' ? 'written, encrypted' : 'changed, encrypted'}`);
+    if (results.some((r) => r.action !== 'unchanged')) io.out('bramble publish (or apply) sends them; Flux decrypts them into the cluster');
+    return 0;
+  },
+};
