@@ -70,6 +70,7 @@ test('S3 backups: refused without keys, then snapshots on every server and in th
   assert.ok(!(keys.stdout + keys.stderr).includes('lab-Secret-Key'), 'the secret key is not echoed');
 
   const first = await apply();
+  const outputs = [keys.stdout, keys.stderr, first.stdout, first.stderr];
   if (first.code !== 0) {
     // A plain Git host: the run stops once for the deploy key.
     const key = /(ssh-ed25519 \S+ flux-ha)/.exec(first.stdout)?.[1];
@@ -77,6 +78,16 @@ test('S3 backups: refused without keys, then snapshots on every server and in th
     lab.addDeployKey(key);
     const again = await apply();
     assert.equal(again.code, 0, again.stdout + again.stderr);
+    outputs.push(again.stdout, again.stderr);
+  }
+  // The secret key went out encrypted only: not in any output, file of the work tree, or Git history (local and remote).
+  const SECRET = 'lab-Secret-Key-0123456789';
+  assert.ok(!outputs.join('\n').includes(SECRET), 'not in the output');
+  assert.equal(spawnSync('grep', ['-rlF', '--', SECRET, repo]).status, 1, 'in no file of the work tree');
+  for (const dir of [repo, join(lab.root, 'git', 'repos', 'backup.git')]) {
+    const history = spawnSync('git', ['-c', 'safe.directory=*', '-C', dir, 'log', '--all', '-p'], { encoding: 'utf8' }).stdout;
+    assert.match(history, /k3s-etcd-snapshot-s3-config\.sops\.yaml/, `${dir}: the history was read`);
+    assert.ok(!history.includes(SECRET), `${dir}: not in Git history`);
   }
   // Flux's stand-in decrypted the settings k3s reads into kube-system.
   assert.ok(objects('Secret', 'kube-system').includes('k3s-etcd-snapshot-s3-config'));
