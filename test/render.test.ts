@@ -254,6 +254,10 @@ function unknownKeys(values: any, defaults: any, prefix = ''): string[] {
 // each checked by hand against the chart that owns it.
 const KNOWN_ELSEWHERE = new Set([
   'kube-prometheus-stack:grafana.resources', // grafana subchart values
+  // service.spec is merged into the Service's spec as it is ("Additional entries here will be added to the Service spec");
+  // the fields are the Service API's, checked against it in test/traefik-address.test.ts.
+  'traefik:service.spec.externalTrafficPolicy',
+  'traefik:service.spec.loadBalancerClass',
 ]);
 
 test('every HelmRelease value key exists in its chart\'s default values (typos are silent in Helm)', async () => {

@@ -39,8 +39,8 @@ export const status: Command = {
         io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
         const api = await probeApiAddress(s, cluster);
         if (!api.answers) healthy = false;
-        const holder = cluster.kubeVip ? await kubeVipHolder(s) : undefined;
-        const by = cluster.kubeVip ? `kube-vip ${holder ? `on ${holder}` : 'holds no lease'}` : cluster.apiEndpoint ? 'the site answers there' : cluster.servers.length > 1 ? "the first server's address; an apiEndpoint would outlive it" : "the server's address";
+        const holder = cluster.kubeVip?.address ? await kubeVipHolder(s) : undefined;
+        const by = cluster.kubeVip?.address ? `kube-vip ${holder ? `on ${holder}` : 'holds no lease'}` : cluster.apiEndpoint ? 'the site answers there' : cluster.servers.length > 1 ? "the first server's address; an apiEndpoint would outlive it" : "the server's address";
         io.out(`  api: ${api.url} ${api.answers ? 'answers' : `DOES NOT ANSWER (${api.detail})`} (${by})`);
         io.out('  nodes:');
         const read = await readApiNodes(s);

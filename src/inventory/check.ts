@@ -292,6 +292,13 @@ export function checkMeaning(raw: RawInventory): Finding[] {
       staticAddress(c.apiEndpoint, [...cp, 'apiEndpoint'], vlan);
       claim(c.apiEndpoint, [...cp, 'apiEndpoint'], `the API address of cluster ${c.name}`);
     }
+    if (c.ingressAddress) {
+      staticAddress(c.ingressAddress, [...cp, 'ingressAddress'], vlan);
+      claim(c.ingressAddress, [...cp, 'ingressAddress'], `the ingress address of cluster ${c.name}`);
+      if ((c.k3s?.kubeVip?.enabled ?? raw.site.k3s.kubeVip?.enabled) === false) {
+        err([...cp, 'ingressAddress'], `kube-vip holds the ingress address, and k3s.kubeVip.enabled is false for cluster ${c.name}: turn kube-vip on, or leave ingressAddress out (Traefik then answers at every node's address)`);
+      }
+    }
 
     if (c.notifications?.type === 'telegram' && c.notifications.chatId === undefined) err([...cp, 'notifications'], 'a telegram bot needs the chat to write to: notifications.chatId');
     if (c.notifications && c.notifications.type !== 'telegram' && c.notifications.chatId !== undefined) err([...cp, 'notifications', 'chatId'], `chatId is for telegram; a ${c.notifications.type} webhook's URL names its destination`);

@@ -90,7 +90,8 @@ export interface Platform {
   /** installUrl with {version} already filled in. */
   flux: { version: string; installUrl: string };
   longhorn: { version: string; replicas: number; dataPath: string };
-  traefik: { version: string; replicas: number; dashboardHost: string; allowFrom: string[] };
+  /** `address`: the one address Traefik answers at (kube-vip holds it); without it, every node's (ServiceLB). */
+  traefik: { version: string; dashboardHost: string; allowFrom: string[]; address?: string };
   monitoring: {
     version: string;
     retention: string;
@@ -114,8 +115,11 @@ export interface ClusterSpec {
   backup?: BackupSpec;
   /** Flux events and Alertmanager to a webhook whose URL is the SOPS secret monitoring/notify. */
   notifications?: { type: 'discord' | 'slack' | 'generic' | 'telegram'; severity: 'error' | 'info'; chatId?: number };
-  /** kube-vip holding apiEndpoint on the servers; absent when the endpoint is a name or the site answers there itself. */
-  kubeVip?: { address: string; image: string; version: string; interface?: string };
+  /**
+   * kube-vip on the servers: `address` is the API's (apiEndpoint, unless it is a
+   * name or the site answers there itself), `ingress` Traefik's (ingressAddress).
+   */
+  kubeVip?: { address?: string; ingress?: string; image: string; version: string; interface?: string };
   jumpHost?: { address: string; ssh: SshSettings; hostKey?: string };
   datastore: 'etcd' | 'sqlite';
   k3sVersion: string;
@@ -206,10 +210,17 @@ function toVlan(v: RawVlan): Vlan {
 }
 
 /** Assumes the inventory passed schema and meaning checks. */
-/** kube-vip runs for an IPv4 apiEndpoint unless the owner says the site answers there itself. */
-function kubeVipFor(endpoint: string | undefined, o: { enabled?: boolean; image?: string; version?: string; interface?: string }): ClusterSpec['kubeVip'] {
-  if (!endpoint || !ipaddr.IPv4.isValidFourPartDecimal(endpoint) || o.enabled === false) return undefined;
-  return { address: endpoint, image: o.image ?? DEFAULTS.kubeVip.image, version: o.version ?? PINNED.kubeVip, ...(o.interface ? { interface: o.interface } : {}) };
+/** kube-vip runs for an IPv4 apiEndpoint and for an ingress address, unless the owner says the site answers there itself. */
+function kubeVipFor(endpoint: string | undefined, ingress: string | undefined, o: { enabled?: boolean; image?: string; version?: string; interface?: string }): ClusterSpec['kubeVip'] {
+  const address = endpoint && ipaddr.IPv4.isValidFourPartDecimal(endpoint) ? endpoint : undefined;
+  if ((!address && !ingress) || o.enabled === false) return undefined;
+  return {
+    ...(address ? { address } : {}),
+    ...(ingress ? { ingress } : {}),
+    image: o.image ?? DEFAULTS.kubeVip.image,
+    version: o.version ?? PINNED.kubeVip,
+    ...(o.interface ? { interface: o.interface } : {}),
+  };
 }
 
 function backupSpec(b: NonNullable<RawInventory['clusters'][number]['backup']>, nas: Nas, etcd: boolean): BackupSpec {
@@ -282,7 +293,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       sops: c.secrets ? { recipient: c.secrets.ageRecipient } : undefined,
       backup: c.backup && nas ? backupSpec(c.backup, nas, servers.length > 1 || c.datastore === 'etcd') : undefined,
       notifications: c.notifications ? { type: c.notifications.type, severity: c.notifications.severity ?? 'error', ...(c.notifications.chatId !== undefined ? { chatId: c.notifications.chatId } : {}) } : undefined,
-      kubeVip: kubeVipFor(c.apiEndpoint, { ...raw.site.k3s.kubeVip, ...c.k3s?.kubeVip }),
+      kubeVip: kubeVipFor(c.apiEndpoint, c.ingressAddress, { ...raw.site.k3s.kubeVip, ...c.k3s?.kubeVip }),
       jumpHost: c.jumpHost && { address: c.jumpHost.address, ssh: deepMerge<SshSettings>(siteSsh, c.jumpHost.ssh), hostKey: c.jumpHost.hostKey },
       datastore: c.datastore ?? (servers.length > 1 ? 'etcd' : 'sqlite'),
       k3sVersion: c.k3s?.version ?? raw.site.k3s.version,
@@ -312,9 +323,9 @@ export function resolve(raw: RawInventory, source: string): Inventory {
         },
         traefik: {
           version: p.traefik?.version ?? PINNED.traefik,
-          replicas: p.traefik?.replicas ?? (active.length >= 3 ? 2 : 1),
           dashboardHost: p.traefik?.dashboard?.host ?? `traefik.${c.name}.${domain}`,
           allowFrom: p.traefik?.dashboard?.allowFrom ?? [vlan.subnet],
+          ...(c.ingressAddress ? { address: c.ingressAddress } : {}),
         },
         monitoring: {
           version: p.monitoring?.version ?? PINNED.kubePrometheusStack,

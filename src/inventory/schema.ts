@@ -228,7 +228,6 @@ export const Platform = Type.Object(
       Type.Object(
         {
           version: Type.Optional(withDefault(SemVer, PINNED.traefik)),
-          replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
           dashboard: Type.Optional(
             Type.Object(
               {
@@ -290,6 +289,12 @@ export const Cluster = Type.Object(
     environment: Type.Optional(Type.String()),
     vlan: Type.Integer({ minimum: 1, maximum: 4094, description: 'id of the VLAN the nodes sit on' }),
     apiEndpoint: Type.Optional(Type.String({ minLength: 1, description: "the cluster's one stable API address: an IPv4 address (a VIP that kube-vip holds on one of the servers, see k3s.kubeVip) or a DNS name the site resolves. It goes into tls-san, joining nodes and the kubeconfig use it, and bramble waits for it to answer before any node joins. An IPv4 address is checked like a node address (on the VLAN, outside DHCP pools, unused). Without it, everything uses the first server's address" })),
+    ingressAddress: Type.Optional(
+      Type.String({
+        format: 'ipv4',
+        description: "the one address Traefik answers at, for the site's DNS: kube-vip holds it on a server (with a Traefik pod) and moves it when that server stops. Checked like a node address (on the VLAN, outside DHCP pools, unused). Without it, Traefik answers at every node's address (k3s's ServiceLB)",
+      }),
+    ),
     jumpHost: Type.Optional(
       Type.Object(
         {

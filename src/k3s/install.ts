@@ -194,7 +194,7 @@ async function placeKubeVip(s: Session, cluster: ClusterSpec, isFirst: boolean, 
   const verb = dryRun ? 'write' : 'wrote';
   if (manifest) {
     const before = await ensureFile(s, KUBE_VIP_MANIFEST, manifest, 0o600, 'write the kube-vip manifest', { dryRun });
-    return before === false ? [] : [`${verb} ${KUBE_VIP_MANIFEST} (kube-vip ${cluster.kubeVip!.version} holding ${cluster.kubeVip!.address})`];
+    return before === false ? [] : [`${verb} ${KUBE_VIP_MANIFEST} (kube-vip ${cluster.kubeVip!.version} holding ${[cluster.kubeVip!.address, cluster.kubeVip!.ingress].filter(Boolean).join(' and ')})`];
   }
   const old = await s.readFile(KUBE_VIP_MANIFEST, { sudo: true, step: 'read the kube-vip manifest' });
   if (old === undefined) return [];
@@ -220,7 +220,7 @@ async function waitApiEndpoint(first: Session, cluster: ClusterSpec, timeoutMs: 
     const probe = await probeApiAddress(first, cluster);
     if (probe.answers) return;
     if (Date.now() > deadline) {
-      const who = cluster.kubeVip ? `kube-vip (kube-system/kube-vip-ds) has not taken ${cluster.kubeVip.address}` : `nothing answers at ${cluster.apiEndpoint} (k3s.kubeVip.enabled is false: the site provides this address)`;
+      const who = cluster.kubeVip?.address ? `kube-vip (kube-system/kube-vip-ds) has not taken ${cluster.kubeVip.address}` : `nothing answers at ${cluster.apiEndpoint} (k3s.kubeVip.enabled is false: the site provides this address)`;
       throw new SshError(first.target.name, 'wait for the API address', `${probe.url} does not answer after ${Math.round(timeoutMs / 1000)} s: ${who}; last: ${probe.detail}. No other node joins until it does`);
     }
     await new Promise((res) => setTimeout(res, 1000));

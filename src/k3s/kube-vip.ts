@@ -1,5 +1,6 @@
 // kube-vip holds an HA cluster's API address (apiEndpoint) on one server at a
-// time and moves it when that server stops. It has to answer before a second
+// time and moves it when that server stops; with an ingressAddress it also
+// holds Traefik's one address (its services mode, for Services of its class). It has to answer before a second
 // server joins, long before Flux exists, so it is not in Git: like the k3s
 // documentation's own recipe, its manifest goes into every server's
 // auto-deploy folder, which k3s applies at start and on every change.
@@ -8,7 +9,7 @@
 // Kubernetes API schemas before anything is written. The environment names
 // and the RBAC rules are those of kube-vip's `kube-vip manifest daemonset`
 // generator at the pinned release (pkg/kubevip/config_envvar.go and
-// config_generator.go at v1.2.3), control-plane mode only.
+// config_generator.go at v1.2.3).
 import { stringify } from 'yaml';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
@@ -33,25 +34,39 @@ type KubeVip = NonNullable<ClusterSpec['kubeVip']>;
 
 function objects(vip: KubeVip) {
   const labels = { 'app.kubernetes.io/name': 'kube-vip-ds', 'app.kubernetes.io/version': vip.version, 'app.kubernetes.io/managed-by': 'bramble' };
+  const cp = vip.address !== undefined;
   const env: Array<{ name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }> = [
     { name: 'vip_arp', value: 'true' },
-    { name: 'port', value: '6443' },
+    ...(cp ? [{ name: 'port', value: '6443' }] : []),
     { name: 'vip_nodename', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
     // Without an interface kube-vip takes the one of the default route.
     ...(vip.interface ? [{ name: 'vip_interface', value: vip.interface }] : []),
     { name: 'vip_subnet', value: '32' },
-    { name: 'cp_enable', value: 'true' },
-    { name: 'cp_namespace', value: KUBE_VIP_NAMESPACE },
-    { name: 'svc_enable', value: 'false' },
-    // One holder at a time: without the election every server would answer ARP for the address.
-    { name: 'vip_leaderelection', value: 'true' },
-    { name: 'vip_leasename', value: 'plndr-cp-lock' },
-    // The generator's defaults, not the 5/3/1 of some guides: a Pi's etcd under load
-    // can miss a 3 s renewal, and a lost lease moves the address for nothing.
-    { name: 'vip_leaseduration', value: '15' },
-    { name: 'vip_renewdeadline', value: '10' },
-    { name: 'vip_retryperiod', value: '2' },
-    { name: 'address', value: vip.address },
+    { name: 'cp_enable', value: String(cp) },
+    ...(cp ? [{ name: 'cp_namespace', value: KUBE_VIP_NAMESPACE }] : []),
+    { name: 'svc_enable', value: String(vip.ingress !== undefined) },
+    ...(vip.ingress
+      ? [
+          // A holder per Service, chosen among nodes with a local endpoint when the
+          // Service keeps traffic local; only Services of kube-vip's class, the rest
+          // are ServiceLB's.
+          { name: 'svc_election', value: 'true' },
+          { name: 'lb_class_only', value: 'true' },
+        ]
+      : []),
+    ...(cp
+      ? [
+          // One holder at a time: without the election every server would answer ARP for the address.
+          { name: 'vip_leaderelection', value: 'true' },
+          { name: 'vip_leasename', value: 'plndr-cp-lock' },
+          // The generator's defaults, not the 5/3/1 of some guides: a Pi's etcd under load
+          // can miss a 3 s renewal, and a lost lease moves the address for nothing.
+          { name: 'vip_leaseduration', value: '15' },
+          { name: 'vip_renewdeadline', value: '10' },
+          { name: 'vip_retryperiod', value: '2' },
+          { name: 'address', value: vip.address },
+        ]
+      : []),
   ];
   return [
     new ServiceAccount({ metadata: { name: 'kube-vip', namespace: KUBE_VIP_NAMESPACE } }),
@@ -122,7 +137,8 @@ export function kubeVipManifest(cluster: ClusterSpec): string | undefined {
       throw new BrambleError(`kube-vip manifest for cluster ${cluster.name}: ${d.kind} ${d.metadata?.name}: ${(e as Error).message.split('\n')[0]}`);
     }
   }
-  const head = `# Written by bramble for cluster ${cluster.name}: kube-vip ${cluster.kubeVip.version} holds the API address ${cluster.kubeVip.address}.\n# k3s applies this folder; bramble rewrites this file from the inventory (k3s.kubeVip).\n`;
+  const holds = [cluster.kubeVip.address && `the API address ${cluster.kubeVip.address}`, cluster.kubeVip.ingress && `Traefik's address ${cluster.kubeVip.ingress}`].filter(Boolean).join(' and ');
+  const head = `# Written by bramble for cluster ${cluster.name}: kube-vip ${cluster.kubeVip.version} holds ${holds}.\n# k3s applies this folder; bramble rewrites this file from the inventory (k3s.kubeVip).\n`;
   return head + docs.map((d) => stringify(d.toJSON(), { lineWidth: 0 })).join('---\n');
 }
 
