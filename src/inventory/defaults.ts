@@ -85,6 +85,7 @@ export const DEFAULTS = {
   upgrade: { image: 'rancher/k3s-upgrade', controllerRepository: 'https://github.com/rancher/system-upgrade-controller', drainTimeout: '10m' },
   kubeVip: { image: 'ghcr.io/kube-vip/kube-vip' },
   s3: { port: 9000, tls: false, region: 'us-east-1' },
+  nasMetricsPort: 9100,
   // Off the nodes: etcd every 6 hours for 5 days; volumes snapshotted hourly on the nodes for a day, backed up nightly for two weeks.
   backup: {
     etcd: { schedule: '0 */6 * * *', retention: 20 },

@@ -58,6 +58,8 @@ export interface Nas {
   exports: NfsExport[];
   /** An S3 service (MinIO) on the NAS's address. */
   s3?: { port: number; tls: boolean; region: string };
+  /** node_exporter on the NAS, host:port. */
+  metrics?: { target: string };
 }
 
 /** Where a cluster's backups go, resolved from the inventory. */
@@ -248,6 +250,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
     vlan: raw.nas.vlan,
     filesystem: raw.nas.filesystem,
     nfsVersion: raw.nas.nfs.version ?? '4.1',
+    metrics: raw.nas.metrics && { target: `${raw.nas.address}:${raw.nas.metrics.port ?? DEFAULTS.nasMetricsPort}` },
     s3: raw.nas.s3 && { port: raw.nas.s3.port ?? DEFAULTS.s3.port, tls: raw.nas.s3.tls ?? DEFAULTS.s3.tls, region: raw.nas.s3.region ?? DEFAULTS.s3.region },
     exports: raw.nas.nfs.exports.map((e) => ({
       path: e.path,

@@ -118,6 +118,18 @@ export const Nas = Type.Object(
       },
       closed,
     ),
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          port: Type.Optional(withDefault(Type.Integer({ minimum: 1, maximum: 65535 }), DEFAULTS.nasMetricsPort)),
+        },
+        {
+          ...closed,
+          description:
+            "Prometheus node_exporter running on the NAS (QNAP: in Container Station; TrueNAS SCALE: as an app; docs/layout.md), at the NAS's address: the clusters that use the NAS scrape it and alert when it is down, a ZFS pool is not online, or its filesystems are fuller than alerts.volumeUsagePercent",
+        },
+      ),
+    ),
     s3: Type.Optional(
       Type.Object(
         {

@@ -29,6 +29,8 @@ export interface ClusterContext {
   monitoring: ClusterSpec['platform']['monitoring'];
   nfs: ClusterSpec['platform']['nfs'];
   nas: { name: string } | undefined;
+  /** The NAS's node_exporter, scraped by a cluster that uses the NAS (its NFS exports or its backups). */
+  nasMetrics?: { name: string; target: string };
   alerts: Inventory['alerts'] & { nfsLatencySeconds: number };
   k3s: { version: string };
   /** Whether the cluster keeps SOPS-encrypted secrets: its Kustomizations decrypt with sops-age. */
@@ -64,6 +66,7 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
     monitoring: cluster.platform.monitoring,
     nfs: cluster.platform.nfs,
     nas: inv.nas && { name: inv.nas.name },
+    ...(inv.nas?.metrics && (cluster.platform.nfs || cluster.backup) ? { nasMetrics: { name: inv.nas.name, target: inv.nas.metrics.target } } : {}),
     alerts: { ...inv.alerts, nfsLatencySeconds: inv.alerts.nfsLatencyMs / 1000 },
     k3s: { version: cluster.k3sVersion },
     sops: cluster.sops !== undefined,

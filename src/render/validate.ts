@@ -20,6 +20,7 @@ import { Middleware } from '@kubernetes-models/traefik/traefik.io/v1alpha1/Middl
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { ScrapeConfig } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1/ScrapeConfig';
 import { RecurringJob } from './longhorn-model.ts';
 import { Plan } from './plan-model.ts';
 
@@ -43,6 +44,7 @@ const MODELS: Record<string, ModelClass> = {
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1alpha1/ScrapeConfig': ScrapeConfig,
   'upgrade.cattle.io/v1/Plan': Plan,
   'longhorn.io/v1beta2/RecurringJob': RecurringJob,
 };
