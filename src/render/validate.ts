@@ -8,6 +8,7 @@ import { parseAllDocuments } from 'yaml';
 // which costs a second at start-up.
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { GitRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/GitRepository';
 import { HelmRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/HelmRepository';
 import { OCIRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/OCIRepository';
@@ -32,6 +33,7 @@ type ModelClass = new (data: never) => Validatable;
 const MODELS: Record<string, ModelClass> = {
   'v1/Namespace': Namespace,
   'storage.k8s.io/v1/StorageClass': StorageClass,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'source.toolkit.fluxcd.io/v1/GitRepository': GitRepository,
   'source.toolkit.fluxcd.io/v1/HelmRepository': HelmRepository,
   'source.toolkit.fluxcd.io/v1/OCIRepository': OCIRepository,
