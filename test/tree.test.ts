@@ -72,9 +72,9 @@ test('a hand-edited generated file stops the render, names the file, and nothing
   await renderInto(dir);
   const edited = join(dir, 'clusters/production/infrastructure/controllers/longhorn.yaml');
   writeFileSync(edited, readFileSync(edited, 'utf8').replace('defaultClassReplicaCount: 3', 'defaultClassReplicaCount: 2'));
-  const other = join(dir, 'clusters/staging/infrastructure/controllers/traefik.yaml');
+  const other = join(dir, 'clusters/staging/infrastructure/controllers/kube-prometheus-stack.yaml');
   const before = readFileSync(other, 'utf8');
-  const plan = await renderInto(dir, homelabText.replace('longhorn:\n        replicas: 1', 'longhorn:\n        replicas: 1\n      traefik:\n        replicas: 2'));
+  const plan = await renderInto(dir, homelabText.replace('retention: 7d', 'retention: 9d'));
   assert.deepEqual(plan.conflicts.map((c) => c.path), ['clusters/production/infrastructure/controllers/longhorn.yaml']);
   assert.match(plan.conflicts[0]!.why, /edited by hand.*--force/);
   assert.equal(readFileSync(other, 'utf8'), before, 'nothing is written while a conflict stands');
