@@ -160,6 +160,7 @@ function usedAddresses(d: Draft, except: string): Map<string, string> {
       if (except !== `${ci}/${ni}`) used.set(n.address, `node ${n.name}`);
     });
     if (c.apiEndpoint && except !== `api/${ci}`) used.set(c.apiEndpoint, `the API address of cluster ${c.name}`);
+    if (c.ingressAddress && except !== `ingress/${ci}`) used.set(c.ingressAddress, `the ingress address of cluster ${c.name}`);
   });
   return used;
 }
@@ -322,6 +323,14 @@ async function askCluster(d: Draft, ask: Ask, io: Io, ci: number, pending: Pendi
     if (endpoint) d.set(p('apiEndpoint'), endpoint);
     else d.delete(p('apiEndpoint'));
   }
+  // kube-vip gives Traefik one address; without it Traefik answers at every node's.
+  const ingress = await ask.text(`${name}: one address for Traefik, for the site's DNS (a free static address on the VLAN, which kube-vip holds; empty: every node's address)`, {
+    default: d.get(p('ingressAddress')),
+    optional: true,
+    check: addressCheck(d, () => vlan, `ingress/${ci}`),
+  });
+  if (ingress) d.set(p('ingressAddress'), ingress);
+  else d.delete(p('ingressAddress'));
   const nodes = d.raw().clusters![ci]!.nodes.filter((x) => !x.planned);
   const replicas = defaultReplicas(nodes.length);
   const profile = PROFILES[nodes.filter((x) => x.role === 'server').map((x) => x.hardware).sort((a, b) => (PROFILES[a].memoryGiB ?? 99) - (PROFILES[b].memoryGiB ?? 99))[0] ?? 'x86'].prometheus;

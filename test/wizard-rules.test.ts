@@ -40,6 +40,8 @@ const CASES: Case[] = [
   { prompt: /^rk1-2: static address/, bad: '192.168.100.11', path: ['clusters', 1, 'nodes', 1, 'address'], value: '192.168.100.11' },
   { prompt: /^production: API address/, bad: '192.168.100.13', path: ['clusters', 1, 'apiEndpoint'], value: '192.168.100.13' },
   { prompt: /^production: API address/, bad: '192.168.100.160', path: ['clusters', 1, 'apiEndpoint'], value: '192.168.100.160' },
+  { prompt: /^production: one address for Traefik/, bad: '192.168.100.19', path: ['clusters', 1, 'ingressAddress'], value: '192.168.100.19' },
+  { prompt: /^staging: one address for Traefik/, bad: '192.168.100.200', path: ['clusters', 0, 'ingressAddress'], value: '192.168.100.200' },
   { prompt: /^production: Longhorn replicas/, bad: '4', path: ['clusters', 1, 'platform', 'longhorn', 'replicas'], value: 4 },
 ];
 
