@@ -1,6 +1,6 @@
 import type { Command, Io } from './command.ts';
 import { UsageError } from './command.ts';
-import { ensureWorkTree, nodeOptions } from './shared.ts';
+import { ensureWorkTree, visitClusters } from './shared.ts';
 
 const ACTIONS = ['status', 'credentials'] as const;
 
@@ -17,41 +17,25 @@ async function readKeys(): Promise<{ accessKey: string; secretKey: string }> {
 }
 
 async function status(opts: Parameters<Command['run']>[0], io: Io): Promise<number> {
-  const [{ loadInventory }, { selectClusters }, { connectServer }, b] = await Promise.all([
-    import('../inventory/load.ts'),
-    import('../inventory/model.ts'),
-    import('../nodes/connect.ts'),
-    import('../backup/status.ts'),
-  ]);
+  const [{ loadInventory }, { selectClusters }, b] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../backup/status.ts')]);
   const inv = await loadInventory(opts.inventory!);
-  const sessionOpts = await nodeOptions(opts, io);
-  let healthy = true;
-  for (const cluster of selectClusters(inv, opts.cluster)) {
-    if (!cluster.backup) {
-      io.out(`cluster ${cluster.name}: NO BACKUPS off the nodes: the inventory gives it no backup target (docs/backup.md)`);
-      healthy = false;
-      continue;
-    }
-    let first;
-    try {
-      first = await connectServer(cluster, sessionOpts);
-    } catch (e) {
-      io.out(`cluster ${cluster.name}: unreachable: ${(e as Error).message}`);
-      healthy = false;
-      continue;
-    }
-    try {
-      const etcd = cluster.backup.etcd ? await b.readEtcdSnapshots(first.session) : undefined;
+  const clusters = selectClusters(inv, opts.cluster);
+  const without = clusters.filter((c) => !c.backup);
+  for (const c of without) io.out(`cluster ${c.name}: NO BACKUPS off the nodes: the inventory gives it no backup target (docs/backup.md)`);
+  const healthy = await visitClusters(
+    clusters.filter((c) => c.backup),
+    opts,
+    io,
+    async (cluster, first) => {
+      const etcd = cluster.backup!.etcd ? await b.readEtcdSnapshots(first.session) : undefined;
       const volumes = await b.readVolumeBackups(first.session);
       const report = b.backupReport(cluster, etcd, volumes, new Date());
       io.out(`cluster ${cluster.name} (via ${first.node.name}):`);
       for (const l of report.lines) io.out(l);
-      if (!report.healthy) healthy = false;
-    } finally {
-      first.session.close();
-    }
-  }
-  return healthy ? 0 : 1;
+      return report.healthy;
+    },
+  );
+  return healthy && without.length === 0 ? 0 : 1;
 }
 
 export const backup: Command = {

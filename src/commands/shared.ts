@@ -1,5 +1,7 @@
 // What several commands need from the command line: SSH session options,
 // the phases' run options, whether a person is at the terminal.
+import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
+import type { Session } from '../ssh/session.ts';
 import type { RunOptions } from '../steps.ts';
 import { UsageError, type Io, type Options } from './command.ts';
 
@@ -57,4 +59,37 @@ export async function ensureWorkTree(repo: string, gitUrl: string, branch: strin
   const { ensureRepo, redactUrl } = await import('../git.ts');
   const how = await ensureRepo(repo, gitUrl, branch);
   io.out(`${how === 'cloned' ? `cloned ${redactUrl(gitUrl)} into` : `created a repository for ${redactUrl(gitUrl)} in`} ${repo}`);
+}
+
+/**
+ * Read-only commands that look at each cluster through one server (status,
+ * backup status): a session on the first server that answers, closed after
+ * `visit`; a cluster with none is reported unreachable. True when every
+ * cluster was reached and `visit` found it healthy.
+ */
+export async function visitClusters(
+  clusters: ClusterSpec[],
+  opts: Options,
+  io: Io,
+  visit: (cluster: ClusterSpec, first: { node: NodeSpec; session: Session }) => Promise<boolean>,
+): Promise<boolean> {
+  const { connectServer } = await import('../nodes/connect.ts');
+  const sessionOpts = await nodeOptions(opts, io);
+  let healthy = true;
+  for (const cluster of clusters) {
+    let first;
+    try {
+      first = await connectServer(cluster, sessionOpts);
+    } catch (e) {
+      io.out(`cluster ${cluster.name}: unreachable: ${(e as Error).message}`);
+      healthy = false;
+      continue;
+    }
+    try {
+      if (!(await visit(cluster, first))) healthy = false;
+    } finally {
+      first.session.close();
+    }
+  }
+  return healthy;
 }

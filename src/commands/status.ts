@@ -1,5 +1,5 @@
 import type { Command } from './command.ts';
-import { nodeOptions } from './shared.ts';
+import { visitClusters } from './shared.ts';
 
 export const status: Command = {
   name: 'status',
@@ -8,10 +8,9 @@ export const status: Command = {
   description: "the API address (answering, and which server holds it), nodes (role, Ready, version), upgrades, Flux objects (Ready, revision, message) and the platform's URLs; exit 1 when anything is not Ready or the API address does not answer",
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose'],
   async run(opts, io) {
-    const [{ loadInventory }, { selectClusters }, { connectServer }, { readFluxObjects, refText }, { installedFlux }] = await Promise.all([
+    const [{ loadInventory }, { selectClusters }, { readFluxObjects, refText }, { installedFlux }] = await Promise.all([
       import('../inventory/load.ts'),
       import('../inventory/model.ts'),
-      import('../nodes/connect.ts'),
       import('../flux/watch.ts'),
       import('../flux/install.ts'),
     ]);
@@ -22,78 +21,66 @@ export const status: Command = {
       import('../k3s/kube-vip.ts'),
     ]);
     const inv = await loadInventory(opts.inventory!);
-    const sessionOpts = await nodeOptions(opts, io);
-    let healthy = true;
-    for (const cluster of selectClusters(inv, opts.cluster)) {
-      let first;
-      try {
-        first = await connectServer(cluster, sessionOpts);
-      } catch (e) {
-        io.out(`cluster ${cluster.name}: unreachable: ${(e as Error).message}`);
+    const allHealthy = await visitClusters(selectClusters(inv, opts.cluster), opts, io, async (cluster, first) => {
+      let healthy = true;
+      const s = first.session;
+      const flux = await installedFlux(s);
+      io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
+      const api = await probeApiAddress(s, cluster);
+      if (!api.answers) healthy = false;
+      const holder = cluster.kubeVip?.address ? await kubeVipHolder(s) : undefined;
+      const by = cluster.kubeVip?.address ? `kube-vip ${holder ? `on ${holder}` : 'holds no lease'}` : cluster.apiEndpoint ? 'the site answers there' : cluster.servers.length > 1 ? "the first server's address; an apiEndpoint would outlive it" : "the server's address";
+      io.out(`  api: ${api.url} ${api.answers ? 'answers' : `DOES NOT ANSWER (${api.detail})`} (${by})`);
+      io.out('  nodes:');
+      const read = await readApiNodes(s);
+      if ('error' in read) {
+        io.out(`    ${read.error}`);
         healthy = false;
-        continue;
-      }
-      try {
-        const s = first.session;
-        const flux = await installedFlux(s);
-        io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
-        const api = await probeApiAddress(s, cluster);
-        if (!api.answers) healthy = false;
-        const holder = cluster.kubeVip?.address ? await kubeVipHolder(s) : undefined;
-        const by = cluster.kubeVip?.address ? `kube-vip ${holder ? `on ${holder}` : 'holds no lease'}` : cluster.apiEndpoint ? 'the site answers there' : cluster.servers.length > 1 ? "the first server's address; an apiEndpoint would outlive it" : "the server's address";
-        io.out(`  api: ${api.url} ${api.answers ? 'answers' : `DOES NOT ANSWER (${api.detail})`} (${by})`);
-        io.out('  nodes:');
-        const read = await readApiNodes(s);
-        if ('error' in read) {
-          io.out(`    ${read.error}`);
-          healthy = false;
-        } else {
-          for (const spec of cluster.nodes) {
-            const n = read.nodes.find((i) => i.name === spec.name);
-            const state = spec.planned && !n ? 'planned' : !n ? 'MISSING' : n.ready ? 'Ready' : 'NotReady';
-            if (state === 'MISSING' || state === 'NotReady') healthy = false;
-            io.out(`    ${spec.name.padEnd(16)} ${(n ? n.role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.version ?? ''}${n?.unschedulable ? ' (cordoned)' : ''}`.trimEnd());
-          }
-          io.out('  upgrades:');
-          io.out(`    ${upgradeLine(checkUpgrade(cluster, read.nodes))}`);
-          const plans = await readPlans(s).catch((e: Error) => e);
-          if (plans instanceof Error) io.out(`    ${plans.message}`);
-          else if (plans.length === 0) io.out('    no upgrade Plans on the cluster yet (Flux applies them with system-upgrade-controller)');
-          for (const p of plans instanceof Error ? [] : plans) {
-            const where = p.complete ? 'complete' : p.applying.length > 0 ? `upgrading ${p.applying.join(', ')}` : 'waiting';
-            io.out(`    Plan ${p.name.padEnd(12)} ${(p.version ?? '?').padEnd(16)} ${where}${p.message ? `: ${p.message}` : ''}`);
-          }
+      } else {
+        for (const spec of cluster.nodes) {
+          const n = read.nodes.find((i) => i.name === spec.name);
+          const state = spec.planned && !n ? 'planned' : !n ? 'MISSING' : n.ready ? 'Ready' : 'NotReady';
+          if (state === 'MISSING' || state === 'NotReady') healthy = false;
+          io.out(`    ${spec.name.padEnd(16)} ${(n ? n.role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.version ?? ''}${n?.unschedulable ? ' (cordoned)' : ''}`.trimEnd());
         }
-        io.out('  flux:');
-        if (!flux) {
-          io.out('    not installed (bramble flux hands the cluster over)');
-          healthy = false;
-        } else {
-          const objects = await readFluxObjects(s).catch(() => undefined);
-          if (!objects) {
-            io.out("    Flux's resource types are not served yet");
-            healthy = false;
-          }
-          for (const o of objects ?? []) {
-            if (o.ready !== 'True') healthy = false;
-            const state = o.ready === 'True' ? 'Ready' : o.stalled ? 'Failed' : o.ready === 'False' ? 'NotReady' : 'Progressing';
-            io.out(`    ${refText(o).padEnd(48)} ${state.padEnd(11)} ${o.revision ?? '-'}${o.ready === 'True' ? '' : `  ${[o.reason, o.message].filter(Boolean).join(': ')}`}`);
-          }
+        io.out('  upgrades:');
+        io.out(`    ${upgradeLine(checkUpgrade(cluster, read.nodes))}`);
+        const plans = await readPlans(s).catch((e: Error) => e);
+        if (plans instanceof Error) io.out(`    ${plans.message}`);
+        else if (plans.length === 0) io.out('    no upgrade Plans on the cluster yet (Flux applies them with system-upgrade-controller)');
+        for (const p of plans instanceof Error ? [] : plans) {
+          const where = p.complete ? 'complete' : p.applying.length > 0 ? `upgrading ${p.applying.join(', ')}` : 'waiting';
+          io.out(`    Plan ${p.name.padEnd(12)} ${(p.version ?? '?').padEnd(16)} ${where}${p.message ? `: ${p.message}` : ''}`);
         }
-        io.out('  urls:');
-        for (const [what, url] of platformUrls(cluster)) io.out(`    ${what.padEnd(18)} ${url}`);
-        // Where Grafana's admin password is: the cluster's SOPS secret, or the one the chart made.
-        io.out(
-          `    ${'Grafana admin'.padEnd(18)} ${
-            cluster.sops
-              ? `bramble secret show -i ${opts.inventory} -c ${cluster.name} monitoring/grafana-admin admin-password`
-              : "sudo k3s kubectl -n monitoring get secret kube-prometheus-stack-grafana -o jsonpath='{.data.admin-password}' | base64 -d (on a server)"
-          }`,
-        );
-      } finally {
-        first.session.close();
       }
-    }
-    return healthy ? 0 : 1;
-},
+      io.out('  flux:');
+      if (!flux) {
+        io.out('    not installed (bramble flux hands the cluster over)');
+        healthy = false;
+      } else {
+        const objects = await readFluxObjects(s).catch(() => undefined);
+        if (!objects) {
+          io.out("    Flux's resource types are not served yet");
+          healthy = false;
+        }
+        for (const o of objects ?? []) {
+          if (o.ready !== 'True') healthy = false;
+          const state = o.ready === 'True' ? 'Ready' : o.stalled ? 'Failed' : o.ready === 'False' ? 'NotReady' : 'Progressing';
+          io.out(`    ${refText(o).padEnd(48)} ${state.padEnd(11)} ${o.revision ?? '-'}${o.ready === 'True' ? '' : `  ${[o.reason, o.message].filter(Boolean).join(': ')}`}`);
+        }
+      }
+      io.out('  urls:');
+      for (const [what, url] of platformUrls(cluster)) io.out(`    ${what.padEnd(18)} ${url}`);
+      // Where Grafana's admin password is: the cluster's SOPS secret, or the one the chart made.
+      io.out(
+        `    ${'Grafana admin'.padEnd(18)} ${
+          cluster.sops
+            ? `bramble secret show -i ${opts.inventory} -c ${cluster.name} monitoring/grafana-admin admin-password`
+            : "sudo k3s kubectl -n monitoring get secret kube-prometheus-stack-grafana -o jsonpath='{.data.admin-password}' | base64 -d (on a server)"
+        }`,
+      );
+      return healthy;
+    });
+    return allHealthy ? 0 : 1;
+  },
 };
