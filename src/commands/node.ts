@@ -2,7 +2,7 @@ import { withoutNode } from '../errors.ts';
 import type { NodeSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import { UsageError, type Command } from './command.ts';
-import { indented, isInteractive, nodeOptions, runOptions, seconds } from './shared.ts';
+import { indented, nodeOptions, runOptions, seconds, typedConfirmation } from './shared.ts';
 
 const ACTIONS = ['remove', 'replace'] as const;
 
@@ -56,17 +56,7 @@ export const node: Command = {
       const plan = await planNodeChange({ action: action as 'remove' | 'replace', cluster: cluster!, node: spec, via, board, boardError, boardK3s, drainTimeoutS });
       for (const l of planLines(plan)) io.out(l);
       if (plan.refused) return 1;
-      if (!opts.yes) {
-        if (!isInteractive()) {
-          io.err(`Run it at a terminal to confirm, or pass --yes.`);
-          return 1;
-        }
-        const { input } = await import('@inquirer/prompts');
-        if ((await input({ message: `Type the node's name (${name}) to ${action} it:` })).trim() !== name) {
-          io.err('not confirmed; nothing was changed');
-          return 1;
-        }
-      }
+      if (!(await typedConfirmation(opts.yes, io, { expected: name, prompt: `Type the node's name (${name}) to ${action} it:`, refusal: '' }))) return 1;
       const note = (l: string) => io.out(`  ${l}`);
       if (action === 'remove') {
         const out = await removeNode(via.session, board, spec, plan, drainTimeoutS, note);

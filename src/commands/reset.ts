@@ -1,5 +1,5 @@
 import { UsageError, type Command } from './command.ts';
-import { isInteractive, nodeOptions } from './shared.ts';
+import { nodeOptions, typedConfirmation } from './shared.ts';
 
 export const reset: Command = {
   name: 'reset',
@@ -19,18 +19,7 @@ export const reset: Command = {
     const inv = await loadInventory(opts.inventory!);
     const [cluster] = selectClusters(inv, opts.cluster);
     const what = `uninstall k3s, and every workload and volume on it, from ${cluster!.active.length} node(s) of cluster ${cluster!.name}`;
-    if (!opts.yes) {
-      if (!isInteractive()) {
-        io.err(`reset would ${what}. Run it at a terminal to confirm, or pass --yes.`);
-        return 1;
-      }
-      const { input } = await import('@inquirer/prompts');
-      const typed = await input({ message: `This will ${what}. Type the cluster name to confirm:` });
-      if (typed.trim() !== cluster!.name) {
-        io.err('not confirmed; nothing was changed');
-        return 1;
-      }
-    }
+    if (!(await typedConfirmation(opts.yes, io, { expected: cluster!.name, prompt: `This will ${what}. Type the cluster name to confirm:`, refusal: `reset would ${what}.` }))) return 1;
     const sessionOpts = await nodeOptions(opts, io);
     const { links, unreachable } = await linkCluster(cluster!, sessionOpts);
     try {

@@ -1,5 +1,5 @@
 import { UsageError, type Command } from './command.ts';
-import { isInteractive, nodeOptions, seconds } from './shared.ts';
+import { nodeOptions, seconds, typedConfirmation } from './shared.ts';
 
 export const restore: Command = {
   name: 'restore',
@@ -36,18 +36,7 @@ export const restore: Command = {
       io.out(`restore cluster ${cluster!.name} to ${plan.snapshot.name} (taken ${plan.snapshot.created.toISOString()} on ${plan.snapshot.node}):`);
       plan.steps.forEach((s, i) => io.out(`  ${i + 1}. ${s}`));
       io.out('  afterwards: objects made since the snapshot are gone, and Flux puts back what Git holds; volumes keep their data');
-      if (!opts.yes) {
-        if (!isInteractive()) {
-          io.err('this is the plan; nothing was changed. Run it at a terminal to confirm, or pass --yes.');
-          return 1;
-        }
-        const { input } = await import('@inquirer/prompts');
-        const typed = await input({ message: `Type the cluster name (${cluster!.name}) to restore it:` });
-        if (typed.trim() !== cluster!.name) {
-          io.err('not confirmed; nothing was changed');
-          return 1;
-        }
-      }
+      if (!(await typedConfirmation(opts.yes, io, { expected: cluster!.name, prompt: `Type the cluster name (${cluster!.name}) to restore it:`, refusal: 'this is the plan; nothing was changed.' }))) return 1;
       io.out('restoring:');
       await r.runRestore(plan, sessions, io, readyTimeoutMs);
       io.out(`cluster ${cluster!.name}: restored to ${plan.snapshot.name}; every server is Ready`);

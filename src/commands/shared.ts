@@ -93,3 +93,20 @@ export async function visitClusters(
   }
   return healthy;
 }
+
+/**
+ * A destructive step's confirmation: `--yes`, or the name typed at a terminal.
+ * Without a terminal it refuses with `refusal` (which ends by saying how to
+ * confirm); a wrong name changes nothing.
+ */
+export async function typedConfirmation(yes: boolean | undefined, io: Io, o: { expected: string; prompt: string; refusal: string }): Promise<boolean> {
+  if (yes) return true;
+  if (!isInteractive()) {
+    io.err([o.refusal, 'Run it at a terminal to confirm, or pass --yes.'].filter(Boolean).join(' '));
+    return false;
+  }
+  const { input } = await import('@inquirer/prompts');
+  if ((await input({ message: o.prompt })).trim() === o.expected) return true;
+  io.err('not confirmed; nothing was changed');
+  return false;
+}
