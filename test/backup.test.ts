@@ -4,7 +4,8 @@
 // settings), the schedules behind the freshness limits, the report `backup
 // status` prints, the restore plan, and the S3 keys kept encrypted.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decryptSops as independent } from 'sops-age';
@@ -21,7 +22,7 @@ import { RecurringJob } from '../src/render/longhorn-model.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { checkSecrets } from '../src/secrets/check.ts';
 import { newClusterKey } from '../src/secrets/keys.ts';
-import { HOMELAB, homelabWithS3Backups, tempDir, UPSTREAM } from './helpers.ts';
+import { HOMELAB, homelabWithS3Backups, ROOT, tempDir, UPSTREAM } from './helpers.ts';
 
 const key = await newClusterKey();
 const S3_SITE = await homelabWithS3Backups(key.recipient);
@@ -226,4 +227,34 @@ test("backup credentials: the keys go encrypted into Longhorn's and k3s's Secret
   assert.deepEqual((await followS3Settings(repo, moved)).map((r) => r.file), ['clusters/production/secrets/longhorn-system-backup-s3.sops.yaml', 'clusters/production/secrets/kube-system-k3s-etcd-snapshot-s3-config.sops.yaml']);
   assert.equal((await open('longhorn-system-backup-s3.sops.yaml')).AWS_ENDPOINTS, 'http://192.168.100.20:9100');
   assert.equal((await open('kube-system-k3s-etcd-snapshot-s3-config.sops.yaml'))['etcd-s3-access-key'], 'bramble-production');
+});
+
+test('the backup and restore commands refuse what they cannot do, saying why, before touching anything', () => {
+  const dir = tempDir('bramble-backup-cli-');
+  const inv = join(dir, 'site.yaml');
+  writeFileSync(inv, S3_SITE);
+  const plainInv = join(dir, 'plain.yaml');
+  writeFileSync(plainInv, readFileSync(HOMELAB, 'utf8'));
+  // A work tree already there: these inventories' remote is GitHub, which tests never reach.
+  spawnSync('git', ['init', '-q', join(dir, 'repo')]);
+  const run = (args: string[], input = '') => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], { input, encoding: 'utf8', env: { ...process.env, SOPS_AGE_KEY: key.identity } });
+    return { code: r.status, out: r.stdout + r.stderr };
+  };
+  const cases: Array<[string[], RegExp, string?]> = [
+    [['backup', 'credentials', '-i', inv, '--repo', join(dir, 'repo')], /backup credentials needs exactly one --cluster NAME/],
+    [['backup', 'credentials', '-i', plainInv, '-c', 'production', '--repo', join(dir, 'repo')], /cluster production has no S3 backup target \(backup\.target: s3\); an NFS target needs no keys/],
+    [['backup', 'credentials', '-i', inv, '-c', 'production', '--repo', join(dir, 'repo')], /the secret key is empty or has spaces or control characters/, 'only-an-access-key\n'],
+    [['backup', 'verify', '-i', inv], /backup takes status or credentials, not "verify"/],
+    [['restore', '-i', inv, '-c', 'production'], /restore needs --etcd SNAPSHOT/],
+    [['restore', '-i', inv, '--etcd', 'x'], /restore needs exactly one --cluster NAME/],
+    [['restore', '-i', inv, '-c', 'staging', '--etcd', 'x'], /cluster staging runs sqlite on one server: there is no etcd snapshot to restore/],
+  ];
+  for (const [args, re, input] of cases) {
+    const r = run(args, input);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.out, re, args.join(' '));
+    assert.ok(!/\n\s+at /.test(r.out), `${args.join(' ')}: no stack trace`);
+  }
+  assert.ok(!existsSync(join(dir, 'repo', 'clusters')), 'no secret file was written');
 });

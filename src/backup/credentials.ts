@@ -31,12 +31,17 @@ function values(cluster: ClusterSpec, keys?: S3Keys): Array<[typeof LONGHORN_S3_
   return out;
 }
 
-/** Write the keys, with the target's current settings, into the cluster's Secrets. */
-export async function setS3Keys(repo: string, cluster: ClusterSpec, keys: S3Keys): Promise<SetResult[]> {
-  if (cluster.backup?.target.kind !== 's3') throw new BrambleError(`cluster ${cluster.name} has no S3 backup target (backup.target: s3)`);
+/** Refuse keys no S3 service issues, before anything is written. */
+export function checkS3Keys(keys: S3Keys): void {
   for (const [what, v] of [['access key', keys.accessKey], ['secret key', keys.secretKey]] as const) {
     if (!/^[\x21-\x7e]+$/.test(v)) throw new BrambleError(`the ${what} is empty or has spaces or control characters; give it as MinIO shows it`);
   }
+}
+
+/** Write the keys, with the target's current settings, into the cluster's Secrets. */
+export async function setS3Keys(repo: string, cluster: ClusterSpec, keys: S3Keys): Promise<SetResult[]> {
+  if (cluster.backup?.target.kind !== 's3') throw new BrambleError(`cluster ${cluster.name} has no S3 backup target (backup.target: s3)`);
+  checkS3Keys(keys);
   const out: SetResult[] = [];
   for (const [ref, v] of values(cluster, keys)) out.push(await setSecretValues(repo, cluster, ref, v));
   return out;

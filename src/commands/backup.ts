@@ -54,11 +54,12 @@ export const backup: Command = {
     if (action === 'status') return status(opts, io);
 
     if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError('backup credentials needs exactly one --cluster NAME');
-    const [{ loadInventory }, { selectClusters }, { setS3Keys }] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../backup/credentials.ts')]);
+    const [{ loadInventory }, { selectClusters }, { checkS3Keys, setS3Keys }] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../backup/credentials.ts')]);
     const inv = await loadInventory(opts.inventory!);
     const [cluster] = selectClusters(inv, opts.cluster);
     if (cluster!.backup?.target.kind !== 's3') throw new UsageError(`cluster ${cluster!.name} has no S3 backup target (backup.target: s3); an NFS target needs no keys`);
     const keys = await readKeys();
+    checkS3Keys(keys);
     const repo = opts.repo ?? '.';
     await ensureWorkTree(repo, inv.git.url, inv.git.branch, io);
     const results = await setS3Keys(repo, cluster!, keys);

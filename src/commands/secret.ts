@@ -92,6 +92,7 @@ export const secret: Command = {
     if (action === 'set') {
       if (key === undefined) throw new UsageError('secret set needs SECRET and KEY; the value comes from standard input');
       store.checkKeyName(key);
+      store.recipientOf(cluster!);
       const value = await readValue(key);
       await ensureWorkTree(repo, inv.git.url, inv.git.branch, io);
       const r = await store.setSecretValue(repo, cluster!, ref, key, value);

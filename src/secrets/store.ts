@@ -38,7 +38,7 @@ export function secretFile(cluster: { name: string }, ref: SecretRef): string {
   return `${secretsDir(cluster)}/${ref.namespace}-${ref.name}.sops.yaml`;
 }
 
-function recipientOf(cluster: ClusterSpec): string {
+export function recipientOf(cluster: ClusterSpec): string {
   if (!cluster.sops) throw new BrambleError(`cluster ${cluster.name} keeps no secrets in Git yet: bramble secret init -c ${cluster.name} makes its age key`);
   return cluster.sops.recipient;
 }
