@@ -179,13 +179,16 @@ test('the restore plan: every server stopped, the first reset onto the snapshot 
   assert.equal(plan.first.name, 'rk1-1');
   assert.equal(plan.copy, true);
   assert.deepEqual(plan.others.map((o) => o.name), ['rk1-2', 'rk1-3']);
-  assert.match(plan.steps[0]!, /^stop k3s on every server: rk1-1, rk1-2, rk1-3/);
+  assert.match(plan.steps[0]!, /^stop k3s on every server: rk1-1, rk1-2, rk1-3 \(the API is down until step 4;/);
   assert.match(plan.steps[1]!, /^copy on-demand-rk1-2-1763618400 \(4096 bytes\) from rk1-2 to rk1-1/);
   assert.match(plan.steps[2]!, /^on rk1-1: k3s server --cluster-reset --cluster-reset-restore-path=\/var\/lib\/rancher\/k3s\/server\/db\/snapshots\/on-demand-rk1-2-1763618400/);
   assert.match(plan.steps[3]!, /^start k3s on rk1-1 and wait until it is Ready/);
   assert.match(plan.steps[4]!, /^on rk1-2: move \/var\/lib\/rancher\/k3s\/server\/db .* aside to \/var\/lib\/rancher\/k3s\/server\/db-before-restore-20261123T120000Z, start k3s/);
   assert.equal(plan.steps.length, 6);
-  assert.equal(restorePlan(production, found, 'etcd-snapshot-rk1-1-1763596800', NOW).copy, false, 'on the first server already');
+  const local = restorePlan(production, found, 'etcd-snapshot-rk1-1-1763596800', NOW);
+  assert.equal(local.copy, false, 'on the first server already');
+  assert.match(local.steps[0]!, /the API is down until step 3;/);
+  assert.match(local.steps[2]!, /^start k3s on rk1-1/);
 
   assert.throws(() => restorePlan(production, found, 'nope', NOW), /no snapshot nope on the servers of cluster production; newest there: on-demand-rk1-2-1763618400, etcd-snapshot-rk1-1-1763596800/);
   assert.throws(() => restorePlan(production, [], 'nope', NOW), /they hold none/);

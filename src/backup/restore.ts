@@ -6,7 +6,7 @@
 import { firstServer } from '../k3s/config.ts';
 import { waitReady } from '../k3s/install.ts';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
-import type { Session } from '../ssh/session.ts';
+import { shQuote, type Session } from '../ssh/session.ts';
 import { BrambleError } from '../errors.ts';
 
 /** Where k3s keeps a server's snapshots unless etcd-snapshot-dir says otherwise (bramble does not). */
@@ -61,7 +61,7 @@ export function restorePlan(cluster: ClusterSpec, found: LocalSnapshot[], name: 
   const copy = snapshot.node !== first.name;
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const steps = [
-    `stop k3s on every server: ${cluster.servers.map((s) => s.name).join(', ')} (the API is down until step ${copy ? 5 : 4}; agents keep their pods and reconnect)`,
+    `stop k3s on every server: ${cluster.servers.map((s) => s.name).join(', ')} (the API is down until step ${copy ? 4 : 3}; agents keep their pods and reconnect)`,
     ...(copy ? [`copy ${snapshot.name} (${snapshot.bytes} bytes) from ${snapshot.node} to ${first.name}:${SNAPSHOT_DIR}`] : []),
     `on ${first.name}: k3s server --cluster-reset --cluster-reset-restore-path=${SNAPSHOT_DIR}/${snapshot.name} (etcd becomes the snapshot, ${first.name} its only member; k3s keeps the old data in ${DB_DIR}/etcd-old)`,
     `start k3s on ${first.name} and wait until it is Ready`,
@@ -91,13 +91,13 @@ export async function runRestore(plan: RestorePlan, sessions: Map<string, Sessio
   if (plan.copy) {
     next();
     const from = sessions.get(plan.snapshot.node)!;
-    const data = Buffer.from((await from.exec(`base64 -w0 ${plan.snapshot.path}`, { sudo: true, step: 'read the snapshot' })).stdout.trim(), 'base64');
+    const data = Buffer.from((await from.exec(`base64 -w0 ${shQuote(plan.snapshot.path)}`, { sudo: true, step: 'read the snapshot' })).stdout.trim(), 'base64');
     if (data.length !== plan.snapshot.bytes) throw new RestoreError(`${plan.snapshot.node}: read ${data.length} bytes of ${plan.snapshot.name}, expected ${plan.snapshot.bytes}`);
     await on(plan.first).writeFile(`${SNAPSHOT_DIR}/${plan.snapshot.name}`, data, { mode: 0o600, sudo: true, step: 'copy the snapshot' });
   }
   next();
   // Needs the cluster's token, which config.yaml's token-file gives this run too.
-  const reset = await on(plan.first).exec(`k3s server --cluster-reset --cluster-reset-restore-path=${SNAPSHOT_DIR}/${plan.snapshot.name}`, { sudo: true, check: false, step: 'cluster reset', timeoutMs: 10 * 60_000 });
+  const reset = await on(plan.first).exec(`k3s server --cluster-reset --cluster-reset-restore-path=${shQuote(`${SNAPSHOT_DIR}/${plan.snapshot.name}`)}`, { sudo: true, check: false, step: 'cluster reset', timeoutMs: 10 * 60_000 });
   if (reset.code !== 0) {
     // Nothing was reset: the servers go back to the cluster as it was.
     const why = (reset.stderr.trim() || reset.stdout.trim()).split('\n').pop();
