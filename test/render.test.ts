@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, parseDocument } from 'yaml';
 import { loadInventory, parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { applyTree, planTree } from '../src/render/tree.ts';
@@ -70,6 +70,20 @@ test('per-cluster settings come from the inventory', async () => {
   assert.deepEqual(sc.mountOptions, ['nfsvers=4.1', 'hard', 'rsize=1048576', 'wsize=1048576']);
   assert.equal(sc.reclaimPolicy, 'Retain');
   assert.equal(sc.parameters.server, '192.168.100.20');
+});
+
+test('chart versions are per cluster: staging can run ahead of production, and each HelmRelease carries its own', async () => {
+  const doc = parseDocument(readFileSync(HOMELAB, 'utf8'));
+  doc.setIn(['clusters', 0, 'platform', 'longhorn', 'version'], '1.12.2');
+  doc.setIn(['clusters', 0, 'platform', 'traefik'], doc.createNode({ version: '41.4.0' }));
+  const out = await renderInventory(parseInventory(doc.toString(), 'ahead.yaml'));
+  const version = (cluster: string, release: string) =>
+    (out.docs.find((x) => x.file.startsWith(`clusters/${cluster}/`) && x.object.kind === 'HelmRelease' && x.object.metadata?.name === release)!.object.spec as any).chart.spec.version;
+  assert.equal(version('staging', 'longhorn'), '1.12.2');
+  assert.equal(version('production', 'longhorn'), homelab.clusters[1]!.platform.longhorn.version);
+  assert.equal(version('staging', 'traefik'), '41.4.0');
+  assert.equal(version('production', 'traefik'), homelab.clusters[1]!.platform.traefik.version);
+  assert.notEqual(version('staging', 'longhorn'), version('production', 'longhorn'));
 });
 
 test('a second, different site renders: mixed arm64/amd64, other VLANs, another branch', async () => {
