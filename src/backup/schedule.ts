@@ -1,34 +1,19 @@
 // Cron schedules of backups, read the way cron reads them, so that "the newest
-// backup is older than twice its schedule" has a number behind it.
-
-interface Field {
-  any: boolean;
-  values: Set<number>;
-}
-
-function field(text: string, lo: number, hi: number): Field {
-  const values = new Set<number>();
-  for (const part of text.split(',')) {
-    const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-    if (!m) throw new Error(`not a cron field: ${text}`);
-    const step = m[4] === undefined ? 1 : Number(m[4]);
-    const from = m[1] === '*' ? lo : Number(m[2]);
-    const to = m[1] === '*' ? hi : m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? hi : from;
-    for (let v = from; v <= to; v += step) values.add(v);
-  }
-  return { any: text === '*', values };
-}
+// backup is older than twice its schedule" has a number behind it. The
+// fields are parsed where validate checks them (inventory/formats.ts).
+import { parseCron, type CronField } from '../inventory/formats.ts';
 
 function matcher(cron: string): (d: Date) => boolean {
-  const [mi, h, dom, mon, dow] = cron.trim().split(/\s+/);
-  const f = { mi: field(mi!, 0, 59), h: field(h!, 0, 23), dom: field(dom!, 1, 31), mon: field(mon!, 1, 12), dow: field(dow!, 0, 7) };
-  if (f.dow.values.has(7)) f.dow.values.add(0);
+  const fields = parseCron(cron);
+  if (!fields) throw new Error(`not a five-field cron schedule: ${cron}`);
+  const [mi, h, dom, mon, dow] = fields as [CronField, CronField, CronField, CronField, CronField];
+  if (dow.values.has(7)) dow.values.add(0);
   return (d) => {
-    if (!f.mi.values.has(d.getUTCMinutes()) || !f.h.values.has(d.getUTCHours()) || !f.mon.values.has(d.getUTCMonth() + 1)) return false;
-    const byDom = f.dom.values.has(d.getUTCDate());
-    const byDow = f.dow.values.has(d.getUTCDay());
+    if (!mi.values.has(d.getUTCMinutes()) || !h.values.has(d.getUTCHours()) || !mon.values.has(d.getUTCMonth() + 1)) return false;
+    const byDom = dom.values.has(d.getUTCDate());
+    const byDow = dow.values.has(d.getUTCDay());
     // cron's rule: when both day fields are restricted, either one matching is enough.
-    if (!f.dom.any && !f.dow.any) return byDom || byDow;
+    if (!dom.any && !dow.any) return byDom || byDow;
     return byDom && byDow;
   };
 }

@@ -54,22 +54,42 @@ function isBranch(value: string): boolean {
   );
 }
 
-/** Five cron fields, each *, a number, a range, a list or a step, within its bounds (what k3s's and Longhorn's cron parsers take). */
-export function isCron(v: string): boolean {
+/** One cron field's values, and whether it was `*` (cron's day-field rule needs to know). */
+export interface CronField {
+  any: boolean;
+  values: Set<number>;
+}
+
+const CRON_BOUNDS: ReadonlyArray<[number, number]> = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+
+/**
+ * Five cron fields, each *, a number, a range, a list or a step, within its
+ * bounds (what k3s's and Longhorn's cron parsers take): minute, hour, day of
+ * month, month, day of week (7 is Sunday too). Undefined when not one.
+ */
+export function parseCron(v: string): CronField[] | undefined {
   const fields = v.trim().split(/\s+/);
-  if (fields.length !== 5) return false;
-  const bounds: Array<[number, number]> = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
-  return fields.every((f, i) => {
-    const [lo, hi] = bounds[i]!;
-    return f.split(',').every((part) => {
+  if (fields.length !== 5) return undefined;
+  const out: CronField[] = [];
+  for (const [i, text] of fields.entries()) {
+    const [lo, hi] = CRON_BOUNDS[i]!;
+    const values = new Set<number>();
+    for (const part of text.split(',')) {
       const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-      if (!m) return false;
-      const nums = [m[2], m[3]].filter((x): x is string => x !== undefined).map(Number);
-      if (m[4] !== undefined && Number(m[4]) < 1) return false;
-      if (nums.some((n) => n < lo || n > hi)) return false;
-      return nums.length < 2 || nums[0]! <= nums[1]!;
-    });
-  });
+      if (!m) return undefined;
+      const step = m[4] === undefined ? 1 : Number(m[4]);
+      const from = m[1] === '*' ? lo : Number(m[2]);
+      const to = m[1] === '*' ? hi : m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? hi : from;
+      if (step < 1 || from < lo || to > hi || from > to) return undefined;
+      for (let n = from; n <= to; n += step) values.add(n);
+    }
+    out.push({ any: text === '*', values });
+  }
+  return out;
+}
+
+export function isCron(v: string): boolean {
+  return parseCron(v) !== undefined;
 }
 
 export const FORMATS: Record<string, Format> = {
