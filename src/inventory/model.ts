@@ -288,17 +288,18 @@ export function resolve(raw: RawInventory, source: string): Inventory {
     const vlan = vlans.find((v) => v.id === c.vlan)!;
     const used = p.nfs?.exports;
     const nfsExports = nas ? nas.exports.filter((e) => used === undefined || used.includes(e.storageClass)) : [];
+    const datastore = c.datastore ?? (servers.length > 1 ? 'etcd' : 'sqlite');
     return {
       name: c.name,
       environment: c.environment ?? c.name,
       vlan,
       apiEndpoint: c.apiEndpoint,
       sops: c.secrets ? { recipient: c.secrets.ageRecipient } : undefined,
-      backup: c.backup && nas ? backupSpec(c.backup, nas, servers.length > 1 || c.datastore === 'etcd') : undefined,
+      backup: c.backup && nas ? backupSpec(c.backup, nas, datastore === 'etcd') : undefined,
       notifications: c.notifications ? { type: c.notifications.type, severity: c.notifications.severity ?? 'error', ...(c.notifications.chatId !== undefined ? { chatId: c.notifications.chatId } : {}) } : undefined,
       kubeVip: kubeVipFor(c.apiEndpoint, c.ingressAddress, { ...raw.site.k3s.kubeVip, ...c.k3s?.kubeVip }),
       jumpHost: c.jumpHost && { address: c.jumpHost.address, ssh: deepMerge<SshSettings>(siteSsh, c.jumpHost.ssh), hostKey: c.jumpHost.hostKey },
-      datastore: c.datastore ?? (servers.length > 1 ? 'etcd' : 'sqlite'),
+      datastore,
       k3sVersion: c.k3s?.version ?? raw.site.k3s.version,
       k3sInstall: {
         scriptUrl: c.k3s?.installScriptUrl ?? raw.site.k3s.installScriptUrl ?? 'https://get.k3s.io',
