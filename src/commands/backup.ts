@@ -1,19 +1,15 @@
 import type { Command, Io } from './command.ts';
 import { UsageError } from './command.ts';
-import { ensureWorkTree, visitClusters } from './shared.ts';
+import { ensureWorkTree, hiddenPrompt, pipedInput, visitClusters } from './shared.ts';
 
 const ACTIONS = ['status', 'credentials'] as const;
 
 /** The access key and secret key: two lines on standard input, or asked for (hidden) at a terminal; never arguments. */
 async function readKeys(): Promise<{ accessKey: string; secretKey: string }> {
-  if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    const [accessKey = '', secretKey = ''] = Buffer.concat(chunks).toString('utf8').split(/\r?\n/);
-    return { accessKey: accessKey.trim(), secretKey: secretKey.trim() };
-  }
-  const { password } = await import('@inquirer/prompts');
-  return { accessKey: await password({ message: 'S3 access key:', mask: '*' }), secretKey: await password({ message: 'S3 secret key:', mask: '*' }) };
+  const piped = await pipedInput();
+  if (piped === undefined) return { accessKey: await hiddenPrompt('S3 access key:'), secretKey: await hiddenPrompt('S3 secret key:') };
+  const [accessKey = '', secretKey = ''] = piped.split(/\r?\n/);
+  return { accessKey: accessKey.trim(), secretKey: secretKey.trim() };
 }
 
 async function status(opts: Parameters<Command['run']>[0], io: Io): Promise<number> {

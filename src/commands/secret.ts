@@ -1,18 +1,13 @@
 import type { Command, Io } from './command.ts';
 import { UsageError } from './command.ts';
-import { ensureWorkTree, isInteractive } from './shared.ts';
+import { ensureWorkTree, hiddenPrompt, isInteractive, pipedInput } from './shared.ts';
 
 const ACTIONS = ['init', 'set', 'show', 'edit', 'rotate'] as const;
 
 /** A value from standard input when it is not a terminal (one trailing newline dropped), else a masked prompt: never from the command line. */
 async function readValue(key: string): Promise<string> {
-  if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-  }
-  const { password } = await import('@inquirer/prompts');
-  return password({ message: `value for ${key}:`, mask: '*' });
+  const piped = await pipedInput();
+  return piped !== undefined ? piped.replace(/\r?\n$/, '') : hiddenPrompt(`value for ${key}:`);
 }
 
 /** After a printed plan: go ahead with --yes, or when the owner says so at a terminal; without one, refuse saying what would change. */

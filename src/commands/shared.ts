@@ -110,3 +110,21 @@ export async function typedConfirmation(yes: boolean | undefined, io: Io, o: { e
   io.err('not confirmed; nothing was changed');
   return false;
 }
+
+/**
+ * Secrets reach bramble on standard input or typed hidden at a terminal, never
+ * as arguments (which other users and the shell's history see). The whole of
+ * standard input when it is not a terminal; undefined when it is one.
+ */
+export async function pipedInput(): Promise<string | undefined> {
+  if (process.stdin.isTTY) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A secret typed at the terminal, shown as asterisks. */
+export async function hiddenPrompt(message: string): Promise<string> {
+  const { password } = await import('@inquirer/prompts');
+  return password({ message, mask: '*' });
+}
