@@ -7,6 +7,7 @@ import { firstServer } from '../k3s/config.ts';
 import { waitReady } from '../k3s/install.ts';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { shQuote, type Session } from '../ssh/session.ts';
+import type { Io } from '../steps.ts';
 import { BrambleError } from '../errors.ts';
 
 /** Where k3s keeps a server's snapshots unless etcd-snapshot-dir says otherwise (bramble does not). */
@@ -71,16 +72,12 @@ export function restorePlan(cluster: ClusterSpec, found: LocalSnapshot[], name: 
   return { snapshot, first, copy, others, aside: `${DB_DIR}-before-restore-${stamp}`, steps };
 }
 
-export interface RestoreIo {
-  out(line: string): void;
-}
-
 /**
  * Run a restore plan. Sessions are by node name, one for every server. Each
  * step is printed as it starts; a failed step stops the restore there, and
  * says which steps are done.
  */
-export async function runRestore(plan: RestorePlan, sessions: Map<string, Session>, io: RestoreIo, readyTimeoutMs: number): Promise<void> {
+export async function runRestore(plan: RestorePlan, sessions: Map<string, Session>, io: Pick<Io, 'out'>, readyTimeoutMs: number): Promise<void> {
   const on = (n: NodeSpec) => sessions.get(n.name)!;
   const servers = [plan.first, ...plan.others];
   let step = 0;

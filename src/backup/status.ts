@@ -99,7 +99,7 @@ export function backupReport(
       lines.push(`    cannot read them: ${etcd && 'error' in etcd ? etcd.error : 'no server answered'}`);
       healthy = false;
     } else {
-      const places = b.target.kind === 's3' ? [...new Set([...cluster.servers.map((x) => x.name), 's3'])] : cluster.servers.map((x) => x.name);
+      const places = [...cluster.servers.map((x) => x.name), ...(b.target.kind === 's3' ? ['s3'] : [])];
       for (const place of places) {
         const mine = etcd.filter((x) => x.node === place && x.ready && x.created).sort((x, y) => y.created!.getTime() - x.created!.getTime());
         const newest = mine[0];
