@@ -28,16 +28,17 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
   const problems: string[] = [];
   for (const cluster of clusters) {
     const files = await yamlFiles(join(repo, 'clusters', cluster.name));
+    const present = new Set(files.map((f) => relative(repo, f)));
     // Alertmanager mounts the webhook's secret: without it its pod never starts.
-    const notify = `clusters/${cluster.name}/secrets/monitoring-${NOTIFY_SECRET}.sops.yaml`;
-    if (cluster.notifications && cluster.sops && !files.some((f) => relative(repo, f) === notify)) {
+    const notify = secretFile(cluster, { namespace: 'monitoring', name: NOTIFY_SECRET });
+    if (cluster.notifications && cluster.sops && !present.has(notify)) {
       const key = notifyKey(cluster.notifications.type);
       problems.push(`${notify}: missing; cluster ${cluster.name} sends notifications to a ${cluster.notifications.type === 'telegram' ? "Telegram bot whose token" : 'webhook whose URL'} goes here first: bramble secret set -c ${cluster.name} monitoring/${NOTIFY_SECRET} ${key}`);
     }
     // An S3 backup target without its keys: Longhorn's target and k3s's uploads would fail quietly on the cluster.
     for (const ref of s3Secrets(cluster)) {
       const path = secretFile(cluster, ref);
-      if (cluster.sops && !files.some((f) => relative(repo, f) === path)) {
+      if (cluster.sops && !present.has(path)) {
         problems.push(`${path}: missing; cluster ${cluster.name} backs up to the NAS's S3 service, whose access keys go here first: bramble backup credentials -c ${cluster.name}`);
       }
     }
