@@ -30,7 +30,7 @@ import { parseInventory } from './inventory/load.ts';
 import { defaultReplicas } from './inventory/model.ts';
 import { Platform, Vlan, type RawInventory, type RawVlan } from './inventory/schema.ts';
 import { packageRoot } from './paths.ts';
-import { NOTIFY_SECRET, notifyKey } from './render/context.ts';
+import { NOTIFY_REF, notifyKey } from './render/context.ts';
 import { readIfExists, writeAtomic } from './render/tree.ts';
 import { ageKeysFile, keepInKeysFile, newClusterKey, type ClusterKey } from './secrets/keys.ts';
 import { secretFile, setSecretValue } from './secrets/store.ts';
@@ -358,7 +358,6 @@ interface Pending {
 }
 
 const NOTIFY_TARGETS = ['none', 'discord', 'slack', 'generic', 'telegram'] as const;
-const NOTIFY_REF = { namespace: 'monitoring', name: NOTIFY_SECRET };
 
 /** Why a notification target is not one Flux's Provider of that type can send to. */
 function notifyTargetProblem(type: (typeof NOTIFY_TARGETS)[number], v: string): string | undefined {

@@ -9,6 +9,8 @@ import { sshUrl, type ClusterSpec, type Inventory } from '../inventory/model.ts'
 export const CLUSTERS_DIR = 'clusters';
 /** The secret (monitoring namespace) holding the notification webhook URL, or Telegram's bot token. */
 export const NOTIFY_SECRET = 'notify';
+/** The same Secret as a reference, for the commands that write and check it. */
+export const NOTIFY_REF = { namespace: 'monitoring', name: NOTIFY_SECRET } as const;
 
 /** The key of NOTIFY_SECRET that Flux's Provider of this type reads. */
 export function notifyKey(type: string): 'address' | 'token' {

@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { s3Secrets } from '../backup/credentials.ts';
-import { NOTIFY_SECRET, notifyKey } from '../render/context.ts';
+import { NOTIFY_REF, NOTIFY_SECRET, notifyKey } from '../render/context.ts';
 import { secretFile } from './store.ts';
 
 /** Every YAML file under `dir`, links neither followed nor read. */
@@ -30,7 +30,7 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
     const files = await yamlFiles(join(repo, 'clusters', cluster.name));
     const present = new Set(files.map((f) => relative(repo, f)));
     // Alertmanager mounts the webhook's secret: without it its pod never starts.
-    const notify = secretFile(cluster, { namespace: 'monitoring', name: NOTIFY_SECRET });
+    const notify = secretFile(cluster, NOTIFY_REF);
     if (cluster.notifications && cluster.sops && !present.has(notify)) {
       const key = notifyKey(cluster.notifications.type);
       problems.push(`${notify}: missing; cluster ${cluster.name} sends notifications to a ${cluster.notifications.type === 'telegram' ? "Telegram bot whose token" : 'webhook whose URL'} goes here first: bramble secret set -c ${cluster.name} monitoring/${NOTIFY_SECRET} ${key}`);
