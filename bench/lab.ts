@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../scripts/lab/lab.ts';
 import { packageRoot } from '../src/paths.ts';
-import { fluxInstallManifest } from '../test/lab-standins/flux-install.ts';
+import { serveFlux } from '../test/lab-standins/flux-install.ts';
 import { gitopsInventory, labInventory } from '../test/lab-helpers.ts';
 
 const args = process.argv.slice(2);
@@ -79,7 +79,7 @@ async function rerun(): Promise<void> {
   try {
     // The same install that takes D seconds as in the scaling runs: a first install is never instant.
     const url = (await lab.serveInstallScript()).replace('/install.sh', `/install-delay-${delay}.sh`);
-    await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
+    await serveFlux(lab, '2.9.5');
     const git = await lab.startGitServer();
     const repoUrl = lab.gitRepository('bench.git');
     const inv = join(work, 'inventory.yaml');

@@ -37,3 +37,14 @@ if [ "$(id -u)" != 0 ]; then
   echo "The lab of simulated nodes needs root: run the tests as root (sudo npm test)." >&2
   exit 1
 fi
+
+# Renovate's own config validator checks the rendered renovate.json5. It is
+# run, never copied into the project (Renovate is AGPL-3.0), and kept out of
+# the package's dependencies: it is about 360 MB.
+RENOVATE_VERSION=44.121.2
+tools=.test-tools/renovate
+if [ "$(node -p "require('./$tools/node_modules/renovate/package.json').version" 2>/dev/null)" != "$RENOVATE_VERSION" ]; then
+  echo "installing renovate $RENOVATE_VERSION (its config validator) into $tools"
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error "renovate@$RENOVATE_VERSION" >/dev/null
+fi

@@ -105,7 +105,13 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
 
   const s = first.session;
   const installed = await installedFlux(s);
-  const flux = !installed ? `install ${version}` : installed.version !== version ? `upgrade ${installed.version} -> ${version}` : installed.url !== cluster.platform.flux.installUrl ? `reinstall ${version} from ${cluster.platform.flux.installUrl}` : `unchanged (${version})`;
+  const flux = !installed
+    ? `install ${version}`
+    : installed.url === undefined
+      ? installed.version === version
+        ? `unchanged (${version}, from Git)`
+        : `upgrade ${installed.version} -> ${version} through Git (flux-system/flux.yaml)`
+      : installed.version !== version ? `upgrade ${installed.version} -> ${version}` : installed.url !== cluster.platform.flux.installUrl ? `reinstall ${version} from ${cluster.platform.flux.installUrl}` : `unchanged (${version})`;
   const key = await readFluxSecret(s).catch(() => undefined);
   // Before Flux's resource types exist, nothing of Flux's can exist either.
   const objects = installed ? await readFluxObjects(s).catch(() => []) : [];

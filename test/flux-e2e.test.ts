@@ -10,13 +10,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { brambleAsync, type Run } from './helpers.ts';
 import { FakeGitHub, GITHUB_SSH_KEYS } from './github-standin.ts';
-import { labInventory, startGitopsLab } from './lab-helpers.ts';
+import { labFluxDefaults, labInventory, startGitopsLab } from './lab-helpers.ts';
+import { serveFlux } from './lab-standins/flux-install.ts';
 
 const { lab, scriptUrl, gitServer, repoUrl, work, knownHosts } = await startGitopsLab([{ name: 'rk', board: 'rk1' }], 'gitops.git');
-const fluxUrl = `http://${lab.gateway}:8089/flux/v{version}/install.yaml`;
-
 function inventory(git: string[]): string {
-  return labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', role: 'server' }] }], { installScriptUrl: scriptUrl }).replace(/git:\n  url: .*\n/, ['git:', ...git.map((l) => `  ${l}`), 'defaults:', '  platform:', '    flux:', `      installUrl: ${fluxUrl}`, ''].join('\n'));
+  return labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', role: 'server' }] }], { installScriptUrl: scriptUrl }).replace(/git:\n  url: .*\n/, ['git:', ...git.map((l) => `  ${l}`), ...labFluxDefaults(lab), ''].join('\n'));
 }
 
 const inv = join(work, 'inventory.yaml');
@@ -86,8 +85,8 @@ test('apply installs k3s and pushes; a plain SSH host needs the owner to add the
   assert.equal(r.code, 1, r.stdout + r.stderr);
   // The plan comes first: the node to install, the files to add, the Flux objects to create.
   assert.match(r.stdout, /^plan:\n {2}cluster staging \(k3s v1\.35\.6\+k3s1\):\n {4}nodes:\n {6}rk +server install k3s \(first server\)\n/);
-  assert.match(r.stdout, /\n {4}20 to add, 0 to change, 0 to delete, 0 unchanged\n/);
-  assert.match(r.stdout, /\n {6}objects to create: 14\n/);
+  assert.match(r.stdout, /\n {4}22 to add, 0 to change, 0 to delete, 0 unchanged\n/);
+  assert.match(r.stdout, /\n {6}objects to create: 16\n/);
   // Then progress as timestamped lines (no terminal here).
   assert.match(r.stdout, /\n✔ \[\d\d:\d\d:\d\d\] rk \(server\): installed \(/);
   assert.match(r.stdout, /\n› \[\d\d:\d\d:\d\d\] rk: installing k3s v1\.35\.6\+k3s1 as server\n/);
@@ -135,9 +134,13 @@ test('once the key is added, apply hands over and waits until every layer and re
   assert.deepEqual(source.spec.ref, { branch: 'main' });
   assert.deepEqual(source.spec.secretRef, { name: 'flux-system' });
   assert.equal(stored('Kustomization', 'flux-system', 'flux-system')!.spec.path, './clusters/staging');
-  // Flux's manifest sits in k3s's auto-deploy folder, fetched by the node from the installUrl.
-  assert.match(lab.readNodeFile('rk', '/var/lib/rancher/k3s/server/manifests/bramble-flux.yaml') ?? '', /^# bramble: flux v2\.9\.5 from http:\/\/198\.18\.\d+\.1:8089\/flux\/v2\.9\.5\/install\.yaml\n/);
+  // Flux's first start came from k3s's auto-deploy folder, fetched by the node from the installUrl;
+  // once Flux applied its own manifests from the artifact flux.yaml names, the file was taken away.
   assert.ok(lab.downloads.includes('/flux/v2.9.5/install.yaml'));
+  assert.ok(lab.downloads.includes('/v2/fluxcd/flux-manifests/manifests/v2.9.5'), lab.downloads.join(' '));
+  assert.match(r.stdout, /Flux now upgrades itself from Git; removed the first-start manifest \/var\/lib\/rancher\/k3s\/server\/manifests\/bramble-flux\.yaml/);
+  assert.equal(lab.readNodeFile('rk', '/var/lib/rancher/k3s/server/manifests/bramble-flux.yaml'), undefined);
+  assert.equal(stored('Kustomization', 'flux-system', 'flux-components')!.spec.prune, false);
   // The secret carries the Git server's host key for Flux.
   const secret = stored('Secret', 'flux-system', 'flux-system')!;
   assert.equal(Buffer.from(secret.data!.known_hosts!, 'base64').toString(), `${gitServer.address} ${gitServer.hostKey}\n`);
@@ -152,7 +155,7 @@ test('a re-run changes nothing and is reconciled again at once', async () => {
   const r = await run(['flux', '--timeout', '60', '-v']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /deploy key: in place/);
-  assert.match(r.stdout, /Flux 2\.9\.5: unchanged/);
+  assert.match(r.stdout, /Flux: running, upgraded from Git \(flux-system\/flux\.yaml names 2\.9\.5\)/);
   // -v shows every remote command: the sync objects are in place (no apply), no secret is written,
   // nothing is downloaded; `flux` alone knows no commit, so it asks Flux to fetch once.
   assert.equal(r.stderr.split('\n').filter((l) => l.includes('$ k3s kubectl apply -f -')).length, 0, r.stderr);
@@ -169,6 +172,35 @@ test('status shows nodes, Flux objects with their revision, and the URLs', async
   assert.match(r.stdout, /HelmRelease traefik\/traefik +Ready +41\.3\.0/);
   assert.match(r.stdout, /GitRepository flux-system\/flux-system +Ready +main@sha1:[0-9a-f]{40}/);
   assert.match(r.stdout, /Grafana +https:\/\/grafana\.staging\.home\.arpa\//);
+});
+
+test('Flux upgrades itself through Git: a new version in the inventory is a commit of flux.yaml; no file goes back into the auto-deploy folder', async () => {
+  await serveFlux(lab, '2.9.6');
+  const before = lab.downloads.length;
+  const text = readFileSync(inv, 'utf8');
+  writeFileSync(inv, text.replace('    flux:\n', '    flux:\n      version: 2.9.6\n'));
+  try {
+    const plan = await run(['plan']);
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    assert.match(plan.stdout, /Flux: upgrade 2\.9\.5 -> 2\.9\.6 through Git \(flux-system\/flux\.yaml\)/);
+    assert.match(plan.stdout, /M clusters\/staging\/flux-system\/flux\.yaml/);
+    const r = await run(['apply', '--timeout', '60']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /ready {4}Kustomization flux-system\/flux-components \(v2\.9\.6@sha256:[0-9a-f]{64}\)/);
+    const fetched = lab.downloads.slice(before);
+    assert.ok(fetched.includes('/v2/fluxcd/flux-manifests/manifests/v2.9.6'), fetched.join(' '));
+    assert.ok(!fetched.some((p) => p.endsWith('/install.yaml')), 'no install manifest is downloaded for an upgrade');
+    assert.equal(lab.readNodeFile('rk', '/var/lib/rancher/k3s/server/manifests/bramble-flux.yaml'), undefined);
+    const status = await run(['status']);
+    assert.match(status.stdout, /cluster staging \(via rk; Flux 2\.9\.6\)/);
+    // Going back is refused before anything is written or pushed.
+    writeFileSync(inv, text.replace('    flux:\n', '    flux:\n      version: 2.9.5\n'));
+    const back = await run(['apply', '--timeout', '60']);
+    assert.equal(back.code, 1, back.stdout + back.stderr);
+    assert.match(back.stderr + back.stdout, /Flux 2\.9\.6 to 2\.9\.5 is a downgrade/);
+  } finally {
+    writeFileSync(inv, text.replace('    flux:\n', '    flux:\n      version: 2.9.6\n'));
+  }
 });
 
 test("a release that fails is reported with Flux's own message, and the exit code says so", async () => {

@@ -5,7 +5,7 @@ import { Lab, type LabNodeSpec } from '../scripts/lab/lab.ts';
 import { envSecrets } from '../src/ssh/secrets.ts';
 import type { SessionOptions, SshTarget } from '../src/ssh/session.ts';
 import { tempDir } from './helpers.ts';
-import { fluxInstallManifest } from './lab-standins/flux-install.ts';
+import { FLUX_ARTIFACT, serveFlux } from './lab-standins/flux-install.ts';
 
 export async function startLab(specs: LabNodeSpec[]): Promise<Lab> {
   const lab = await Lab.start(specs);
@@ -85,10 +85,12 @@ export function labInventory(lab: Lab, clusters: LabCluster[], o: { nasAddress?:
  * host key pinned) and whose Flux manifest comes from the lab's HTTP server.
  */
 export function gitopsInventory(lab: Lab, clusters: LabCluster[], o: { repoUrl: string; hostKey: string; installScriptUrl?: string }): string {
-  return labInventory(lab, clusters, { installScriptUrl: o.installScriptUrl }).replace(
-    /git:\n  url: .*\n/,
-    ['git:', `  url: ${o.repoUrl}`, `  hostKey: "${o.hostKey}"`, 'defaults:', '  platform:', '    flux:', `      installUrl: http://${lab.gateway}:8089/flux/v{version}/install.yaml`, ''].join('\n'),
-  );
+  return labInventory(lab, clusters, { installScriptUrl: o.installScriptUrl }).replace(/git:\n  url: .*\n/, ['git:', `  url: ${o.repoUrl}`, `  hostKey: "${o.hostKey}"`, ...labFluxDefaults(lab), ''].join('\n'));
+}
+
+/** The inventory's defaults that take Flux from the lab's HTTP server: the first start's manifest and the artifact Flux upgrades itself from. */
+export function labFluxDefaults(lab: Lab): string[] {
+  return ['defaults:', '  platform:', '    flux:', `      installUrl: http://${lab.gateway}:8089/flux/v{version}/install.yaml`, `      manifestsUrl: oci://${lab.gateway}:8089/${FLUX_ARTIFACT}`, '      plainHttp: true'];
 }
 
 /**
@@ -99,7 +101,7 @@ export function gitopsInventory(lab: Lab, clusters: LabCluster[], o: { repoUrl: 
 export async function startGitopsLab(specs: LabNodeSpec[], repository: string) {
   const lab = await startLab(specs);
   const scriptUrl = await lab.serveInstallScript();
-  await lab.serve('/flux/v2.9.5/install.yaml', fluxInstallManifest('2.9.5'), 'application/yaml');
+  await serveFlux(lab, '2.9.5');
   const gitServer = await lab.startGitServer();
   const repoUrl = lab.gitRepository(repository);
   const work = tempDir();

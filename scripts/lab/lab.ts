@@ -5,6 +5,7 @@
 // a non-root login user with sudo, and Debian's real OpenSSH sshd.
 // Needs root. Everything is torn down by stop().
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, openSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -166,7 +167,7 @@ export class Lab {
   private readonly specs = new Map<string, LabNodeSpec>();
   private git: GitServer | undefined;
   private gitProc: ChildProcess | undefined;
-  private readonly served = new Map<string, { type: string; body: string }>();
+  private readonly served = new Map<string, { type: string; body: string | Buffer }>();
 
   private constructor(root: string, index: number) {
     this.root = root;
@@ -566,6 +567,33 @@ export class Lab {
     this.served.set(path, { type, body });
     await this.serveInstallScript();
     return `http://${this.gateway}:8089${path}`;
+  }
+
+  /**
+   * An OCI artifact laid out as `flux push artifact` makes one (a Flux config
+   * blob and one tar+gzip content layer), served under /v2/NAME/ by the lab's
+   * HTTP server as the OCI distribution API serves it. Returns its oci:// URL.
+   */
+  async serveArtifact(name: string, tag: string, files: Record<string, string>): Promise<string> {
+    const dir = join(this.root, 'oci', name, tag);
+    mkdirSync(dir, { recursive: true });
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+    const tgz = `${dir}.tar.gz`;
+    run('tar', ['-czf', tgz, '-C', dir, '.']);
+    const digest = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const layer = readFileSync(tgz);
+    const config = Buffer.from('{}');
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.cncf.flux.config.v1+json', digest: digest(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.cncf.flux.content.v1.tar+gzip', digest: digest(layer), size: layer.length }],
+    });
+    this.served.set(`/v2/${name}/manifests/${tag}`, { type: 'application/vnd.oci.image.manifest.v1+json', body: manifest });
+    this.served.set(`/v2/${name}/blobs/${digest(config)}`, { type: 'application/octet-stream', body: config });
+    this.served.set(`/v2/${name}/blobs/${digest(layer)}`, { type: 'application/octet-stream', body: layer });
+    await this.serveInstallScript();
+    return `oci://${this.gateway}:8089/${name}`;
   }
 
   /** The k3s install script stand-in, with the k3s stand-in binary inside. */

@@ -1,5 +1,5 @@
 import type { Command } from './command.ts';
-import { isInteractive, nodeOptions, runOptions } from './shared.ts';
+import { inventoryWithGit, isInteractive, nodeOptions, runOptions } from './shared.ts';
 
 export const apply: Command = {
   name: 'apply',
@@ -10,8 +10,8 @@ export const apply: Command = {
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'repo', 'remote', 'force', 'rotate-deploy-key', 'yes', 'json'],
   notes: { timeout: "Flux's wait; default 600", json: 'one JSON event per line' },
   async run(opts, io) {
-    const [{ loadInventory }, { selectClusters }, { apply: run }] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../apply.ts')]);
-    const inv = await loadInventory(opts.inventory!);
+    const [{ selectClusters }, { apply: run }] = await Promise.all([import('../inventory/model.ts'), import('../apply.ts')]);
+    const { inv } = await inventoryWithGit(opts, io, true, opts.json);
     const clusters = selectClusters(inv, opts.cluster);
     const sessionOpts = await nodeOptions(opts, io);
     // Files bramble writes are replaced atomically, so an interrupted run leaves each whole; say so.

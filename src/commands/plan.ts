@@ -1,5 +1,5 @@
 import type { Command } from './command.ts';
-import { nodeOptions, runOptions } from './shared.ts';
+import { inventoryWithGit, nodeOptions, runOptions } from './shared.ts';
 
 export const plan: Command = {
   name: 'plan',
@@ -10,18 +10,17 @@ export const plan: Command = {
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'repo', 'remote', 'force', 'json'],
   notes: { json: 'one JSON document' },
   async run(opts, io) {
-    const [{ loadInventory }, { selectClusters }, { connectAndPlan, closeLinked }, { planLines, disruptiveSteps }] = await Promise.all([
-      import('../inventory/load.ts'),
+    const [{ selectClusters }, { connectAndPlan, closeLinked }, { planLines, disruptiveSteps }] = await Promise.all([
       import('../inventory/model.ts'),
       import('../apply.ts'),
       import('../plan.ts'),
     ]);
-    const inv = await loadInventory(opts.inventory!);
+    const { inv, taken } = await inventoryWithGit(opts, io, false, opts.json);
     const clusters = selectClusters(inv, opts.cluster);
     const { plan, linked } = await connectAndPlan(inv, clusters, runOptions(opts), await nodeOptions(opts, io));
     closeLinked(linked);
     if (opts.json) {
-      io.out(JSON.stringify({ plan, disruptive: disruptiveSteps(plan) }));
+      io.out(JSON.stringify({ plan, disruptive: disruptiveSteps(plan), versionsFromGit: taken }));
       return 0;
     }
     for (const l of planLines(plan, new Map(clusters.map((c) => [c.name, c.k3sVersion])))) io.out(l);

@@ -1,5 +1,5 @@
 import type { Command } from './command.ts';
-import { nodeOptions, runOptions } from './shared.ts';
+import { inventoryWithGit, nodeOptions, runOptions } from './shared.ts';
 
 export const publish: Command = {
   name: 'publish',
@@ -9,8 +9,8 @@ export const publish: Command = {
     "render, commit bramble's files, push (never forced; rebases onto a remote that moved on). A k3s version change is first checked against the running cluster, as apply does. Commits only on `git.branch`: a work tree on another branch, or holding local commits that are not bramble's (its commits carry a `Generated-By: bramble` trailer), is refused before anything is written",
   options: ['inventory', 'cluster', 'repo', 'remote', 'force', 'known-hosts', 'accept-new-host-keys', 'verbose'],
   async run(opts, io) {
-    const [{ loadInventory }, { publishStep }] = await Promise.all([import('../inventory/load.ts'), import('../steps.ts')]);
-    const inv = await loadInventory(opts.inventory!);
+    const { publishStep } = await import('../steps.ts');
+    const { inv } = await inventoryWithGit(opts, io, true);
     const nodeOpts = await nodeOptions(opts, io);
     // Only pushing to the inventory's own GitHub repository talks to the Git host (to create it);
     // a k3s version change in the Plans is checked against its cluster over SSH.

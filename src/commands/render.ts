@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from './command.ts';
+import { inventoryWithGit } from './shared.ts';
 
 export const render: Command = {
   name: 'render',
@@ -9,18 +10,17 @@ export const render: Command = {
   options: ['inventory', 'cluster', 'repo', 'check', 'force', 'verbose'],
   notes: { repo: 'default `.`' },
   async run(opts, io) {
-    const [{ loadInventory }, { renderInventory }, { planTree, applyTree }, { changeLines, conflictLines }] = await Promise.all([
-      import('../inventory/load.ts'),
+    const [{ renderInventory }, { planTree, applyTree }, { changeLines, conflictLines }] = await Promise.all([
       import('../render/render.ts'),
       import('../render/tree.ts'),
       import('../steps.ts'),
     ]);
-    const inv = await loadInventory(opts.inventory!);
+    const { inv, taken } = await inventoryWithGit(opts, io, !opts.check);
     const repo = resolve(opts.repo ?? '.');
     const out = await renderInventory(inv, { clusters: opts.cluster });
     const plan = await planTree(repo, out.files, out.scopes, opts.force);
     if (opts.check) {
-      if (plan.changes.length === 0 && plan.conflicts.length === 0) {
+      if (plan.changes.length === 0 && plan.conflicts.length === 0 && taken.length === 0) {
         io.out(`up to date: ${out.scopes.join(', ')} (${plan.unchanged.length} generated files)`);
         return 0;
       }
@@ -33,9 +33,20 @@ export const render: Command = {
       for (const l of conflictLines(plan)) io.err(l);
       return 1;
     }
+    // Read before writing: the summary says how much of each changed file moved.
+    const { readIfExists, lineDelta, ownerFiles, bodyOf } = await import('../render/tree.ts');
+    const { join } = await import('node:path');
+    const deltas = new Map<string, string>();
+    for (const c of plan.changes.filter((x) => x.action === 'change')) {
+      const d = lineDelta(bodyOf((await readIfExists(join(repo, c.path))) ?? ''), bodyOf(c.content!));
+      deltas.set(c.path, d.added + d.removed === 0 ? ' (header only)' : ` (+${d.added} -${d.removed} lines)`);
+    }
     await applyTree(repo, plan, out.scopes);
-    for (const l of changeLines(plan)) io.out(l);
-    io.out(`rendered ${out.scopes.join(', ')} into ${repo}: ${plan.changes.length} change(s), ${plan.unchanged.length} unchanged`);
+    for (const [i, l] of changeLines(plan).entries()) io.out(`${l}${deltas.get(plan.changes[i]!.path) ?? ''}`);
+    const count = (a: string) => plan.changes.filter((c) => c.action === a).length;
+    const owners = await ownerFiles(repo, out.scopes);
+    io.out(`rendered ${out.scopes.join(', ')} into ${repo}: ${count('add')} added, ${count('change')} changed, ${count('delete')} removed, ${plan.unchanged.length} unchanged`);
+    if (owners.length > 0) io.out(`left as they are: ${owners.length} file(s) of yours under ${out.scopes.join(', ')} (no bramble header)`);
     return 0;
   },
 };

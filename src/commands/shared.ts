@@ -128,3 +128,19 @@ export async function hiddenPrompt(message: string): Promise<string> {
   const { password } = await import('@inquirer/prompts');
   return password({ message, mask: '*' });
 }
+
+/**
+ * The inventory, with the versions Renovate (or a person) changed in the
+ * repository's generated files taken into it (render/versions.ts). `write`:
+ * the inventory file is updated too; otherwise the change is only shown.
+ */
+export async function inventoryWithGit(opts: Options, io: Io, write: boolean, quiet = false) {
+  const [{ loadInventory }, { takeVersionsFromGit, takenLines }, { resolve }] = await Promise.all([import('../inventory/load.ts'), import('../render/versions.ts'), import('node:path')]);
+  const loaded = await loadInventory(opts.inventory!);
+  const { inv, taken, written } = await takeVersionsFromGit(opts.inventory!, loaded, resolve(opts.repo ?? '.'), opts.cluster, { write, force: opts.force });
+  if (taken.length > 0 && !quiet) {
+    io.out(written ? `versions changed in Git, taken into ${opts.inventory}:` : `versions changed in Git, which ${opts.inventory} would take:`);
+    for (const l of takenLines(taken)) io.out(l);
+  }
+  return { inv, taken };
+}

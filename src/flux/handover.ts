@@ -4,7 +4,7 @@
 import { GitHostError, type GitHost, type KeyState } from '../githost.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
-import { installFlux, applySync, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';
+import { FLUX_MANIFEST, installFlux, applySync, leaveFluxToGit, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';
 import { applyFluxSecret, deleteFluxSecret, ensureSopsAgeSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, type DeployKey } from './secret.ts';
 import { readFluxObjects, watchReconciliation, type ObjectRef, type WatchResult } from './watch.ts';
 
@@ -25,7 +25,7 @@ export interface HandoverOptions {
 
 export interface HandoverResult {
   key: KeyState;
-  flux: 'installed' | 'upgraded' | 'unchanged';
+  flux: 'installed' | 'upgraded' | 'unchanged' | 'from Git';
   watch: WatchResult;
 }
 
@@ -76,7 +76,7 @@ export async function handOver(cluster: ClusterSpec, first: Session, host: GitHo
 
   const { version, installUrl } = cluster.platform.flux;
   const flux = await installFlux(first, version, installUrl);
-  o.note(`Flux ${version}: ${flux}`);
+  o.note(flux === 'from Git' ? `Flux: running, upgraded from Git (flux-system/flux.yaml names ${version})` : `Flux ${version}: ${flux}`);
   await waitForFluxApi(first, o.timeoutMs);
   // A re-run changes nothing that is already right: the sync objects are
   // applied when they differ, and Flux is asked to fetch only when its source
@@ -89,5 +89,8 @@ export async function handOver(cluster: ClusterSpec, first: Session, host: GitHo
   const token = fetched ? undefined : await requestReconcile(first);
   o.note(`sync objects ${inPlace ? 'in place' : 'applied'}; ${fetched ? 'Flux already has the commit' : 'asked Flux to fetch now'}; waiting for Flux to reconcile`);
   const watch = await watchReconciliation(first, { expected: rendered.expected, commit: o.commit, token, timeoutMs: o.timeoutMs, failAfterMs: o.failAfterMs, pollMs: o.pollMs, note: o.note });
+  if (watch.outcome === 'reconciled' && (await leaveFluxToGit(first)) === 'removed') {
+    o.note(`Flux now upgrades itself from Git; removed the first-start manifest ${FLUX_MANIFEST} (what k3s applied from it stays)`);
+  }
   return { key, flux, watch };
 }

@@ -1,7 +1,10 @@
 // Flux onto the cluster, through the first server over SSH. The controllers'
-// manifest goes into k3s's auto-deploying manifests folder (docs/flux.md says
-// why); the sync objects are applied once with `k3s kubectl apply` on stdin,
-// after which Flux manages them from Git.
+// manifest goes into k3s's auto-deploying manifests folder for the first
+// start (docs/flux.md says why); the sync objects are applied once with
+// `k3s kubectl apply` on stdin. From then on Flux manages both from Git: the
+// sync objects, and its own controllers from the manifests artifact that
+// clusters/<cluster>/flux-system/flux.yaml names, after which the
+// auto-deploy file is taken away so k3s never applies an older Flux again.
 import type { Session } from '../ssh/session.ts';
 import { shQuote, SshError } from '../ssh/session.ts';
 import { MANIFESTS_DIR } from '../k3s/config.ts';
@@ -13,11 +16,46 @@ export function manifestHeader(version: string, url: string): string {
   return `# bramble: flux v${version} from ${url}`;
 }
 
-/** The Flux version the cluster's manifest holds, from bramble's header; undefined when absent. */
-export async function installedFlux(first: Session): Promise<{ version: string; url: string } | undefined> {
+/**
+ * The Flux the cluster has: from the auto-deploy file's header while bramble's
+ * first-start manifest is there (`url` set), else from the version label of
+ * the running source-controller, once Flux manages itself from Git.
+ * Undefined when there is neither.
+ */
+export async function installedFlux(first: Session): Promise<{ version: string; url?: string } | undefined> {
   const r = await first.exec(`head -n 1 ${FLUX_MANIFEST} 2>/dev/null || true`, { sudo: true, step: 'read the Flux manifest' });
   const m = /^# bramble: flux v(\S+) from (\S+)/.exec(r.stdout.trim());
-  return m ? { version: m[1]!, url: m[2]! } : undefined;
+  if (m) return { version: m[1]!, url: m[2]! };
+  const d = await first.exec('k3s kubectl get deployments -n flux-system -o json', { sudo: true, check: false, step: 'read the running Flux version' });
+  if (d.code !== 0) return undefined;
+  const items = (JSON.parse(d.stdout) as { items?: Array<{ metadata?: { name?: string; labels?: Record<string, string> } }> }).items ?? [];
+  const label = items.find((i) => i.metadata?.name === 'source-controller')?.metadata?.labels?.['app.kubernetes.io/version'];
+  const v = /^v?(\d+\.\d+\.\d+\S*)$/.exec(label ?? '');
+  return v ? { version: v[1]! } : undefined;
+}
+
+/** Whether Flux applies its own manifests from Git now: the flux-components Kustomization is Ready. */
+async function fluxFromGit(first: Session): Promise<boolean> {
+  const { readFluxObjects } = await import('./watch.ts');
+  const objects = await readFluxObjects(first).catch(() => []);
+  return objects.some((o) => o.kind === 'Kustomization' && o.namespace === 'flux-system' && o.name === FLUX_COMPONENTS && o.ready === 'True');
+}
+
+/** The Kustomization that applies Flux's own manifests (templates/cluster/flux-system/flux.yaml.hbs). */
+export const FLUX_COMPONENTS = 'flux-components';
+
+/**
+ * Once Flux applies its own manifests from Git, take the first-start file
+ * out of the auto-deploy folder: left there, k3s would apply that older
+ * manifest again at its next start. Deleting the file deletes nothing of
+ * what k3s applied from it.
+ */
+export async function leaveFluxToGit(first: Session): Promise<'removed' | 'gone' | 'kept'> {
+  const there = await first.exec(`test -e ${FLUX_MANIFEST}`, { sudo: true, check: false, step: 'look for the first-start Flux manifest' });
+  if (there.code !== 0) return 'gone';
+  if (!(await fluxFromGit(first))) return 'kept';
+  await first.exec(`rm -f ${FLUX_MANIFEST}`, { sudo: true, step: 'remove the first-start Flux manifest' });
+  return 'removed';
 }
 
 /**
@@ -25,8 +63,10 @@ export async function installedFlux(first: Session): Promise<{ version: string; 
  * when the version or URL differs. The download lands beside it under a name
  * k3s ignores, is checked to be Flux, and is renamed into place at once.
  */
-export async function installFlux(first: Session, version: string, url: string): Promise<'installed' | 'upgraded' | 'unchanged'> {
+export async function installFlux(first: Session, version: string, url: string): Promise<'installed' | 'upgraded' | 'unchanged' | 'from Git'> {
   const now = await installedFlux(first);
+  // Flux already runs without bramble's file: its version is Git's (flux-system/flux.yaml).
+  if (now && now.url === undefined) return 'from Git';
   if (now && now.version === version && now.url === url) return 'unchanged';
   const tmp = `${MANIFESTS_DIR}/.bramble-flux.download`;
   const script = [

@@ -143,9 +143,9 @@ export async function watchReconciliation(first: Session, o: WatchOptions): Prom
       // A layer read from this repository is done only at the pushed revision; one read from
       // another source (an upstream release) only at that source's current artifact.
       if (ready && ref.kind === 'Kustomization') {
-        const from = (obj.spec?.sourceRef as { name?: string; namespace?: string } | undefined) ?? {};
-        const own = (from.name ?? 'flux-system') === 'flux-system';
-        const other = own ? undefined : byKey.get(`GitRepository/${from.namespace ?? obj.namespace}/${from.name}`);
+        const from = (obj.spec?.sourceRef as { kind?: string; name?: string; namespace?: string } | undefined) ?? {};
+        const own = (from.kind ?? 'GitRepository') === 'GitRepository' && (from.name ?? 'flux-system') === 'flux-system';
+        const other = own ? undefined : byKey.get(`${from.kind ?? 'GitRepository'}/${from.namespace ?? obj.namespace}/${from.name}`);
         ready = own ? sourceCurrent && obj.revision === source!.revision : other?.ready === 'True' && obj.revision === other.revision;
       }
       if (ready) return { ref, state: 'ready', obj };

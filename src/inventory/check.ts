@@ -4,6 +4,7 @@
 import ipaddr from 'ipaddr.js';
 import { FLUX_MIN_KUBERNETES, PINNED } from './defaults.ts';
 import { activeNodes, defaultReplicas, gitHostOf, mergedPlatform } from './model.ts';
+import { isCron } from './formats.ts';
 import type { FieldPath } from './problems.ts';
 import type { RawInventory, RawVlan } from './schema.ts';
 
@@ -383,6 +384,10 @@ export function checkMeaning(raw: RawInventory): Finding[] {
   const apiProblem = provider === 'github' && git.apiUrl !== undefined ? apiUrlProblem(git.apiUrl) : undefined;
   if (apiProblem) err(['git', 'apiUrl'], apiProblem);
   if (provider === 'github' && git.hostKey !== undefined) err(['git', 'hostKey'], "hostKey is for a plain SSH Git host; GitHub's keys come from its API", true);
+  const schedule = git.renovate?.schedule;
+  if (schedule !== undefined && isCron(schedule) && schedule.trim().split(/\s+/)[0] !== '*') {
+    err(['git', 'renovate', 'schedule'], `Renovate takes cron schedules with * in the minute field only (it runs when it runs within the hours given): write "* ${schedule.trim().split(/\s+/).slice(1).join(' ')}"`);
+  }
 
   return out;
 }

@@ -78,6 +78,10 @@ export const DEFAULTS = {
   ssh: { user: 'bramble', port: 22, auth: 'key' as const },
   git: { branch: 'main' },
   fluxInstallUrl: 'https://github.com/fluxcd/flux2/releases/download/v{version}/install.yaml',
+  /** Flux's release manifests as a signed OCI artifact, tagged v{version}: what Flux applies to upgrade itself. */
+  fluxManifestsUrl: 'oci://ghcr.io/fluxcd/flux-manifests',
+  /** Saturday before 6 am, UTC: one batch of updates a week, on a day the owner is around. */
+  renovateSchedule: '* 0-5 * * 6',
   nfsMountOptions: ['nfsvers=4.1', 'hard', 'rsize=1048576', 'wsize=1048576'],
   nfsSubDir: '${pvc.metadata.namespace}/${pvc.metadata.name}',
   longhornDataPath: '/var/lib/longhorn',

@@ -86,11 +86,18 @@ export interface GitSettings {
   private: boolean;
   /** A pinned host key fingerprint for a plain SSH Git server. */
   hostKey?: string;
+  /** renovate.json5 at the repository's root, updating the staging clusters on this cron schedule; undefined: none. */
+  renovate?: { schedule: string };
 }
 
 export interface Platform {
   /** installUrl with {version} already filled in. */
-  flux: { version: string; installUrl: string };
+  /**
+   * installUrl (the first start, through k3s's auto-deploy folder) with
+   * {version} filled in; manifestsUrl (without the tag) is where Flux, once
+   * running, takes its own manifests from at v{version}.
+   */
+  flux: { version: string; installUrl: string; manifestsUrl: string; plainHttp: boolean };
   longhorn: { version: string; replicas: number; dataPath: string };
   /** `address`: the one address Traefik answers at (kube-vip holds it); without it, every node's (ServiceLB). */
   traefik: { version: string; dashboardHost: string; allowFrom: string[]; address?: string };
@@ -319,6 +326,8 @@ export function resolve(raw: RawInventory, source: string): Inventory {
         flux: {
           version: p.flux?.version ?? PINNED.flux,
           installUrl: (p.flux?.installUrl ?? DEFAULTS.fluxInstallUrl).replaceAll('{version}', p.flux?.version ?? PINNED.flux),
+          manifestsUrl: p.flux?.manifestsUrl ?? DEFAULTS.fluxManifestsUrl,
+          plainHttp: p.flux?.plainHttp ?? false,
         },
         longhorn: {
           version: p.longhorn?.version ?? PINNED.longhorn,
@@ -363,6 +372,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       apiUrl: raw.git.apiUrl ?? 'https://api.github.com',
       private: raw.git.private ?? true,
       hostKey: raw.git.hostKey,
+      renovate: raw.git.renovate?.enabled === false ? undefined : { schedule: raw.git.renovate?.schedule ?? DEFAULTS.renovateSchedule },
     },
     alerts: { ...DEFAULTS.alerts, ...raw.alerts },
     clusters,

@@ -197,6 +197,17 @@ export const Git = Type.Object(
     apiUrl: Type.Optional(Type.String({ format: 'http-url', description: 'GitHub API base URL, for GitHub Enterprise: https://HOST/api/v3 (default https://api.github.com)' })),
     private: Type.Optional(withDefault(Type.Boolean({ description: 'github: create the repository private when it does not exist' }), true)),
     hostKey: Type.Optional(Type.String({ pattern: '^SHA256:[A-Za-z0-9+/]{43}$', description: 'ssh: the Git server\'s host key fingerprint (SHA256:...), pinned instead of asking' })),
+    renovate: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(withDefault(Type.Boolean({ description: 'write renovate.json5 at the repository\'s root when a cluster\'s environment is staging' }), true)),
+          schedule: Type.Optional(
+            withDefault(Type.String({ format: 'cron', description: 'when Renovate may open pull requests, as cron (Renovate takes * in the minute field only), UTC' }), DEFAULTS.renovateSchedule),
+          ),
+        },
+        { ...closed, description: 'Renovate\'s updates, on the staging clusters only (docs/updates.md)' },
+      ),
+    ),
   },
   { ...closed, description: 'the GitOps repository Flux reads' },
 );
@@ -222,6 +233,13 @@ export const Platform = Type.Object(
               DEFAULTS.fluxInstallUrl,
             ),
           ),
+          manifestsUrl: Type.Optional(
+            withDefault(
+              Type.String({ pattern: '^oci://[^\\s/]+/\\S+$', description: 'the OCI repository of Flux\'s manifests, from which Flux upgrades itself once installed (a mirror works); tags are v{version}' }),
+              DEFAULTS.fluxManifestsUrl,
+            ),
+          ),
+          plainHttp: Type.Optional(Type.Boolean({ description: 'the manifests\' registry speaks plain HTTP (a mirror on the LAN); never for ghcr.io' })),
         },
         closed,
       ),

@@ -3,7 +3,7 @@
 // inventory, so two clusters differ by data, never by copied templates.
 import { promDuration } from '../backup/schedule.ts';
 import { LONGHORN_S3_SECRET, longhornTarget, RECURRING_JOBS, staleAfterMinutes } from '../backup/target.ts';
-import { CHART_REPOS } from '../inventory/defaults.ts';
+import { CHART_REPOS, DEFAULTS } from '../inventory/defaults.ts';
 import { sshUrl, type ClusterSpec, type Inventory } from '../inventory/model.ts';
 
 export const CLUSTERS_DIR = 'clusters';
@@ -35,6 +35,8 @@ export interface ClusterContext {
   nasMetrics?: { name: string; target: string };
   alerts: Inventory['alerts'] & { nfsLatencySeconds: number };
   k3s: { version: string };
+  /** Flux's own manifests, which Flux applies from here on: the OCI repository and the tag. */
+  flux: { version: string; manifestsUrl: string; tag: string; plainHttp: boolean; verify: boolean };
   /** Whether the cluster keeps SOPS-encrypted secrets: its Kustomizations decrypt with sops-age. */
   sops: boolean;
   /** The webhook the owner is told through: Flux's Provider type and Alertmanager's receiver config. */
@@ -71,6 +73,14 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
     ...(inv.nas?.metrics && (cluster.platform.nfs || cluster.backup) ? { nasMetrics: { name: inv.nas.name, target: inv.nas.metrics.target } } : {}),
     alerts: { ...inv.alerts, nfsLatencySeconds: inv.alerts.nfsLatencyMs / 1000 },
     k3s: { version: cluster.k3sVersion },
+    flux: {
+      version: cluster.platform.flux.version,
+      manifestsUrl: cluster.platform.flux.manifestsUrl,
+      tag: `v${cluster.platform.flux.version}`,
+      plainHttp: cluster.platform.flux.plainHttp,
+      // Flux's release workflow signs its artifact keylessly; a mirror may not carry the signature.
+      verify: cluster.platform.flux.manifestsUrl === DEFAULTS.fluxManifestsUrl,
+    },
     sops: cluster.sops !== undefined,
     notifications: cluster.notifications && {
       providerType: cluster.notifications.type,

@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { selectClusters, type Inventory } from '../inventory/model.ts';
 import { ENCRYPTED_REGEX } from '../secrets/rules.ts';
 import { clusterContext, CLUSTERS_DIR } from './context.ts';
+import { RENOVATE_CONFIG, renovateText } from './renovate.ts';
 import { loadTemplates, type Template } from './templates.ts';
 import { withHeader, type DesiredFile } from './tree.ts';
 import { checkReferences, parseRendered, RenderError, validateObject, type RenderedDoc } from './validate.ts';
@@ -96,6 +97,8 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
 
   const sopsConfig = sopsCreationRules(inv);
   if (sopsConfig) files.push({ path: SOPS_CONFIG, content: withHeader(sopsConfig, `site ${inv.site.name}`) });
+  const renovate = renovateText(inv);
+  if (renovate) files.push({ path: RENOVATE_CONFIG, content: withHeader(renovate, `site ${inv.site.name}`, '//') });
 
   if (problems.length > 0) throw new RenderError(problems);
   files.sort((a, b) => a.path.localeCompare(b.path));

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Document, isMap, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
+import { setKeepingText } from '../inventory/edit.ts';
 import { BrambleError } from '../errors.ts';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import { readIfExists, writeAtomic } from '../render/tree.ts';
@@ -153,18 +154,7 @@ async function listInKustomization(repo: string, cluster: ClusterSpec, path: str
  * owner's layout stay as they were (a flow-style cluster is re-printed).
  */
 export function withRecipient(text: string, index: number, recipient: string): string {
-  const doc = parseDocument(text);
-  const node = doc.getIn(['clusters', index], true);
-  if (isMap(node) && !node.flow && !node.has('secrets') && node.items.length > 0 && isScalar(node.items[0]!.key) && node.range) {
-    const keyStart = (node.items[0]!.key as Scalar).range![0];
-    const indent = ' '.repeat(keyStart - (text.lastIndexOf('\n', keyStart - 1) + 1));
-    const lineEnd = text.indexOf('\n', Math.max(node.range[1] - 1, 0));
-    const at = lineEnd === -1 ? text.length : lineEnd + 1;
-    const before = text.slice(0, at);
-    return `${before}${before.endsWith('\n') ? '' : '\n'}${indent}secrets:\n${indent}  ageRecipient: ${recipient}\n${text.slice(at)}`;
-  }
-  doc.setIn(['clusters', index, 'secrets', 'ageRecipient'], recipient);
-  return doc.toString({ lineWidth: 0 });
+  return setKeepingText(text, ['clusters', index, 'secrets', 'ageRecipient'], recipient);
 }
 
 /**
