@@ -227,3 +227,71 @@ async function integrate(repo: string, remote: string, branch: string): Promise<
       `.\nNothing was pushed and the local commit is kept in ${repo}. Merge the remote by hand (git pull), then run bramble again.`,
   );
 }
+
+/**
+ * Bring the work tree's branch up to the remote's when it only lacks the
+ * remote's newer commits (a Renovate pull request merged there): a
+ * fast-forward, never a merge. 'ahead' means local commits wait to be pushed
+ * (publish rebases them); 'blocked' means the owner's uncommitted changes are
+ * in the way, and nothing was changed.
+ */
+export async function fastForward(repo: string, remote: string, branch: string): Promise<'current' | 'updated' | 'ahead' | 'blocked'> {
+  const upstream = await remoteHead(repo, remote, branch);
+  const local = await git(repo)`git rev-parse --verify --quiet HEAD`;
+  if (!upstream || local.exitCode !== 0 || local.stdout.trim() === upstream) return 'current';
+  await must(repo, ['fetch', '--quiet', '--', remote, `refs/heads/${branch}`], `fetching ${redactUrl(remote)}`);
+  if ((await git(repo)`git merge-base --is-ancestor HEAD FETCH_HEAD`).exitCode !== 0) return 'ahead';
+  const ff = await git(repo)`git merge --ff-only --quiet FETCH_HEAD`;
+  return ff.exitCode === 0 ? 'updated' : 'blocked';
+}
+
+/** A second work tree of `repo` at `commit`, detached, for a branch that must not touch the owner's checkout. */
+export async function scratchTree(repo: string, commit: string): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bramble-branch-'));
+  await must(repo, ['worktree', 'add', '--quiet', '--detach', dir, commit], 'making a work tree for the branch');
+  return {
+    dir,
+    remove: async () => {
+      await git(repo)`git worktree remove --force ${dir}`;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Commit `paths` in `dir` with bramble's trailer; the new commit, or undefined when nothing changed. */
+export async function commitPaths(dir: string, paths: string[], message: string): Promise<string | undefined> {
+  await must(dir, ['add', '--all', '--', ...paths], 'staging files');
+  if ((await git(dir)`git diff --cached --quiet -- ${paths}`).exitCode === 0) return undefined;
+  await must(dir, [...(await identityArgs(dir)), 'commit', '--quiet', '--no-verify', '-m', `${message}\n\n${TRAILER}`, '--', ...paths], 'committing');
+  return must(dir, ['rev-parse', 'HEAD'], 'reading the commit');
+}
+
+/**
+ * Push HEAD of `dir` as a new branch, never forced. A branch already on the
+ * remote with the same files (a re-run) is left as it is; one with other
+ * files is refused: it may hold someone's review.
+ */
+export async function pushBranch(dir: string, remote: string, branch: string): Promise<'pushed' | 'exists'> {
+  const there = await remoteHead(dir, remote, branch);
+  if (there) {
+    await must(dir, ['fetch', '--quiet', '--', remote, `refs/heads/${branch}`], `fetching ${redactUrl(remote)} (${branch})`);
+    const same = (await must(dir, ['rev-parse', 'FETCH_HEAD^{tree}'], 'reading the branch')) === (await must(dir, ['rev-parse', 'HEAD^{tree}'], 'reading the commit'));
+    if (same) return 'exists';
+    throw new GitError(`branch ${branch} is already on ${redactUrl(remote)} with other changes; bramble does not overwrite it (it may be under review). Merge or close it, delete the branch, then run again`);
+  }
+  const push = await git(dir)`git push --porcelain -- ${remote} ${'HEAD:refs/heads/' + branch}`;
+  if (push.exitCode !== 0) throw new GitError(`pushing branch ${branch} to ${redactUrl(remote)} failed: ${explain(push)}`);
+  return 'pushed';
+}
+
+/** The commit a work tree's HEAD is at, and whether tracked files differ from it. */
+export async function headState(repo: string, path?: string): Promise<{ head: string; dirty: boolean }> {
+  const head = await must(repo, ['rev-parse', 'HEAD'], 'reading HEAD');
+  const diff = await git(repo)`git status --porcelain --untracked-files=no -- ${path ?? '.'}`;
+  return { head, dirty: diff.stdout.trim() !== '' };
+}
+
+/** Whether `path` (inside `repo`) is tracked at HEAD. */
+export async function tracked(repo: string, path: string): Promise<boolean> {
+  return (await git(repo)`git ls-files --error-unmatch -- ${path}`).exitCode === 0;
+}

@@ -50,6 +50,13 @@ export interface GitHost {
   authorize(key: DeployKey, title: string, rotate: boolean): Promise<KeyState>;
   /** What the owner must do by hand for 'needs-owner'. */
   instructions(key: DeployKey): string[];
+  /**
+   * Ask for `branch` (already pushed) to be merged into `base` after review:
+   * a pull request on GitHub; on a plain server, what to merge. Lines to print.
+   */
+  propose(o: { branch: string; base: string; title: string; body: string }): Promise<string[]>;
+  /** A link to a commit, where the host has web pages; else the commit itself. */
+  commitLink(sha: string): string;
 }
 
 export interface GitHostOptions {
@@ -105,6 +112,17 @@ class GitHubHost implements GitHost {
   instructions(): string[] {
     return [];
   }
+
+  async propose(o: { branch: string; base: string; title: string; body: string }): Promise<string[]> {
+    const pr = await this.api.openPullRequest(this.ref, { head: o.branch, base: o.base, title: o.title, body: o.body });
+    return [pr.opened ? `opened pull request #${pr.number}: ${pr.url}` : `pull request #${pr.number} is already open for ${o.branch}: ${pr.url}`];
+  }
+
+  commitLink(sha: string): string {
+    // GitHub Enterprise serves its pages where its API lives, without /api/v3.
+    const web = this.git.apiUrl === 'https://api.github.com' ? 'https://github.com' : this.git.apiUrl.replace(/\/api\/v3\/?$/, '');
+    return `${web}/${this.ref.owner}/${this.ref.repo}/commit/${sha}`;
+  }
 }
 
 class SshGitHost implements GitHost {
@@ -148,6 +166,17 @@ class SshGitHost implements GitHost {
     if (why === undefined) return 'exists';
     this.o.log?.(`${this.label}: the deploy key cannot read ${this.ep.path} yet (${why})`);
     return 'needs-owner';
+  }
+
+  async propose(o: { branch: string; base: string }): Promise<string[]> {
+    return [
+      `${this.label} has no pull requests bramble can open: review branch ${o.branch} there (or with git log -p ${o.base}..origin/${o.branch}),`,
+      `then merge it into ${o.base}: git fetch origin && git switch ${o.base} && git merge --ff-only origin/${o.branch} && git push origin ${o.base}`,
+    ];
+  }
+
+  commitLink(sha: string): string {
+    return `commit ${sha} on ${this.label}:${this.ep.path}`;
   }
 
   instructions(key: DeployKey): string[] {

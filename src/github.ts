@@ -197,4 +197,28 @@ export class GitHub {
       throw explain(e, what);
     }
   }
+
+  /**
+   * Open a pull request from `head` into `base`; when one is already open for
+   * that branch, it is the answer (a re-run opens no second one).
+   */
+  async openPullRequest(ref: RepoRef, o: { head: string; base: string; title: string; body: string }): Promise<{ number: number; url: string; opened: boolean }> {
+    const what = `pull request ${o.head} -> ${o.base} on ${ref.owner}/${ref.repo}`;
+    try {
+      const { data } = await this.api.rest.pulls.create({ ...ref, head: o.head, base: o.base, title: o.title, body: o.body, maintainer_can_modify: false });
+      return { number: data.number, url: data.html_url, opened: true };
+    } catch (e) {
+      const err = e as ApiError;
+      if (err.status !== 422 || !/already exists/i.test(detail(err))) throw explain(e, what);
+    }
+    try {
+      const { data } = await this.api.rest.pulls.list({ ...ref, head: `${ref.owner}:${o.head}`, base: o.base, state: 'open' });
+      const open = data[0];
+      if (!open) throw new GitHostError(`${what}: GitHub says one exists, but none is open for ${o.head}`);
+      return { number: open.number, url: open.html_url, opened: false };
+    } catch (e) {
+      if (e instanceof GitHostError) throw e;
+      throw explain(e, what);
+    }
+  }
 }

@@ -180,11 +180,11 @@ test('Flux upgrades itself through Git: a new version in the inventory is a comm
   const text = readFileSync(inv, 'utf8');
   writeFileSync(inv, text.replace('    flux:\n', '    flux:\n      version: 2.9.6\n'));
   try {
-    const plan = await run(['plan']);
+    const plan = await run(['plan', '--repo', join(work, 'repo')]);
     assert.equal(plan.code, 0, plan.stdout + plan.stderr);
     assert.match(plan.stdout, /Flux: upgrade 2\.9\.5 -> 2\.9\.6 through Git \(flux-system\/flux\.yaml\)/);
     assert.match(plan.stdout, /M clusters\/staging\/flux-system\/flux\.yaml/);
-    const r = await run(['apply', '--timeout', '60']);
+    const r = await run(['apply', '--timeout', '60', '--repo', join(work, 'repo')]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /ready {4}Kustomization flux-system\/flux-components \(v2\.9\.6@sha256:[0-9a-f]{64}\)/);
     const fetched = lab.downloads.slice(before);
@@ -195,7 +195,7 @@ test('Flux upgrades itself through Git: a new version in the inventory is a comm
     assert.match(status.stdout, /cluster staging \(via rk; Flux 2\.9\.6\)/);
     // Going back is refused before anything is written or pushed.
     writeFileSync(inv, text.replace('    flux:\n', '    flux:\n      version: 2.9.5\n'));
-    const back = await run(['apply', '--timeout', '60']);
+    const back = await run(['apply', '--timeout', '60', '--repo', join(work, 'repo')]);
     assert.equal(back.code, 1, back.stdout + back.stderr);
     assert.match(back.stderr + back.stdout, /Flux 2\.9\.6 to 2\.9\.5 is a downgrade/);
   } finally {

@@ -4,6 +4,7 @@
 // repository body is @octokit/fixtures' recording of GET /repos/...), keeps
 // repositories and deploy keys in memory, and can be told to fail the next
 // requests (5xx, rate limit) to exercise retries.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -31,11 +32,26 @@ interface Key {
   read_only: boolean;
 }
 
+export interface Pull {
+  number: number;
+  head: string;
+  base: string;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+}
+
+/** A branch's commit in a bare repository, or undefined. */
+function branchAt(gitDir: string, branch: string): string | undefined {
+  const r = spawnSync('git', ['--git-dir', gitDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
 export class FakeGitHub {
   readonly token: string;
   readonly user: string;
   readonly orgs = new Set<string>();
-  readonly repos = new Map<string, { private: boolean; default_branch: string; keys: Key[]; hidden?: boolean }>();
+  readonly repos = new Map<string, { private: boolean; default_branch: string; keys: Key[]; hidden?: boolean; gitDir?: string; pulls?: Pull[] }>();
   /** Deploy keys in use anywhere on this "GitHub": a key may be used once. */
   readonly requests: string[] = [];
   faults: Fault[] = [];
@@ -72,6 +88,19 @@ export class FakeGitHub {
     };
   }
 
+  private pullBody(owner: string, name: string, p: Pull) {
+    return {
+      number: p.number,
+      state: p.state,
+      title: p.title,
+      body: p.body,
+      html_url: `https://github.com/${owner}/${name}/pull/${p.number}`,
+      url: `${this.baseUrl}/repos/${owner}/${name}/pulls/${p.number}`,
+      head: { ref: p.head, label: `${owner}:${p.head}` },
+      base: { ref: p.base, label: `${owner}:${p.base}` },
+    };
+  }
+
   private send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-ratelimit-remaining': '4999', ...headers });
     res.end(body === undefined ? '' : JSON.stringify(body));
@@ -105,6 +134,39 @@ export class FakeGitHub {
       const r = { private: body.private !== false, default_branch: 'main', keys: [] as Key[] };
       this.repos.set(`${owner}/${name}`, r);
       return this.send(res, 201, this.repoBody(owner, name, r));
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/pulls$/.exec(path))) {
+      const [, owner, name] = m;
+      const r = this.repos.get(`${owner}/${name}`);
+      if (!r || r.hidden) return notFound();
+      const pulls = (r.pulls ??= []);
+      const invalid = (errors: unknown[]) => this.send(res, 422, { message: 'Validation Failed', errors, documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request' });
+      if (req.method === 'GET') {
+        const q = new URL(req.url ?? '', 'http://x').searchParams;
+        const head = q.get('head')?.replace(`${owner}:`, '');
+        const list = pulls.filter((p) => (q.get('state') ?? 'open') === p.state && (!head || p.head === head) && (!q.get('base') || p.base === q.get('base')));
+        return this.send(res, 200, list.map((p) => this.pullBody(owner!, name!, p)));
+      }
+      if (req.method === 'POST') {
+        const head = String(body.head ?? '');
+        const base = String(body.base ?? '');
+        if (!body.title) return invalid([{ resource: 'PullRequest', field: 'title', code: 'missing_field' }]);
+        // As GitHub does: both branches must exist in the repository, and head must hold commits base lacks.
+        if (r.gitDir) {
+          const h = branchAt(r.gitDir, head);
+          const b = branchAt(r.gitDir, base);
+          if (!h) return invalid([{ resource: 'PullRequest', field: 'head', code: 'invalid' }]);
+          if (!b) return invalid([{ resource: 'PullRequest', field: 'base', code: 'invalid' }]);
+          const ahead = spawnSync('git', ['--git-dir', r.gitDir, 'rev-list', '--count', `${b}..${h}`], { encoding: 'utf8' }).stdout.trim();
+          if (ahead === '0') return invalid([{ resource: 'PullRequest', code: 'custom', message: `No commits between ${base} and ${head}` }]);
+        }
+        if (pulls.some((p) => p.state === 'open' && p.head === head && p.base === base)) {
+          return invalid([{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${owner}:${head}.` }]);
+        }
+        const p: Pull = { number: pulls.length + 1, head, base, title: String(body.title), body: String(body.body ?? ''), state: 'open' };
+        pulls.push(p);
+        return this.send(res, 201, this.pullBody(owner!, name!, p));
+      }
     }
     if ((m = /^\/repos\/([^/]+)\/([^/]+)(\/keys(?:\/(\d+))?)?$/.exec(path))) {
       const [, owner, name, keysPart, keyId] = m;

@@ -35,6 +35,8 @@ export const OPTIONS = {
   'rotate-deploy-key': { type: 'boolean', help: "replace Flux's deploy key on the Git host and the cluster together" },
   json: { type: 'boolean', help: 'one JSON object per line on stdout' },
   etcd: { type: 'string', value: 'SNAPSHOT', kind: 'word', help: 'the etcd snapshot to restore, by the name `backup status` lists' },
+  from: { type: 'string', value: 'CLUSTER', kind: 'word', help: 'the cluster whose versions are promoted (default: the one whose environment is staging)' },
+  to: { type: 'string', value: 'CLUSTER', kind: 'word', help: 'the cluster they are proposed for (default: the one whose environment is production)' },
   yes: { type: 'boolean', short: 'y', help: 'do not ask before disruptive steps (reboots, restarts, deletions)' },
   help: { type: 'boolean', short: 'h', help: 'this text' },
   version: { type: 'boolean', help: "bramble's version and the versions it pins" },
@@ -58,6 +60,8 @@ export interface Options {
   'rotate-deploy-key'?: boolean;
   json?: boolean;
   etcd?: string;
+  from?: string;
+  to?: string;
   help?: boolean;
   version?: boolean;
   /** Positional words after the command (completion's shell, help's command). */

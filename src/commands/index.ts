@@ -11,6 +11,7 @@ import { install } from './install.ts';
 import { node } from './node.ts';
 import { plan } from './plan.ts';
 import { preflight } from './preflight.ts';
+import { promote } from './promote.ts';
 import { publish } from './publish.ts';
 import { render } from './render.ts';
 import { reset } from './reset.ts';
@@ -52,6 +53,7 @@ export const COMMANDS: Command[] = [
   plan,
   apply,
   status,
+  promote,
   node,
   secret,
   backup,
