@@ -32,6 +32,11 @@ export interface RunOptions {
   /** How long Flux may take to reconcile. */
   fluxTimeoutMs: number;
   rotateDeployKey?: boolean;
+  /**
+   * The inventory, when this run wrote versions taken from Git into it: kept
+   * inside the work tree, it is committed with the render it led to.
+   */
+  inventoryWritten?: string;
   /** Ask the owner (a terminal is attached and no progress display owns it). */
   confirm?: (message: string) => Promise<boolean>;
 }
@@ -216,6 +221,11 @@ export async function publishStep(
   // The secrets `bramble secret set` wrote are bramble's too: checked above, committed with the render.
   const { secretFiles } = await import('./secrets/store.ts');
   for (const c of selected) paths.push(...(await secretFiles(repo, c)));
+  if (o.inventoryWritten) {
+    const { relative, isAbsolute } = await import('node:path');
+    const rel = relative(repo, resolvePath(o.inventoryWritten));
+    if (rel && !rel.startsWith('..') && !isAbsolute(rel)) paths.push(rel);
+  }
   const names = out.scopes.map((s) => s.slice('clusters/'.length));
   const result = await publish({ checked, paths, message: commitMessage(inv, names, plan) });
 

@@ -1,7 +1,7 @@
 // Publishing to real bare repositories: commit, push, re-run, a remote that
 // moved on (with and without conflicts), and a push that fails.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { checkPublishable, publish, redactUrl } from '../src/git.ts';
@@ -49,7 +49,7 @@ test('publish renders, commits and pushes to an empty remote, then a re-run chan
   const files = git(remote, 'ls-tree', '-r', '--name-only', 'main').split('\n');
   assert.ok(files.includes('clusters/production/infrastructure/controllers/longhorn.yaml'));
   assert.ok(files.includes('clusters/staging/apps/kustomization.yaml'));
-  assert.match(git(remote, 'log', '-1', '--format=%B', 'main'), /^bramble: render staging, production\n\nRendered from homelab\.yaml\.\n\nstaging: 22 added, 0 changed, 0 removed/);
+  assert.match(git(remote, 'log', '-1', '--format=%B', 'main'), /^bramble: render staging, production\n\nRendered from homelab\.yaml\.\n\nstaging: 23 added, 0 changed, 0 removed/);
 
   const second = publishRun(work, remote);
   assert.equal(second.code, 0, second.stderr);
@@ -70,7 +70,16 @@ test('publish clones an existing remote and commits only what changed', () => {
   assert.equal(git(remote, 'diff', '--name-only', 'main~1', 'main'), 'clusters/production/infrastructure/controllers/kube-prometheus-stack.yaml');
 });
 
-test('a remote that moved on is integrated without losing anyone\'s commit, and never force-pushed', () => {
+/** A bramble commit left in `work` unpushed: the remote refused it once (a protected branch for a moment). */
+function unpushedCommit(work: string, remote: string, inv: string): void {
+  const hook = join(remote, 'hooks', 'pre-receive');
+  writeFileSync(hook, '#!/bin/sh\nexit 1\n');
+  chmodSync(hook, 0o755);
+  assert.equal(publishRun(work, remote, inv).code, 1);
+  rmSync(hook);
+}
+
+test('a remote that moved on is brought into the work tree first (a fast-forward), and the render goes on top', () => {
   const dir = tempDir();
   const remote = bare(dir);
   const work = join(dir, 'work');
@@ -80,10 +89,41 @@ test('a remote that moved on is integrated without losing anyone\'s commit, and 
   const inv = changedInventory(dir, 'retention: 15d', 'retention: 30d');
   const r = publishRun(work, remote, inv);
   assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /brought .*work up to .*remote\.git \(branch main\)/);
+  git(remote, 'merge-base', '--is-ancestor', theirs, 'main');
+  assert.equal(git(remote, 'rev-list', '--count', 'main'), '3');
+  assert.match(git(remote, 'log', '-1', '--format=%s', 'main'), /^bramble: render/);
+});
+
+test('a local commit waiting to be pushed is rebased onto a remote that moved on without losing anyone\'s commit, and never force-pushed', () => {
+  const dir = tempDir();
+  const remote = bare(dir);
+  const work = join(dir, 'work');
+  assert.equal(publishRun(work, remote).code, 0);
+  const inv = changedInventory(dir, 'retention: 15d', 'retention: 30d');
+  unpushedCommit(work, remote, inv);
+  const theirs = pushFromElsewhere(dir, remote, 'README.md', () => '# our homelab\n', 'docs: readme');
+
+  const r = publishRun(work, remote, inv);
+  assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /rebased onto it 1 time/);
   git(remote, 'merge-base', '--is-ancestor', theirs, 'main');
   assert.equal(git(remote, 'rev-list', '--count', 'main'), '3');
   assert.match(git(remote, 'log', '-1', '--format=%s', 'main'), /^bramble: render/);
+});
+
+test('a generated file edited on the remote is brought in and stops publish by name; nothing is pushed', () => {
+  const dir = tempDir();
+  const remote = bare(dir);
+  const work = join(dir, 'work');
+  assert.equal(publishRun(work, remote).code, 0);
+  const f = 'clusters/production/infrastructure/controllers/kube-prometheus-stack.yaml';
+  const theirs = pushFromElsewhere(dir, remote, f, (old) => old.replace('retention: "15d"', 'retention: "60d"'), 'hand edit on the remote');
+  const r = publishRun(work, remote, changedInventory(dir, 'retention: 15d', 'retention: 30d'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /publish refused; nothing was written, committed or pushed:\n {2}! clusters\/production\/infrastructure\/controllers\/kube-prometheus-stack\.yaml was edited by hand/);
+  assert.equal(git(remote, 'rev-parse', 'main'), theirs, 'nothing was pushed');
+  assert.equal(git(work, 'status', '--porcelain'), '');
 });
 
 test('a conflicting remote change stops publish with the local commit intact, and nothing is pushed', () => {
@@ -91,11 +131,12 @@ test('a conflicting remote change stops publish with the local commit intact, an
   const remote = bare(dir);
   const work = join(dir, 'work');
   assert.equal(publishRun(work, remote).code, 0);
+  const inv = changedInventory(dir, 'retention: 15d', 'retention: 30d');
+  unpushedCommit(work, remote, inv);
   const f = 'clusters/production/infrastructure/controllers/kube-prometheus-stack.yaml';
   pushFromElsewhere(dir, remote, f, (old) => old.replace('retention: "15d"', 'retention: "60d"'), 'hand edit on the remote');
   const remoteBefore = git(remote, 'rev-parse', 'main');
 
-  const inv = changedInventory(dir, 'retention: 15d', 'retention: 30d');
   const r = publishRun(work, remote, inv);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /has moved on and its changes conflict with bramble's: clusters\/production\/infrastructure\/controllers\/kube-prometheus-stack\.yaml/);

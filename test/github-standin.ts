@@ -71,7 +71,10 @@ export class FakeGitHub {
   }
 
   stop(): Promise<void> {
-    return new Promise((r) => this.server.close(() => r()));
+    // Octokit's fetch keeps connections alive; closing waits for none of them.
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeAllConnections();
+    return closed;
   }
 
   private repoBody(owner: string, name: string, r: { private: boolean; default_branch: string }) {

@@ -245,3 +245,90 @@ test('render over a repository an older bramble made: generated files upgraded w
   assert.equal(readFileSync(mine, 'utf8'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n');
   assert.equal(readFileSync(join(repo, 'clusters/staging/apps/README.md'), 'utf8'), readme);
 });
+
+test('promotion refuses a downgrade, a skipped k3s minor and a Flux move that needs a migration; it lists every other change', async () => {
+  const { versionChanges, changeProblems, inventoryInRepo, proposal } = await import('../src/promote.ts');
+  const { withVersions } = await import('../src/render/versions.ts');
+  const inv = await loadInventory(HOMELAB);
+  const [staging, production] = inv.clusters;
+  const ahead = withVersions(staging!, { longhorn: '1.12.2', k3s: 'v1.36.1+k3s1', flux: '2.9.6' });
+  const changes = versionChanges(ahead, production!);
+  assert.deepEqual(changes, [
+    { component: 'k3s', from: 'v1.35.6+k3s1', to: 'v1.36.1+k3s1' },
+    { component: 'flux', from: '2.9.5', to: '2.9.6' },
+    { component: 'longhorn', from: '1.12.1', to: '1.12.2' },
+  ]);
+  assert.deepEqual(changeProblems(changes, 'staging', 'production'), []);
+  const p = proposal('staging', 'production', changes, 'a'.repeat(40), 'LINK', ['inventory/homelab.yaml'], 1, 16);
+  assert.equal(p.branch, `bramble/promote-staging-to-production-${'a'.repeat(12)}`);
+  assert.match(p.title, /\(k3s v1\.36\.1\+k3s1, Flux 2\.9\.6, Longhorn 1\.12\.2\)$/);
+  for (const row of ['| k3s | v1.35.6+k3s1 | v1.36.1+k3s1 |', '| Flux | 2.9.5 | 2.9.6 |', '| Longhorn | 1.12.1 | 1.12.2 |']) assert.ok(p.body.includes(row), row);
+
+  const refused = (v: Parameters<typeof withVersions>[1]) => changeProblems(versionChanges(withVersions(staging!, v), production!), 'staging', 'production').join('\n');
+  assert.match(refused({ k3s: 'v1.37.0+k3s1' }), /skips a minor release/);
+  assert.match(refused({ k3s: 'v1.35.5+k3s1' }), /k3s is not downgraded/);
+  assert.match(refused({ traefik: '41.2.0' }), /Traefik: production runs 41\.3\.0, newer than staging's 41\.2\.0/);
+  assert.match(refused({ flux: '2.10.0' }), /Flux 2\.10 moves Alert and Provider/);
+  assert.throws(() => inventoryInRepo('/srv/repo', '/home/me/site.yaml'), /is not in the work tree/);
+  assert.equal(inventoryInRepo('/srv/repo', '/srv/repo/inventory/site.yaml'), 'inventory/site.yaml');
+});
+
+test('the GitHub stand-in refuses pull requests as GitHub does: a missing branch, no new commits, a second one for the same branch', async () => {
+  const { FakeGitHub } = await import('./github-standin.ts');
+  const { GitHub } = await import('../src/github.ts');
+  const gh = new FakeGitHub('lab');
+  const baseUrl = await gh.start();
+  try {
+    const dir = tempDir();
+    const work = join(dir, 'work');
+    git(dir, 'init', '-q', '-b', 'main', work);
+    writeFileSync(join(work, 'a'), '1\n');
+    git(work, 'add', 'a');
+    git(work, 'commit', '-q', '-m', 'one');
+    git(work, 'branch', 'same');
+    git(work, 'switch', '-q', '-c', 'topic');
+    writeFileSync(join(work, 'a'), '2\n');
+    git(work, 'commit', '-q', '-am', 'two');
+    git(dir, 'clone', '-q', '--bare', work, join(dir, 'bare.git'));
+    gh.repos.set('lab/gitops', { private: true, default_branch: 'main', keys: [], gitDir: join(dir, 'bare.git') });
+    const api = new GitHub({ token: gh.token, baseUrl, retries: 0 });
+    const ref = { owner: 'lab', repo: 'gitops' };
+    await assert.rejects(api.openPullRequest(ref, { head: 'missing', base: 'main', title: 't', body: 'b' }), /Validation Failed: head invalid/);
+    await assert.rejects(api.openPullRequest(ref, { head: 'same', base: 'main', title: 't', body: 'b' }), /No commits between main and same/);
+    assert.deepEqual(await api.openPullRequest(ref, { head: 'topic', base: 'main', title: 't', body: 'b' }), { number: 1, url: 'https://github.com/lab/gitops/pull/1', opened: true });
+    assert.deepEqual(await api.openPullRequest(ref, { head: 'topic', base: 'main', title: 't', body: 'b' }), { number: 1, url: 'https://github.com/lab/gitops/pull/1', opened: false });
+    assert.equal(gh.repos.get('lab/gitops')!.pulls!.length, 1);
+  } finally {
+    await gh.stop();
+  }
+});
+
+test('publish brings the work tree up to a merged Renovate change, takes its version and commits the inventory kept in the repository with it', async () => {
+  const dir = tempDir();
+  const bare = join(dir, 'remote.git');
+  const repo = join(dir, 'repo');
+  git(dir, 'init', '-q', '--bare', '-b', 'main', bare);
+  git(dir, 'init', '-q', '-b', 'main', repo);
+  const inv = join(repo, 'inventory', 'homelab.yaml');
+  cpSync(HOMELAB, inv);
+  assert.equal(bramble(['render', '-i', inv, '--repo', repo]).code, 0);
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-q', '-m', 'site');
+  git(repo, 'push', '-q', bare, 'main');
+  // Renovate's merged pull request, on the remote only.
+  const other = join(dir, 'renovate');
+  git(dir, 'clone', '-q', bare, other);
+  const file = join(other, 'clusters/staging/infrastructure/controllers/longhorn.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('version: "1.12.1"', 'version: "1.12.2"'));
+  git(other, 'commit', '-q', '-am', 'chore(deps): update longhorn');
+  git(other, 'push', '-q', 'origin', 'main');
+
+  const r = bramble(['publish', '-i', inv, '--repo', repo, '--remote', bare]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /brought .* up to/);
+  assert.match(r.stdout, /staging: Longhorn 1\.12\.1 -> 1\.12\.2 .*taken into the inventory/);
+  const files = git(bare, 'show', '--name-only', '--format=', 'main').split('\n').sort();
+  assert.deepEqual(files, ['clusters/staging/infrastructure/controllers/longhorn.yaml', 'inventory/homelab.yaml']);
+  assert.match(git(bare, 'show', 'main:inventory/homelab.yaml'), /replicas: 1\n {8}version: 1\.12\.2\n/);
+  assert.equal(git(repo, 'status', '--porcelain'), '');
+});

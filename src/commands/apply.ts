@@ -11,7 +11,7 @@ export const apply: Command = {
   notes: { timeout: "Flux's wait; default 600", json: 'one JSON event per line' },
   async run(opts, io) {
     const [{ selectClusters }, { apply: run }] = await Promise.all([import('../inventory/model.ts'), import('../apply.ts')]);
-    const { inv } = await inventoryWithGit(opts, io, true, opts.json);
+    const { inv, written } = await inventoryWithGit(opts, io, true, opts.json, true);
     const clusters = selectClusters(inv, opts.cluster);
     const sessionOpts = await nodeOptions(opts, io);
     // Files bramble writes are replaced atomically, so an interrupted run leaves each whole; say so.
@@ -24,6 +24,7 @@ export const apply: Command = {
       clusters,
       {
         ...runOptions(opts),
+        inventoryWritten: written ? opts.inventory : undefined,
         nodeTimeoutMs: 300_000,
         yes: opts.yes,
         json: opts.json,
