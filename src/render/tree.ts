@@ -193,17 +193,27 @@ export async function planTree(repo: string, desired: DesiredFile[], scopes: str
   return plan;
 }
 
-/** The owner's files (no bramble header) inside `scopes`: render never touches them. */
-export async function ownerFiles(repo: string, scopes: string[]): Promise<string[]> {
+/** The files inside `scopes` whose ownership passes `keep` (links are neither followed nor read). */
+async function filesOwned(repo: string, scopes: string[], keep: (o: Ownership) => boolean): Promise<string[]> {
   const out: string[] = [];
   for (const scope of scopes) {
     if ((await linkOnTheWay(repo, scope)) !== undefined) continue;
     for (const path of (await listFiles(repo, scope)).sort()) {
       const text = await readIfExists(join(repo, path));
-      if (text !== undefined && ownership(text).kind === 'owner') out.push(path);
+      if (text !== undefined && keep(ownership(text))) out.push(path);
     }
   }
   return out;
+}
+
+/** The owner's files (no bramble header) inside `scopes`: render never touches them. */
+export function ownerFiles(repo: string, scopes: string[]): Promise<string[]> {
+  return filesOwned(repo, scopes, (o) => o.kind === 'owner');
+}
+
+/** bramble's files inside `scopes` whose body no longer matches their header: changed outside bramble. */
+export function editedFiles(repo: string, scopes: string[]): Promise<string[]> {
+  return filesOwned(repo, scopes, (o) => o.kind === 'generated' && o.edited);
 }
 
 /** Lines added and removed between two texts, counted as multisets of lines (enough for a summary). */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import { fluxChangeProblem } from '../flux/releases.ts';
 import { BrambleError } from '../errors.ts';
-import { bodyOf, ownership, planTree, readIfExists, writeAtomic } from './tree.ts';
+import { bodyOf, editedFiles, ownership, planTree, readIfExists, writeAtomic } from './tree.ts';
 import { renderInventory } from './render.ts';
 import { selectClusters } from '../inventory/model.ts';
 import { InventoryError } from '../inventory/problems.ts';
@@ -100,13 +100,13 @@ type RenderOne = (cluster: ClusterSpec) => Promise<Map<string, string>>;
  */
 export async function versionsChangedInGit(repo: string, cluster: ClusterSpec, render: RenderOne): Promise<TakenVersion[]> {
   const mine = clusterVersions(cluster);
-  const current = await render(cluster);
+  // Most runs find nothing edited: no render is needed to say so.
+  const edited = await editedFiles(repo, [`clusters/${cluster.name}`]);
+  if (edited.length === 0) return [];
   const found: TakenVersion[] = [];
-  for (const path of current.keys()) {
+  for (const path of edited) {
     const text = await readIfExists(join(repo, path));
     if (text === undefined) continue;
-    const own = ownership(text);
-    if (own.kind !== 'generated' || !own.edited) continue;
     const body = bodyOf(text);
     const inFile = versionsInText(body);
     const changed = COMPONENT_ORDER.filter((k) => inFile[k] !== undefined && mine[k] !== undefined && inFile[k] !== mine[k]);
