@@ -173,7 +173,7 @@ test('plan against a changed inventory lists exactly the changes, and apply asks
   assert.deepEqual(disruptive, ['staging/wrk: restart k3s-agent']);
   assert.deepEqual(plan.repo.changes, [{ path: 'clusters/staging/infrastructure/controllers/kube-prometheus-stack.yaml', action: 'change' }]);
   assert.equal(plan.repo.basis, `the work tree ${repo}`);
-  assert.deepEqual(plan.clusters[0]!.flux, { flux: 'unchanged (2.9.5)', deployKey: 'in place', create: [], existing: 16 });
+  assert.deepEqual(plan.clusters[0]!.flux, { flux: 'unchanged (2.9.5, from Git)', deployKey: 'in place', create: [], existing: 16 });
 
   // The text form says the same.
   const text = await run(['plan']);

@@ -134,19 +134,24 @@ export async function hiddenPrompt(message: string): Promise<string> {
  * repository's generated files taken into it (render/versions.ts). `write`:
  * the inventory file is updated too; otherwise the change is only shown.
  */
-export async function inventoryWithGit(opts: Options, io: Io, write: boolean, quiet = false, fastForward = false) {
+export async function inventoryWithGit(opts: Options, io: Io, write: boolean, quiet = false, fastForward: 'no' | 'strict' | 'best effort' = 'no') {
   const [{ loadInventory }, { takeVersionsFromGit, takenLines }, { resolve }] = await Promise.all([import('../inventory/load.ts'), import('../render/versions.ts'), import('node:path')]);
   const loaded = await loadInventory(opts.inventory!);
-  if (fastForward) {
+  if (fastForward !== 'no') {
     // Commands that push: a Renovate change merged on the remote is read before anything is rendered.
     const { existsSync } = await import('node:fs');
     const repo = resolve(opts.repo ?? '.');
     if (existsSync(repo)) {
       const git = await import('../git.ts');
       const remote = opts.remote ?? loaded.git.url;
-      await git.ensureRepoAt(repo, remote);
-      await git.checkPublishable(repo, remote, loaded.git.branch);
-      if ((await git.fastForward(repo, remote, loaded.git.branch)) === 'updated' && !quiet) io.out(`brought ${repo} up to ${git.redactUrl(remote)} (branch ${loaded.git.branch})`);
+      try {
+        await git.ensureRepoAt(repo, remote);
+        await git.checkPublishable(repo, remote, loaded.git.branch);
+        if ((await git.fastForward(repo, remote, loaded.git.branch)) === 'updated' && !quiet) io.out(`brought ${repo} up to ${git.redactUrl(remote)} (branch ${loaded.git.branch})`);
+      } catch (e) {
+        // apply's plan and publish check the same things again and report them in their own stream.
+        if (!(fastForward === 'best effort' && e instanceof git.GitError)) throw e;
+      }
     }
   }
   const { inv, taken, written } = await takeVersionsFromGit(opts.inventory!, loaded, resolve(opts.repo ?? '.'), opts.cluster, { write, force: opts.force });
