@@ -84,6 +84,13 @@ test('chart versions are per cluster: staging can run ahead of production, and e
   assert.equal(version('staging', 'traefik'), '41.4.0');
   assert.equal(version('production', 'traefik'), homelab.clusters[1]!.platform.traefik.version);
   assert.notEqual(version('staging', 'longhorn'), version('production', 'longhorn'));
+  // The values bramble renders for a version ahead still fit the chart: every key is in the chart's
+  // values.yaml (the release shared/upstream holds; a patch or minor release keeps its keys).
+  for (const d of out.docs.filter((x) => x.object.kind === 'HelmRelease')) {
+    const chart = CHARTS[(d.object.spec as any).chart.spec.chart as string]!;
+    const defaults = parse(readFileSync(join(UPSTREAM, 'charts', chart, 'values.yaml'), 'utf8'));
+    assert.deepEqual(unknownKeys((d.object.spec as any).values, defaults).filter((k) => !KNOWN_ELSEWHERE.has(`${chart}:${k}`)), [], d.file);
+  }
 });
 
 test('a second, different site renders: mixed arm64/amd64, other VLANs, another branch', async () => {

@@ -99,8 +99,8 @@ test('an unexpected file error is one line naming the path and the reason; the s
   writeFileSync(notAFolder, 'not a repository\n');
   const r = bramble(['render', '-i', HOMELAB, '--repo', notAFolder]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`^bramble: cannot open ${notAFolder}/clusters/\\S+: not a directory \\(ENOTDIR\\)\\n$`));
+  assert.match(r.stderr, new RegExp(`^bramble: cannot (open|list) ${notAFolder}/clusters/\\S+: not a directory \\(ENOTDIR\\)\\n$`));
   const v = bramble(['render', '-v', '-i', HOMELAB, '--repo', notAFolder]);
   assert.equal(v.code, 1);
-  assert.match(v.stderr, /^bramble: cannot open .*\(ENOTDIR\)\n.*ENOTDIR[\s\S]*\n    at /);
+  assert.match(v.stderr, /^bramble: cannot (open|list) .*\(ENOTDIR\)\n.*ENOTDIR[\s\S]*\n    at /);
 });
