@@ -245,6 +245,16 @@ export async function fastForward(repo: string, remote: string, branch: string):
   return ff.exitCode === 0 ? 'updated' : 'blocked';
 }
 
+/**
+ * A work tree bramble may publish from (a clone of `remote`, on `branch`,
+ * holding no one else's unpushed commits), fast-forwarded to the remote.
+ */
+export async function syncWorkTree(repo: string, remote: string, branch: string): Promise<Awaited<ReturnType<typeof fastForward>>> {
+  await ensureRepoAt(repo, remote);
+  await checkPublishable(repo, remote, branch);
+  return fastForward(repo, remote, branch);
+}
+
 /** A second work tree of `repo` at `commit`, detached, for a branch that must not touch the owner's checkout. */
 export async function scratchTree(repo: string, commit: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'bramble-branch-'));

@@ -9,7 +9,7 @@ import { isAbsolute, relative } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { BrambleError } from './errors.ts';
 import type { ClusterSpec, Inventory } from './inventory/model.ts';
-import { versionTriple } from './inventory/check.ts';
+import { compareVersions, versionTriple } from './inventory/check.ts';
 import { compareK3s } from './k3s/upgrade.ts';
 import { fluxChangeProblem } from './flux/releases.ts';
 import { clusterVersions, COMPONENT_ORDER, COMPONENTS, inventoryWithVersions, type Component, type TakenVersion } from './render/versions.ts';
@@ -32,13 +32,6 @@ export function versionChanges(source: ClusterSpec, target: ClusterSpec): Versio
   return COMPONENT_ORDER.filter((k) => s[k] !== undefined && t[k] !== undefined && s[k] !== t[k]).map((k) => ({ component: k, from: t[k]!, to: s[k]! }));
 }
 
-function compareSemver(a: string, b: string): number {
-  const x = versionTriple(a);
-  const y = versionTriple(b);
-  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return 0;
-}
-
 /** Why a change may not be proposed: a downgrade, a skipped k3s minor, a Flux move that needs a migration. */
 export function changeProblems(changes: VersionChange[], source: string, target: string): string[] {
   const out: string[] = [];
@@ -52,7 +45,7 @@ export function changeProblems(changes: VersionChange[], source: string, target:
       const [tm, tn] = versionTriple(c.to);
       if (compareK3s(c.to, c.from) < 0) out.push(`k3s: ${target} runs ${c.from}, newer than ${source}'s ${c.to}; k3s is not downgraded, so promotion never moves a cluster back`);
       else if (fm !== tm || tn > fn + 1) out.push(`k3s: ${c.from} to ${c.to} skips a minor release, and Kubernetes upgrades one minor release at a time: take ${source} through v${fm}.${fn + 1} first and promote that`);
-    } else if (compareSemver(c.to, c.from) < 0) {
+    } else if (compareVersions(c.to, c.from) < 0) {
       out.push(`${label}: ${target} runs ${c.from}, newer than ${source}'s ${c.to}; promotion never moves a cluster back (charts such as Longhorn refuse downgrades)`);
     }
   }

@@ -11,7 +11,7 @@ export const apply: Command = {
   notes: { timeout: "Flux's wait; default 600", json: 'one JSON event per line' },
   async run(opts, io) {
     const [{ selectClusters }, { apply: run }] = await Promise.all([import('../inventory/model.ts'), import('../apply.ts')]);
-    const { inv, written } = await inventoryWithGit(opts, io, true, opts.json, 'best effort');
+    const { inv, written } = await inventoryWithGit(opts, io, { write: true, quiet: opts.json, fastForward: 'best effort' });
     const clusters = selectClusters(inv, opts.cluster);
     const sessionOpts = await nodeOptions(opts, io);
     // Files bramble writes are replaced atomically, so an interrupted run leaves each whole; say so.

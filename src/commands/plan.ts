@@ -15,7 +15,7 @@ export const plan: Command = {
       import('../apply.ts'),
       import('../plan.ts'),
     ]);
-    const { inv, taken } = await inventoryWithGit(opts, io, false, opts.json);
+    const { inv, taken } = await inventoryWithGit(opts, io, { write: false, quiet: opts.json });
     const clusters = selectClusters(inv, opts.cluster);
     const { plan, linked } = await connectAndPlan(inv, clusters, runOptions(opts), await nodeOptions(opts, io));
     closeLinked(linked);

@@ -10,7 +10,7 @@ export const promote: Command = {
   options: ['inventory', 'from', 'to', 'repo', 'remote', 'known-hosts', 'accept-new-host-keys', 'verbose', 'yes'],
   notes: { yes: 'push and propose without asking' },
   async run(opts, io) {
-    const [{ loadInventory }, { selectClusters }, p, g, { takeVersionsFromGit, takenLines }, { renderInventory }, { planTree, applyTree }, path] = await Promise.all([
+    const [{ loadInventory, parseInventory }, { selectClusters }, p, g, { takeVersionsFromGit, takenLines }, { renderInventory }, { planTree, applyTree, writeAtomic }, path] = await Promise.all([
       import('../inventory/load.ts'),
       import('../inventory/model.ts'),
       import('../promote.ts'),
@@ -35,9 +35,7 @@ export const promote: Command = {
     const repo = path.resolve(opts.repo ?? '.');
     const remote = opts.remote ?? loaded.git.url;
     const invRel = p.inventoryInRepo(repo, path.resolve(opts.inventory!));
-    await g.ensureRepoAt(repo, remote);
-    await g.checkPublishable(repo, remote, loaded.git.branch);
-    const ff = await g.fastForward(repo, remote, loaded.git.branch);
+    const ff = await g.syncWorkTree(repo, remote, loaded.git.branch);
     if (ff === 'ahead') throw new p.PromoteError(`${repo} holds commits that are not on ${g.redactUrl(remote)} yet: publish them first, so the promotion starts from what the clusters run`);
     if (ff === 'blocked') throw new p.PromoteError(`${repo} is behind ${g.redactUrl(remote)}, and uncommitted changes stop a fast-forward; commit or stash them, then run again`);
     if (ff === 'updated') io.out(`brought ${repo} up to ${g.redactUrl(remote)} (branch ${loaded.git.branch})`);
@@ -70,7 +68,8 @@ export const promote: Command = {
     const { expectedObjects } = await import('../flux/watch.ts');
     const rendered = await renderInventory(inv, { clusters: [from.name] });
     const expected = expectedObjects(rendered.docs.filter((d) => d.file.startsWith(`clusters/${from.name}/`)).map((d) => d.object as unknown));
-    const first = await connectServer(from, await nodeOptions(opts, io)).catch((e: Error) => {
+    const sessionOpts = await nodeOptions(opts, io);
+    const first = await connectServer(from, sessionOpts).catch((e: Error) => {
       throw new p.PromoteError(`${from.name} cannot be checked, so nothing is promoted: ${e.message}`);
     });
     let problems: string[];
@@ -88,9 +87,7 @@ export const promote: Command = {
     // The branch, made apart from the owner's checkout.
     const scratch = await g.scratchTree(repo, state.head);
     try {
-      const { writeAtomic } = await import('../render/tree.ts');
       const text = await p.branchInventory(path.resolve(opts.inventory!), inv, taken, to.name, changes);
-      const { parseInventory } = await import('../inventory/load.ts');
       const next = parseInventory(text, opts.inventory!);
       await writeAtomic(path.join(scratch.dir, invRel), text);
       // Only the target's files: the source's are what it runs, and stay as Git has them.
@@ -104,7 +101,7 @@ export const promote: Command = {
       await applyTree(scratch.dir, tree, out.scopes);
       const files = [invRel, ...tree.changes.map((c) => c.path)];
       const { gitHostFor } = await import('../githost.ts');
-      const host = gitHostFor(inv.git, { policy: (await nodeOptions(opts, io)).policy, log: opts.verbose ? (l) => io.err(l) : undefined });
+      const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: opts.verbose ? (l) => io.err(l) : undefined });
       const prop = p.proposal(from.name, to.name, changes, state.head, host.commitLink(state.head), files, from.active.length, expected.length);
       for (const l of p.planLines(from.name, to.name, changes, state.head, prop.branch, files)) io.out(l);
       io.out(`${from.name} is Ready at ${state.head.slice(0, 12)}: ${from.active.length} node(s), ${expected.length} Flux object(s)`);

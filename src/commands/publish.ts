@@ -10,7 +10,7 @@ export const publish: Command = {
   options: ['inventory', 'cluster', 'repo', 'remote', 'force', 'known-hosts', 'accept-new-host-keys', 'verbose'],
   async run(opts, io) {
     const { publishStep } = await import('../steps.ts');
-    const { inv, written } = await inventoryWithGit(opts, io, true, false, 'strict');
+    const { inv, written } = await inventoryWithGit(opts, io, { write: true, fastForward: 'strict' });
     const nodeOpts = await nodeOptions(opts, io);
     // Only pushing to the inventory's own GitHub repository talks to the Git host (to create it);
     // a k3s version change in the Plans is checked against its cluster over SSH.

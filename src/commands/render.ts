@@ -15,7 +15,7 @@ export const render: Command = {
       import('../render/tree.ts'),
       import('../steps.ts'),
     ]);
-    const { inv, taken } = await inventoryWithGit(opts, io, !opts.check);
+    const { inv, taken } = await inventoryWithGit(opts, io, { write: !opts.check });
     const repo = resolve(opts.repo ?? '.');
     const out = await renderInventory(inv, { clusters: opts.cluster });
     const plan = await planTree(repo, out.files, out.scopes, opts.force);

@@ -134,7 +134,11 @@ export async function hiddenPrompt(message: string): Promise<string> {
  * repository's generated files taken into it (render/versions.ts). `write`:
  * the inventory file is updated too; otherwise the change is only shown.
  */
-export async function inventoryWithGit(opts: Options, io: Io, write: boolean, quiet = false, fastForward: 'no' | 'strict' | 'best effort' = 'no') {
+export async function inventoryWithGit(
+  opts: Options,
+  io: Io,
+  { write, quiet = false, fastForward = 'no' }: { write: boolean; quiet?: boolean; fastForward?: 'no' | 'strict' | 'best effort' },
+) {
   const [{ loadInventory }, { takeVersionsFromGit, takenLines }, { resolve }] = await Promise.all([import('../inventory/load.ts'), import('../render/versions.ts'), import('node:path')]);
   const loaded = await loadInventory(opts.inventory!);
   if (fastForward !== 'no') {
@@ -145,9 +149,7 @@ export async function inventoryWithGit(opts: Options, io: Io, write: boolean, qu
       const git = await import('../git.ts');
       const remote = opts.remote ?? loaded.git.url;
       try {
-        await git.ensureRepoAt(repo, remote);
-        await git.checkPublishable(repo, remote, loaded.git.branch);
-        if ((await git.fastForward(repo, remote, loaded.git.branch)) === 'updated' && !quiet) io.out(`brought ${repo} up to ${git.redactUrl(remote)} (branch ${loaded.git.branch})`);
+        if ((await git.syncWorkTree(repo, remote, loaded.git.branch)) === 'updated' && !quiet) io.out(`brought ${repo} up to ${git.redactUrl(remote)} (branch ${loaded.git.branch})`);
       } catch (e) {
         // apply's plan and publish check the same things again and report them in their own stream.
         if (!(fastForward === 'best effort' && e instanceof git.GitError)) throw e;

@@ -1,5 +1,6 @@
 // The Flux releases bramble renders for, and why a change of Flux version
 // may not be made by a commit alone. Facts from Flux's release notes.
+import { compareVersions, versionTriple } from '../inventory/check.ts';
 import { FLUX_MIN_KUBERNETES } from '../inventory/defaults.ts';
 
 /**
@@ -11,22 +12,9 @@ export const FLUX_REFUSED_LINES: Record<string, string> = {
     "Flux 2.10 moves Alert and Provider to notification.toolkit.fluxcd.io/v1 and needs Kubernetes 1.35 to 1.37 (its release notes); bramble renders them as v1beta3 and does not hold 2.10's schemas to check what it renders against, so that move waits for a bramble release that renders for 2.10",
 };
 
-function triple(v: string): [number, number, number] {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(v);
-  if (!m) throw new Error(`not a version: ${v}`);
-  return [Number(m[1]), Number(m[2]), Number(m[3])];
-}
-
 export function fluxLine(version: string): string {
-  const [maj, min] = triple(version);
+  const [maj, min] = versionTriple(version);
   return `${maj}.${min}`;
-}
-
-function compare(a: string, b: string): number {
-  const x = triple(a);
-  const y = triple(b);
-  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return 0;
 }
 
 /**
@@ -35,8 +23,8 @@ function compare(a: string, b: string): number {
  * versions and its release notes never describe going back.
  */
 export function fluxChangeProblem(from: string, to: string): string | undefined {
-  if (compare(from, to) === 0) return undefined;
-  if (compare(to, from) < 0) return `Flux ${from} to ${to} is a downgrade; Flux does not go back (its CRDs keep the newer stored versions): restore the cluster instead`;
+  if (compareVersions(from, to) === 0) return undefined;
+  if (compareVersions(to, from) < 0) return `Flux ${from} to ${to} is a downgrade; Flux does not go back (its CRDs keep the newer stored versions): restore the cluster instead`;
   const line = fluxLine(to);
   const refused = FLUX_REFUSED_LINES[line];
   if (refused) return refused;

@@ -197,6 +197,14 @@ export function versionTriple(v: string): [number, number, number] {
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
 }
 
+/** <0, 0, >0 as version `a` (major.minor.patch, a leading v allowed) is older than, the same as, or newer than `b`. */
+export function compareVersions(a: string, b: string): number {
+  const x = versionTriple(a);
+  const y = versionTriple(b);
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return 0;
+}
+
 function lessThan(a: [number, number, number], b: [number, number, number]): boolean {
   for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
   return false;

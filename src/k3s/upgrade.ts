@@ -2,7 +2,7 @@
 // the inventory's k3s version, and system-upgrade-controller on the cluster
 // does the rest. bramble's part is to refuse, before anything is pushed, a
 // version change the cluster cannot take, and to show how far it has got.
-import { versionTriple } from '../inventory/check.ts';
+import { compareVersions, versionTriple } from '../inventory/check.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { BrambleError } from '../errors.ts';
 import type { Session } from '../ssh/session.ts';
@@ -15,10 +15,7 @@ function k3sBuild(v: string): number {
 
 /** <0, 0, >0 as k3s release `a` is older than, the same as, or newer than `b`. */
 export function compareK3s(a: string, b: string): number {
-  const x = versionTriple(a);
-  const y = versionTriple(b);
-  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return k3sBuild(a) - k3sBuild(b);
+  return compareVersions(a, b) || k3sBuild(a) - k3sBuild(b);
 }
 
 export interface UpgradeCheck {
