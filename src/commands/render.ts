@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from './command.ts';
 import { inventoryWithGit } from './shared.ts';
 
@@ -10,7 +10,7 @@ export const render: Command = {
   options: ['inventory', 'cluster', 'repo', 'check', 'force', 'verbose'],
   notes: { repo: 'default `.`' },
   async run(opts, io) {
-    const [{ renderInventory }, { planTree, applyTree }, { changeLines, conflictLines }] = await Promise.all([
+    const [{ renderInventory }, { planTree, applyTree, readIfExists, lineDelta, ownerFiles, bodyOf }, { changeLines, conflictLines }] = await Promise.all([
       import('../render/render.ts'),
       import('../render/tree.ts'),
       import('../steps.ts'),
@@ -34,8 +34,6 @@ export const render: Command = {
       return 1;
     }
     // Read before writing: the summary says how much of each changed file moved.
-    const { readIfExists, lineDelta, ownerFiles, bodyOf } = await import('../render/tree.ts');
-    const { join } = await import('node:path');
     const deltas = new Map<string, string>();
     for (const c of plan.changes.filter((x) => x.action === 'change')) {
       const d = lineDelta(bodyOf((await readIfExists(join(repo, c.path))) ?? ''), bodyOf(c.content!));
