@@ -176,15 +176,7 @@ async function identityArgs(repo: string): Promise<string[]> {
 /** Stage `paths`, commit them when they changed, then push without force. */
 export async function publish(opts: PublishOptions): Promise<PublishResult> {
   const { repo, remote, branch } = opts.checked;
-  let committed: string | undefined;
-  if (opts.paths.length > 0) {
-    await must(repo, ['add', '--all', '--', ...opts.paths], 'staging files');
-    const staged = await git(repo)`git diff --cached --quiet -- ${opts.paths}`;
-    if (staged.exitCode === 1) {
-      await must(repo, [...(await identityArgs(repo)), 'commit', '--quiet', '--no-verify', '-m', `${opts.message}\n\n${TRAILER}`, '--', ...opts.paths], 'committing');
-      committed = await must(repo, ['rev-parse', 'HEAD'], 'reading the commit');
-    }
-  }
+  const committed = opts.paths.length > 0 ? await commitPaths(repo, opts.paths, opts.message) : undefined;
 
   const hasHead = (await git(repo)`git rev-parse --verify --quiet HEAD`).exitCode === 0;
   if (!hasHead) throw new GitError(`nothing to push: ${repo} has no commit yet`);

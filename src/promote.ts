@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { BrambleError } from './errors.ts';
 import type { ClusterSpec, Inventory } from './inventory/model.ts';
 import { compareVersions, versionTriple } from './inventory/check.ts';
-import { compareK3s } from './k3s/upgrade.ts';
+import { compareK3s, skipsMinor } from './k3s/upgrade.ts';
 import { fluxChangeProblem } from './flux/releases.ts';
 import { clusterVersions, COMPONENT_ORDER, COMPONENTS, inventoryWithVersions, type Component, type TakenVersion } from './render/versions.ts';
 import type { Session } from './ssh/session.ts';
@@ -42,9 +42,8 @@ export function changeProblems(changes: VersionChange[], source: string, target:
       if (why) out.push(`Flux: ${why}`);
     } else if (c.component === 'k3s') {
       const [fm, fn] = versionTriple(c.from);
-      const [tm, tn] = versionTriple(c.to);
       if (compareK3s(c.to, c.from) < 0) out.push(`k3s: ${target} runs ${c.from}, newer than ${source}'s ${c.to}; k3s is not downgraded, so promotion never moves a cluster back`);
-      else if (fm !== tm || tn > fn + 1) out.push(`k3s: ${c.from} to ${c.to} skips a minor release, and Kubernetes upgrades one minor release at a time: take ${source} through v${fm}.${fn + 1} first and promote that`);
+      else if (skipsMinor(c.from, c.to)) out.push(`k3s: ${c.from} to ${c.to} skips a minor release, and Kubernetes upgrades one minor release at a time: take ${source} through v${fm}.${fn + 1} first and promote that`);
     } else if (compareVersions(c.to, c.from) < 0) {
       out.push(`${label}: ${target} runs ${c.from}, newer than ${source}'s ${c.to}; promotion never moves a cluster back (charts such as Longhorn refuse downgrades)`);
     }

@@ -141,10 +141,10 @@ export async function inventoryWithGit(
 ) {
   const [{ loadInventory }, { takeVersionsFromGit, takenLines }, { resolve }] = await Promise.all([import('../inventory/load.ts'), import('../render/versions.ts'), import('node:path')]);
   const loaded = await loadInventory(opts.inventory!);
+  const repo = resolve(opts.repo ?? '.');
   if (fastForward !== 'no') {
     // Commands that push: a Renovate change merged on the remote is read before anything is rendered.
     const { existsSync } = await import('node:fs');
-    const repo = resolve(opts.repo ?? '.');
     if (existsSync(repo)) {
       const git = await import('../git.ts');
       const remote = opts.remote ?? loaded.git.url;
@@ -156,7 +156,7 @@ export async function inventoryWithGit(
       }
     }
   }
-  const { inv, taken, written } = await takeVersionsFromGit(opts.inventory!, loaded, resolve(opts.repo ?? '.'), opts.cluster, { write, force: opts.force });
+  const { inv, taken, written } = await takeVersionsFromGit(opts.inventory!, loaded, repo, opts.cluster, { write, force: opts.force });
   if (taken.length > 0 && !quiet) {
     io.out(written ? `versions changed in Git, taken into ${opts.inventory}:` : `versions changed in Git, which ${opts.inventory} would take:`);
     for (const l of takenLines(taken)) io.out(l);

@@ -18,6 +18,13 @@ export function compareK3s(a: string, b: string): number {
   return compareVersions(a, b) || k3sBuild(a) - k3sBuild(b);
 }
 
+/** Whether going from k3s `from` to `to` skips a minor release (or changes the major): Kubernetes upgrades one minor at a time. */
+export function skipsMinor(from: string, to: string): boolean {
+  const [fromMajor, fromMinor] = versionTriple(from);
+  const [toMajor, toMinor] = versionTriple(to);
+  return fromMajor !== toMajor || toMinor > fromMinor + 1;
+}
+
 export interface UpgradeCheck {
   /** The version the inventory asks for. */
   to: string;
@@ -45,9 +52,8 @@ export function checkUpgrade(cluster: ClusterSpec, nodes: ApiNode[]): UpgradeChe
   }
   if (behind.length === 0) return check;
   const oldest = [...behind].sort((a, b) => compareK3s(a.version, b.version))[0]!;
-  const [fromMajor, fromMinor] = versionTriple(oldest.version);
-  const [toMajor, toMinor] = versionTriple(to);
-  if (fromMajor !== toMajor || toMinor > fromMinor + 1) {
+  if (skipsMinor(oldest.version, to)) {
+    const [fromMajor, fromMinor] = versionTriple(oldest.version);
     check.problem = `${oldest.node} runs k3s ${oldest.version}; going to ${to} skips a minor release, and Kubernetes upgrades one minor release at a time: set k3s.version to the newest v${fromMajor}.${fromMinor + 1} release first, publish, and let the Plans finish`;
     return check;
   }
