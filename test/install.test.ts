@@ -55,7 +55,10 @@ test('staging: a fresh Pi 5 gets the memory cgroup (one reboot), k3s from the in
 
   const installs = nodeLog('pi', 'k3s-install.log');
   assert.equal(installs.length, 1);
-  assert.match(installs[0]!, /INSTALL_K3S_VERSION=v1\.35\.6\+k3s1 INSTALL_K3S_EXEC=server INSTALL_K3S_SKIP_DOWNLOAD= K3S_TOKEN= K3S_URL= args=$/);
+  assert.match(installs[0]!, /INSTALL_K3S_VERSION=v1\.35\.6\+k3s1 INSTALL_K3S_EXEC=server INSTALL_K3S_SKIP_DOWNLOAD= INSTALL_K3S_FORCE_RESTART= K3S_TOKEN= K3S_URL= args=$/);
+  // The real install script wrote the unit and enabled it by its path, as it does on a board.
+  assert.match(lab.readNodeFile('pi', '/etc/systemd/system/k3s.service')!, /^Description=Lightweight Kubernetes$/m);
+  assert.ok(nodeLog('pi', 'systemctl.log').some((l) => / enable \/etc\/systemd\/system\/k3s\.service$/.test(l)));
   assert.ok(lab.downloads.includes('/install.sh'));
 
   const config = parse(lab.readNodeFile('pi', '/etc/rancher/k3s/config.yaml')!);
@@ -157,7 +160,8 @@ test('an unreachable node is named with its step, and the others finish', { time
 test('air-gapped: the binary and script are uploaded over SFTP and run with INSTALL_K3S_SKIP_DOWNLOAD', { timeout: 120_000 }, async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'k3s'), Lab.k3sBinary('v1.35.6+k3s1'));
-  writeFileSync(join(dir, 'install.sh'), Lab.installScript());
+  // Air-gapped, bramble uploads k3s's real install script itself: no lab wrapper in between.
+  writeFileSync(join(dir, 'install.sh'), Lab.realInstallScript());
   const text = labInventory(lab, [{ name: 'offline', nodes: [{ node: 'air', role: 'server' }] }]).replace(
     '    version: v1.35.6+k3s1',
     `    version: v1.35.6+k3s1\n    installScriptUrl: http://198.18.255.254/unreachable.sh\n    airgap:\n      binary: ${join(dir, 'k3s')}\n      installScript: ${join(dir, 'install.sh')}`,
@@ -167,7 +171,10 @@ test('air-gapped: the binary and script are uploaded over SFTP and run with INST
   writeFileSync(f, text);
   const r = await install(f);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(nodeLog('air', 'k3s-install.log')[0]!, /INSTALL_K3S_VERSION=v1\.35\.6\+k3s1 INSTALL_K3S_EXEC=server INSTALL_K3S_SKIP_DOWNLOAD=true/);
+  assert.equal(lab.readNodeFile('air', '/usr/local/lib/bramble/k3s-install.sh'), Lab.realInstallScript(), 'the real script was uploaded');
+  assert.equal(lab.readNodeFile('air', '/usr/local/bin/k3s'), Lab.k3sBinary('v1.35.6+k3s1'), 'the uploaded binary, kept: the script skipped its download');
+  assert.match(lab.readNodeFile('air', '/etc/systemd/system/k3s.service')!, /^ExecStart=\/usr\/local\/bin\/k3s \\\n\s+server \\$/m);
+  assert.equal(nodeLog('air', 'k3s-install.log').length, 0, 'the lab wrapper never ran');
   assert.equal(lab.downloads.length, downloads, 'nothing was downloaded');
 });
 
@@ -204,5 +211,5 @@ test('reset asks first; with --yes it uninstalls agents, then servers', { timeou
   }
   const again = await brambleAsync(['reset', '-i', inv, '-c', 'production', '--known-hosts', knownHosts, '--yes'], { BRAMBLE_SUDO_PASSWORD: lab.password });
   assert.equal(again.code, 0);
-  assert.match(again.stdout, /^ {2}tower +agent +unchanged: k3s is not installed$/m);
+  assert.match(again.stdout, /^ {2}tower +agent +unchanged: k3s is not installed; kept on purpose: the packages open-iscsi and nfs-common \(Longhorn's iSCSI and NFS clients; apt-get remove them if nothing else uses them\)$/m);
 });

@@ -120,12 +120,18 @@ test('judge: the rules that the lab cannot show', () => {
   const installed = { k3s_unit: 'k3s', k3s_enabled: 'enabled', k3s_active: 'active', k3s_uninstall: 'k3s-uninstall.sh' };
   assert.match(verdicts({ ...base, ...installed, k3s_version: 'v1.34.2+k3s1' }).k3s!, /^pass: v1\.34\.2\+k3s1 is installed \(server\); the inventory says v1\.35\.6\+k3s1, which the upgrade Plans bring once published/);
   assert.match(verdicts({ ...base, ...installed, k3s_version: 'v1.35.6+k3s1' }).k3s!, /^pass: v1\.35\.6\+k3s1 installed \(server\)$/);
-  // Installs cut short: a binary alone, and a unit never enabled.
+  // An install cut short (a binary alone), and an installed unit that is disabled and stopped, which the script would not start.
   assert.equal(verdicts({ ...base, k3s_version: 'v1.35.6+k3s1' }).k3s, 'warn: an install was cut short: the k3s v1.35.6+k3s1 binary in place, but not the systemd unit; install and apply complete it by running the install script again');
   assert.equal(
     verdicts({ ...base, ...installed, k3s_enabled: 'disabled', k3s_active: 'inactive', k3s_version: 'v1.35.6+k3s1' }).k3s,
-    'warn: an install was cut short: the k3s v1.35.6+k3s1 binary, k3s-uninstall.sh, the k3s unit in place, but not k3s enabled, nor k3s running; install and apply complete it by running the install script again',
+    'warn: k3s is installed but not enabled and not running (k3s); install and apply enable and start it (the install script would skip the start: nothing it writes changed)',
   );
+  assert.equal(
+    verdicts({ ...base, ...installed, k3s_active: 'inactive', k3s_version: 'v1.35.6+k3s1' }).k3s,
+    'warn: k3s is installed but not running (k3s); install and apply enable and start it (the install script would skip the start: nothing it writes changed)',
+  );
+  // Without its uninstall script, the unit is an install cut short (the script writes the unit after it).
+  assert.match(verdicts({ ...base, ...installed, k3s_uninstall: '', k3s_active: 'inactive', k3s_version: 'v1.35.6+k3s1' }).k3s!, /^warn: an install was cut short: /);
   assert.match(verdicts({ ...base, 'pkg_open-iscsi': '' }).packages!, /^warn: missing open-iscsi/);
   const withNas = parseInventory(labInventory(lab, [{ name: 'staging', nodes: [{ node: 'pi', role: 'server' }] }], { nasAddress: `${lab.gateway.replace(/\.1$/, '')}.5` }), 'x.yaml');
   const nasChecks = (f: Record<string, string>) => judge(withNas.clusters[0]!.nodes[0]!, withNas.clusters[0]!, withNas, { ...base, nas_nfs: 'open', ...f }, 1000).filter((c) => c.name === 'nfs export').map((c) => `${c.verdict}: ${c.detail}`);

@@ -355,13 +355,12 @@ test('a template naming a missing variable fails loudly instead of rendering an 
   await assert.rejects(renderInventory(homelab, { templatesDir: dir }), /templates apps\.yaml\.hbs for cluster staging: concat: argument 2 is missing/);
 });
 
-// system-upgrade-controller's CRD is not among ../shared/upstream's files yet; the
-// test runs wherever it is (there, or BRAMBLE_SUC_CRD naming the file from
-// the v0.20.1 tag, pkg/crds/yaml/generated/upgrade.cattle.io_plans.yaml).
-const SUC_CRD = [join(UPSTREAM, 'crds', 'upgrade.cattle.io_plans.yaml'), process.env.BRAMBLE_SUC_CRD].find((f): f is string => Boolean(f) && existsSync(f!));
+// system-upgrade-controller's real Plan CRD (../shared/upstream/platform-crds, from
+// the release's pkg/crds/yaml/generated). No skip: a missing file fails here.
+const SUC_CRD = join(UPSTREAM, 'platform-crds', 'upgrade.cattle.io_plans.yaml');
 
-test('rendered upgrade Plans pass the real system-upgrade-controller CRD', { skip: SUC_CRD ? false : 'no upgrade.cattle.io_plans.yaml in ../shared/upstream/crds and BRAMBLE_SUC_CRD unset' }, async () => {
-  const crd = parse(readFileSync(SUC_CRD!, 'utf8'));
+test('rendered upgrade Plans pass the real system-upgrade-controller CRD', async () => {
+  const crd = parse(readFileSync(SUC_CRD, 'utf8'));
   const validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(strictify(crd.spec.versions.find((v: { name: string }) => v.name === 'v1').schema.openAPIV3Schema));
   let checked = 0;
   for (const inv of [homelab, second, s3Site]) {
@@ -370,7 +369,8 @@ test('rendered upgrade Plans pass the real system-upgrade-controller CRD', { ski
       checked++;
     }
   }
-  assert.equal(checked, 2 * (homelab.clusters.length + second.clusters.length));
+  // Two Plans (servers, agents) per cluster of each site checked.
+  assert.equal(checked, 2 * (homelab.clusters.length + second.clusters.length + s3Site.clusters.length));
   assert.equal(validate({ apiVersion: 'upgrade.cattle.io/v1', kind: 'Plan', metadata: { name: 'x' }, spec: { upgrade: { image: 'i' }, cordn: true } }), false, 'the CRD check refuses a misspelt field');
 });
 

@@ -342,6 +342,23 @@ export class Lab {
     await waitForPort(node.address, node.port, 15000);
   }
 
+  /**
+   * A command run as root inside the running node (its namespaces), as its
+   * owner would at the board's console: `systemctl stop k3s-agent`.
+   */
+  nodeExec(name: string, command: string): { code: number; stdout: string; stderr: string } {
+    const pid = this.inits.get(name)?.pid;
+    if (!pid) throw new Error(`lab: node ${name} is not running`);
+    // ip execs unshare, which forks the node's init: enter that child's namespaces.
+    const init = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    if (!init) throw new Error(`lab: node ${name} has no init process`);
+    const r = spawnSync('nsenter', ['-t', init, '-m', '-n', '-p', '-u', '--', 'sh', '-c', command], {
+      encoding: 'utf8',
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' },
+    });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
   /** The node loses power: everything in it stops, and it stays down. */
   async powerOff(name: string): Promise<void> {
     const node = this.node(name);
@@ -596,9 +613,21 @@ export class Lab {
     return `oci://${this.gateway}:8089/${name}`;
   }
 
-  /** The k3s install script stand-in, with the k3s stand-in binary inside. */
+  /**
+   * k3s's real install script, unchanged from upstream (shared/upstream/k3s,
+   * beside the checkout). The lab has no other: a missing copy is an error.
+   */
+  static realInstallScript(): string {
+    const file = [join(ROOT, '..', 'shared', 'upstream', 'k3s', 'install.sh'), process.env.BRAMBLE_K3S_INSTALL_SH].find((f) => f && existsSync(f));
+    if (!file) throw new Error(`lab: k3s's install.sh not found at ${join(ROOT, '..', 'shared', 'upstream', 'k3s', 'install.sh')} (or BRAMBLE_K3S_INSTALL_SH)`);
+    return readFileSync(file, 'utf8');
+  }
+
+  /** The script the lab serves: the real install script behind the lab's download of the k3s stand-in (test/lab-standins/k3s-install.sh). */
   static installScript(): string {
-    return readFileSync(join(STANDINS, 'k3s-install.sh'), 'utf8').replace('@@K3S@@', readFileSync(join(STANDINS, 'k3s'), 'utf8').trimEnd());
+    return readFileSync(join(STANDINS, 'k3s-install.sh'), 'utf8')
+      .replace('@@K3S@@', () => readFileSync(join(STANDINS, 'k3s'), 'utf8').trimEnd())
+      .replace('@@INSTALL_SH@@', () => Lab.realInstallScript().trimEnd());
   }
 
   /**
@@ -606,7 +635,8 @@ export class Lab {
    * (the benchmarks' install that takes N s, as a download would);
    * /install-fail-after-binary.sh (on every node, or -on-HOST,HOST.sh on
    * those) and /install-stall-after-binary-N.sh: the binary is in place, then
-   * the script fails, or waits N s for a power cut.
+   * the script fails, or waits N s for a power cut; /install-fail-after-links.sh:
+   * the real script stops after its kubectl/crictl/ctr links.
    */
   static installVariant(body: string, path: string): string | undefined {
     const slow = /^\/install-delay-(\d+)\.sh$/.exec(path);
@@ -621,6 +651,8 @@ export class Lab {
       return body.replace(marker, hosts ? `case "$(hostname)" in ${hosts.join('|')}) ${fail} ;; esac` : fail);
     }
     if (stall) return body.replace(marker, `sleep ${stall[1]}`);
+    // The real script fails where it writes the killall script: after the binary and its kubectl/crictl/ctr links.
+    if (path === '/install-fail-after-links.sh') return body.replace(marker, 'export KILLALL_K3S_SH=/proc/bramble-lab-unwritable/k3s-killall.sh');
     return undefined;
   }
 

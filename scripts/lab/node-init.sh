@@ -60,6 +60,8 @@ boot() {
     mount -t tmpfs -o mode=0755 tmpfs /sys/module && mkdir -p /sys/module/iscsi_tcp /sys/module/dm_crypt
   fi
   mkdir -p /run/sshd && chmod 0755 /run/sshd
+  # What k3s's install script looks for to choose systemd (the units are the systemctl stand-in's).
+  mkdir -p /run/systemd/system
   date +%s > "$D/booted-at"
 }
 

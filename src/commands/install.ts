@@ -1,3 +1,4 @@
+import type { NodeOutcome } from '../k3s/install.ts';
 import type { Command } from './command.ts';
 import { indented, nodeOptions, runOptions } from './shared.ts';
 
@@ -14,11 +15,27 @@ export const install: Command = {
     const sessionOpts = await nodeOptions(opts, io);
     const o = runOptions(opts);
     let ok = true;
+    // What this run finished and what it was in the middle of, for the summary a Ctrl-C prints.
+    const finished: NodeOutcome[] = [];
+    const running = new Set<string>();
+    process.once('SIGINT', () => {
+      io.err(`\ninterrupted: ${finished.length} node(s) finished${running.size ? `, stopped in the middle of ${[...running].join(', ')}` : ''}; run install again to complete them (a cut install is found and completed, finished nodes are kept)`);
+      for (const l of outcomeLines(finished)) io.err(l);
+      for (const n of running) io.err(`  ${n.padEnd(16)} ${''.padEnd(6)} interrupted`);
+      process.exit(130);
+    });
+    const track = (node: string, event: 'start' | NodeOutcome) => {
+      if (event === 'start') running.add(node);
+      else {
+        running.delete(node);
+        finished.push(event);
+      }
+    };
     for (const cluster of selectClusters(inv, opts.cluster)) {
       io.out(`cluster ${cluster.name}: ${cluster.servers.length} server(s), ${cluster.agents.length} agent(s), k3s ${cluster.k3sVersion}`);
       const linked = await linkCluster(cluster, sessionOpts);
       try {
-        const result = await installStep(cluster, linked, o, indented(io));
+        const result = await installStep(cluster, linked, o, indented(io), track);
         for (const l of outcomeLines(result.nodes)) io.out(l);
         if (result.kubeconfig) io.out(`  kubeconfig: context "${result.kubeconfig.context}" (${result.kubeconfig.server}) in ${result.kubeconfig.file}`);
         io.out(result.ok ? `cluster ${cluster.name}: ready` : `cluster ${cluster.name}: not complete; fix the failures above and run again (finished nodes are kept)`);

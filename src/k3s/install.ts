@@ -8,12 +8,12 @@ import { parse as parseYaml } from 'yaml';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { writeKubeconfig } from '../kubeconfig.ts';
 import type { NodeLink } from '../nodes/connect.ts';
-import { CMDLINE_FILES, MODULES_FILE, MULTIPATH_FILE, prepareNode } from '../nodes/prepare.ts';
+import { CMDLINE_FILES, MODULES_FILE, MULTIPATH_FILE, PACKAGES, prepareNode } from '../nodes/prepare.ts';
 import { BrambleError, detailOf } from '../errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
 import { checkUpgrade, type UpgradeCheck } from './upgrade.ts';
-import { K3S_PROBE, k3sState, missingPieces, parseFacts, type K3sState } from './state.ts';
+import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts, type K3sState } from './state.ts';
 import { apiUrl, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
 import { KUBE_VIP_MANIFEST, KUBE_VIP_NAMESPACE, KUBE_VIP_OBJECTS, kubeVipManifest, probeApiAddress } from './kube-vip.ts';
 
@@ -91,8 +91,10 @@ export function changedSettings(before: string, after: string): string[] {
 /** Where an air-gapped install's script is uploaded to. */
 const AIRGAP_DIR = '/usr/local/lib/bramble';
 
-async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec): Promise<void> {
-  const env = `INSTALL_K3S_VERSION=${shQuote(cluster.k3sVersion)} INSTALL_K3S_EXEC=${node.role}`;
+async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec, completing: boolean): Promise<void> {
+  // Completing a cut install: the script's files may already be as it would
+  // write them, and then it would skip the start; this makes it start k3s.
+  const env = `INSTALL_K3S_VERSION=${shQuote(cluster.k3sVersion)} INSTALL_K3S_EXEC=${node.role}${completing ? ' INSTALL_K3S_FORCE_RESTART=true' : ''}`;
   const airgap = cluster.k3sInstall.airgap;
   if (airgap) {
     // Nodes without internet: the binary and the script come from this machine.
@@ -109,10 +111,16 @@ async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec
   });
 }
 
-/** Ask the first server until `name` reports Ready. */
-export async function waitReady(first: Session, name: string, timeoutMs: number): Promise<void> {
+/**
+ * Ask the first server until `name` reports Ready. `missing` is called once
+ * when the API has no Node of that name (a node deleted from the API while
+ * its k3s runs); what it returns is added to the failure's words.
+ */
+export async function waitReady(first: Session, name: string, timeoutMs: number, missing?: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'not registered yet';
+  let hint = '';
+  let repaired = !missing;
   for (;;) {
     const read = await readApiNodes(first, `wait for ${name} to be Ready`);
     if ('error' in read) last = read.error;
@@ -120,8 +128,12 @@ export async function waitReady(first: Session, name: string, timeoutMs: number)
       const node = read.nodes.find((n) => n.name === name);
       if (node?.ready) return;
       last = node ? node.why! : 'not registered yet';
+      if (!node && !repaired) {
+        repaired = true;
+        hint = await missing!();
+      }
     }
-    if (Date.now() > deadline) throw new SshError(name, 'wait for Ready', `not Ready after ${Math.round(timeoutMs / 1000)} s: ${last}`);
+    if (Date.now() > deadline) throw new SshError(name, 'wait for Ready', `not Ready after ${Math.round(timeoutMs / 1000)} s: ${last}${hint}`);
     await new Promise((res) => setTimeout(res, 1000));
   }
 }
@@ -159,13 +171,21 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   if (configBefore !== false) outcome.changes.push(configBefore === null ? `${verb} ${CONFIG_FILE}` : `${verb} ${CONFIG_FILE} (${changedSettings(configBefore, k3sConfig(cluster, node)).join(', ')})`);
   if (tokenBefore !== false) outcome.changes.push(`${verb} ${TOKEN_FILE}`);
 
-  if (state.install !== 'complete') {
+  const unit = unitName(node);
+  if (onlyStopped(state)) {
+    // Installed and stopped or disabled: the script would change nothing and skip the start, so start the unit.
+    outcome.status = 'installed';
+    outcome.changes.push(`${o.dryRun ? 'enable and start' : 'enabled and started'} ${unit}: ${missingPieces(state)}`);
+    if (o.dryRun) return outcome;
+    o.note(node.name, `${missingPieces(state)}: enabling and starting it`);
+    await s.exec(`systemctl enable ${unit} && systemctl restart ${unit}`, { sudo: true, step: `start ${unit}` });
+  } else if (state.install !== 'complete') {
     // A partial install is completed the way it was begun: the install script, run again.
     outcome.status = 'installed';
     if (state.install === 'partial') outcome.changes.push(`${o.dryRun ? 'complete' : 'completed'} the install: ${missingPieces(state)}`);
     if (o.dryRun) return outcome;
     o.note(node.name, `${state.install === 'partial' ? 'completing the install of' : 'installing'} k3s ${cluster.k3sVersion} as ${node.role}`);
-    await runInstallScript(s, cluster, node);
+    await runInstallScript(s, cluster, node, state.install === 'partial');
   } else if (configBefore !== false || tokenBefore !== false) {
     // The install script restarts k3s only for binary or unit changes; a config change needs this.
     outcome.status = 'restarted';
@@ -177,11 +197,25 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   if (o.dryRun) return outcome;
   // Every node, changed or not: a node is done only when the API server lists it Ready.
   const isFirst = node.name === firstServer(cluster).name;
-  await waitReady(isFirst ? s : first(), node.name, o.readyTimeoutMs);
+  await waitReady(isFirst ? s : first(), node.name, o.readyTimeoutMs, outcome.status === 'unchanged' ? () => reRegister(s, cluster.name, node, outcome) : undefined);
   // Nodes join through the API address, so it has to answer before any of them tries.
   if (isFirst && cluster.apiEndpoint) await waitApiEndpoint(s, cluster, o.readyTimeoutMs);
   await prepared.settle?.();
   return outcome;
+}
+
+/**
+ * A running node the API no longer lists (`kubectl delete node`): an agent's
+ * k3s registers it again when it restarts, so do that. A server is not
+ * restarted behind etcd's back: its member went with the Node, and joining it
+ * again is `bramble node replace`.
+ */
+async function reRegister(s: Session, cluster: string, node: NodeSpec, outcome: NodeOutcome): Promise<string> {
+  if (node.role !== 'agent') return `; the API has no Node ${node.name} although its k3s runs: its etcd member was removed with it; join it again with: bramble node replace -i INVENTORY -c ${cluster} ${node.name}`;
+  const r = await s.exec('systemctl restart k3s-agent', { sudo: true, check: false, step: 'restart k3s-agent' });
+  outcome.status = 'restarted';
+  outcome.changes.push('restarted k3s-agent: the API had no Node for it (deleted while its k3s ran), and k3s registers it again when it starts');
+  return r.code === 0 ? '' : `; restarting k3s-agent to register it again failed: run sudo systemctl restart k3s-agent on ${node.name}`;
 }
 
 /**
@@ -328,6 +362,9 @@ export async function fetchKubeconfig(cluster: ClusterSpec, first: Session, file
 /** What bramble itself puts on a node beside k3s, removed by reset. */
 const BRAMBLE_FILES = [TOKEN_FILE, CONFIG_FILE, MODULES_FILE, MULTIPATH_FILE, AIRGAP_DIR, KUBE_VIP_MANIFEST];
 
+/** The links k3s's install script makes beside the binary (create_symlinks). */
+const K3S_LINKS = ['kubectl', 'crictl', 'ctr'];
+
 /** What k3s's uninstall script would remove, for a partial install that never got one. */
 const K3S_PIECES = ['/usr/local/bin/k3s', '/usr/local/bin/k3s-killall.sh', '/etc/systemd/system/k3s.service', '/etc/systemd/system/k3s.service.env', '/etc/systemd/system/k3s-agent.service', '/etc/systemd/system/k3s-agent.service.env', '/etc/rancher/k3s', '/etc/rancher/node', '/var/lib/rancher/k3s'];
 
@@ -348,7 +385,7 @@ export async function uninstallNode(s: Session, node: NodeSpec, note: (l: string
   } else if (state.install !== 'absent') {
     note(`${node.name}: removing a partial k3s install (no uninstall script was written)`);
     if (state.unit) await s.exec(`systemctl disable --now ${state.unit}`, { sudo: true, check: false, step: 'stop k3s' });
-    const pieces = await existing(s, K3S_PIECES, 'find k3s');
+    const pieces = [...(await existing(s, K3S_PIECES, 'find k3s')), ...(await scriptLinks(s))];
     await s.exec(`rm -rf ${pieces.map(shQuote).join(' ')}`, { sudo: true, step: 'remove k3s' });
     changes.push(`removed ${pieces.join(', ')}`);
   }
@@ -357,10 +394,26 @@ export async function uninstallNode(s: Session, node: NodeSpec, note: (l: string
     await s.exec(`rm -rf ${ours.map(shQuote).join(' ')}`, { sudo: true, step: "remove bramble's files" });
     changes.push(`removed ${ours.join(', ')}`);
   }
-  const kept = (await existing(s, CMDLINE_FILES.map((f) => `${f}.bramble-bak`), 'find the kernel command line backup'))[0];
-  const detail = kept ? `kept on purpose: cgroup_enable=memory in ${kept.replace(/\.bramble-bak$/, '')} (k3s needs it; the original is ${kept})` : undefined;
+  const kept = await keptOnNode(s);
+  const detail = kept.length > 0 ? `kept on purpose: ${kept.join('; ')}` : undefined;
   if (changes.length === 0) return { node: node.name, role: node.role, status: 'unchanged', changes, detail: ['k3s is not installed', detail].filter(Boolean).join('; ') };
   return { node: node.name, role: node.role, status: 'removed', changes, detail };
+}
+
+/** The kubectl, crictl and ctr links the install script makes to k3s right after the binary (its uninstall script removes them). */
+async function scriptLinks(s: Session): Promise<string[]> {
+  const links = K3S_LINKS.map((c) => `/usr/local/bin/${c}`);
+  const r = await s.exec(links.map((l) => `[ -L ${l} ] && [ "$(readlink ${l})" = k3s ] && echo ${l}`).join('; ') + '; true', { step: "find the install script's links" });
+  return r.stdout.split('\n').filter((l) => links.includes(l));
+}
+
+/** What reset leaves on a node on purpose, in the words it prints: prepare's packages, and a Pi's memory cgroup. */
+async function keptOnNode(s: Session): Promise<string[]> {
+  const backup = (await existing(s, CMDLINE_FILES.map((f) => `${f}.bramble-bak`), 'find the kernel command line backup'))[0];
+  const cmdline = backup ? [`cgroup_enable=memory in ${backup.replace(/\.bramble-bak$/, '')} (k3s needs it; the original is ${backup})`] : [];
+  const installed = await s.exec(PACKAGES.map((p) => `dpkg-query -W -f='\${Status}' ${p} 2>/dev/null | grep -q 'ok installed' && echo ${p}`).join('; ') + '; true', { step: 'find the packages prepare installed' });
+  const packages = installed.stdout.split('\n').filter((p) => PACKAGES.includes(p));
+  return [...cmdline, ...(packages.length ? [`the packages ${packages.join(' and ')} (Longhorn's iSCSI and NFS clients; apt-get remove them if nothing else uses them)`] : [])];
 }
 
 /**

@@ -36,6 +36,16 @@ export function k3sState(facts: Record<string, string | undefined>): K3sState {
   return { version, unit, enabled, active, uninstall, install };
 }
 
+/**
+ * Everything the install script writes is there, but the unit is stopped or
+ * disabled (stopped by hand, or a run that failed after the script). The
+ * script itself would not help: it skips the start when nothing it writes
+ * changed ("No change detected so skipping service start"). Starting the unit does.
+ */
+export function onlyStopped(s: K3sState): boolean {
+  return s.install === 'partial' && Boolean(s.version && s.unit && s.uninstall);
+}
+
 /** What a partial install has and lacks, for plan, preflight and install's own lines. */
 export function missingPieces(s: K3sState): string {
   const found = [...(s.version ? [`the k3s ${s.version} binary`] : []), ...(s.uninstall ? [`${s.uninstall}`] : []), ...(s.unit ? [`the ${s.unit} unit`] : [])];
@@ -45,6 +55,7 @@ export function missingPieces(s: K3sState): string {
     ...(s.unit && !s.enabled ? [`${s.unit} enabled`] : []),
     ...(s.unit && !s.active ? [`${s.unit} running`] : []),
   ];
+  if (onlyStopped(s)) return `k3s is installed but ${[...(s.enabled ? [] : ['not enabled']), ...(s.active ? [] : ['not running'])].join(' and ')} (${s.unit})`;
   return `an install was cut short: ${found.join(', ')} in place, but not ${lacking.join(', nor ')}`;
 }
 

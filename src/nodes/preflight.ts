@@ -4,7 +4,7 @@
 import { PROFILES } from '../inventory/defaults.ts';
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
 import { detailOf } from '../errors.ts';
-import { K3S_PROBE, k3sState, missingPieces, parseFacts } from '../k3s/state.ts';
+import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts } from '../k3s/state.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 
 export type Verdict = 'pass' | 'warn' | 'fail';
@@ -132,6 +132,7 @@ export function judge(node: NodeSpec, cluster: ClusterSpec, inv: Inventory, f: R
   const k3s = k3sState(f);
   const role = k3s.unit === 'k3s' ? 'server' : k3s.unit === 'k3s-agent' ? 'agent' : 'unknown role';
   if (k3s.install === 'absent') add('k3s', 'pass', 'not installed');
+  else if (onlyStopped(k3s)) add('k3s', 'warn', `${missingPieces(k3s)}; install and apply enable and start it (the install script would skip the start: nothing it writes changed)`);
   else if (k3s.install === 'partial') add('k3s', 'warn', `${missingPieces(k3s)}; install and apply complete it by running the install script again`);
   else if (k3s.version !== cluster.k3sVersion) add('k3s', 'pass', `${k3s.version} is installed (${role}); the inventory says ${cluster.k3sVersion}, which the upgrade Plans bring once published (after the upgrade check)`);
   else add('k3s', 'pass', `${k3s.version} installed (${role})`);

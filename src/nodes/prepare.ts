@@ -35,7 +35,7 @@ export interface Prepared {
 
 export const MODULES_FILE = '/etc/modules-load.d/bramble-longhorn.conf';
 export const MULTIPATH_FILE = '/etc/multipath/conf.d/bramble-longhorn.conf';
-const PACKAGES = ['open-iscsi', 'nfs-common'];
+export const PACKAGES = ['open-iscsi', 'nfs-common'];
 
 /** A Debian package name (policy 5.6.1), or an error: never anything else on apt-get's command line. */
 export function packageName(name: string): string {
