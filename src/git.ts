@@ -109,7 +109,17 @@ export interface Publishable {
  * TRAILER). Otherwise a push would carry the owner's private work, or
  * another branch's, to the remote.
  */
-export async function checkPublishable(repo: string, remote: string, branch: string): Promise<Publishable> {
+/**
+ * What a commit of bramble's may change: the clusters' folders, `.sops.yaml`,
+ * `renovate.json5`, and the inventory when it is kept in the repository (by
+ * its file name). A commit carrying bramble's trailer that changes anything
+ * else is treated as the owner's (a trailer is only text anyone can type).
+ */
+export function bramblePaths(inventoryName?: string): (path: string) => boolean {
+  return (p) => p.startsWith('clusters/') || p === '.sops.yaml' || p === 'renovate.json5' || (inventoryName !== undefined && p.split('/').pop() === inventoryName);
+}
+
+export async function checkPublishable(repo: string, remote: string, branch: string, owned: (path: string) => boolean = bramblePaths()): Promise<Publishable> {
   const head = await git(repo)`git symbolic-ref -q HEAD`;
   const current = head.stdout.trim();
   if (head.exitCode !== 0 || current === '') {
@@ -129,11 +139,16 @@ export async function checkPublishable(repo: string, remote: string, branch: str
   }
   const read = { head: upstream };
   const log = await must(repo, ['log', '--format=%h%x09%(trailers:key=Generated-By,valueonly,separator=%x2C)%x09%s', ...range], 'reading the local commits');
-  const foreign = log
+  const commits = log
     .split('\n')
     .filter(Boolean)
-    .map((l) => l.split('\t'))
-    .filter(([, by]) => by !== 'bramble');
+    .map((l) => l.split('\t'));
+  const foreign = commits.filter(([, by]) => by !== 'bramble');
+  for (const [h, , subject] of commits.filter(([, by]) => by === 'bramble')) {
+    const changed = (await must(repo, ['diff-tree', '--no-commit-id', '--name-only', '-r', '-m', '--root', h!], 'reading a commit\'s files')).split('\n').filter(Boolean);
+    const strangers = changed.filter((p) => !owned(p));
+    if (strangers.length > 0) foreign.push([h!, 'bramble', `${subject} (carries bramble's trailer but changes ${strangers.slice(0, 3).join(', ')}${strangers.length > 3 ? ', ...' : ''}, which bramble never writes)`]);
+  }
   if (foreign.length > 0) {
     const list = foreign.slice(0, 5).map(([h, , subject]) => `${h} ${subject}`);
     throw new GitError(

@@ -186,7 +186,7 @@ export async function publishStep(
   /** Check a k3s version change against the clusters first (publish alone; apply has checked already). */
   upgradeCheck?: SessionOptions,
 ): Promise<{ head: string; committed?: string; changes: number }> {
-  const [{ renderInventory }, { planTree, applyTree }, { checkPublishable, ensureRepo, publish, redactUrl }] = await Promise.all([import('./render/render.ts'), import('./render/tree.ts'), import('./git.ts')]);
+  const [{ renderInventory }, { planTree, applyTree }, { bramblePaths, checkPublishable, ensureRepo, publish, redactUrl }] = await Promise.all([import('./render/render.ts'), import('./render/tree.ts'), import('./git.ts')]);
   const { repo, remote } = repoOf(inv, o);
   if (!o.remote && sessionOpts && inv.git.provider === 'github') {
     // Pushing to the inventory's own repository: on GitHub, create it first when it does not exist.
@@ -195,7 +195,7 @@ export async function publishStep(
   }
   const how = await ensureRepo(repo, remote, inv.git.branch);
   if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
-  const checked = await checkPublishable(repo, remote, inv.git.branch);
+  const checked = await checkPublishable(repo, remote, inv.git.branch, bramblePaths(inv.source));
 
   // apply passes the render its plan made: one render per run.
   const out = rendered ?? (await renderInventory(inv, { clusters: o.cluster }));

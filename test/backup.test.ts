@@ -22,7 +22,7 @@ import { RecurringJob } from '../src/render/longhorn-model.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { checkSecrets } from '../src/secrets/check.ts';
 import { newClusterKey } from '../src/secrets/keys.ts';
-import { HOMELAB, homelabWithS3Backups, ROOT, tempDir, UPSTREAM } from './helpers.ts';
+import { HOMELAB, homelabWithS3Backups, ROOT, tempDir, UPSTREAM, sopsCheck } from './helpers.ts';
 
 const key = await newClusterKey();
 const S3_SITE = await homelabWithS3Backups(key.recipient);
@@ -208,7 +208,13 @@ test("backup credentials: the keys go encrypted into Longhorn's and k3s's Secret
   await assert.rejects(setS3Keys(repo, production, { accessKey: 'minio user', secretKey: 'x' }), /the access key is empty or has spaces/);
   const results = await setS3Keys(repo, production, { accessKey: 'bramble-production', secretKey: 'S3cr3t/Key+With=Signs' });
   assert.deepEqual(results.map((r) => `${r.action} ${r.file}`), ['added clusters/production/secrets/longhorn-system-backup-s3.sops.yaml', 'added clusters/production/secrets/kube-system-k3s-etcd-snapshot-s3-config.sops.yaml']);
-  const open = async (f: string) => (await independent(readFileSync(join(repo, 'clusters/production/secrets', f), 'utf8'), { secretKey: key.identity, fileType: 'yaml' })).stringData;
+  const open = async (f: string) => {
+    const file = join(repo, 'clusters/production/secrets', f);
+    const values = (await independent(readFileSync(file, 'utf8'), { secretKey: key.identity, fileType: 'yaml' })).stringData;
+    // And the reader that checks the MAC as sops does agrees.
+    assert.deepEqual((sopsCheck(file, [key.identity]) as { stringData: unknown }).stringData, values, f);
+    return values;
+  };
   assert.deepEqual(await open('longhorn-system-backup-s3.sops.yaml'), { AWS_ENDPOINTS: 'http://192.168.100.20:9000', AWS_ACCESS_KEY_ID: 'bramble-production', AWS_SECRET_ACCESS_KEY: 'S3cr3t/Key+With=Signs' });
   assert.deepEqual(await open('kube-system-k3s-etcd-snapshot-s3-config.sops.yaml'), {
     'etcd-s3-endpoint': '192.168.100.20:9000',

@@ -1,6 +1,6 @@
 // Shared test plumbing: temporary folders, running the built CLI, paths.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,4 +97,22 @@ export async function homelabWithS3Backups(recipient: string): Promise<string> {
     doc.setIn(['clusters', i, 'backup'], doc.createNode({ target: 's3', bucket: 'homelab-backups' }));
   }
   return doc.toString();
+}
+
+/**
+ * The file read by ../shared/tools/sops-check, an independent SOPS reader
+ * (sops's own rules, MAC checked, aliases expanded, non-string keys refused):
+ * the decrypted document, or an error with its one line.
+ */
+export function sopsCheck(file: string, identities: string[]): unknown {
+  const dir = tempDir('bramble-sops-check-');
+  const ids = identities.map((id, i) => {
+    const f = join(dir, `id${i}.txt`);
+    writeFileSync(f, id + '\n', { mode: 0o600 });
+    return f;
+  });
+  const r = spawnSync(join(UPSTREAM, '..', 'tools', 'sops-check'), [file, ...ids], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`sops-check ${file}: ${(r.stderr || r.error?.message || '').trim()}`);
+  return JSON.parse(r.stdout) as unknown;
 }

@@ -26,15 +26,19 @@ function markers(): string[] {
   return dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((f) => f.startsWith('pwned-')).map((f) => join(d, f)) : []));
 }
 
-test('an NFS export path full of shell syntax is quoted in the mount probe: the mount fails, nothing runs', async () => {
+test('an NFS export path full of shell syntax is refused at its line before anything reaches a node', async () => {
   const base = labInventory(lab, [{ name: 'staging', nodes: [{ node: 'box', role: 'server' }] }], { nasAddress: nas });
-  const path = `/export/k8s${payloads('path').join('')}`;
-  const inv = join(work, 'path.yaml');
-  writeFileSync(inv, base.replace('      - path: /export/k8s', `      - path: ${JSON.stringify(path)}`));
-  const r = await brambleAsync(['preflight', '-i', inv, '--known-hosts', knownHosts], {}, 120_000);
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  // The probe tried the export by its whole name, as one argument, and the NAS refused it.
-  assert.match(r.stdout, /FAIL nfs export +labnas:\/export\/k8s\$\(touch \/tmp\/pwned-path-1\).* cannot be mounted/);
+  const line = base.split('\n').findIndex((l) => l === '      - path: /export/k8s') + 1;
+  for (const [where, payload] of payloads('path').map((p, i) => [i, p] as const)) {
+    const inv = join(work, `path-${where}.yaml`);
+    writeFileSync(inv, base.replace('      - path: /export/k8s', `      - path: ${JSON.stringify(`/export/k8s${payload}`)}`));
+    const v = bramble(['validate', '-i', inv]);
+    assert.equal(v.code, 1, v.stdout + v.stderr);
+    assert.match(v.stderr, new RegExp(`path-${where}\\.yaml:${line}:15: nas\\.nfs\\.exports\\[0\\]\\.path: export path .* an NFS export path may use letters, digits and \\. _ ~ \\+ @ : , = - / only`));
+    const r = await brambleAsync(['preflight', '-i', inv, '--known-hosts', knownHosts], {}, 120_000);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(lab.sshLogins('box'), 0, 'refused before any SSH login');
+  }
   assert.deepEqual(markers(), []);
 });
 

@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { decryptSops as independent } from 'sops-age';
 import { encryptSops } from '../src/secrets/sops.ts';
 import { parseDocument } from 'yaml';
-import { git, HOMELAB, ROOT, tempDir } from './helpers.ts';
+import { git, HOMELAB, ROOT, sopsCheck, tempDir } from './helpers.ts';
 
 const work = tempDir();
 const keys = join(work, 'age', 'keys.txt');
@@ -257,7 +257,7 @@ test('secret rotate: plan first; then every SOPS file of the cluster opens only 
   const oldRecipient = parse(before).clusters[1].secrets.ageRecipient;
   const refused = run(['secret', 'rotate', '-i', inventory, '-c', 'production', '--repo', repo]);
   assert.equal(refused.code, 1);
-  assert.match(refused.stdout, /2\. encrypt again for the new key, each with a new data key: clusters\/production\/secrets\/monitoring-grafana-admin\.sops\.yaml, clusters\/production\/secrets\/monitoring-notify\.sops\.yaml/);
+  assert.match(refused.stdout, /2\. re-key, as sops updatekeys does \(values, MAC, rules and comments unchanged; the data key encrypted for the new key\): clusters\/production\/secrets\/monitoring-grafana-admin\.sops\.yaml, clusters\/production\/secrets\/monitoring-notify\.sops\.yaml/);
   assert.equal(readFileSync(inventory, 'utf8'), before, 'nothing changed without --yes');
 
   const oldKey = readFileSync(keys, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!;
@@ -273,9 +273,20 @@ test('secret rotate: plan first; then every SOPS file of the cluster opens only 
   const newKey = identities.find((i) => i !== oldKey)!;
   assert.deepEqual(await values(newKey), plainBefore);
   await assert.rejects(values(oldKey));
+  // The independent reader agrees, with the MAC checked: every file rotation wrote opens with the new key only.
+  assert.deepEqual((sopsCheck(join(repo, FILE), [newKey]) as { stringData: unknown }).stringData, plainBefore);
+  for (const f of ['monitoring-grafana-admin', 'monitoring-notify']) assert.throws(() => sopsCheck(join(repo, `clusters/production/secrets/${f}.sops.yaml`), [oldKey]), /none of the identities opens the data key/);
   for (const f of ['monitoring-grafana-admin', 'monitoring-notify']) assert.match(readFileSync(join(repo, `clusters/production/secrets/${f}.sops.yaml`), 'utf8'), new RegExp(`recipient: ${newRecipient}`));
   const remote = join(work, 'remote.git');
   const ok = run(['publish', '-i', inventory, '--repo', repo, '--remote', remote, '-c', 'production']);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(git(remote, 'show', 'main:.sops.yaml'), new RegExp(newRecipient));
+});
+
+test('every SOPS file these runs made bramble write, set, edit and rotate passes sops-check, the independent reader, with the MAC checked', () => {
+  const ids = readFileSync(keys, 'utf8').split('\n').filter((l) => l.startsWith('AGE-SECRET-KEY-1'));
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === '.git' ? [] : walk(join(d, e.name))) : e.name.endsWith('.sops.yaml') && e.name !== '.sops.yaml' ? [join(d, e.name)] : []));
+  const files = walk(repo);
+  assert.ok(files.length >= 2, files.join(', '));
+  for (const f of files) assert.equal(typeof sopsCheck(f, ids), 'object', f);
 });

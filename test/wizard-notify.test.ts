@@ -13,7 +13,7 @@ import { decryptSops as independent } from 'sops-age';
 import { parseDocument } from 'yaml';
 import { parseInventory } from '../src/inventory/load.ts';
 import { runWizard, type Ask } from '../src/wizard.ts';
-import { HOMELAB, tempDir } from './helpers.ts';
+import { HOMELAB, tempDir, sopsCheck } from './helpers.ts';
 
 const URL_ = 'https://discord.com/api/webhooks/112233445566778899/Zq3-secret-token_abcdefghijklmnop';
 const FILE = 'clusters/production/secrets/monitoring-notify.sops.yaml';
@@ -110,6 +110,7 @@ test('a Discord target: a new age key, then the URL checked, kept out of the inv
   const secret = readFileSync(join(work, 'repo', FILE), 'utf8');
   assert.match(secret, /address: ENC\[AES256_GCM,/);
   assert.equal((await independent(secret, { secretKey: identity, fileType: 'yaml' })).stringData.address, URL_);
+  assert.equal((sopsCheck(join(work, 'repo', FILE), [identity]) as { stringData: { address: string } }).stringData.address, URL_, 'the MAC holds for sops too');
   assert.match(readFileSync(join(work, 'repo', 'clusters/production/secrets/kustomization.yaml'), 'utf8'), /monitoring-notify\.sops\.yaml/);
   assert.ok(!text.includes(URL_) && !r.out.includes(URL_) && !r.prompts.join('\n').includes(URL_), 'the URL is in no output and not in the inventory');
   assert.match(r.out, /notifications: discord, its address to be encrypted into .*monitoring-notify\.sops\.yaml/);
@@ -144,6 +145,7 @@ test('a Telegram target: the chat id in the inventory, the bot token encrypted; 
   const identity = readFileSync(join(work, 'keys.txt'), 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
   const secret = readFileSync(join(work, 'repo', 'clusters/staging/secrets/monitoring-notify.sops.yaml'), 'utf8');
   assert.equal((await independent(secret, { secretKey: identity, fileType: 'yaml' })).stringData.token, token);
+  assert.equal((sopsCheck(join(work, 'repo', 'clusters/staging/secrets/monitoring-notify.sops.yaml'), [identity]) as { stringData: { token: string } }).stringData.token, token);
   assert.ok(!readFileSync(r.file, 'utf8').includes(token) && !r.out.includes(token));
 });
 

@@ -38,6 +38,7 @@ export const OPTIONS = {
   from: { type: 'string', value: 'CLUSTER', kind: 'word', help: 'the cluster whose versions are promoted (default: the one whose environment is staging)' },
   to: { type: 'string', value: 'CLUSTER', kind: 'word', help: 'the cluster they are proposed for (default: the one whose environment is production)' },
   yes: { type: 'boolean', short: 'y', help: 'do not ask before disruptive steps (reboots, restarts, deletions)' },
+  'allow-empty': { type: 'boolean', help: 'take an empty value (refused otherwise: a failed pipe would store a blank secret)' },
   help: { type: 'boolean', short: 'h', help: 'this text' },
   version: { type: 'boolean', help: "bramble's version and the versions it pins" },
 } as const satisfies Record<string, OptionSpec>;
@@ -57,6 +58,7 @@ export interface Options {
   kubeconfig?: string;
   timeout?: string;
   yes?: boolean;
+  'allow-empty'?: boolean;
   'rotate-deploy-key'?: boolean;
   json?: boolean;
   etcd?: string;

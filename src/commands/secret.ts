@@ -28,8 +28,8 @@ export const secret: Command = {
   synopsis: 'init|set|show|edit|rotate -i FILE -c NAME [SECRET [KEY]]',
   summary: "a cluster's secrets in Git, SOPS-encrypted with its age key",
   description:
-    "`init`: make the cluster's age key pair; the private key goes into your age keys file (0600, where sops looks) and, at the next apply, into the cluster's sops-age secret; the public key into the inventory (`secrets.ageRecipient`); it shows its plan and asks first (or `--yes`). `set SECRET KEY`: encrypt one value (read from standard input, or asked for at a terminal; never an argument) into `clusters/<cluster>/secrets/<namespace>-<name>.sops.yaml` in the work tree (`--repo`), listed in that folder's kustomization.yaml; publish or apply sends it. SECRET is NAMESPACE/NAME or NAME (namespace default). `show SECRET [KEY]`: decrypt with your copy of the key and print it. `edit SECRET`: the Secret as plain YAML in `$VISUAL` or `$EDITOR` (a private temporary file, removed afterwards), encrypted again on save. `rotate`: a new key pair for the cluster; every SOPS file under its folder is encrypted again for it and the inventory's recipient replaced (plan and confirmation first); apply then sends the files and the new key together",
-  options: ['inventory', 'cluster', 'repo', 'yes'],
+    "`init`: make the cluster's age key pair; the private key goes into your age keys file (0600, where sops looks) and, at the next apply, into the cluster's sops-age secret; the public key into the inventory (`secrets.ageRecipient`); it shows its plan and asks first (or `--yes`). `set SECRET KEY`: encrypt one value (read from standard input, or asked for at a terminal; never an argument) into `clusters/<cluster>/secrets/<namespace>-<name>.sops.yaml` in the work tree (`--repo`), listed in that folder's kustomization.yaml; publish or apply sends it. SECRET is NAMESPACE/NAME or NAME (namespace default). `show SECRET [KEY]`: decrypt with your copy of the key and print it. `edit SECRET`: the Secret as plain YAML in `$VISUAL` or `$EDITOR` (a private temporary file, removed afterwards), encrypted again on save. `rotate`: a new key pair for the cluster; every SOPS file under its folder, yours included, is re-keyed for it as `sops updatekeys` does (values and each file's own rules untouched; a file that cannot be carried over exactly stops it before anything is written) and the inventory's recipient replaced (plan and confirmation first); apply then sends the files and the new key together",
+  options: ['inventory', 'cluster', 'repo', 'yes', 'allow-empty'],
   notes: { cluster: 'exactly one', repo: 'the Git work tree holding clusters/ (default: .)', yes: 'init and rotate: no confirmation' },
   args: [
     { name: 'action', values: [...ACTIONS], required: true },
@@ -73,7 +73,7 @@ export const secret: Command = {
       const files = await store.sopsFilesOf(repo, cluster!);
       io.out(`secret rotate for cluster ${cluster!.name} (now ${cluster!.sops.recipient}):`);
       io.out(`  1. make a new age key pair and append its private key to ${ageKeysFile()} (the old key stays there)`);
-      io.out(`  2. encrypt again for the new key, each with a new data key: ${files.length ? files.join(', ') : 'no SOPS file yet'}`);
+      io.out(`  2. re-key, as sops updatekeys does (values, MAC, rules and comments unchanged; the data key encrypted for the new key): ${files.length ? files.join(', ') : 'no SOPS file yet'}`);
       io.out(`  3. replace the recipient in ${opts.inventory}`);
       io.out(`  then: the next apply pushes the files and puts the new key in the cluster's sops-age secret together`);
       if (!(await confirmed(opts.yes, io, 'secret rotate changes your keys file, inventory and secret files.'))) return 1;
@@ -89,6 +89,8 @@ export const secret: Command = {
       store.checkKeyName(key);
       store.recipientOf(cluster!);
       const value = await readValue(key);
+      // An empty value is most often a pipe that failed upstream (</dev/null, a command that printed nothing).
+      if (value === '' && !opts['allow-empty']) throw new UsageError(`secret set ${name} ${key}: the value is empty (nothing came on standard input); nothing was written. Pass --allow-empty to store an empty value on purpose`);
       await ensureWorkTree(repo, inv.git.url, inv.git.branch, io);
       const r = await store.setSecretValue(repo, cluster!, ref, key, value);
       io.out(`${r.file}: ${key} ${r.action === 'unchanged' ? 'unchanged (same value)' : r.action === 'added' ? 'set in a new file' : 'set'}${r.action === 'unchanged' ? '' : '; bramble publish (or apply) sends it'}`);

@@ -160,7 +160,17 @@ export function poolOrderProblem(start: string, end: string): string | undefined
   return toInt(addr(start)) > toInt(addr(end)) ? `the pool starts (${start}) after it ends (${end})` : undefined;
 }
 
+/**
+ * The characters an export path may use. It reaches a StorageClass, a mount
+ * command and Longhorn's nfs:// backup target URL, where a quote, '#', '$',
+ * a backslash, a backtick or a space would break the URL or be read as
+ * syntax; no NAS's export needs them.
+ */
+const EXPORT_PATH = /^\/[A-Za-z0-9._~+@:,=/-]*$/;
+
 export function exportPathProblem(path: string, others: ReadonlyArray<{ path: string }>): string | undefined {
+  const bad = [...new Set([...path].filter((ch) => !/[A-Za-z0-9._~+@:,=/-]/.test(ch)))];
+  if (!EXPORT_PATH.test(path) && bad.length > 0) return `export path ${JSON.stringify(path)} has ${bad.map((c) => JSON.stringify(c)).join(', ')}: an NFS export path may use letters, digits and . _ ~ + @ : , = - / only (it goes into Longhorn's nfs:// URL and the mount command)`;
   return others.some((o) => o.path === path) ? `export ${path} is listed twice` : undefined;
 }
 

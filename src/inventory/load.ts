@@ -1,7 +1,7 @@
 // Reading an inventory: YAML with positions, then shape (JSON Schema), then
 // meaning. Whatever is wrong comes back as located problems, never a stack
 // trace; all problems of a stage are reported together.
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument, visit } from 'yaml';
@@ -221,11 +221,28 @@ export function parseInventory(text: string, label: string): Inventory {
 export async function loadInventory(file: string): Promise<Inventory> {
   let text: string;
   try {
-    const size = (await stat(file)).size;
-    if (size > MAX_INVENTORY_BYTES) {
-      throw new InventoryError([{ file, line: 1, col: 1, path: [], message: `the file is ${(size / 1024 / 1024).toFixed(1)} MiB; an inventory may be at most ${MAX_INVENTORY_BYTES / 1024 / 1024} MiB (a real site's is a few KB): is this the right file?` }]);
+    const st = await stat(file);
+    // A pipe, a FIFO or a device has no size to trust (and a FIFO with no writer never ends): files only.
+    if (!st.isFile() && !st.isDirectory()) {
+      throw new InventoryError([{ file, line: 1, col: 1, path: [], message: `not a regular file (a ${st.isFIFO() ? 'pipe or FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'device' : st.isSocket() ? 'socket' : 'special file'}); give the inventory as a file` }]);
     }
-    text = await readFile(file, 'utf8');
+    const tooBig = (what: string) => new InventoryError([{ file, line: 1, col: 1, path: [], message: `the file ${what}; an inventory may be at most ${MAX_INVENTORY_BYTES / 1024 / 1024} MiB (a real site's is a few KB): is this the right file?` }]);
+    if (st.size > MAX_INVENTORY_BYTES) throw tooBig(`is ${(st.size / 1024 / 1024).toFixed(1)} MiB`);
+    // Read at most one byte past the cap: a file that grows while it is read stops there.
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.alloc(MAX_INVENTORY_BYTES + 1);
+      let got = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+        if (got > MAX_INVENTORY_BYTES) throw tooBig(`grew past ${MAX_INVENTORY_BYTES / 1024 / 1024} MiB while it was read`);
+      }
+      text = buf.subarray(0, got).toString('utf8');
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
     if (e instanceof InventoryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

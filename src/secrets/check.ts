@@ -4,11 +4,11 @@
 // holds. A Secret in plain text never goes out with bramble's commit.
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, parseDocument } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { s3Secrets } from '../backup/credentials.ts';
 import { NOTIFY_REF, NOTIFY_SECRET, notifyKey } from '../render/context.ts';
-import { secretFile } from './store.ts';
+import { secretFile, secretsDir } from './store.ts';
 
 /** Every YAML file under `dir`, links neither followed nor read. */
 export async function yamlFiles(dir: string): Promise<string[]> {
@@ -42,6 +42,7 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
         problems.push(`${path}: missing; cluster ${cluster.name} backs up to the NAS's S3 service, whose access keys go here first: bramble backup credentials -c ${cluster.name}`);
       }
     }
+    problems.push(...(await strangersIn(repo, cluster)));
     // The owner's copy of the cluster's key, looked up once, and only when an encrypted Secret needs it.
     let identity: Promise<string | undefined> | undefined;
     for (const file of files) {
@@ -52,6 +53,9 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
         docs = parseAllDocuments(text).flatMap((d) => (Array.isArray(d) ? [] : [d.toJS() as unknown]));
       } catch {
         continue;
+      }
+      if (secretsFolder(cluster, path) && path.endsWith('.sops.yaml') && !docs.some((d) => (d as { kind?: unknown } | null)?.kind === 'Secret')) {
+        problems.push(`${path}: not a SOPS-encrypted Secret; only Secrets (bramble secret set, or sops with the repository's .sops.yaml) and their namespaces belong in ${secretsDir(cluster)}/`);
       }
       for (const doc of docs) {
         const o = doc as { kind?: unknown; apiVersion?: unknown; metadata?: { name?: unknown }; sops?: { age?: Array<{ recipient?: string }> } } | null;
@@ -65,7 +69,12 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
           problems.push(`${path}: Secret ${name} has its apiVersion, kind or name encrypted; Flux and kustomize need them plain (encrypted_regex: ^(data|stringData)$)`);
           continue;
         }
-        const recipients = (o.sops.age ?? []).map((a) => a.recipient);
+        const age: unknown = o.sops.age;
+        if (age !== undefined && age !== null && (!Array.isArray(age) || age.some((a) => !a || typeof a !== 'object' || typeof (a as { recipient?: unknown }).recipient !== 'string'))) {
+          problems.push(`${path}: Secret ${name} has a malformed sops.age (${Array.isArray(age) ? 'an entry without a recipient' : `a ${age === null ? 'null' : typeof age === 'object' ? 'map' : typeof age}, not a list`}); re-encrypt it with bramble secret set or sops`);
+          continue;
+        }
+        const recipients = ((age ?? []) as Array<{ recipient: string }>).map((a) => a.recipient);
         if (!cluster.sops) {
           problems.push(`${path}: Secret ${name} is encrypted, but cluster ${cluster.name} has no age key to decrypt it with (bramble secret init -c ${cluster.name})`);
           continue;
@@ -82,6 +91,47 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
         }
       }
     }
+  }
+  return problems;
+}
+
+function secretsFolder(cluster: ClusterSpec, path: string): boolean {
+  return path.startsWith(secretsDir(cluster) + '/');
+}
+
+/**
+ * Files in a cluster's secrets folder that are none of what belongs there:
+ * its kustomization.yaml, SOPS-encrypted Secrets (*.sops.yaml) and the
+ * namespaces bramble wrote (namespace-NAME.yaml). Anything else (a note, a
+ * file that is not YAML, a YAML list) would be pushed and break Flux's build
+ * of the layer, or put something unencrypted in Git.
+ */
+async function strangersIn(repo: string, cluster: ClusterSpec): Promise<string[]> {
+  const dir = join(repo, secretsDir(cluster));
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  } catch {
+    return [];
+  }
+  const problems: string[] = [];
+  for (const e of entries) {
+    if (e.isDirectory()) continue;
+    const path = relative(repo, join(e.parentPath, e.name));
+    const inFolder = e.parentPath === dir;
+    const text = e.isFile() ? await readFile(join(e.parentPath, e.name), 'utf8') : '';
+    const doc = parseDocument(text);
+    const value: unknown = doc.errors.length === 0 ? doc.toJS() : undefined;
+    const map = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    let why: string | undefined;
+    if (!e.isFile() || !inFolder) why = 'not a file of this folder';
+    else if (!e.name.endsWith('.yaml') && !e.name.endsWith('.yml')) why = 'neither a *.sops.yaml Secret nor a namespace-NAME.yaml';
+    else if (doc.errors.length > 0) why = `not YAML (${doc.errors[0]!.message.split('\n')[0]})`;
+    else if (!map) why = `YAML but not one object (a ${Array.isArray(value) ? 'list' : value === null ? 'empty document' : typeof value})`;
+    else if (e.name === 'kustomization.yaml') why = map.kind === 'Kustomization' ? undefined : 'a kustomization.yaml that is no Kustomization';
+    else if (/^namespace-[a-z0-9-]+\.yaml$/.test(e.name)) why = map.kind === 'Namespace' ? undefined : 'named as a namespace, but no Namespace';
+    else if (!e.name.endsWith('.sops.yaml')) why = 'neither a *.sops.yaml Secret nor a namespace-NAME.yaml';
+    if (why) problems.push(`${path}: ${why}; only SOPS-encrypted Secrets (*.sops.yaml) and their namespaces belong in ${secretsDir(cluster)}/: move it out, or encrypt it with bramble secret set`);
   }
   return problems;
 }

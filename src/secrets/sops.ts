@@ -15,7 +15,7 @@
 // ciphertext: an unchanged secret re-encrypts to the same bytes.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { Decrypter, Encrypter, armor } from 'age-encryption';
-import { Document, isMap, isScalar, isSeq, parseDocument, Scalar, type Node, type Pair, YAMLMap } from 'yaml';
+import { Document, isAlias, isMap, isScalar, isSeq, parseDocument, Scalar, visit, type Node, type Pair, YAMLMap } from 'yaml';
 import { BrambleError } from '../errors.ts';
 import { ENCRYPTED_REGEX } from './rules.ts';
 
@@ -31,12 +31,23 @@ export class SopsError extends BrambleError {}
 
 type Plain = string | number | boolean;
 
-interface Rules {
+export interface Rules {
   encryptedRegex?: string;
   unencryptedRegex?: string;
   encryptedSuffix?: string;
   unencryptedSuffix?: string;
 }
+
+/** The sops block's names for the rules, as a file records them. */
+const RULE_KEYS: Array<[keyof Rules, string]> = [
+  ['encryptedRegex', 'encrypted_regex'],
+  ['unencryptedRegex', 'unencrypted_regex'],
+  ['encryptedSuffix', 'encrypted_suffix'],
+  ['unencryptedSuffix', 'unencrypted_suffix'],
+];
+
+/** Master keys other than age: sops keeps them beside sops.age; bramble reads and re-keys age only. */
+const OTHER_KEYS = ['pgp', 'kms', 'gcp_kms', 'azure_kv', 'hc_vault', 'key_groups'];
 
 /** A decrypted file: its document with plaintext values, and what re-encrypting it the same way needs. */
 export interface Decrypted {
@@ -49,6 +60,10 @@ export interface Decrypted {
   stash: Map<string, Buffer>;
   macOnlyEncrypted: boolean;
   rules: Rules;
+  /** The rules the file records (none: sops's default, unencrypted_suffix _unencrypted). */
+  recorded: Rules;
+  /** What a rewrite could not carry over: comment rules, sops-encrypted comments. Re-keying keeps them. */
+  unwritable?: string;
   lastModified: string;
   text: string;
 }
@@ -61,6 +76,33 @@ function stashKey(ad: string, v: Plain): string {
 function toBytes(v: Plain, type: string): Buffer {
   if (type === 'bool') return Buffer.from(v ? 'True' : 'False');
   return Buffer.from(String(v));
+}
+
+/** Go's strconv.FormatFloat(f, 'f', -1, 64), which sops's ToBytes uses: shortest digits, never an exponent. */
+function goFloat(f: number): string {
+  if (Number.isNaN(f)) return 'NaN';
+  if (!Number.isFinite(f)) return f > 0 ? '+Inf' : '-Inf';
+  const [mantissa, exponent] = f.toExponential().split('e') as [string, string];
+  const neg = mantissa.startsWith('-');
+  const digits = mantissa.replace('-', '').replace('.', '');
+  const point = Number(exponent) + 1;
+  const text = point <= 0 ? `0.${'0'.repeat(-point)}${digits}` : point >= digits.length ? digits + '0'.repeat(point - digits.length) : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return (neg ? '-' : '') + text;
+}
+
+/**
+ * What sops hashes (and encrypts) for a plain scalar, as Go prints it. A
+ * number is taken from its text, not from JavaScript's double (2^53 + 1,
+ * 1e21); a number whose reading could differ between the two YAML libraries
+ * (a tag, hex, .inf) is refused rather than hashed wrongly.
+ */
+function sopsBytes(node: Scalar, type: string, where: string): Buffer {
+  const v = node.value as Plain;
+  if (typeof v !== 'number') return toBytes(v, type);
+  const src = (node.source ?? String(v)).trim();
+  if (!node.tag && type === 'int' && /^[-+]?[0-9]+$/.test(src)) return Buffer.from(BigInt(src).toString());
+  if (!node.tag && type === 'float' && /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/.test(src)) return Buffer.from(goFloat(Number(src)));
+  throw new SopsError(`${where}: the number ${src} is one sops (Go) may read differently from bramble; quote it to make it a string`);
 }
 
 function typeOf(node: Scalar): string | undefined {
@@ -110,7 +152,7 @@ function encValue(key: Buffer, iv: Buffer, plain: Buffer, ad: string, type: stri
   return `ENC[AES256_GCM,data:${data.toString('base64')},iv:${iv.toString('base64')},tag:${tag.toString('base64')},type:${type}]`;
 }
 
-function decValue(key: Buffer, value: string, ad: string, where: string): { plain: Plain; iv: Buffer; type: string } {
+function decValue(key: Buffer, value: string, ad: string, where: string): { plain: Plain; iv: Buffer; type: string; bytes: Buffer } {
   const m = ENC.exec(value);
   if (!m) throw new SopsError(`${where}: not a sops-encrypted value (it should start with ENC[AES256_GCM,)`);
   const [data, iv, tag] = [m[1]!, m[2]!, m[3]!].map((b) => Buffer.from(b, 'base64'));
@@ -127,13 +169,45 @@ function decValue(key: Buffer, value: string, ad: string, where: string): { plai
   const text = out.toString('utf8');
   const plain: Plain = type === 'int' ? Number.parseInt(text, 10) : type === 'float' ? Number.parseFloat(text) : type === 'bool' ? /^true$/i.test(text) : text;
   if (!['str', 'int', 'float', 'bool'].includes(type)) throw new SopsError(`${where}: values of type ${type} are not supported`);
-  return { plain, iv: iv!, type };
+  return { plain, iv: iv!, type, bytes: out };
 }
 
 function metadataOf(doc: Document, file: string): YAMLMap {
   const sops = doc.get('sops', true);
   if (!isMap(sops)) throw new SopsError(`${file}: not a sops file (no sops: block)`);
   return sops;
+}
+
+/** sops.age's entries, each a recipient and its armoured copy of the data key; anything else is one line naming the file. */
+function ageStanzas(sops: YAMLMap, file: string): Array<{ recipient: string; enc: string }> {
+  const age = sops.get('age', true);
+  if (age === undefined || (isScalar(age) && age.value === null)) return [];
+  const what = (n: unknown) => (isMap(n) ? 'a map' : isSeq(n) ? 'a list' : isScalar(n) ? (n.value === null ? 'null' : `a ${typeof n.value}`) : 'an alias');
+  if (!isSeq(age)) throw new SopsError(`${file}: sops.age is ${what(age)}, not a list of recipients (- recipient: age1..., enc: ...)`);
+  return (age.items as unknown[]).map((e, i) => {
+    const recipient = isMap(e) ? e.get('recipient') : undefined;
+    const enc = isMap(e) ? e.get('enc') : undefined;
+    if (typeof recipient !== 'string' || typeof enc !== 'string') throw new SopsError(`${file}: sops.age[${i}] is ${isMap(e) ? 'missing its recipient or enc' : what(e)}, not a recipient with its enc`);
+    return { recipient, enc };
+  });
+}
+
+/**
+ * What sops itself refuses or reads otherwise than the YAML library: an alias
+ * (sops expands it, so its value would count twice in sops's MAC and once in
+ * ours) and a key that is not a string. One line naming the file and the path.
+ */
+function checkShape(doc: Document, file: string): void {
+  visit(doc, {
+    Alias(_, node) {
+      throw new SopsError(`${file}: a YAML alias (*${node.source}) is not supported: sops expands aliases, so the file would not open there; write the value out in full`);
+    },
+    Pair(_, pair) {
+      const key = pair.key;
+      if (isScalar(key) && typeof key.value !== 'string') throw new SopsError(`${file}: the key ${String(key.value)} is not a string: sops refuses it; quote it ("${String(key.source ?? key.value)}")`);
+      if (key !== null && !isScalar(key)) throw new SopsError(`${file}: a key that is a map or a list is not supported by sops`);
+    },
+  });
 }
 
 /** True when a YAML text is a sops file (it has the sops block with a mac). */
@@ -149,9 +223,7 @@ export function isSopsText(text: string): boolean {
 
 /** The age recipients a sops file is encrypted to, read without any key. */
 export function recipientsOf(text: string, file = 'file'): string[] {
-  const sops = metadataOf(parseDocument(text), file);
-  const age = sops.get('age', true);
-  return isSeq(age) ? (age.items as YAMLMap[]).map((e) => String(e.get('recipient'))) : [];
+  return ageStanzas(metadataOf(parseDocument(text), file), file).map((e) => e.recipient);
 }
 
 /**
@@ -161,17 +233,22 @@ export function recipientsOf(text: string, file = 'file'): string[] {
 export async function decryptSops(text: string, identities: string[], file = 'file'): Promise<Decrypted> {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) throw new SopsError(`${file}: not YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  if (!isMap(doc.contents)) throw new SopsError(`${file}: not a sops file (its top level is not a map)`);
   const sops = metadataOf(doc, file);
+  checkShape(doc, file);
   const str = (k: string) => (sops.has(k) ? String(sops.get(k)) : undefined);
-  for (const k of ['encrypted_comment_regex', 'unencrypted_comment_regex', 'shamir_threshold', 'key_groups']) {
-    if (sops.has(k)) throw new SopsError(`${file}: sops.${k} is not supported by bramble`);
+  for (const k of ['shamir_threshold', 'key_groups']) {
+    if (sops.has(k)) throw new SopsError(`${file}: sops.${k} is not supported by bramble (age recipients in sops.age only)`);
   }
-  const rules: Rules = { encryptedRegex: str('encrypted_regex'), unencryptedRegex: str('unencrypted_regex'), encryptedSuffix: str('encrypted_suffix'), unencryptedSuffix: str('unencrypted_suffix') };
+  const recorded: Rules = Object.fromEntries(RULE_KEYS.filter(([, k]) => str(k)).map(([r, k]) => [r, str(k)]));
+  const rules: Rules = { ...recorded };
   // sops's default when a file names no rule at all.
   if (!rules.encryptedRegex && !rules.unencryptedRegex && !rules.encryptedSuffix && !rules.unencryptedSuffix) rules.unencryptedSuffix = '_unencrypted';
-  const ageItems = sops.get('age', true);
+  // Comments are not in sops's MAC; an encrypted one is opaque here, and a rewrite would lose it.
+  const commentRules = ['encrypted_comment_regex', 'unencrypted_comment_regex'].filter((k) => sops.has(k));
+  const unwritable = commentRules.length > 0 ? `it has sops.${commentRules.join(' and sops.')}` : /(^|\s)#\s*ENC\[AES256_GCM,/m.test(text) ? 'it holds sops-encrypted comments (#ENC[...])' : undefined;
   const enc = new Map<string, string>();
-  if (isSeq(ageItems)) for (const e of ageItems.items as YAMLMap[]) enc.set(String(e.get('recipient')), String(e.get('enc')));
+  for (const e of ageStanzas(sops, file)) enc.set(e.recipient, e.enc);
   if (enc.size === 0) throw new SopsError(`${file}: no age recipient in sops.age; bramble reads age-encrypted files only`);
 
   let dataKey: Buffer | undefined;
@@ -194,19 +271,16 @@ export async function decryptSops(text: string, identities: string[], file = 'fi
   const stash = new Map<string, Buffer>();
   for (const { node, path } of [...leaves(doc.contents, [])]) {
     const encrypted = shouldEncrypt(path, rules);
-    let plain: Plain = node.value as Plain;
-    let type = typeOf(node) ?? 'str';
     if (encrypted && !(typeof node.value === 'string' && node.value === '')) {
       const ad = path.join(':') + ':';
       if (typeof node.value !== 'string') throw new SopsError(`${file}: ${path.join('.')}: expected an encrypted value, found a plain ${typeof node.value}`);
       const v = decValue(dataKey, node.value, ad, `${file}: ${path.join('.')}`);
-      plain = v.plain;
-      type = v.type;
-      stash.set(stashKey(ad, plain), v.iv);
-      node.value = plain;
+      stash.set(stashKey(ad, v.plain), v.iv);
+      node.value = v.plain;
       node.type = Scalar.PLAIN;
-    }
-    if (!macOnlyEncrypted || encrypted) hash.update(toBytes(plain, type));
+      // What sops hashed is what it encrypted: the decrypted bytes, whatever JavaScript makes of them.
+      hash.update(v.bytes);
+    } else if (!macOnlyEncrypted || encrypted) hash.update(sopsBytes(node, typeOf(node) ?? 'str', `${file}: ${path.join('.')}`));
   }
   const lastModified = str('lastmodified') ?? '';
   const mac = str('mac') ?? '';
@@ -214,7 +288,7 @@ export async function decryptSops(text: string, identities: string[], file = 'fi
   const computed = hash.digest('hex').toUpperCase();
   if (stored !== computed) throw new SopsError(`${file}: the MAC does not match: the file was changed after it was encrypted`);
   doc.delete('sops');
-  return { doc, dataKey, recipients: [...enc.keys()], enc, stash, macOnlyEncrypted, rules, lastModified, text };
+  return { doc, dataKey, recipients: [...enc.keys()], enc, stash, macOnlyEncrypted, rules, recorded, unwritable, lastModified, text };
 }
 
 function rfc3339(d: Date): string {
@@ -233,6 +307,12 @@ function stripComments(node: unknown): void {
 
 export interface EncryptOptions {
   recipients: string[];
+  /** The file's name, for errors. */
+  file?: string;
+  /** A new file's rules, as sops records them (default: bramble's, encrypted_regex ^(data|stringData)$; {} is sops's own default). */
+  rules?: Rules;
+  /** A new file's mac_only_encrypted (default true). */
+  macOnlyEncrypted?: boolean;
   /** The file as it was, decrypted: its data key and IVs are kept, so what did not change stays byte for byte. */
   previous?: Decrypted;
   now?: Date;
@@ -246,32 +326,54 @@ export interface EncryptOptions {
  */
 export async function encryptSops(plain: Document, o: EncryptOptions): Promise<string> {
   if (o.recipients.length === 0) throw new SopsError('no age recipient to encrypt to');
+  const prev = o.previous;
+  const where = o.file ?? 'the Secret';
+  if (prev?.unwritable) throw new SopsError(`${where}: ${prev.unwritable}, which bramble cannot write back; change it with sops itself (nothing was written)`);
+  // A Secret's values are strings (the API takes nothing else); written as the text typed,
+  // never as JavaScript prints a number, which is not what Go prints (1e21, .inf, 2^53 + 1).
+  // Done before the round trip through text below, which would print them JavaScript's way.
+  const typed = plain.clone();
+  if (typed.get('kind') === 'Secret') {
+    for (const { node, path } of [...leaves(typed.contents as Node, [])]) {
+      if (path.length > 0 && /^(data|stringData)$/.test(path[0]!) && (typeof node.value !== 'string' || node.tag) && node.value !== null) {
+        node.value = node.source ?? String(node.value);
+        node.tag = undefined;
+        node.type = Scalar.QUOTE_DOUBLE;
+      }
+    }
+  }
   // Through text, so that every value is a node: a value set as a plain JS
   // string is no Scalar, and the walk below would pass it by.
-  const doc = parseDocument(plain.toString({ lineWidth: 0 }));
+  const doc = parseDocument(typed.toString({ lineWidth: 0 }));
   if (doc.has('sops')) throw new SopsError('the document already has a sops block');
+  checkShape(doc, where);
   stripComments(doc.contents);
   doc.commentBefore = null;
   doc.comment = null;
-  const rules: Rules = { encryptedRegex: ENCRYPTED_REGEX };
-  const prev = o.previous;
+  // A file keeps the rules it was encrypted with; a new one gets bramble's (or the ones asked for).
+  const recorded: Rules = prev ? prev.recorded : (o.rules ?? { encryptedRegex: ENCRYPTED_REGEX });
+  const rules: Rules = Object.values(recorded).some(Boolean) ? recorded : { unencryptedSuffix: '_unencrypted' };
+  const macOnly = prev ? prev.macOnlyEncrypted : (o.macOnlyEncrypted ?? true);
   const sameRecipients = prev !== undefined && [...o.recipients].sort().join() === [...prev.recipients].sort().join();
   const dataKey = sameRecipients ? prev.dataKey : randomBytes(32);
   const stash = sameRecipients ? prev.stash : new Map<string, Buffer>();
   const hash = createHash('sha512');
-  hash.update(createHash('sha256').update('sops').digest());
-  let reused = sameRecipients && prev.macOnlyEncrypted;
+  if (macOnly) hash.update(createHash('sha256').update('sops').digest());
+  let reused = sameRecipients;
   for (const { node, path } of [...leaves(doc.contents, [])]) {
-    if (!shouldEncrypt(path, rules)) continue;
+    const encrypted = shouldEncrypt(path, rules);
     const type = typeOf(node);
     if (!type) continue;
     const value = node.value as Plain;
-    hash.update(toBytes(value, type));
-    if (value === '') continue;
+    const bytes = (encrypted || !macOnly) && sopsBytes(node, type, `${where}: ${path.join('.')}`);
+    if (bytes) hash.update(bytes);
+    if (!encrypted || !bytes || value === '') continue;
     const ad = path.join(':') + ':';
     const kept = stash.get(stashKey(ad, value));
     if (!kept) reused = false;
-    node.value = encValue(dataKey, kept ?? randomBytes(IV_BYTES), toBytes(value, type), ad, type);
+    node.value = encValue(dataKey, kept ?? randomBytes(IV_BYTES), bytes, ad, type);
+    // The type is inside ENC[...]; a tag left outside would make the ciphertext a float or an int to every reader.
+    node.tag = undefined;
     node.type = Scalar.PLAIN;
   }
   for (const { node, path } of leaves(doc.contents, [])) {
@@ -303,8 +405,8 @@ export async function encryptSops(plain: Document, o: EncryptOptions): Promise<s
   meta.set('age', ageList);
   meta.set('lastmodified', lastModified);
   meta.set('mac', mac);
-  meta.set('encrypted_regex', ENCRYPTED_REGEX);
-  meta.set('mac_only_encrypted', true);
+  for (const [r, k] of RULE_KEYS) if (recorded[r] !== undefined) meta.set(k, recorded[r]);
+  if (macOnly) meta.set('mac_only_encrypted', true);
   meta.set('version', SOPS_FORMAT_VERSION);
   doc.set('sops', meta);
   return doc.toString({ lineWidth: 0 });
@@ -315,4 +417,49 @@ function sameValueSet(prev: Decrypted, doc: Document): boolean {
   const before = parseDocument(prev.text);
   before.delete('sops');
   return before.toString({ lineWidth: 0 }) === doc.toString({ lineWidth: 0 });
+}
+
+/**
+ * The file for other age recipients, as `sops updatekeys` does it: the values,
+ * the MAC, the rules and every comment stay exactly as they are, under the same
+ * data key; only that key is encrypted again, for `to` in place of `from`
+ * (other recipients keep their copies). No value is ever decrypted into the
+ * output. The file is opened and its MAC checked first, and the result is
+ * opened with the new key and compared, so anything rotation could not carry
+ * over is refused, naming the file, before the caller writes a byte.
+ */
+export async function rekeySops(text: string, identities: string[], o: { from: string; to: { recipient: string; identity: string }; file: string }): Promise<string> {
+  const before = await decryptSops(text, identities, o.file);
+  const doc = parseDocument(text, { uniqueKeys: true });
+  const sops = metadataOf(doc, o.file);
+  const others = OTHER_KEYS.filter((k) => {
+    const v = sops.get(k);
+    return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0) && !(isSeq(v) && v.items.length === 0);
+  });
+  if (others.length > 0) throw new SopsError(`${o.file}: it also has ${others.map((k) => `sops.${k}`).join(', ')}, which bramble does not re-key; rotate it with sops updatekeys (nothing was written)`);
+  if (!before.recipients.includes(o.from)) throw new SopsError(`${o.file}: it is not encrypted to ${o.from} (its recipients: ${before.recipients.join(', ')}); nothing was written`);
+  const e = new Encrypter();
+  e.addRecipient(o.to.recipient);
+  const armoured = armor.encode(await e.encrypt(before.dataKey));
+  const age = sops.get('age', true) as unknown as { items: YAMLMap[] };
+  for (const item of age.items) {
+    if (item.get('recipient') !== o.from) continue;
+    item.set('recipient', o.to.recipient);
+    const enc = new Scalar(armoured);
+    enc.type = Scalar.BLOCK_LITERAL;
+    item.set('enc', enc);
+  }
+  const out = doc.toString({ lineWidth: 0 });
+  // Everything but the age stanzas must be what it was, and the new key must open it to the same values.
+  const strip = (t: string) => {
+    const d = parseDocument(t);
+    d.deleteIn(['sops', 'age']);
+    return JSON.stringify(d.toJS());
+  };
+  if (strip(out) !== strip(text)) throw new SopsError(`${o.file}: re-keying would change more than its age recipients; nothing was written`);
+  const after = await decryptSops(out, [o.to.identity], o.file).catch((err: Error) => {
+    throw new SopsError(`${o.file}: the re-keyed file does not open with the new key (${err.message}); nothing was written`);
+  });
+  if (JSON.stringify(after.doc.toJS()) !== JSON.stringify(before.doc.toJS())) throw new SopsError(`${o.file}: the re-keyed file does not read back to the same values; nothing was written`);
+  return out;
 }

@@ -10,7 +10,7 @@ import { BrambleError } from '../errors.ts';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import { readIfExists, writeAtomic } from '../render/tree.ts';
 import { ageKeysFile, identityFor, keepInKeysFile, newClusterKey } from './keys.ts';
-import { decryptSops, encryptSops, type Decrypted } from './sops.ts';
+import { decryptSops, encryptSops, rekeySops, type Decrypted } from './sops.ts';
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const KEY = /^[-._a-zA-Z0-9]{1,253}$/;
@@ -81,7 +81,7 @@ export async function setSecretValues(repo: string, cluster: ClusterSpec, ref: S
     if (doc.hasIn(['data', key])) doc.deleteIn(['data', key]);
     doc.setIn(['stringData', key], value);
   }
-  const text = await encryptSops(doc, { recipients: [recipient], previous });
+  const text = await encryptSops(doc, { recipients: [recipient], previous, file: path });
   if (previous && text === previous.text) return { file: path, action: 'unchanged' };
   await writeSecret(repo, cluster, ref, text);
   return { file: path, action: previous ? 'changed' : 'added' };
@@ -227,7 +227,7 @@ export async function editSecret(repo: string, cluster: ClusterSpec, ref: Secret
     if (!same(['kind']) || !same(['metadata', 'name']) || !same(['metadata', 'namespace'])) {
       throw new BrambleError(`the edited file must stay Secret ${ref.namespace}/${ref.name} (kind, name and namespace unchanged); ${path} is as it was`);
     }
-    const text = await encryptSops(edited, { recipients: [recipientOf(cluster)], previous });
+    const text = await encryptSops(edited, { recipients: [recipientOf(cluster)], previous, file: path });
     if (text === previous.text) return { file: path, action: 'unchanged' };
     await writeAtomic(join(repo, path), text, 0o600);
     return { file: path, action: 'changed' };
@@ -241,16 +241,18 @@ export async function sopsFilesOf(repo: string, cluster: ClusterSpec): Promise<s
   const { yamlFiles } = await import('./check.ts');
   const { isSopsText } = await import('./sops.ts');
   const out: string[] = [];
-  for (const f of await yamlFiles(join(repo, 'clusters', cluster.name))) if (isSopsText(await readFile(f, 'utf8'))) out.push(relative(repo, f));
+  // A file named as SOPS counts even when it does not parse: rotation must stop on it, not pass it by.
+  for (const f of await yamlFiles(join(repo, 'clusters', cluster.name))) if (/\.sops\.ya?ml$/.test(f) || isSopsText(await readFile(f, 'utf8'))) out.push(relative(repo, f));
   return out.sort();
 }
 
 /**
- * A new age key for a cluster that has one: every SOPS file under its folder
- * is opened with the old key and encrypted again for the new one (a new data
- * key each), all in memory first, so a file that does not open stops the
- * rotation before anything is written. The new private key joins the old one
- * in the keys file; the inventory's recipient is replaced in place.
+ * A new age key for a cluster that has one: every SOPS file under its folder,
+ * bramble's and the owner's, is re-keyed as `sops updatekeys` does (rekeySops:
+ * values, MAC, rules and comments untouched, the same data key encrypted for
+ * the new recipient), all in memory first, so a file that cannot be carried
+ * over stops the rotation before anything is written. The new private key
+ * joins the old one in the keys file; the inventory's recipient is replaced in place.
  */
 export async function rotateClusterKey(inv: Inventory, cluster: ClusterSpec, inventoryFile: string, repo: string): Promise<{ recipient: string; files: string[]; keysFile: string }> {
   const old = recipientOf(cluster);
@@ -259,10 +261,8 @@ export async function rotateClusterKey(inv: Inventory, cluster: ClusterSpec, inv
   const files = await sopsFilesOf(repo, cluster);
   const key = await newClusterKey();
   const rewritten: Array<[string, string]> = [];
-  for (const f of files) {
-    const opened = await decryptSops(await readFile(join(repo, f), 'utf8'), [identity], f);
-    rewritten.push([f, await encryptSops(opened.doc, { recipients: [key.recipient] })]);
-  }
+  // Every file re-keyed in memory first: one that cannot be carried over exactly stops the rotation before any write.
+  for (const f of files) rewritten.push([f, await rekeySops(await readFile(join(repo, f), 'utf8'), [identity], { from: old, to: key, file: f })]);
   const text = await readFile(inventoryFile, 'utf8');
   if (text.split(old).length !== 2) throw new BrambleError(`${inventoryFile}: the recipient ${old} is not there exactly once; change it by hand`);
   const keysFile = await keepInKeysFile(key, `bramble: cluster ${cluster.name} of site ${inv.site.name} (replaces ${old})`);
