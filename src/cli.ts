@@ -36,6 +36,25 @@ function parse(argv: string[]): { command: string; opts: Options } {
   return { command: first, opts: { ...opts, args: rest } };
 }
 
+/**
+ * One default GitOps work tree for every command that takes --repo (git.ts
+ * defaultWorkTree), decided here once so render, plan, publish and apply
+ * agree. An inventory that cannot be read is left to the command to report.
+ */
+async function withWorkTree(cmd: string, o: Options): Promise<Options> {
+  if (o.repo !== undefined || !o.inventory || !(commandNamed(cmd)!.options as string[]).includes('repo')) return o;
+  const [{ readFile }, { parse: parseYaml }] = await Promise.all([import('node:fs/promises'), import('yaml')]);
+  let url: unknown;
+  try {
+    url = (parseYaml(await readFile(o.inventory, 'utf8')) as { git?: { url?: unknown } } | null)?.git?.url;
+  } catch {
+    return o;
+  }
+  if (typeof url !== 'string') return o;
+  const { defaultWorkTree } = await import('./git.ts');
+  return { ...o, repo: await defaultWorkTree(o.inventory, url, o.remote ?? url) };
+}
+
 function isSystemError(e: unknown): e is NodeJS.ErrnoException & { errno: number } {
   const x = e as NodeJS.ErrnoException;
   return e instanceof Error && typeof x.code === 'string' && /^E[A-Z0-9]+$/.test(x.code) && typeof x.errno === 'number';
@@ -55,7 +74,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   try {
     const { command, opts } = parse(argv);
     name = command;
-    const run = (cmd: string, o: Options): Promise<number> => commandNamed(cmd)!.run(o, io, { run });
+    const run = async (cmd: string, o: Options): Promise<number> => commandNamed(cmd)!.run(await withWorkTree(cmd, o), io, { run });
     return await run(command, opts);
   } catch (e) {
     if (e instanceof UsageError) {

@@ -4,7 +4,7 @@
 import { BrambleError } from './errors.ts';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { $, type ProcessOutput } from 'zx';
 
 export class GitError extends BrambleError {}
@@ -25,9 +25,25 @@ function git(cwd: string) {
   return $({ cwd, env, quiet: true, nothrow: true, verbose: false });
 }
 
+/** A line of ssh's or git's that names why a remote could not be reached, where git itself says only "Could not read from remote repository". */
+const CAUSE = /Could not resolve hostname|Name or service not known|Temporary failure in name resolution|Connection refused|timed out|No route to host|Network is unreachable|Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key is known|Permission denied|Connection closed by|Connection reset|Could not resolve host/;
+const BOILERPLATE = /^(Please make sure you have the correct access rights|and the repository exists\.)$/;
+
+/**
+ * What a failed git command said, in a few lines: the line that names the
+ * cause first (ssh's "Could not resolve hostname", "Connection refused",
+ * "Host key verification failed"...), then git's own last words, without
+ * its hints and its "Please make sure you have the correct access rights".
+ */
+export function explainGit(stderr: string): string {
+  const lines = stderr.trim().split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '' && !l.startsWith('hint:'));
+  const cause = lines.find((l) => CAUSE.test(l));
+  const rest = lines.filter((l) => l !== cause && !BOILERPLATE.test(l.trim()));
+  return redactUrl((cause ? [cause, ...rest.slice(-2)] : rest.slice(-4)).join('\n'));
+}
+
 function explain(out: ProcessOutput): string {
-  const text = (out.stderr || out.stdout).trim().split('\n').filter((l) => !l.startsWith('hint:')).slice(-4).join('\n');
-  return redactUrl(text);
+  return explainGit(out.stderr || out.stdout);
 }
 
 async function must(cwd: string, args: string[], what: string): Promise<string> {
@@ -64,13 +80,59 @@ export async function ensureRepo(repo: string, remote: string, branch: string): 
   return 'created';
 }
 
+/** The top of the Git work tree holding `dir` when it is a clone of `remote`. */
+async function cloneTop(dir: string, remote: string): Promise<string | undefined> {
+  // No .git in the folder or above it: not a work tree, and no git process to start.
+  let up = dir;
+  while (!existsSync(join(up, '.git')) && dirname(up) !== up) up = dirname(up);
+  if (!existsSync(join(up, '.git'))) return undefined;
+  const top = await git(dir)`git rev-parse --show-toplevel`;
+  if (top.exitCode !== 0) return undefined;
+  return (await remoteUrls(dir)).includes(remote) ? top.stdout.trim() : undefined;
+}
+
+/** The remotes' URLs as the work tree records them (not rewritten by url.*.insteadOf, as `git remote -v` shows them). */
+async function remoteUrls(dir: string): Promise<string[]> {
+  const out = await git(dir)`git config --get-regexp ${'^remote\..*\.url$'}`;
+  return out.stdout.split('\n').map((l) => l.split(/\s+/)[1]).filter((u): u is string => Boolean(u));
+}
+
+/** The folder name a clone of `url` gets, as `git clone` names it. */
+export function repositoryName(url: string): string {
+  return url.replace(/\/+$/, '').split(/[/:]/).pop()!.replace(/\.git$/, '') || 'gitops';
+}
+
+/**
+ * The GitOps work tree when no --repo names one, the same for render, plan,
+ * publish, apply, secret, backup and promote: the current folder when it is a
+ * clone of the remote; else the clone the inventory file lives in; else a
+ * folder beside the inventory named after the repository (inventory.yaml and
+ * homelab-gitops/ side by side), which publish and apply clone into, and
+ * render makes a repository for, when it does not exist yet.
+ */
+export async function defaultWorkTree(inventoryFile: string, gitUrl: string, remote = gitUrl): Promise<string> {
+  const home = dirname(resolve(inventoryFile));
+  return (await cloneTop(process.cwd(), remote)) ?? (await cloneTop(home, remote)) ?? join(home, repositoryName(gitUrl));
+}
+
+/**
+ * A repository for `remote` in a folder that does not exist yet, made without
+ * reaching the remote (render works offline): `git init` and `origin`, as a
+ * clone records it, so that plan and publish accept the folder; publish
+ * brings in the remote's history before it pushes.
+ */
+export async function initWorkTree(repo: string, remote: string, branch: string): Promise<void> {
+  await must(process.cwd(), ['init', '--quiet', '--initial-branch', branch, '--', resolve(repo)], `creating a repository in ${repo}`);
+  await must(resolve(repo), ['remote', 'add', 'origin', remote], 'recording the remote');
+}
+
 /** Check that an existing folder is a work tree bramble may commit to for `remote`. */
 export async function ensureRepoAt(repo: string, remote: string): Promise<void> {
   const dir = resolve(repo);
   const top = await git(dir)`git rev-parse --show-toplevel`;
   if (top.exitCode !== 0) throw new GitError(`${repo} exists but is not a Git repository; point --repo at a clone of ${redactUrl(remote)} or at a folder that does not exist yet`);
   // A work tree cloned from elsewhere (another project, say) must not get bramble's commits.
-  const urls = (await git(dir)`git remote -v`).stdout.split('\n').map((l) => l.split(/\s+/)[1]).filter((u): u is string => Boolean(u));
+  const urls = await remoteUrls(dir);
   if (urls.length > 0 && !urls.includes(remote)) {
     throw new GitError(`${dir} is a clone of ${redactUrl(urls[0]!)}, not of ${redactUrl(remote)}; point --repo at a clone of ${redactUrl(remote)} or at a folder that does not exist yet`);
   }

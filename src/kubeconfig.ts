@@ -64,3 +64,13 @@ export async function writeKubeconfig(file: string, k3sText: string, name: strin
   // A re-run that changes nothing leaves the file (and its timestamps) alone.
   if (merged !== existing) await writeAtomic(file, merged, 0o600);
 }
+
+/** The context names a kubeconfig holds; none when it is missing or not a kubeconfig. */
+export async function kubeconfigContexts(file: string): Promise<string[]> {
+  try {
+    const k = parse(await readFile(file, 'utf8')) as KubeConfig | null;
+    return (k?.contexts ?? []).map((c) => c.name).filter((n): n is string => typeof n === 'string');
+  } catch {
+    return [];
+  }
+}

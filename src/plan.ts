@@ -170,6 +170,20 @@ export function disruptiveSteps(plan: Plan): string[] {
   return out;
 }
 
+/**
+ * What a plan could not read, one line each: a node that did not answer, a
+ * cluster whose Flux it could not see. Empty when the plan is whole; a plan
+ * that is not says so instead of "nothing to do".
+ */
+export function unreadParts(plan: Plan): string[] {
+  const out: string[] = [];
+  for (const c of plan.clusters) {
+    for (const n of c.nodes) if (n.action === 'unreachable') out.push(`${c.cluster}/${n.node}: not read (${n.detail ?? 'unreachable'})`);
+    if (c.flux.flux.startsWith('unknown')) out.push(`${c.cluster}: Flux not read (${c.flux.flux.replace(/^unknown: /, '')})`);
+  }
+  return out;
+}
+
 /** True when applying would change nothing at all. */
 export function planIsEmpty(plan: Plan): boolean {
   return plan.repo.changes.length === 0 && plan.clusters.every((c) => c.nodes.every((n) => n.action === 'unchanged') && c.flux.create.length === 0 && c.flux.flux.startsWith('unchanged') && c.flux.deployKey === 'in place');

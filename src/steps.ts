@@ -54,7 +54,7 @@ export function isExplained(e: unknown): e is BrambleError {
 }
 
 /** Exit codes beyond 0 (done), 1 (refused or failed) and 2 (usage). */
-export const EXIT = { reconcileFailed: 3, reconcileTimeout: 4 } as const;
+export const EXIT = { reconcileFailed: 3, reconcileTimeout: 4, planIncomplete: 5 } as const;
 
 /** How a file change is marked, as in `git status --short`. */
 export const SIGN: Record<FileChange['action'], string> = { add: 'A', change: 'M', delete: 'D' };

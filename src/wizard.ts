@@ -5,6 +5,7 @@
 // and the whole file is validated once more before it is written.
 import { BrambleError } from './errors.ts';
 import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { Document, isMap, isScalar, isSeq, parseDocument, stringify, type Node as YamlNode } from 'yaml';
 import {
@@ -35,6 +36,7 @@ import { readIfExists, writeAtomic } from './render/tree.ts';
 import { ageKeysFile, keepInKeysFile, newClusterKey, type ClusterKey } from './secrets/keys.ts';
 import { secretFile, setSecretValue } from './secrets/store.ts';
 import type { Io } from './steps.ts';
+import { apiUrl } from './k3s/config.ts';
 
 export class WizardError extends BrambleError {}
 
@@ -46,6 +48,8 @@ export interface Ask {
   yes(message: string, def: boolean): Promise<boolean>;
   /** A secret: typed masked, never shown or offered as a default. */
   secret(message: string, check: (v: string) => string | undefined): Promise<string>;
+  /** Make an SSH key pair at `file` (ssh-keygen, which asks for its passphrase itself); true when the file is there afterwards. Only at a terminal. */
+  makeKey?(file: string, comment: string): Promise<boolean>;
 }
 
 export async function inquirerAsk(): Promise<Ask> {
@@ -66,7 +70,37 @@ export async function inquirerAsk(): Promise<Ask> {
     choose: (message, choices, def) => select({ message, choices: choices.map((c) => ({ value: c, name: c })), default: def }),
     yes: (message, def) => confirm({ message, default: def }),
     secret: async (message, check) => (await password({ message, mask: '*', validate: (v) => (v.trim() === '' ? 'an answer is needed' : (check(v.trim()) ?? true)) })).trim(),
+    async makeKey(file, comment) {
+      const { spawnSync } = await import('node:child_process');
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // ssh-keygen asks for the passphrase at the terminal: bramble never sees it.
+      spawnSync('ssh-keygen', ['-t', 'ed25519', '-f', file, '-C', comment], { stdio: 'inherit' });
+      return existsSync(file);
+    },
   };
+}
+
+/** `~/x` as the shell reads it. */
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+}
+
+/**
+ * The SSH key must exist before anything can reach a node. When it does not,
+ * offer to make one (ed25519, its passphrase left to ssh-keygen and the
+ * owner) and show the public key with where it goes on each board.
+ */
+async function checkPrivateKey(file: string, user: string, site: string, ask: Ask, io: Io): Promise<void> {
+  const path = expandHome(file);
+  if (existsSync(path)) return;
+  const make = ask.makeKey && (await ask.yes(`${file} does not exist: make an ed25519 key there now? (ssh-keygen asks for its passphrase)`, false));
+  if (!make || !(await ask.makeKey!(path, `bramble@${site}`))) {
+    io.out(`  note: ${file} does not exist yet, and bramble reaches no node without it: ssh-keygen -t ed25519 -f ${file}`);
+    return;
+  }
+  io.out(`  made ${file}; its public key goes into ~${user}/.ssh/authorized_keys on every board (ssh-copy-id -i ${file}.pub ${user}@ADDRESS does it):`);
+  io.out(`  ${readFileSync(`${path}.pub`, 'utf8').trim()}`);
 }
 
 /** The VLAN layout most homelabs on a UniFi-style router start from (the reference site's). */
@@ -176,12 +210,14 @@ function addressCheck(d: Draft, vlanId: () => number, except: string) {
   };
 }
 
-async function askSite(d: Draft, ask: Ask): Promise<void> {
+async function askSite(d: Draft, ask: Ask, io: Io): Promise<void> {
   d.set(['apiVersion'], 'bramble/v1alpha1');
   d.set(['site', 'name'], await ask.text('Site name (a short DNS label)', { default: d.get(['site', 'name']) ?? 'homelab', check: format('dns-label') }));
   d.set(['site', 'domain'], await ask.text('Local DNS domain for the platform URLs', { default: d.get(['site', 'domain']) ?? DEFAULTS.domain, check: format('hostname') }));
   d.set(['site', 'ssh', 'user'], await ask.text('SSH user on the nodes (it needs sudo)', { default: d.get(['site', 'ssh', 'user']) ?? DEFAULTS.ssh.user, check: format('login-name') }));
-  d.set(['site', 'ssh', 'privateKey'], await ask.text('SSH private key on this machine', { default: d.get(['site', 'ssh', 'privateKey']) ?? '~/.ssh/id_ed25519' }));
+  const key = await ask.text('SSH private key on this machine', { default: d.get(['site', 'ssh', 'privateKey']) ?? '~/.ssh/id_ed25519' });
+  d.set(['site', 'ssh', 'privateKey'], key);
+  await checkPrivateKey(key, d.get(['site', 'ssh', 'user']) ?? DEFAULTS.ssh.user, d.get(['site', 'name']) ?? 'homelab', ask, io);
   d.set(['site', 'k3s', 'version'], await ask.text('k3s version', { default: d.get(['site', 'k3s', 'version']) ?? RECOMMENDED_K3S, check: k3sProblem }));
 }
 
@@ -287,10 +323,12 @@ async function askNode(d: Draft, ask: Ask, ci: number, ni: number): Promise<void
   const taken = () => new Map((d.raw().clusters ?? []).flatMap((c, i) => (c.nodes ?? []).filter((_, j) => !(i === ci && j === ni)).map((n) => [n.name, c.name] as const)));
   const name = await ask.text(`Node ${ni + 1}: hostname`, { default: d.get(p('name')), check: (v) => format('dns-label')(v) ?? nodeNameProblem(v, taken()) });
   d.set(p('name'), name);
-  d.set(p('hardware'), await ask.choose(`${name}: hardware`, ['pi5', 'rk1', 'x86'] as const, d.get(p('hardware')) ?? 'pi5'));
+  // Defaults follow the node before: the same board, servers until there are three (etcd's quorum), then agents.
+  const before = ni > 0 ? d.raw().clusters?.[ci]?.nodes?.[ni - 1] : undefined;
+  d.set(p('hardware'), await ask.choose(`${name}: hardware`, ['pi5', 'rk1', 'x86'] as const, d.get(p('hardware')) ?? before?.hardware ?? 'pi5'));
   d.set(p('address'), await ask.text(`${name}: static address`, { default: d.get(p('address')), check: addressCheck(d, () => d.get<number>(['clusters', ci, 'vlan'])!, `${ci}/${ni}`) }));
   const servers = (d.raw().clusters?.[ci]?.nodes ?? []).filter((n, j) => j < ni && n.role === 'server').length;
-  d.set(p('role'), await ask.choose(`${name}: role`, ['server', 'agent'] as const, d.get(p('role')) ?? (servers < 1 ? 'server' : 'agent')));
+  d.set(p('role'), await ask.choose(`${name}: role`, ['server', 'agent'] as const, d.get(p('role')) ?? (servers < 3 ? 'server' : 'agent')));
   if (await ask.yes(`${name}: planned only (described, not installed yet)?`, d.get(p('planned')) ?? false)) d.set(p('planned'), true);
   else d.delete(p('planned'));
 }
@@ -465,7 +503,7 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
   io.out(existing === undefined ? `Writing a new inventory: ${file}` : `Editing ${file}: its current values are the defaults; comments and everything not asked about stay as they are.`);
   try {
     io.out('\nThe site');
-    await askSite(d, ask);
+    await askSite(d, ask, io);
     io.out('\nVLANs');
     await askVlans(d, ask, io);
     io.out('\nThe NAS');
@@ -491,12 +529,17 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
     io.err(`the answers do not make a valid inventory; nothing was written:\n${(e as Error).message}`);
     return 1;
   }
+  // Where notification secrets go: the same default work tree render, plan and apply use (git.ts defaultWorkTree).
+  if (o.repo === undefined) pending.repo = await (await import('./git.ts')).defaultWorkTree(file, inv.git.url);
   io.out('\nSummary');
   const raw = parseDocument(text).toJS() as RawInventory;
   io.out(`  site ${raw.site.name} (${raw.site.domain ?? DEFAULTS.domain}), ${raw.vlans.length} VLAN(s), Git ${raw.git.url} (${raw.git.branch ?? DEFAULTS.git.branch})`);
   if (raw.nas) io.out(`  NAS ${raw.nas.name} at ${raw.nas.address}: ${raw.nas.nfs.exports.map((e) => `${e.path} as ${e.storageClass}`).join(', ')}`);
   for (const c of raw.clusters) {
     io.out(`  cluster ${c.name} on VLAN ${c.vlan}: ${c.nodes.map((n) => `${n.name} (${n.hardware} ${n.role} ${n.address}${n.planned ? ', planned' : ''})`).join(', ')}`);
+    const spec = inv.clusters.find((x) => x.name === c.name);
+    if (spec) io.out(`    API at ${apiUrl(spec)}${spec.kubeVip?.address ? ' (held by kube-vip)' : ''}; Traefik at ${spec.platform.traefik.address ?? 'every node\'s address'}; dashboards open to ${spec.platform.traefik.allowFrom.join(', ')}`);
+    if (!c.notifications) io.out('    notifications: none');
     if (c.notifications) io.out(`    notifications: ${c.notifications.type}${pending.notify.has(c.name) ? `, its ${notifyKey(c.notifications.type)} to be encrypted into ${join(pending.repo, secretFile(c, NOTIFY_REF))}` : ''}`);
     if (pending.keys.has(c.name)) io.out(`    a new age key: private key into ${ageKeysFile()}, public key ${pending.keys.get(c.name)!.recipient}`);
   }

@@ -73,8 +73,17 @@ test('with kube-vip the address answers before the joins, which go through it; t
   }
   assert.equal(lab.readNodeFile('vw', MANIFEST), undefined);
   assert.equal(parse(readFileSync(kubeconfig, 'utf8')).clusters.find((c: { name: string }) => c.name === 'ha').cluster.server, `https://${VIP}:6443`);
-  const status = await run(['status', '-c', 'ha'], inventory(withAddress()));
+  const status = await run(['status', '-c', 'ha', '--kubeconfig', kubeconfig], inventory(withAddress()));
   assert.match(status.stdout, new RegExp(`^ {2}api: https://${VIP.replaceAll('.', '\\.')}:6443 answers \\(kube-vip on va\\)$`, 'm'));
+  // Every node Ready and Flux not handed over yet: not a fault; the next step is named, and status exits 0.
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  assert.match(status.stdout, /^ {4}Flux not installed yet: bramble flux -i \S+ -c ha \(or bramble apply\) hands the cluster over$/m);
+  assert.ok(status.stdout.includes(`  kubeconfig: context "ha" in ${kubeconfig}\n`), status.stdout);
+  // A cluster none of whose servers answers: named once, each server with its own cause, exit 1.
+  const away = await run(['status', '-c', 'ha'], inventory(withAddress().replace(/^( {2}ssh:\n)/m, '$1    port: 2299\n')));
+  assert.equal(away.code, 1);
+  assert.match(away.stdout, /^cluster ha: unreachable: no server answers: va: .+; vb: .+; vc: .+$/m);
+  assert.doesNotMatch(away.stdout, /ha: connect: |va: connect: /);
   // A second run finds everything in place.
   const again = await install(inventory(withAddress()));
   assert.equal(again.code, 0, again.stdout + again.stderr);
@@ -89,6 +98,7 @@ test('when the server holding the address stops, another takes it and the API st
     assert.match(status.stdout, /^cluster ha \(via vb;/m);
     assert.match(status.stdout, new RegExp(`^ {2}api: https://${VIP.replaceAll('.', '\\.')}:6443 answers \\(kube-vip on vb\\)$`, 'm'));
     assert.match(status.stdout, /^ {4}va +server NotReady/m);
+    assert.equal(status.code, 1, 'a node not Ready');
   } finally {
     await lab.powerOn('va');
     lab.k3sUp('va');

@@ -254,6 +254,15 @@ test('a k3s version change the cluster cannot take is refused before anything is
   assert.equal(pub.code, 1, pub.stdout + pub.stderr);
   assert.match(pub.stderr, /\n {2}staging: k3s v1\.35\.6\+k3s1 -> v1\.36\.4\+k3s1 in the upgrade Plans, but no server answers to check it against: /);
   assert.equal(remoteHead(), head, 'nothing was pushed');
+
+  // A plan that read no node is no plan of everything: it says so at the end, names each part, and exits 5.
+  const blind = await brambleAsync(['plan', '-i', unreachable, '--known-hosts', knownHosts, '--repo', repo], env, 120_000);
+  assert.equal(blind.code, 5, blind.stdout + blind.stderr);
+  assert.doesNotMatch(blind.stdout, /nothing disruptive/);
+  assert.match(blind.stdout, /\nplan incomplete: 3 part\(s\) could not be read, so apply may do more than this shows:\n {2}staging\/srv: not read \(.+\)\n {2}staging\/wrk: not read \(.+\)\n {2}staging: Flux not read \(the first server srv cannot be read\)\n$/);
+  const json = await brambleAsync(['plan', '--json', '-i', unreachable, '--known-hosts', knownHosts, '--repo', repo], env, 120_000);
+  assert.equal(json.code, 5);
+  assert.equal((JSON.parse(json.stdout) as { incomplete: string[] }).incomplete.length, 3);
 });
 
 test('the next minor k3s release goes out through Git as upgrade Plans; bramble leaves k3s on the nodes alone, and status follows', async () => {

@@ -45,10 +45,17 @@ test('usage errors exit 2 and say how to get help', () => {
 });
 
 test('render --check passes on the committed tree and fails, listing files, when it drifts', () => {
-  const ok = bramble(['render', '-i', HOMELAB, '--check']);
+  const ok = bramble(['render', '-i', HOMELAB, '--check', '--repo', ROOT]);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   const dir = tempDir();
-  assert.equal(bramble(['render', '-i', HOMELAB, '--repo', dir]).code, 0);
+  const first = bramble(['render', '-i', HOMELAB, '--repo', dir]);
+  assert.equal(first.code, 0);
+  // A first render into an empty folder: the seeds it just wrote are named as seeds, not counted as files of the owner's.
+  assert.match(first.stdout, /^seeded \d+ file\(s\) for you to edit \([^)]*apps\/kustomization\.yaml[^)]*\): they are yours from now on, and bramble never overwrites them$/m);
+  assert.doesNotMatch(first.stdout, /left as they are/);
+  const second = bramble(['render', '-i', HOMELAB, '--repo', dir]);
+  assert.match(second.stdout, /^left as they are: \d+ file\(s\) of yours under /m);
+  assert.doesNotMatch(second.stdout, /^seeded/m);
   const inv = join(dir, 'inv.yaml');
   writeFileSync(inv, readFileSync(HOMELAB, 'utf8').replace('replicas: 3', 'replicas: 2'));
   const before = readFileSync(join(dir, 'clusters/production/infrastructure/controllers/longhorn.yaml'), 'utf8');

@@ -137,3 +137,20 @@ test('completion without a shell, or an unknown one, is a usage error', () => {
   assert.equal(fish.code, 2);
   assert.match(fish.stderr, /^bramble: completion needs a shell: bash or zsh, not "fish"\nRun "bramble completion --help" for usage\.\n$/);
 });
+
+test("each command's help describes an option once, as that command uses it: a command's note replaces the shared text", () => {
+  for (const c of COMMANDS) {
+    const help = bramble(["help", c.name]).stdout;
+    for (const [name, note] of Object.entries(c.notes ?? {}) as Array<[OptionName, string]>) {
+      const line = help.split('\n').find((l) => new RegExp(`^\\s+(-\\w, )?--${name}\\b`).test(l));
+      assert.ok(line, `${c.name}: --${name} is listed`);
+      assert.ok(line.trimEnd().endsWith(note), `${c.name} --${name}: ${line}`);
+      assert.ok(!line.includes(OPTIONS[name].help), `${c.name} --${name}: the shared text and the note both: ${line}`);
+    }
+    // No option text with a second parenthetical glued on, as "(600) (Flux's wait; default 600)" was.
+    assert.doesNotMatch(help, /\) \(/, c.name);
+  }
+  // The cases that were wrong.
+  assert.match(bramble(["help", "plan"]).stdout, /--json +the whole plan as one JSON document on stdout$/m);
+  assert.match(bramble(["help", "apply"]).stdout, /--timeout SECONDS +how long to wait for Flux to reconcile \(default 600\)$/m);
+});

@@ -1,10 +1,11 @@
 // Publishing to real bare repositories: commit, push, re-run, a remote that
 // moved on (with and without conflicts), and a push that fails.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { checkPublishable, publish, redactUrl } from '../src/git.ts';
+import { checkPublishable, explainGit, publish, redactUrl } from '../src/git.ts';
 import { bramble, git, HOMELAB, tempDir } from './helpers.ts';
 
 function bare(dir: string): string {
@@ -178,6 +179,28 @@ test('an unreachable remote is a clear error, not a hang or a stack trace', () =
   const r = publishRun(join(dir, 'work'), join(dir, 'no-such-remote.git'));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^reading .*no-such-remote\.git failed: .*Could not read from remote repository/s);
+  // Over SSH, the cause comes first: real ssh to a loopback port where nothing listens.
+  const refused = publishRun(join(dir, 'work2'), 'ssh://git@127.0.0.1:1/homelab.git');
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^reading ssh:\/\/git@127\.0\.0\.1:1\/homelab\.git failed: ssh: connect to host 127\.0\.0\.1 port 1: Connection refused\nfatal: Could not read from remote repository\.\n/);
+  assert.doesNotMatch(refused.stderr, /Please make sure you have the correct access rights/);
+});
+
+test("a Git failure's cause is the line shown first: DNS, a refused connection, a timeout, a host key", () => {
+  const tail = 'fatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.\n';
+  const cases: Array<[string, string]> = [
+    ['ssh: Could not resolve hostname github.com: Name or service not known', 'DNS'],
+    ['ssh: connect to host 198.18.0.4 port 22: Connection timed out', 'timeout'],
+    ['ssh: connect to host 198.18.0.4 port 22: Connection refused', 'refused'],
+    ['No ED25519 host key is known for github.com and you have requested strict checking.\nHost key verification failed.', 'host key'],
+  ];
+  for (const [ssh, what] of cases) {
+    const shown = explainGit(`${ssh}\n${tail}`);
+    assert.equal(shown.split('\n')[0], ssh.split('\n')[0], what);
+    assert.match(shown, /fatal: Could not read from remote repository\./, what);
+    assert.doesNotMatch(shown, /Please make sure/, what);
+  }
+  assert.equal(explainGit('hint: something\nerror: failed to push some refs to x'), 'error: failed to push some refs to x');
 });
 
 test('publish stages only bramble\'s files: the owner\'s uncommitted work stays uncommitted', () => {
@@ -301,4 +324,12 @@ test("publish commits the render it is given (apply's, made once for its plan), 
   const pushed = git(remote, 'show', 'main:clusters/production/infrastructure/controllers/kube-prometheus-stack.yaml');
   assert.match(pushed, /"15d"/);
   assert.doesNotMatch(pushed, /"99d"/);
+});
+
+test('git in the tests reaches no host but loopback and the lab: any other is refused loudly by the SSH guard', () => {
+  const r = spawnSync('git', ['ls-remote', 'ssh://git@github.com/tinyhome/homelab-gitops.git'], { encoding: 'utf8' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /^test ssh guard: refused github\.com: the tests reach only loopback and the lab's 198\.18\.0\.0\/15$/m);
+  const site = spawnSync('git', ['ls-remote', 'git@192.168.100.20:homelab.git'], { encoding: 'utf8' });
+  assert.match(site.stderr, /^test ssh guard: refused 192\.168\.100\.20/m);
 });

@@ -12,6 +12,11 @@ export const UPSTREAM = join(ROOT, '..', 'shared', 'upstream');
 export const HOMELAB = join(ROOT, 'inventory', 'homelab.yaml');
 export const SECOND = join(ROOT, 'test', 'fixtures', 'second-site.yaml');
 
+// git over SSH in every test and every bramble they start: loopback and the lab's hosts only (test/ssh-guard).
+// A test that needs its own SSH command (the lab's owner key) passes GIT_SSH_COMMAND itself.
+process.env.GIT_SSH_COMMAND ??= join(ROOT, 'test', 'ssh-guard');
+process.env.GIT_SSH_VARIANT ??= 'ssh';
+
 const made: string[] = [];
 // Each test file runs in its own process: its folders go when it exits.
 process.on('exit', () => {

@@ -3,6 +3,7 @@
 // and a power cut at that moment (the first server). Then reset of a partial
 // install. The k3s binary answering `--version` is never taken for an install.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -107,7 +108,10 @@ test('installed units that are stopped or disabled are started: the real script 
   assert.equal(lab.nodeExec('s2', 'systemctl disable k3s && systemctl stop k3s').code, 0);
   assert.equal(lab.nodeExec('s1', 'systemctl stop k3s').code, 0);
   assert.equal(lab.nodeExec('s2', 'systemctl is-enabled k3s').stdout.trim(), 'disabled');
-  const plan = await brambleAsync(['plan', '-i', inv, '--known-hosts', knownHosts, '--json'], {}, 120_000);
+  // A work tree of its own (no remote is read): the plan is about the nodes.
+  const tree = join(work, 'plan-tree');
+  spawnSync('git', ['init', '-q', tree]);
+  const plan = await brambleAsync(['plan', '-i', inv, '--known-hosts', knownHosts, '--json', '--repo', tree], {}, 120_000);
   assert.match(plan.stdout, /"node":"a1"[^\n]*enable and start k3s-agent: k3s is installed but not running \(k3s-agent\)/);
   const fixed = await run('install', inv);
   assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);

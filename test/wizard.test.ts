@@ -36,11 +36,19 @@ async function drive(t: Terminal, script: Answer[]): Promise<{ screen: string; c
   const pending = [...script];
   const prompts: string[] = [];
   for (;;) {
-    const screen = await t.until((s) => /\nEXIT=\d+/.test(s) || activePrompt(s) !== undefined, 'a prompt');
+    const keygen = (s: string) => /Enter (same )?passphrase[^\n]*:\s*$/.test(s.trimEnd() + ' ');
+    const screen = await t.until((s) => /\nEXIT=\d+/.test(s) || activePrompt(s) !== undefined || keygen(s), 'a prompt');
     const exit = /\nEXIT=(\d+)/.exec(screen);
     if (exit) {
       assert.deepEqual(pending.map((a) => String(a.prompt)), [], 'every scripted answer was used');
       return { screen, code: Number(exit[1]), prompts };
+    }
+    // ssh-keygen's own prompts (the wizard runs it to make a key): an empty passphrase, twice.
+    if (keygen(screen)) {
+      const seen = screen.split('\n').filter((l) => /Enter (same )?passphrase/.test(l)).length;
+      t.keys('Enter');
+      await t.until((x) => x.split('\n').filter((l) => /Enter (same )?passphrase/.test(l)).length > seen || /\? |\nEXIT=/.test(x.split(/Enter same passphrase again:/).pop()!), 'ssh-keygen going on');
+      continue;
     }
     const p = activePrompt(screen)!;
     prompts.push(p.text);
@@ -143,6 +151,26 @@ test('editing an existing inventory keeps its comments and order, and changes on
   const diff = before.split('\n').map((l, i) => [l, after.split('\n')[i]]).filter(([a, b]) => a !== b);
   assert.deepEqual(diff, [['        address: 192.168.100.12', '        address: 192.168.100.22']]);
   assert.equal(before.split('\n').length, after.split('\n').length);
+});
+
+test('a private key that does not exist: the wizard offers to make one, ssh-keygen asks for the passphrase, and the public key is shown with where it goes', { timeout: 120_000 }, async () => {
+  const home = tempDir('bramble-home-');
+  const file = join(work, 'key.yaml');
+  copyFileSync(join(ROOT, 'inventory', 'homelab.yaml'), file);
+  const t = new Terminal('key', ['init', '-i', file], { HOME: home });
+  const { screen, code } = await drive(t, [{ prompt: /~\/\.ssh\/id_ed25519 does not exist: make an ed25519 key there now\?/, type: 'y' }]);
+  assert.equal(code, 0, screen);
+  const key = join(home, '.ssh', 'id_ed25519');
+  assert.equal(statSync(key).mode & 0o777, 0o600);
+  const pub = readFileSync(`${key}.pub`, 'utf8').trim();
+  assert.match(pub, /^ssh-ed25519 \S+ bramble@tinyhome$/);
+  assert.match(screen, /made ~\/\.ssh\/id_ed25519; its public key goes into ~bramble\/\.ssh\/authorized_keys on every board \(ssh-copy-id -i ~\/\.ssh\/id_ed25519\.pub bramble@ADDRESS does it\):/);
+  assert.ok(screen.replace(/\s+/g, '').includes(pub.split(' ')[1]!.slice(0, 30)), 'the public key is on the screen');
+  // Declined, or where no key is made: said, not silently taken.
+  const declined = new Terminal('nokey', ['init', '-i', file], { HOME: tempDir('bramble-home-') });
+  const other = await drive(declined, []);
+  assert.equal(other.code, 0, other.screen);
+  assert.match(other.screen, /note: ~\/\.ssh\/id_ed25519 does not exist yet, and bramble reaches no node without it: ssh-keygen -t ed25519 -f ~\/\.ssh\/id_ed25519/);
 });
 
 test('a webhook URL typed at the terminal is masked, and reaches neither the screen nor the inventory', { timeout: 180_000 }, async () => {

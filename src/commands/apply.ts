@@ -8,7 +8,7 @@ export const apply: Command = {
   description:
     'the whole path: plan, ask before disruptive steps (reboots, restarts, deletions), install, publish, flux, with live progress (a tree at a terminal, timestamped lines in a log, JSON events with `--json`) and a summary',
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'repo', 'remote', 'force', 'rotate-deploy-key', 'yes', 'json'],
-  notes: { timeout: "Flux's wait; default 600", json: 'one JSON event per line' },
+  notes: { timeout: 'how long to wait for Flux to reconcile (default 600)', json: 'one JSON event per line on stdout, nothing on stderr' },
   async run(opts, io) {
     const [{ selectClusters }, { apply: run }] = await Promise.all([import('../inventory/model.ts'), import('../apply.ts')]);
     const { inv, written } = await inventoryWithGit(opts, io, { write: true, quiet: opts.json, fastForward: 'best effort' });

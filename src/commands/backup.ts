@@ -41,7 +41,7 @@ export const backup: Command = {
   description:
     "`status`: each cluster's newest etcd snapshot on every server and in S3, and the newest Longhorn backup of every volume, with their age against the schedule; exit 1 when one is missing, failed or older than twice its schedule allows. `credentials -c NAME`: the NAS's S3 access key and secret key (two lines on standard input, or asked for hidden at a terminal; never arguments) into the cluster's encrypted Secrets for Longhorn (`longhorn-system/backup-s3`) and k3s's etcd uploads (`kube-system/k3s-etcd-snapshot-s3-config`), in the work tree (`--repo`); publish or apply sends them",
   options: ['inventory', 'cluster', 'repo', 'known-hosts', 'accept-new-host-keys', 'verbose'],
-  notes: { cluster: 'credentials: exactly one', repo: 'credentials: the Git work tree holding clusters/ (default: .)' },
+  notes: { cluster: 'only this cluster (repeatable); credentials takes exactly one', repo: 'credentials: the Git work tree holding clusters/ (default: as render)' },
   args: [{ name: 'action', values: [...ACTIONS], required: true }],
   async run(opts, io) {
     const [action, extra] = opts.args ?? [];

@@ -23,7 +23,7 @@ export interface OptionSpec {
 export const OPTIONS = {
   inventory: { type: 'string', short: 'i', value: 'FILE', kind: 'file', help: 'the inventory (e.g. inventory/homelab.yaml)' },
   cluster: { type: 'string', short: 'c', multiple: true, value: 'NAME', kind: 'word', help: 'only this cluster (repeatable); default: all' },
-  repo: { type: 'string', value: 'DIR', kind: 'dir', help: 'the Git work tree to render into (default: .); publish clones the remote into DIR when it does not exist' },
+  repo: { type: 'string', value: 'DIR', kind: 'dir', help: 'the Git work tree (default: the clone of git.url you are in, else the one the inventory is in, else <repository name>/ beside the inventory); publish and apply clone the remote into DIR when it does not exist' },
   remote: { type: 'string', value: 'URL', kind: 'word', help: "push here instead of the inventory's git.url (the rendered Flux sync still reads git.url)" },
   check: { type: 'boolean', help: 'write nothing; exit 1 listing what differs' },
   force: { type: 'boolean', help: 'replace or prune generated files that were edited by hand' },

@@ -8,7 +8,7 @@ export const flux: Command = {
   description:
     'hands the cluster to Flux: the deploy key (registered on GitHub, or added by you on a plain SSH Git server), the flux-system secret, Flux itself, the sync objects; then waits until every layer and release is Ready. Exit 3 when Flux reports a failure, 4 when time runs out',
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'timeout', 'rotate-deploy-key'],
-  notes: { timeout: "Flux's wait; default 600" },
+  notes: { timeout: 'how long to wait for Flux to reconcile (default 600)' },
   async run(opts, io) {
     const [{ loadInventory }, { selectClusters }, { connectServer }, { fluxStep, reconciledRevision, PhaseError }] = await Promise.all([
       import('../inventory/load.ts'),

@@ -19,7 +19,8 @@ export function flag(name: OptionName): string {
 
 function optionLines(names: OptionName[], notes: Partial<Record<OptionName, string>> = {}): string[] {
   const width = Math.max(...names.map((n) => flag(n).length)) + 2;
-  return names.map((n) => `  ${flag(n).padEnd(width)}${OPTIONS[n].help}${notes[n] ? ` (${notes[n]})` : ''}`);
+  // A command's note is how that command uses the option: it replaces the shared text, never trails it.
+  return names.map((n) => `  ${flag(n).padEnd(width)}${notes[n] ?? OPTIONS[n].help}`);
 }
 
 export function usage(commands: Command[]): string {

@@ -8,7 +8,7 @@ export const install: Command = {
   summary: 'prepare the nodes and install k3s; merge the kubeconfig',
   description: 'prepares the nodes and installs k3s (first server, other servers one at a time, agents in parallel); merges the kubeconfig; re-runs change only what differs',
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout'],
-  notes: { timeout: 'per node: Ready, or back from a reboot; default 300' },
+  notes: { timeout: 'how long each node may take to be Ready, or to come back from a reboot (default 300)' },
   async run(opts, io) {
     const [{ loadInventory }, { selectClusters }, { linkCluster, installStep, outcomeLines }] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../steps.ts')]);
     const inv = await loadInventory(opts.inventory!);

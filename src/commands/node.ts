@@ -13,7 +13,7 @@ export const node: Command = {
   description:
     "`remove`: cordon and drain the node, uninstall k3s on its board when it answers, delete its Node (and a server's etcd member); refused when the servers left would lose etcd quorum. `replace`: a new board with the dead one's name and address: delete the old Node (and etcd member), then join the new board. Both print their plan first and ask for the node's name (or `--yes`)",
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'yes'],
-  notes: { cluster: 'exactly one', timeout: 'drain, and the new board\'s Ready wait; default 300', yes: 'no confirmation' },
+  notes: { cluster: 'the cluster (exactly one)', timeout: "how long the drain, and the new board's Ready wait, may take (default 300)", yes: 'no confirmation' },
   args: [
     { name: 'action', values: [...ACTIONS], required: true },
     { name: 'node', values: [], required: true },

@@ -8,23 +8,32 @@ export const plan: Command = {
   description:
     "what `apply` would do, from the same checks it makes, changing nothing: preflight findings, each node's preparation and k3s step (install, join, restart, with the config settings that change), the files the commit would add, change and delete, the Flux objects to create",
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'repo', 'remote', 'force', 'json'],
-  notes: { json: 'one JSON document' },
+  notes: { json: 'the whole plan as one JSON document on stdout' },
   async run(opts, io) {
-    const [{ selectClusters }, { connectAndPlan, closeLinked }, { planLines, disruptiveSteps }] = await Promise.all([
+    const [{ selectClusters }, { connectAndPlan, closeLinked }, { planLines, disruptiveSteps, unreadParts }, { EXIT }] = await Promise.all([
       import('../inventory/model.ts'),
       import('../apply.ts'),
       import('../plan.ts'),
+      import('../steps.ts'),
     ]);
     const { inv, taken } = await inventoryWithGit(opts, io, { write: false, quiet: opts.json });
     const clusters = selectClusters(inv, opts.cluster);
     const { plan, linked } = await connectAndPlan(inv, clusters, runOptions(opts), await nodeOptions(opts, io));
     closeLinked(linked);
+    // A plan that could not read a node or Flux is not a plan of everything apply would do: it says so and exits 5.
+    const unread = unreadParts(plan);
     if (opts.json) {
-      io.out(JSON.stringify({ plan, disruptive: disruptiveSteps(plan), versionsFromGit: taken }));
-      return 0;
+      io.out(JSON.stringify({ plan, disruptive: disruptiveSteps(plan), versionsFromGit: taken, incomplete: unread }));
+      return unread.length > 0 ? EXIT.planIncomplete : 0;
     }
     for (const l of planLines(plan, new Map(clusters.map((c) => [c.name, c.k3sVersion])))) io.out(l);
     const d = disruptiveSteps(plan);
+    if (unread.length > 0) {
+      io.out(`plan incomplete: ${unread.length} part(s) could not be read, so apply may do more than this shows:`);
+      for (const u of unread) io.out(`  ${u}`);
+      if (d.length) io.out(`apply would ask before ${d.length} disruptive step(s) seen so far (or pass --yes)`);
+      return EXIT.planIncomplete;
+    }
     io.out(d.length ? `apply would ask before ${d.length} disruptive step(s) (or pass --yes)` : 'nothing disruptive: apply would not ask');
     return 0;
   },

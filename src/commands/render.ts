@@ -8,7 +8,7 @@ export const render: Command = {
   summary: 'render clusters/CLUSTER/ into a repository',
   description: 'writes `clusters/<cluster>/` into a work tree',
   options: ['inventory', 'cluster', 'repo', 'check', 'force', 'verbose'],
-  notes: { repo: 'default `.`' },
+  notes: { repo: 'the Git work tree to render into (default: the clone you are in, else <repository name>/ beside the inventory; docs/getting-started.md)' },
   async run(opts, io) {
     const [{ renderInventory }, { planTree, applyTree, readIfExists, lineDelta, ownerFiles, bodyOf }, { changeLines, conflictLines }] = await Promise.all([
       import('../render/render.ts'),
@@ -33,6 +33,13 @@ export const render: Command = {
       for (const l of conflictLines(plan)) io.err(l);
       return 1;
     }
+    // A new folder becomes a repository for the inventory's remote (offline: nothing is fetched), so plan and publish take it as the work tree.
+    const { existsSync } = await import('node:fs');
+    if (!existsSync(repo)) {
+      const { initWorkTree, redactUrl } = await import('../git.ts');
+      await initWorkTree(repo, inv.git.url, inv.git.branch);
+      io.out(`created ${repo}: a repository for ${redactUrl(inv.git.url)} (branch ${inv.git.branch}); publish and apply take it from here`);
+    }
     // Read before writing: the summary says how much of each changed file moved.
     const deltas = new Map<string, string>();
     for (const c of plan.changes.filter((x) => x.action === 'change')) {
@@ -42,8 +49,12 @@ export const render: Command = {
     await applyTree(repo, plan, out.scopes);
     for (const [i, l] of changeLines(plan).entries()) io.out(`${l}${deltas.get(plan.changes[i]!.path) ?? ''}`);
     const count = (a: string) => plan.changes.filter((c) => c.action === a).length;
-    const owners = await ownerFiles(repo, out.scopes);
+    // Seeds are written once, for the owner to edit: new ones are named as such, not counted as files found.
+    const seeds = new Set(out.files.filter((f) => f.seed).map((f) => f.path));
+    const seeded = plan.changes.filter((c) => c.action === 'add' && seeds.has(c.path)).map((c) => c.path);
+    const owners = (await ownerFiles(repo, out.scopes)).filter((f) => !seeded.includes(f));
     io.out(`rendered ${out.scopes.join(', ')} into ${repo}: ${count('add')} added, ${count('change')} changed, ${count('delete')} removed, ${plan.unchanged.length} unchanged`);
+    if (seeded.length > 0) io.out(`seeded ${seeded.length} file(s) for you to edit (${seeded.map((f) => f.split('/').slice(2).join('/')).join(', ')}): they are yours from now on, and bramble never overwrites them`);
     if (owners.length > 0) io.out(`left as they are: ${owners.length} file(s) of yours under ${out.scopes.join(', ')} (no bramble header)`);
     return 0;
   },

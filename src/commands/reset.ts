@@ -7,7 +7,7 @@ export const reset: Command = {
   summary: "uninstall k3s from a cluster's nodes (agents first)",
   description: 'uninstalls k3s from one cluster, agents first; asks for the cluster name first',
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'yes'],
-  notes: { cluster: 'exactly one', yes: 'no confirmation' },
+  notes: { cluster: 'the cluster (exactly one)', yes: 'no confirmation' },
   async run(opts, io) {
     const [{ loadInventory }, { selectClusters }, { resetCluster }, { linkCluster, outcomeLines }] = await Promise.all([
       import('../inventory/load.ts'),

@@ -8,7 +8,7 @@ export const restore: Command = {
   description:
     "restores an etcd cluster to one of its servers' snapshots, as k3s documents it: stops k3s on every server, resets the first server onto the snapshot (copied there first when another server holds it), starts it alone, then moves each other server's old etcd data aside and starts it, one at a time, waiting for Ready. Shows the plan first, then asks for the cluster name to be typed (or `--yes`); without a terminal and without `--yes` it shows the plan and changes nothing. Objects created after the snapshot are gone afterwards, volumes' data is not touched (docs/backup.md)",
   options: ['inventory', 'cluster', 'etcd', 'known-hosts', 'accept-new-host-keys', 'verbose', 'timeout', 'yes'],
-  notes: { cluster: 'exactly one', yes: 'no typed confirmation', timeout: 'seconds to wait for each server to be Ready (300)' },
+  notes: { cluster: 'the cluster (exactly one)', yes: 'no typed confirmation', timeout: 'how long each server may take to be Ready (default 300)' },
   async run(opts, io) {
     if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError('restore needs exactly one --cluster NAME');
     if (!opts.etcd) throw new UsageError('restore needs --etcd SNAPSHOT: the snapshot to restore (bramble backup status lists them)');

@@ -27,10 +27,15 @@ export const secret: Command = {
   name: 'secret',
   synopsis: 'init|set|show|edit|rotate -i FILE -c NAME [SECRET [KEY]]',
   summary: "a cluster's secrets in Git, SOPS-encrypted with its age key",
-  description:
-    "`init`: make the cluster's age key pair; the private key goes into your age keys file (0600, where sops looks) and, at the next apply, into the cluster's sops-age secret; the public key into the inventory (`secrets.ageRecipient`); it shows its plan and asks first (or `--yes`). `set SECRET KEY`: encrypt one value (read from standard input, or asked for at a terminal; never an argument) into `clusters/<cluster>/secrets/<namespace>-<name>.sops.yaml` in the work tree (`--repo`), listed in that folder's kustomization.yaml; publish or apply sends it. SECRET is NAMESPACE/NAME or NAME (namespace default). `show SECRET [KEY]`: decrypt with your copy of the key and print it. `edit SECRET`: the Secret as plain YAML in `$VISUAL` or `$EDITOR` (a private temporary file, removed afterwards), encrypted again on save. `rotate`: a new key pair for the cluster; every SOPS file under its folder, yours included, is re-keyed for it as `sops updatekeys` does (values and each file's own rules untouched; a file that cannot be carried over exactly stops it before anything is written) and the inventory's recipient replaced (plan and confirmation first); apply then sends the files and the new key together",
+  description: [
+    "`init`: make the cluster's age key pair; the private key goes into your age keys file (0600, where sops looks) and, at the next apply, into the cluster's sops-age secret; the public key into the inventory (`secrets.ageRecipient`); it shows its plan and asks first (or `--yes`).",
+    "`set SECRET KEY`: encrypt one value (read from standard input, or asked for at a terminal; never an argument) into `clusters/<cluster>/secrets/<namespace>-<name>.sops.yaml` in the work tree (`--repo`), listed in that folder's kustomization.yaml; publish or apply sends it. SECRET is NAMESPACE/NAME or NAME (namespace default).",
+    "`show SECRET [KEY]`: decrypt with your copy of the key and print it.",
+    "`edit SECRET`: the Secret as plain YAML in `$VISUAL` or `$EDITOR` (a private temporary file, removed afterwards), encrypted again on save.",
+    "`rotate`: a new key pair for the cluster; every SOPS file under its folder, yours included, is re-keyed for it as `sops updatekeys` does (values and each file's own rules untouched; a file that cannot be carried over exactly stops it before anything is written) and the inventory's recipient replaced (plan and confirmation first); apply then sends the files and the new key together",
+  ].join(' '),
   options: ['inventory', 'cluster', 'repo', 'yes', 'allow-empty'],
-  notes: { cluster: 'exactly one', repo: 'the Git work tree holding clusters/ (default: .)', yes: 'init and rotate: no confirmation' },
+  notes: { cluster: 'the cluster (exactly one)', repo: 'the Git work tree holding clusters/ (default: as render)', yes: 'init and rotate: no confirmation' },
   args: [
     { name: 'action', values: [...ACTIONS], required: true },
     { name: 'secret', values: [], required: false },

@@ -4,6 +4,7 @@ import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import type { RunOptions } from '../steps.ts';
 import { UsageError, type Io, type Options } from './command.ts';
+import { BrambleError } from '../errors.ts';
 
 export function isInteractive(): boolean {
   return Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -81,7 +82,7 @@ export async function visitClusters(
     try {
       first = await connectServer(cluster, sessionOpts);
     } catch (e) {
-      io.out(`cluster ${cluster.name}: unreachable: ${(e as Error).message}`);
+      io.out(`cluster ${cluster.name}: unreachable: ${e instanceof BrambleError ? e.detail : (e as Error).message}`);
       healthy = false;
       continue;
     }

@@ -113,8 +113,9 @@ export async function connectServer(cluster: ClusterSpec, opts: SessionOptions, 
     } catch (e) {
       // A changed host key is not a reason to try another server quietly.
       if (e instanceof SshError && e.step === 'host key') throw e;
-      errors.push((e as Error).message);
+      // Each server named once, with its own cause (not the node and step again).
+      errors.push(`${node.name}: ${e instanceof SshError ? e.detail : (e as Error).message}`);
     }
   }
-  throw new SshError(cluster.name, 'connect', `no ${except ? 'other ' : ''}server of cluster ${cluster.name} answers: ${errors.join('; ') || 'it has none'}`);
+  throw new SshError(cluster.name, 'connect', `no ${except ? 'other ' : ''}server answers: ${errors.join('; ') || 'the cluster has none'}`);
 }
