@@ -241,9 +241,12 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
         t.title = `repository: ${results.pushed.committed ? `committed and pushed ${results.pushed.head.slice(0, 12)}` : `already at ${results.pushed.head.slice(0, 12)}`}`;
       },
     });
+    // Each cluster's hand-over is its own: one waiting for its deploy key does not keep the next from getting (and showing) its own.
+    const fluxErrors: unknown[] = [];
     for (const c of clusters) {
       tasks.push({
         title: `${c.name}: Flux`,
+        exitOnError: false,
         task: async (_ctx, t) => {
           const first = linked.get(c.name)!.links.find((x) => x.node.name === firstServer(c).name)!;
           try {
@@ -252,6 +255,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
             t.title = `${c.name}: Flux reconciled (${reconciledRevision(w)})`;
           } catch (e) {
             results.flux.set(c.name, `not reconciled: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
+            fluxErrors.push(e);
             throw e;
           }
         },
@@ -259,17 +263,21 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
     }
 
     let code = 0;
-    try {
-      await progressList(tasks, mode, io.out).run();
-    } catch (e) {
-      // Whatever ended the run, the summary follows, and --json stays one event per line.
-      code = isExplained(e) ? e.exitCode : 1;
+    // Whatever ended the run, the summary follows, and --json stays one event per line.
+    const report = (e: unknown) => {
+      code ||= isExplained(e) ? e.exitCode : 1;
       const lines = isExplained(e) ? e.lines : [];
       const message = e instanceof Error ? e.message : String(e);
       if (mode === 'json') jsonEvent(io.out, { event: 'error', message, lines });
       else for (const l of [message, ...lines]) io.err(l);
       if (!isExplained(e) && o.verbose && mode !== 'json') io.err((e as Error).stack ?? '');
+    };
+    try {
+      await progressList(tasks, mode, io.out).run();
+    } catch (e) {
+      if (!fluxErrors.includes(e)) report(e);
     }
+    for (const e of fluxErrors) report(e);
     if (mode === 'json') jsonEvent(io.out, summaryEvent(clusters, results, inv, o));
     else for (const l of summaryLines(clusters, results, inv, o)) io.out(l);
     return code;

@@ -106,8 +106,8 @@ async function checkPrivateKey(file: string, user: string, site: string, ask: As
 /** The VLAN layout most homelabs on a UniFi-style router start from (the reference site's). */
 export const COMMON_VLANS: RawVlan[] = [
   { id: 10, name: 'Default', subnet: '192.168.10.0/24', gateway: '192.168.10.1', dhcp: { start: '192.168.10.100', end: '192.168.10.254' }, internet: true, purpose: 'network infrastructure (gateway, switch)' },
-  { id: 100, name: 'ServerLAN', subnet: '192.168.100.0/24', gateway: '192.168.100.1', dhcp: { start: '192.168.100.150', end: '192.168.100.254' }, internet: true, purpose: 'trusted servers: both k8s clusters, the NAS, Proxmox' },
-  { id: 30, name: 'MainLAN', subnet: '192.168.30.0/24', gateway: '192.168.30.1', dhcp: { start: '192.168.30.100', end: '192.168.30.199' }, internet: true, purpose: 'trusted clients and media' },
+  { id: 100, name: 'ServerLAN', subnet: '192.168.100.0/24', gateway: '192.168.100.1', dhcp: { start: '192.168.100.150', end: '192.168.100.254' }, internet: true, trusted: true, purpose: 'trusted servers: both k8s clusters, the NAS, Proxmox' },
+  { id: 30, name: 'MainLAN', subnet: '192.168.30.0/24', gateway: '192.168.30.1', dhcp: { start: '192.168.30.100', end: '192.168.30.199' }, internet: true, trusted: true, purpose: 'trusted clients and media' },
   { id: 15, name: 'IoT', subnet: '192.168.15.0/24', gateway: '192.168.15.1', dhcp: { start: '192.168.15.100', end: '192.168.15.200' }, internet: true, purpose: 'IoT and guests' },
   { id: 20, name: 'NoT', subnet: '192.168.20.0/24', gateway: '192.168.20.1', dhcp: { start: '192.168.20.100', end: '192.168.20.254' }, internet: false, purpose: 'no internet, local only' },
 ];
@@ -247,6 +247,9 @@ async function askVlan(d: Draft, ask: Ask, i: number): Promise<void> {
   d.set(p('internet'), await ask.yes(`VLAN ${id}: can its hosts reach the internet?`, d.get(p('internet')) ?? true));
   const purpose = await ask.text(`VLAN ${id}: purpose (optional)`, { default: d.get(p('purpose')), optional: true });
   if (purpose) d.set(p('purpose'), purpose);
+  // Trusted: the owner's servers and own clients, whom the dashboards are opened to by default.
+  if (await ask.yes(`VLAN ${id}: trusted (your servers or your own clients, not guests or IoT)?`, d.get(p('trusted')) ?? /\btrusted\b/i.test(purpose ?? ''))) d.set(p('trusted'), true);
+  else d.delete(p('trusted'));
 }
 
 async function askVlans(d: Draft, ask: Ask, io: Io): Promise<void> {
@@ -462,12 +465,19 @@ async function askClusters(d: Draft, ask: Ask, io: Io, pending: Pending): Promis
   while (await ask.yes('Add another cluster?', false)) await askCluster(d, ask, io, d.count(['clusters']), pending);
   const path = ['defaults', 'platform', 'traefik', 'dashboard', 'allowFrom'];
   const vlans = d.raw().vlans ?? [];
-  const current = d.get<string[]>(path) ?? [...new Set((d.raw().clusters ?? []).map((c) => vlans.find((v) => v.id === c.vlan)?.subnet).filter((s): s is string => Boolean(s)))];
-  const answer = await ask.text('Networks allowed to open the Traefik dashboard and Grafana (CIDRs, comma-separated)', {
+  // Offered: what the file says, else the VLANs marked trusted, else the clusters' own VLANs.
+  const trusted = vlans.filter((v) => v.trusted).map((v) => String(v.id));
+  const current = d.get<string[]>(path) ?? (trusted.length > 0 ? trusted : [...new Set((d.raw().clusters ?? []).map((c) => String(c.vlan)))]);
+  const item = (x: string) => (/^\d+$/.test(x) ? vlans.find((v) => v.id === Number(x))?.subnet : isCidr(x) ? x : undefined);
+  const answer = await ask.text('VLANs allowed to open Grafana and the Traefik dashboard (VLAN ids or CIDRs, comma-separated)', {
     default: current.join(', '),
-    check: (v) => v.split(',').map((x) => x.trim()).find((x) => !isCidr(x)) && `expected CIDRs such as 192.168.30.0/24, separated by commas`,
+    check: (v) => {
+      const bad = v.split(',').map((x) => x.trim()).find((x) => !item(x));
+      if (bad === undefined) return undefined;
+      return /^\d+$/.test(bad) ? `VLAN ${bad} is not one of this site's VLANs (${vlans.map((x) => x.id).join(', ')})` : `expected VLAN ids such as 30 or CIDRs such as 192.168.30.0/24, separated by commas`;
+    },
   });
-  d.set(path, answer.split(',').map((x) => x.trim()), true);
+  d.set(path, [...new Set(answer.split(',').map((x) => item(x.trim())!))], true);
 }
 
 function schemaLine(file: string): string {

@@ -7,7 +7,7 @@
 // github.test.ts.)
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
@@ -135,11 +135,15 @@ test('Ctrl-C while the kubeconfig is written leaves it whole: the old one or the
   writeFileSync(file, 'apiVersion: v1\nkind: Config\nclusters:\n- name: work\n  cluster: { server: "https://10.0.0.1:6443" }\nusers: []\ncontexts: []\ncurrent-context: work\n', { mode: 0o600 });
   const writer = join(work, 'write-kubeconfig.ts');
   // The same function install uses, over and over, until the signal comes.
-  writeFileSync(writer, `import { writeKubeconfig } from ${JSON.stringify(join(ROOT, 'src', 'kubeconfig.ts'))};\nfor (let i = 0; ; i++) await writeKubeconfig(${JSON.stringify(file)}, ${JSON.stringify(k3s(0))}.replace('Q', 'Q'.repeat(i % 50)), 'staging', 'https://198.18.0.10:6443');\n`);
+  // It says when its first write is done (a marker file), so the signal always lands among writes, however slowly a loaded machine starts it.
+  const started = join(work, 'writer-started');
+  writeFileSync(writer, `import { writeFileSync } from 'node:fs';\nimport { writeKubeconfig } from ${JSON.stringify(join(ROOT, 'src', 'kubeconfig.ts'))};\nfor (let i = 0; ; i++) {\n  await writeKubeconfig(${JSON.stringify(file)}, ${JSON.stringify(k3s(0))}.replace('Q', 'Q'.repeat(i % 50)), 'staging', 'https://198.18.0.10:6443');\n  if (i === 0) writeFileSync(${JSON.stringify(started)}, '');\n}\n`);
   let merged = 0;
   for (let i = 0; i < 12; i++) {
+    rmSync(started, { force: true });
     const child = spawn(process.execPath, [writer], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 250 + ((i * 53) % 300)));
+    for (let w = 0; w < 600 && !existsSync(started); w++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, (i * 53) % 300));
     child.kill('SIGINT');
     await new Promise((r) => child.on('exit', r));
     const cfg = parse(readFileSync(file, 'utf8')) as { clusters: Array<{ name: string }> };

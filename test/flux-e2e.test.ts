@@ -93,7 +93,7 @@ test('apply installs k3s and pushes; a plain SSH host needs the owner to add the
   assert.match(r.stdout, /staging: kubeconfig context "staging"/);
   assert.match(r.stdout, /pushed [0-9a-f]{12} to ssh:\/\/git@198\.18\.\d+\.4\//);
   assert.match(r.stdout + r.stderr, new RegExp(`Flux will trust the server's host key ${gitServer.fingerprint.replace(/[+/]/g, '\\$&')}`));
-  assert.match(r.stderr, /the deploy key for cluster staging is not accepted yet\. Add the key above, then run again \(the key waits on the cluster; nothing is lost\)/);
+  assert.match(r.stderr, /the deploy key for cluster staging is not accepted yet\. Add it, then run again \(the key waits on the cluster; nothing is lost\):\n {2}Add this read-only deploy key for .*\n(.*\n)*? {4}ssh-ed25519 \S+ flux-staging\n/);
   firstKey = deployKeyFrom(r.stdout);
   assert.equal(secretKey(), firstKey, 'the key waits in the cluster secret, not on this machine');
   assert.equal(stored('GitRepository', 'flux-system', 'flux-system'), undefined, 'nothing is handed to Flux before the key works');

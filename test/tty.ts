@@ -47,3 +47,72 @@ export class Terminal {
     return { code: Number(/\nEXIT=(\d+)/.exec(screen)![1]), screen };
   }
 }
+
+/** A keystroke script: answers for the prompts that need more than Enter, in order. */
+export type Answer = { prompt: RegExp; type?: string; choose?: string; rejected?: RegExp };
+
+/** The prompt waiting for an answer: the last "? " line with nothing answered after it. */
+function activePrompt(screen: string): { text: string; index: number } | undefined {
+  const lines = screen.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i]!;
+    if (/^✔ /.test(l)) return undefined;
+    if (/^\? /.test(l)) return { text: l, index: i };
+  }
+  return undefined;
+}
+
+const answered = (screen: string) => screen.split('\n').filter((l) => /^✔ /.test(l)).length;
+
+/**
+ * Answer every prompt until the command exits: the next scripted answer when
+ * its pattern matches the prompt, Enter (the default) otherwise.
+ */
+export async function drive(t: Terminal, script: Answer[], waitMs = 15_000): Promise<{ screen: string; code: number; prompts: string[] }> {
+  const pending = [...script];
+  const prompts: string[] = [];
+  for (;;) {
+    const keygen = (s: string) => /Enter (same )?passphrase[^\n]*:\s*$/.test(s.trimEnd() + ' ');
+    const screen = await t.until((s) => /\nEXIT=\d+/.test(s) || activePrompt(s) !== undefined || keygen(s), 'a prompt', waitMs);
+    const exit = /\nEXIT=(\d+)/.exec(screen);
+    if (exit) {
+      assert.deepEqual(pending.map((a) => String(a.prompt)), [], 'every scripted answer was used');
+      return { screen, code: Number(exit[1]), prompts };
+    }
+    // ssh-keygen's own prompts (the wizard runs it to make a key): an empty passphrase, twice.
+    if (keygen(screen)) {
+      const seen = screen.split('\n').filter((l) => /Enter (same )?passphrase/.test(l)).length;
+      t.keys('Enter');
+      await t.until((x) => x.split('\n').filter((l) => /Enter (same )?passphrase/.test(l)).length > seen || /\? |\nEXIT=/.test(x.split(/Enter same passphrase again:/).pop()!), 'ssh-keygen going on');
+      continue;
+    }
+    const p = activePrompt(screen)!;
+    prompts.push(p.text);
+    const before = answered(screen);
+    const next = pending[0];
+    if (next && next.prompt.test(p.text)) {
+      pending.shift();
+      if (next.choose !== undefined) {
+        // A list: move the pointer (❯) to the wanted line.
+        const lines = screen.split('\n').slice(p.index + 1);
+        const choices = lines.filter((l) => /^[❯ ] \S/.test(l)).map((l) => l.slice(2).trim());
+        const from = lines.findIndex((l) => l.startsWith('❯'));
+        const to = choices.findIndex((c) => c === next.choose || c.startsWith(next.choose + ' '));
+        assert.ok(to >= 0, `"${next.choose}" is not among ${choices.join(' | ')}`);
+        const moves = to - (from < 0 ? 0 : lines.slice(0, from).filter((l) => /^[❯ ] \S/.test(l)).length);
+        for (let i = 0; i < Math.abs(moves); i++) t.keys(moves > 0 ? 'Down' : 'Up');
+        await new Promise((r) => setTimeout(r, 80));
+      } else if (next.type !== undefined) t.text(next.type);
+      t.keys('Enter');
+      if (next.rejected) {
+        // The wrong answer stays on the prompt with the validate rule's words; clear it for the next try.
+        await t.until((s) => next.rejected!.test(s.split('\n').slice(p.index).join('\n')), `the rejection ${next.rejected}`);
+        assert.equal(answered(t.screen()), before, 'a rejected answer is not taken');
+        t.keys('C-u');
+        continue;
+      }
+    } else t.keys('Enter');
+    await t.until((s) => answered(s) > before || /\nEXIT=\d+/.test(s), `an answer to ${p.text}`, waitMs);
+  }
+}
+

@@ -54,7 +54,8 @@ async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, kn
     for (const l of steps) o.note(l);
     while (state === 'needs-owner') {
       if (!o.confirm) {
-        throw new GitHostError(`${host.label}: the deploy key for cluster ${cluster.name} is not accepted yet. Add the key above, then run again (the key waits on the cluster; nothing is lost)`);
+        // The key goes with the error: at a terminal the progress tree has redrawn over the lines noted above.
+        throw new GitHostError(`${host.label}: the deploy key for cluster ${cluster.name} is not accepted yet. Add it, then run again (the key waits on the cluster; nothing is lost):`, { lines: steps.map((l) => `  ${l}`) });
       }
       if (!(await o.confirm(`Added the deploy key on ${host.label}? Check again`))) throw new GitHostError(`${host.label}: the deploy key was not added; nothing was handed to Flux`);
       state = await host.authorize(candidate, title, false);

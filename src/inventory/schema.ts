@@ -86,6 +86,7 @@ export const Vlan = Type.Object(
       ),
     ),
     internet: Type.Boolean({ description: 'whether hosts on this VLAN reach the internet' }),
+    trusted: Type.Optional(Type.Boolean({ description: "hosts here are yours (your servers, your own clients): bramble init offers these VLANs as the ones that may open Grafana and the Traefik dashboard" })),
     purpose: Type.Optional(Type.String()),
   },
   closed,
