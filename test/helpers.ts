@@ -1,6 +1,6 @@
 // Shared test plumbing: temporary folders, running the built CLI, paths.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,4 +120,30 @@ export function sopsCheck(file: string, identities: string[]): unknown {
   rmSync(dir, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`sops-check ${file}: ${(r.stderr || r.error?.message || '').trim()}`);
   return JSON.parse(r.stdout) as unknown;
+}
+
+/** A CRD's schema with unknown fields forbidden, the way the API server's strict validation refuses them. */
+export function strictify(schema: any): any {
+  if (Array.isArray(schema)) return schema.map(strictify);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = strictify(v);
+  if (out.properties && out.additionalProperties === undefined && !out['x-kubernetes-preserve-unknown-fields']) out.additionalProperties = false;
+  return out;
+}
+
+/**
+ * A work folder for the secret commands: the reference inventory copied in,
+ * an empty Git work tree, and an age keys file of its own (SOPS_AGE_KEY_FILE
+ * in env), never this machine's.
+ */
+export function secretsWorkspace(): { work: string; keys: string; env: NodeJS.ProcessEnv; inventory: string; repo: string } {
+  const work = tempDir();
+  const keys = join(work, 'age', 'keys.txt');
+  const inventory = join(work, 'homelab.yaml');
+  writeFileSync(inventory, readFileSync(HOMELAB, 'utf8'));
+  const repo = join(work, 'repo');
+  mkdirSync(repo);
+  git(repo, 'init', '-q', '-b', 'main');
+  return { work, keys, env: { SOPS_AGE_KEY_FILE: keys, SOPS_AGE_KEY: '' }, inventory, repo };
 }

@@ -13,7 +13,7 @@ import { loadInventory, parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { applyTree, planTree } from '../src/render/tree.ts';
 import { checkReferences, parseRendered, RenderError, validateObject, type RenderedDoc } from '../src/render/validate.ts';
-import { HOMELAB, homelabWithS3Backups, ROOT, SECOND, tempDir, UPSTREAM } from './helpers.ts';
+import { HOMELAB, homelabWithS3Backups, ROOT, SECOND, tempDir, UPSTREAM, strictify } from './helpers.ts';
 
 const homelab = await loadInventory(HOMELAB);
 const second = await loadInventory(SECOND);
@@ -194,15 +194,6 @@ test('every folder with a kustomization.yaml builds with kubectl kustomize', asy
   }
 });
 
-/** Forbid unknown fields the way the API server's strict validation does. */
-function strictify(schema: any): any {
-  if (Array.isArray(schema)) return schema.map(strictify);
-  if (schema === null || typeof schema !== 'object') return schema;
-  const out: any = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = strictify(v);
-  if (out.properties && out.additionalProperties === undefined && !out['x-kubernetes-preserve-unknown-fields']) out.additionalProperties = false;
-  return out;
-}
 
 function crdValidators(): Map<string, (o: unknown) => string[]> {
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });

@@ -5,7 +5,7 @@
 // temporary one (SOPS_AGE_KEY_FILE), never this machine's.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
@@ -13,16 +13,9 @@ import { parse } from 'yaml';
 import { decryptSops as independent } from 'sops-age';
 import { encryptSops } from '../src/secrets/sops.ts';
 import { parseDocument } from 'yaml';
-import { git, HOMELAB, ROOT, sopsCheck, tempDir } from './helpers.ts';
+import { git, ROOT, sopsCheck, secretsWorkspace } from './helpers.ts';
 
-const work = tempDir();
-const keys = join(work, 'age', 'keys.txt');
-const env = { SOPS_AGE_KEY_FILE: keys, SOPS_AGE_KEY: '' };
-const inventory = join(work, 'homelab.yaml');
-copyFileSync(HOMELAB, inventory);
-const repo = join(work, 'repo');
-mkdirSync(repo);
-git(repo, 'init', '-q', '-b', 'main');
+const { work, keys, env, inventory, repo } = secretsWorkspace();
 
 function run(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = env) {
   const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], {

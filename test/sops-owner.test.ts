@@ -9,21 +9,14 @@
 // commits carrying bramble's trailer, and inventories that are not files.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseDocument } from 'yaml';
 import { encryptSops } from '../src/secrets/sops.ts';
-import { git, HOMELAB, ROOT, sopsCheck, tempDir } from './helpers.ts';
+import { git, ROOT, sopsCheck, secretsWorkspace } from './helpers.ts';
 
-const work = tempDir();
-const keys = join(work, 'age', 'keys.txt');
-const env = { SOPS_AGE_KEY_FILE: keys, SOPS_AGE_KEY: '' };
-const inventory = join(work, 'homelab.yaml');
-copyFileSync(HOMELAB, inventory);
-const repo = join(work, 'repo');
-mkdirSync(repo);
-git(repo, 'init', '-q', '-b', 'main');
+const { work, keys, env, inventory, repo } = secretsWorkspace();
 
 function run(args: string[], input?: string, o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
   const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], {

@@ -13,7 +13,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { loadInventory } from '../src/inventory/load.ts';
 import { kubeVipManifest } from '../src/k3s/kube-vip.ts';
 import { renderInventory } from '../src/render/render.ts';
-import { HOMELAB, tempDir, UPSTREAM } from './helpers.ts';
+import { HOMELAB, tempDir, UPSTREAM, strictify } from './helpers.ts';
 
 interface Obj {
   apiVersion: string;
@@ -105,15 +105,6 @@ test("kube-vip's RBAC grants what upstream's grants for leases, services, nodes 
   assert.equal(known.has('vip_leaderelektion'), false, 'a misspelt name is not among them');
 });
 
-/** Forbid unknown fields the way the API server's strict validation does. */
-function strictify(schema: any): any {
-  if (Array.isArray(schema)) return schema.map(strictify);
-  if (schema === null || typeof schema !== 'object') return schema;
-  const out: any = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = strictify(v);
-  if (out.properties && out.additionalProperties === undefined && !out['x-kubernetes-preserve-unknown-fields']) out.additionalProperties = false;
-  return out;
-}
 
 /** Validators for every kind in ../shared/upstream/platform-crds, by apiVersion/kind. */
 async function platformValidators(): Promise<Map<string, (o: unknown) => string[]>> {
