@@ -287,3 +287,14 @@ export async function applyTree(repo: string, plan: TreePlan, scopes: string[]):
     }
   }
 }
+
+/** Every YAML file under `dir`, links neither followed nor read. */
+export async function yamlFiles(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => e.isFile() && /\.ya?ml$/.test(e.name)).map((e) => join(e.parentPath, e.name));
+}

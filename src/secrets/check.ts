@@ -8,18 +8,9 @@ import { parseAllDocuments, parseDocument } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { s3Secrets } from '../backup/credentials.ts';
 import { NOTIFY_REF, NOTIFY_SECRET, notifyKey } from '../render/context.ts';
+import { yamlFiles } from '../render/tree.ts';
 import { secretFile, secretsDir } from './store.ts';
 
-/** Every YAML file under `dir`, links neither followed nor read. */
-export async function yamlFiles(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  } catch {
-    return [];
-  }
-  return entries.filter((e) => e.isFile() && /\.ya?ml$/.test(e.name)).map((e) => join(e.parentPath, e.name));
-}
 
 const ENCRYPTED = /^ENC\[AES256_GCM,/;
 

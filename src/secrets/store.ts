@@ -238,7 +238,7 @@ export async function editSecret(repo: string, cluster: ClusterSpec, ref: Secret
 
 /** The SOPS files under a cluster's folder (bramble's and the owner's), repository-relative. */
 export async function sopsFilesOf(repo: string, cluster: ClusterSpec): Promise<string[]> {
-  const { yamlFiles } = await import('./check.ts');
+  const { yamlFiles } = await import('../render/tree.ts');
   const { isSopsText } = await import('./sops.ts');
   const out: string[] = [];
   // A file named as SOPS counts even when it does not parse: rotation must stop on it, not pass it by.
