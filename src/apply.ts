@@ -16,6 +16,7 @@ import { fluxStep, installStep, isExplained, linkCluster, outcomeLine, PhaseErro
 import { fetchKubeconfig } from './k3s/install.ts';
 import { defaultKubeconfig } from './kubeconfig.ts';
 import { redactUrl } from './git.ts';
+import { unexpectedLines } from './errors.ts';
 import type { ListrTask } from 'listr2';
 
 export interface ApplyOptions extends RunOptions {
@@ -266,11 +267,10 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
     // Whatever ended the run, the summary follows, and --json stays one event per line.
     const report = (e: unknown) => {
       code ||= isExplained(e) ? e.exitCode : 1;
-      const lines = isExplained(e) ? e.lines : [];
-      const message = e instanceof Error ? e.message : String(e);
-      if (mode === 'json') jsonEvent(io.out, { event: 'error', message, lines });
-      else for (const l of [message, ...lines]) io.err(l);
-      if (!isExplained(e) && o.verbose && mode !== 'json') io.err((e as Error).stack ?? '');
+      // What bramble did not expect prints by the one rule every command uses (errors.ts).
+      const [message, ...lines] = isExplained(e) ? [e.message, ...e.lines] : unexpectedLines(e, Boolean(o.verbose) && mode !== 'json');
+      if (mode === 'json') jsonEvent(io.out, { event: 'error', message: message!, lines });
+      else for (const l of [message!, ...lines]) io.err(l);
     };
     try {
       await progressList(tasks, mode, io.out).run();

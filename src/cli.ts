@@ -4,7 +4,7 @@ import { getSystemErrorMessage, parseArgs } from 'node:util';
 import { OPTIONS, UsageError, type Io, type Options } from './commands/command.ts';
 import { COMMANDS, commandNamed } from './commands/index.ts';
 import { commandUsage } from './commands/help.ts';
-import { BrambleError } from './errors.ts';
+import { BrambleError, unexpectedLines } from './errors.ts';
 
 export type { Io };
 
@@ -86,13 +86,15 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       for (const l of [e.message, ...e.lines]) io.err(l);
       return e.exitCode;
     }
+    const verbose = argv.includes('-v') || argv.includes('--verbose');
     if (isSystemError(e)) {
       // A file bramble could not read or write: one line; the stack is for -v.
       io.err(`bramble: ${systemErrorLine(e)}`);
-      if (argv.includes('-v') || argv.includes('--verbose')) io.err(e.stack ?? '');
+      if (verbose) io.err(e.stack ?? '');
       return 1;
     }
-    throw e;
+    for (const l of unexpectedLines(e, verbose)) io.err(l);
+    return 1;
   }
 }
 

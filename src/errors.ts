@@ -41,3 +41,13 @@ export function withoutNode(e: unknown): string {
 export function detailOf(e: unknown): string {
   return e instanceof BrambleError ? e.detail : e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * How an error bramble did not expect prints, for every command: one line
+ * naming it a bug with its kind and message; the stack only with -v.
+ */
+export function unexpectedLines(e: unknown, verbose: boolean): string[] {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const line = `bramble: unexpected ${err.name}: ${err.message.split('\n')[0]} (a bug in bramble; ${verbose ? 'the stack follows' : 'run again with -v to see where it happened'})`;
+  return verbose && err.stack ? [line, err.stack] : [line];
+}

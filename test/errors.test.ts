@@ -55,3 +55,29 @@ test('no source takes a node or step back out of an error message, and no list o
   }
   assert.deepEqual(offenders, []);
 });
+
+test('an error bramble did not expect prints by one rule in every command: one line naming it a bug, the stack only with -v', async () => {
+  const { main } = await import('../src/cli.ts');
+  const { COMMANDS } = await import('../src/commands/index.ts');
+  for (const c of COMMANDS) {
+    const run = c.run;
+    // The command's own code throws what no one planned for, as a malformed file once made it do.
+    c.run = async () => {
+      throw new TypeError("(o.sops.age ?? []).map is not a function");
+    };
+    try {
+      const args = [c.name, ...(c.args ?? []).filter((a) => a.required).map((a) => a.values[0] ?? 'x'), ...(c.options.includes('inventory') ? ['-i', 'inventory.yaml'] : [])];
+      for (const verbose of [false, true]) {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await main(verbose && c.options.includes('verbose') ? [...args, '-v'] : args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+        assert.equal(code, 1, c.name);
+        assert.equal(err[0], 'bramble: unexpected TypeError: (o.sops.age ?? []).map is not a function (a bug in bramble; ' + (verbose && c.options.includes('verbose') ? 'the stack follows)' : 'run again with -v to see where it happened)'), c.name);
+        if (verbose && c.options.includes('verbose')) assert.match(err[1]!, /^TypeError: .*\n\s+at /, `${c.name}: the stack with -v`);
+        else assert.equal(err.length, 1, `${c.name}: one line`);
+      }
+    } finally {
+      c.run = run;
+    }
+  }
+});
