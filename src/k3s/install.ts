@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { writeKubeconfig } from '../kubeconfig.ts';
 import type { NodeLink } from '../nodes/connect.ts';
-import { CMDLINE_FILES, MODULES_FILE, MULTIPATH_FILE, PACKAGES, prepareNode } from '../nodes/prepare.ts';
+import { CMDLINE_FILES, installedPackages, MODULES_FILE, MULTIPATH_FILE, prepareNode } from '../nodes/prepare.ts';
 import { BrambleError, detailOf } from '../errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
@@ -411,8 +411,7 @@ async function scriptLinks(s: Session): Promise<string[]> {
 async function keptOnNode(s: Session): Promise<string[]> {
   const backup = (await existing(s, CMDLINE_FILES.map((f) => `${f}.bramble-bak`), 'find the kernel command line backup'))[0];
   const cmdline = backup ? [`cgroup_enable=memory in ${backup.replace(/\.bramble-bak$/, '')} (k3s needs it; the original is ${backup})`] : [];
-  const installed = await s.exec(PACKAGES.map((p) => `dpkg-query -W -f='\${Status}' ${p} 2>/dev/null | grep -q 'ok installed' && echo ${p}`).join('; ') + '; true', { step: 'find the packages prepare installed' });
-  const packages = installed.stdout.split('\n').filter((p) => PACKAGES.includes(p));
+  const packages = await installedPackages(s);
   return [...cmdline, ...(packages.length ? [`the packages ${packages.join(' and ')} (Longhorn's iSCSI and NFS clients; apt-get remove them if nothing else uses them)`] : [])];
 }
 

@@ -35,7 +35,7 @@ export interface Prepared {
 
 export const MODULES_FILE = '/etc/modules-load.d/bramble-longhorn.conf';
 export const MULTIPATH_FILE = '/etc/multipath/conf.d/bramble-longhorn.conf';
-export const PACKAGES = ['open-iscsi', 'nfs-common'];
+const PACKAGES = ['open-iscsi', 'nfs-common'];
 
 /** A Debian package name (policy 5.6.1), or an error: never anything else on apt-get's command line. */
 export function packageName(name: string): string {
@@ -45,6 +45,12 @@ export function packageName(name: string): string {
 
 /** Where a Pi keeps its kernel command line (Bookworm, then older Ubuntu images). */
 /** Where a Pi's kernel command line is, newest OS layout first. */
+/** Which of bramble's packages (PACKAGES) the node has installed, as dpkg says. */
+export async function installedPackages(s: Session): Promise<string[]> {
+  const status = await s.exec(PACKAGES.map((p) => `echo ${shQuote(p + '=')}"$(dpkg-query -W -f='\${Status}' ${shQuote(p)} 2>/dev/null)"`).join('; '), { step: 'check packages' });
+  return PACKAGES.filter((p) => status.stdout.split('\n').includes(`${p}=install ok installed`));
+}
+
 export const CMDLINE_FILES = ['/boot/firmware/cmdline.txt', '/boot/firmware/current/cmdline.txt'];
 
 export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepared> {
@@ -76,9 +82,9 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   if (node.hardware === 'pi5') await enableMemoryCgroup(link, o, did);
 
   // Packages Longhorn (iSCSI) and the NFS StorageClass need.
-  const status = await s().exec(PACKAGES.map((p) => `echo ${shQuote(p + '=')}"$(dpkg-query -W -f='\${Status}' ${shQuote(p)} 2>/dev/null)"`).join('; '), { step: 'check packages' });
+  const present = await installedPackages(s());
   // Only names from bramble's own list, each checked and quoted: nothing the node printed reaches apt-get.
-  const missing = PACKAGES.filter((p) => !status.stdout.split('\n').includes(`${p}=install ok installed`)).map(packageName);
+  const missing = PACKAGES.filter((p) => !present.includes(p)).map(packageName);
   if (missing.length > 0 && did(`installed ${missing.join(', ')}`, `install ${missing.join(', ')}`)) {
     await s().exec(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${missing.map(shQuote).join(' ')}`, { sudo: true, step: 'install packages', timeoutMs: 15 * 60_000 });
   }

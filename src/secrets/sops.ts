@@ -15,7 +15,7 @@
 // ciphertext: an unchanged secret re-encrypts to the same bytes.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { Decrypter, Encrypter, armor } from 'age-encryption';
-import { Document, isAlias, isMap, isScalar, isSeq, parseDocument, Scalar, visit, type Node, type Pair, YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, isSeq, parseDocument, Scalar, visit, type Node, type Pair, YAMLMap } from 'yaml';
 import { BrambleError } from '../errors.ts';
 import { ENCRYPTED_REGEX } from './rules.ts';
 
@@ -45,6 +45,11 @@ const RULE_KEYS: Array<[keyof Rules, string]> = [
   ['encryptedSuffix', 'encrypted_suffix'],
   ['unencryptedSuffix', 'unencrypted_suffix'],
 ];
+
+/** The rules a file is read and written by: those it records, else sops's default (everything but *_unencrypted). */
+function effectiveRules(recorded: Rules): Rules {
+  return Object.values(recorded).some(Boolean) ? recorded : { unencryptedSuffix: '_unencrypted' };
+}
 
 /** Master keys other than age: sops keeps them beside sops.age; bramble reads and re-keys age only. */
 const OTHER_KEYS = ['pgp', 'kms', 'gcp_kms', 'azure_kv', 'hc_vault', 'key_groups'];
@@ -241,9 +246,7 @@ export async function decryptSops(text: string, identities: string[], file = 'fi
     if (sops.has(k)) throw new SopsError(`${file}: sops.${k} is not supported by bramble (age recipients in sops.age only)`);
   }
   const recorded: Rules = Object.fromEntries(RULE_KEYS.filter(([, k]) => str(k)).map(([r, k]) => [r, str(k)]));
-  const rules: Rules = { ...recorded };
-  // sops's default when a file names no rule at all.
-  if (!rules.encryptedRegex && !rules.unencryptedRegex && !rules.encryptedSuffix && !rules.unencryptedSuffix) rules.unencryptedSuffix = '_unencrypted';
+  const rules = effectiveRules(recorded);
   // Comments are not in sops's MAC; an encrypted one is opaque here, and a rewrite would lose it.
   const commentRules = ['encrypted_comment_regex', 'unencrypted_comment_regex'].filter((k) => sops.has(k));
   const unwritable = commentRules.length > 0 ? `it has sops.${commentRules.join(' and sops.')}` : /(^|\s)#\s*ENC\[AES256_GCM,/m.test(text) ? 'it holds sops-encrypted comments (#ENC[...])' : undefined;
@@ -335,7 +338,7 @@ export async function encryptSops(plain: Document, o: EncryptOptions): Promise<s
   const typed = plain.clone();
   if (typed.get('kind') === 'Secret') {
     for (const { node, path } of [...leaves(typed.contents as Node, [])]) {
-      if (path.length > 0 && /^(data|stringData)$/.test(path[0]!) && (typeof node.value !== 'string' || node.tag) && node.value !== null) {
+      if (path.length > 0 && new RegExp(ENCRYPTED_REGEX).test(path[0]!) && (typeof node.value !== 'string' || node.tag) && node.value !== null) {
         node.value = node.source ?? String(node.value);
         node.tag = undefined;
         node.type = Scalar.QUOTE_DOUBLE;
@@ -352,7 +355,7 @@ export async function encryptSops(plain: Document, o: EncryptOptions): Promise<s
   doc.comment = null;
   // A file keeps the rules it was encrypted with; a new one gets bramble's (or the ones asked for).
   const recorded: Rules = prev ? prev.recorded : (o.rules ?? { encryptedRegex: ENCRYPTED_REGEX });
-  const rules: Rules = Object.values(recorded).some(Boolean) ? recorded : { unencryptedSuffix: '_unencrypted' };
+  const rules = effectiveRules(recorded);
   const macOnly = prev ? prev.macOnlyEncrypted : (o.macOnlyEncrypted ?? true);
   const sameRecipients = prev !== undefined && [...o.recipients].sort().join() === [...prev.recipients].sort().join();
   const dataKey = sameRecipients ? prev.dataKey : randomBytes(32);
