@@ -208,10 +208,10 @@ export async function publishStep(
   if (refused.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, refused.map((l) => `  ${l}`));
   await applyTree(repo, plan, out.scopes);
   for (const l of changeLines(plan)) io.out(l);
-  const { ensurePlatformSecrets, GRAFANA_ADMIN } = await import('./secrets/store.ts');
+  const { ensurePlatformSecrets } = await import('./secrets/store.ts');
   const { followS3Settings } = await import('./backup/credentials.ts');
   for (const c of selected) {
-    for (const f of await ensurePlatformSecrets(repo, c)) io.out(`  + ${f} (generated: the Grafana admin password; bramble secret show -c ${c.name} ${GRAFANA_ADMIN.namespace}/${GRAFANA_ADMIN.name} admin-password)`);
+    for (const f of await ensurePlatformSecrets(repo, c, inv.site.name)) io.out(`  + ${f.file} (generated: ${f.what})`);
     for (const r of await followS3Settings(repo, c)) io.out(`  ~ ${r.file} (the S3 target's settings, from the inventory)`);
   }
 

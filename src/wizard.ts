@@ -31,7 +31,7 @@ import { parseInventory } from './inventory/load.ts';
 import { defaultReplicas } from './inventory/model.ts';
 import { Platform, Vlan, type RawInventory, type RawVlan } from './inventory/schema.ts';
 import { packageRoot } from './paths.ts';
-import { NOTIFY_REF, notifyKey } from './render/context.ts';
+import { NOTIFY_REF, notifyKey } from './site/secrets.ts';
 import { readIfExists, writeAtomic } from './render/tree.ts';
 import { ageKeysFile, keepInKeysFile, newClusterKey, type ClusterKey } from './secrets/keys.ts';
 import { secretFile, setSecretValue } from './secrets/store.ts';
@@ -550,7 +550,7 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
     const spec = inv.clusters.find((x) => x.name === c.name);
     if (spec) io.out(`    API at ${apiUrl(spec)}${spec.kubeVip?.address ? ' (held by kube-vip)' : ''}; Traefik at ${spec.platform.traefik.address ?? 'every node\'s address'}; dashboards open to ${spec.platform.traefik.allowFrom.join(', ')}`);
     if (!c.notifications) io.out('    notifications: none');
-    if (c.notifications) io.out(`    notifications: ${c.notifications.type}${pending.notify.has(c.name) ? `, its ${notifyKey(c.notifications.type)} to be encrypted into ${join(pending.repo, secretFile(c, NOTIFY_REF))}` : ''}`);
+    if (c.notifications) io.out(`    notifications: ${c.notifications.type}${pending.notify.has(c.name) ? `, its ${notifyKey(c.notifications.type ?? "")} to be encrypted into ${join(pending.repo, secretFile(c, NOTIFY_REF))}` : ''}`);
     if (pending.keys.has(c.name)) io.out(`    a new age key: private key into ${ageKeysFile()}, public key ${pending.keys.get(c.name)!.recipient}`);
   }
   if (existing === text && pending.notify.size === 0) {

@@ -97,6 +97,8 @@ test('a built bramble whose generated validator is missing or broken says so in 
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   cpSync(join(ROOT, 'dist', 'bootstrap.js'), join(dir, 'dist', 'bootstrap.js'));
   cpSync(join(ROOT, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true });
+  // As package.json's files ship it: validate renders the platform in memory to size it.
+  cpSync(join(ROOT, 'templates'), join(dir, 'templates'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   const generated = join(dir, 'dist', 'src', 'inventory', 'validator.generated.js');
   const run = () => spawnSync(process.execPath, [join(dir, 'dist', 'bootstrap.js'), 'validate', '-i', HOMELAB], { encoding: 'utf8' });

@@ -105,6 +105,27 @@ export async function homelabWithS3Backups(recipient: string): Promise<string> {
 }
 
 /**
+ * The reference site with every optional platform part on (issue 28): S3
+ * backups with a critical class, Discord and e-mail, scanning, a tunnel with
+ * the webhook Receiver, Let's Encrypt on production (a public domain) and the
+ * private CA on staging.
+ */
+export async function homelabWithEverything(recipient: string): Promise<string> {
+  const { parseDocument } = await import('yaml');
+  const doc = parseDocument(await homelabWithS3Backups(recipient));
+  doc.setIn(['defaults', 'platform', 'scanning'], doc.createNode({ enabled: true }));
+  for (const i of [0, 1]) {
+    doc.setIn(['clusters', i, 'backup', 'critical'], doc.createNode({}));
+    doc.setIn(['clusters', i, 'notifications'], doc.createNode({ type: 'discord', email: { smarthost: 'smtp.example.com:587', from: 'alerts@example.com', to: ['owner@example.com'], username: 'alerts@example.com' } }));
+  }
+  doc.setIn(['clusters', 1, 'tunnel'], doc.createNode({ hostnames: ['photos.example.com', 'status.example.com'], receiver: 'flux.example.com' }));
+  doc.setIn(['clusters', 1, 'platform', 'tls'], doc.createNode({ issuer: 'letsencrypt', email: 'owner@example.com' }));
+  doc.setIn(['clusters', 1, 'platform', 'monitoring', 'grafanaHost'], 'grafana.lan.example.com');
+  doc.setIn(['clusters', 1, 'platform', 'traefik'], doc.createNode({ dashboard: { host: 'traefik.lan.example.com' } }));
+  return doc.toString();
+}
+
+/**
  * The file read by ../shared/tools/sops-check, an independent SOPS reader
  * (sops's own rules, MAC checked, aliases expanded, non-string keys refused):
  * the decrypted document, or an error with its one line.

@@ -13,11 +13,12 @@ import { loadInventory, parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { applyTree, planTree } from '../src/render/tree.ts';
 import { checkReferences, parseRendered, RenderError, validateObject, type RenderedDoc } from '../src/render/validate.ts';
-import { HOMELAB, homelabWithS3Backups, ROOT, SECOND, tempDir, UPSTREAM, strictify } from './helpers.ts';
+import { HOMELAB, homelabWithEverything, homelabWithS3Backups, ROOT, SECOND, tempDir, UPSTREAM, strictify } from './helpers.ts';
 
 const homelab = await loadInventory(HOMELAB);
 const second = await loadInventory(SECOND);
 // The reference with its survey's MinIO backups: the Longhorn values and k3s settings an S3 target adds.
+const everything = parseInventory(await homelabWithEverything('age1c7padz34vlzcfnnxvxwqk8sc9z2v6sfqzzv5gp8ewwxhly3ahyxsfzm6xr'), 'everything.yaml');
 const s3Site = parseInventory(await homelabWithS3Backups('age1c7padz34vlzcfnnxvxwqk8sc9z2v6sfqzzv5gp8ewwxhly3ahyxsfzm6xr'), 's3-site.yaml');
 
 async function renderTo(inv: typeof homelab): Promise<string> {
@@ -141,7 +142,7 @@ test('notifications: a Flux Provider and Alert for every layer and release, and 
   assert.equal(alert.spec.eventSeverity, 'error');
   assert.deepEqual(
     alert.spec.eventSources.map((e: { kind: string; namespace: string }) => `${e.kind}/${e.namespace}`),
-    ['GitRepository/flux-system', 'Kustomization/flux-system', 'HelmRelease/longhorn-system', 'HelmRelease/traefik', 'HelmRelease/monitoring', 'HelmRelease/kube-system'],
+    ['GitRepository/flux-system', 'Kustomization/flux-system', 'HelmRelease/longhorn-system', 'HelmRelease/traefik', 'HelmRelease/monitoring', 'HelmRelease/kube-system', 'HelmRelease/cert-manager'],
   );
   // Every HelmRelease the cluster has is among the sources.
   for (const d of out.docs.filter((x) => x.object.kind === 'HelmRelease')) assert.ok(alert.spec.eventSources.some((e: { namespace: string }) => e.namespace === d.object.metadata!.namespace), d.object.metadata!.name);
@@ -181,7 +182,7 @@ test('telegram: the bot token is the secret, the chat is the Provider channel an
 });
 
 test('every folder with a kustomization.yaml builds with kubectl kustomize', async () => {
-  for (const inv of [homelab, second, s3Site]) {
+  for (const inv of [homelab, second, s3Site, everything]) {
     const dir = await renderTo(inv);
     const dirs = kustomizeDirs(join(dir, 'clusters'));
     assert.ok(dirs.length >= 5 * inv.clusters.length, `found ${dirs.length} kustomize folders`);
@@ -211,7 +212,7 @@ function crdValidators(): Map<string, (o: unknown) => string[]> {
 test('every rendered Flux object passes the real Flux 2.9 CRD schema, unknown fields included', async () => {
   const validators = crdValidators();
   let checked = 0;
-  for (const inv of [homelab, second, s3Site]) {
+  for (const inv of [homelab, second, s3Site, everything]) {
     for (const d of (await renderInventory(inv)).docs) {
       if (!d.object.apiVersion.includes('toolkit.fluxcd.io')) continue;
       const v = validators.get(`${d.object.apiVersion}/${d.object.kind}`);
@@ -243,7 +244,7 @@ test('the CRD check itself rejects a misspelt field', () => {
   assert.match(v(bad).join('\n'), /must NOT have additional properties.*valuez/);
 });
 
-const CHARTS: Record<string, string> = { longhorn: 'longhorn', traefik: 'traefik', 'kube-prometheus-stack': 'kube-prometheus-stack', 'csi-driver-nfs': 'csi-driver-nfs' };
+const CHARTS: Record<string, string> = { longhorn: 'longhorn', traefik: 'traefik', 'kube-prometheus-stack': 'kube-prometheus-stack', 'csi-driver-nfs': 'csi-driver-nfs', 'cert-manager': 'cert-manager', 'trivy-operator': 'trivy-operator' };
 
 /** Leaf paths of a values tree whose key is not in the chart's defaults. */
 function unknownKeys(values: any, defaults: any, prefix = ''): string[] {
@@ -270,10 +271,12 @@ const KNOWN_ELSEWHERE = new Set([
   // the fields are the Service API's, checked against it in test/traefik-address.test.ts.
   'traefik:service.spec.externalTrafficPolicy',
   'traefik:service.spec.loadBalancerClass',
+  // values.yaml documents it as a commented-out +docs:property under webhook.podDisruptionBudget.
+  'cert-manager:webhook.podDisruptionBudget.minAvailable',
 ]);
 
 test('every HelmRelease value key exists in its chart\'s default values (typos are silent in Helm)', async () => {
-  for (const inv of [homelab, second, s3Site]) {
+  for (const inv of [homelab, second, s3Site, everything]) {
     for (const d of (await renderInventory(inv)).docs) {
       if (d.object.kind !== 'HelmRelease') continue;
       const chart = CHARTS[(d.object.spec as any).chart.spec.chart as string];
@@ -281,7 +284,9 @@ test('every HelmRelease value key exists in its chart\'s default values (typos a
       const defaults = parse(readFileSync(join(UPSTREAM, 'charts', chart, 'values.yaml'), 'utf8'));
       const unknown = unknownKeys((d.object.spec as any).values, defaults).filter((k) => !KNOWN_ELSEWHERE.has(`${chart}:${k}`));
       assert.deepEqual(unknown, [], `${d.file}: keys not in ${chart} values.yaml`);
-      const version = parse(readFileSync(join(UPSTREAM, 'charts', chart, 'Chart.yaml'), 'utf8')).version;
+      // cert-manager's Chart.yaml carries a release-time placeholder (v0.0.0); its upstream README names the tag, v1.21.1.
+      const held = parse(readFileSync(join(UPSTREAM, 'charts', chart, 'Chart.yaml'), 'utf8')).version;
+      const version = held === 'v0.0.0' ? /charts\/cert-manager\/.*?chart (v[0-9.]+)/.exec(readFileSync(join(UPSTREAM, 'README.md'), 'utf8'))![1] : held;
       assert.equal((d.object.spec as any).chart.spec.version, version, `${d.file} pins the chart version shared/upstream holds`);
     }
   }
@@ -354,14 +359,14 @@ test('rendered upgrade Plans pass the real system-upgrade-controller CRD', async
   const crd = parse(readFileSync(SUC_CRD, 'utf8'));
   const validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(strictify(crd.spec.versions.find((v: { name: string }) => v.name === 'v1').schema.openAPIV3Schema));
   let checked = 0;
-  for (const inv of [homelab, second, s3Site]) {
+  for (const inv of [homelab, second, s3Site, everything]) {
     for (const d of (await renderInventory(inv)).docs.filter((x) => x.object.kind === 'Plan')) {
       assert.ok(validate(d.object), `${d.file} ${d.object.metadata?.name}: ${JSON.stringify(validate.errors)}`);
       checked++;
     }
   }
   // Two Plans (servers, agents) per cluster of each site checked.
-  assert.equal(checked, 2 * (homelab.clusters.length + second.clusters.length + s3Site.clusters.length));
+  assert.equal(checked, 2 * (homelab.clusters.length + second.clusters.length + s3Site.clusters.length + everything.clusters.length));
   assert.equal(validate({ apiVersion: 'upgrade.cattle.io/v1', kind: 'Plan', metadata: { name: 'x' }, spec: { upgrade: { image: 'i' }, cordn: true } }), false, 'the CRD check refuses a misspelt field');
 });
 

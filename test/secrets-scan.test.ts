@@ -24,9 +24,15 @@ writeFileSync(
   inv,
   gitopsInventory(lab, [{ name: 'staging', nodes: [{ node: 'vault', role: 'server' }] }], { installScriptUrl: scriptUrl, repoUrl, hostKey: gitServer.fingerprint }).replace(
     '  - name: staging\n    vlan: 100\n',
-    `  - name: staging\n    vlan: 100\n    secrets:\n      ageRecipient: ${ageKey.recipient}\n`,
-  ),
+    // Every secret-bearing part of the platform on (issue 28): the private CA bramble makes, a tunnel with the
+    // webhook Receiver, e-mail with an SMTP login; and scanning, which brings Trivy Operator's release.
+    `  - name: staging\n    vlan: 100\n    secrets:\n      ageRecipient: ${ageKey.recipient}\n` +
+      '    tunnel:\n      hostnames: [photos.example.com]\n      receiver: flux.example.com\n' +
+      '    notifications:\n      email: { smarthost: "smtp.example.com:587", from: alerts@example.com, to: [owner@example.com], username: alerts@example.com }\n',
+  ).replace('  platform:\n    flux:\n', '  platform:\n    scanning: { enabled: true }\n    flux:\n'),
 );
+const TUNNEL = `eyJhIjoi${randomBytes(30).toString('base64url')}`;
+const SMTP = `smtp-${randomBytes(12).toString('hex')}`;
 const WEBHOOK = `https://discord.com/api/webhooks/${randomBytes(8).readBigUInt64BE()}/${randomBytes(24).toString('base64url')}`;
 const repo = join(work, 'repo');
 const kubeconfig = join(work, 'kube', 'config');
@@ -52,9 +58,15 @@ function filesHolding(dir: string, needle: string, skip: string[]): string[] {
 }
 
 test('a full run leaves no secret in its output, the repository, its history or the temporary folders', { timeout: 300_000 }, async () => {
+  // The secrets the owner sets for the tunnel and the SMTP login; without them apply stops before changing anything.
+  for (const [ref, key, value] of [['cloudflared/tunnel', 'token', TUNNEL], ['monitoring/notify', 'smtp-password', SMTP]] as const) {
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), 'secret', 'set', '-i', inv, '-c', 'staging', '--repo', repo, ref, key], { input: value, encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  }
   const first = await brambleAsync(argv('--json'), env, 240_000);
   assert.equal(first.code, 1, 'a plain Git host: the run stops for the deploy key');
-  const key = /(ssh-ed25519 \S+ flux-staging)/.exec(first.stdout)![1]!;
+  const key = /(ssh-ed25519 \S+ flux-staging)/.exec(first.stdout)?.[1];
+  assert.ok(key, first.stdout + first.stderr);
   lab.addDeployKey(key);
   // A webhook URL goes into the cluster's secrets, from standard input.
   const set = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), 'secret', 'set', '-i', inv, '-c', 'staging', '--repo', repo, 'flux-system/notify', 'address'], { input: WEBHOOK, encoding: 'utf8', env: { ...process.env, ...env } });
@@ -71,6 +83,19 @@ test('a full run leaves no secret in its output, the repository, its history or 
   const grafana = storedSecret('grafana-admin', 'monitoring');
   assert.equal(plain(grafana, 'admin-user'), 'admin');
   assert.match(plain(grafana, 'admin-password'), /^[A-Za-z0-9_-]{32}$/);
+  // What publish made (the CA, the Receiver's token) and what the owner set reached the cluster decrypted, and every layer is Ready with them.
+  assert.match(first.stdout + second.stdout, /clusters\/staging\/secrets\/cert-manager-bramble-ca\.sops\.yaml \(generated: the cluster's private CA/);
+  const ca = storedSecret('bramble-ca', 'cert-manager');
+  const caKey = plain(ca, 'tls.key');
+  assert.match(caKey, /^-----BEGIN PRIVATE KEY-----/);
+  const { X509Certificate } = await import('node:crypto');
+  const caCert = new X509Certificate(plain(ca, 'tls.crt'));
+  assert.equal(caCert.ca, true);
+  assert.match(caCert.subject, /CN=bramble \S+ staging CA/);
+  assert.equal(plain(storedSecret('tunnel', 'cloudflared'), 'token'), TUNNEL);
+  assert.equal(plain(storedSecret('notify', 'monitoring'), 'smtp-password'), SMTP);
+  const receiverToken = plain(storedSecret('github-receiver', 'flux-system'), 'token');
+  assert.match(receiverToken, /^[0-9a-f]{64}$/);
 
   const k3sToken = lab.readNodeFile('vault', '/etc/rancher/k3s/bramble-token')!.trim();
   const joinToken = lab.readNodeFile('vault', '/var/lib/rancher/k3s/server/token')!.trim();
@@ -85,6 +110,10 @@ test('a full run leaves no secret in its output, the repository, its history or 
     "the cluster's age key": ageKey.identity,
     'the webhook URL': WEBHOOK,
     "Grafana's admin password": plain(grafana, 'admin-password'),
+    "the private CA's key": caKey.split('\n').slice(2, 4).join(''),
+    'the tunnel token': TUNNEL,
+    'the SMTP password': SMTP,
+    "the Receiver's token": receiverToken,
   };
   assert.ok(Object.values(secrets).every((s) => s.length >= 16), 'each secret is long enough to search for');
 

@@ -250,7 +250,7 @@ test('secret rotate: plan first; then every SOPS file of the cluster opens only 
   const oldRecipient = parse(before).clusters[1].secrets.ageRecipient;
   const refused = run(['secret', 'rotate', '-i', inventory, '-c', 'production', '--repo', repo]);
   assert.equal(refused.code, 1);
-  assert.match(refused.stdout, /2\. re-key, as sops updatekeys does \(values, MAC, rules and comments unchanged; the data key encrypted for the new key\): clusters\/production\/secrets\/monitoring-grafana-admin\.sops\.yaml, clusters\/production\/secrets\/monitoring-notify\.sops\.yaml/);
+  assert.match(refused.stdout, /2\. re-key, as sops updatekeys does \(values, MAC, rules and comments unchanged; the data key encrypted for the new key\): clusters\/production\/secrets\/cert-manager-bramble-ca\.sops\.yaml, clusters\/production\/secrets\/monitoring-grafana-admin\.sops\.yaml, clusters\/production\/secrets\/monitoring-notify\.sops\.yaml/);
   assert.equal(readFileSync(inventory, 'utf8'), before, 'nothing changed without --yes');
 
   const oldKey = readFileSync(keys, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-1'))!;

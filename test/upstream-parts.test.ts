@@ -130,11 +130,11 @@ async function platformValidators(): Promise<Map<string, (o: unknown) => string[
   return map;
 }
 
-const PLATFORM_KINDS = ['Plan', 'IngressRoute', 'Middleware', 'PrometheusRule', 'PodMonitor', 'ScrapeConfig', 'ServiceMonitor', 'RecurringJob', 'BackupTarget', 'Setting'];
+const PLATFORM_KINDS = ['Plan', 'IngressRoute', 'Middleware', 'PrometheusRule', 'PodMonitor', 'ScrapeConfig', 'ServiceMonitor', 'RecurringJob', 'BackupTarget', 'Setting', 'Certificate', 'ClusterIssuer'];
 
-test('every rendered Plan, IngressRoute, Middleware, PrometheusRule, PodMonitor, ScrapeConfig, ServiceMonitor and Longhorn object passes its real CRD with unknown fields refused, on the reference site and one with every option on', async () => {
+test('every rendered Plan, IngressRoute, Middleware, PrometheusRule, PodMonitor, ScrapeConfig, ServiceMonitor, Longhorn and cert-manager object passes its real CRD with unknown fields refused, on the reference site and ones with every option on', async () => {
   const { parseDocument } = await import('yaml');
-  const { homelabWithS3Backups } = await import('./helpers.ts');
+  const { homelabWithS3Backups, homelabWithEverything } = await import('./helpers.ts');
   const { parseInventory } = await import('../src/inventory/load.ts');
   const validators = await platformValidators();
   // Every option on: S3 backups and secrets on both clusters, the NAS watched, ingress addresses held by kube-vip.
@@ -143,7 +143,9 @@ test('every rendered Plan, IngressRoute, Middleware, PrometheusRule, PodMonitor,
   doc.setIn(['clusters', 0, 'ingressAddress'], '192.168.100.18');
   doc.setIn(['clusters', 1, 'ingressAddress'], '192.168.100.17');
   const everything = parseInventory(doc.toString(), 'everything.yaml');
-  const sites = [await loadInventory(HOMELAB), everything];
+  // And the round-3 platform: Let's Encrypt, the tunnel and its Receiver, e-mail, scanning, the critical class.
+  const platform = parseInventory(await homelabWithEverything('age1c7padz34vlzcfnnxvxwqk8sc9z2v6sfqzzv5gp8ewwxhly3ahyxsfzm6xr'), 'platform.yaml');
+  const sites = [await loadInventory(HOMELAB), everything, platform];
   const seen = new Map<string, number>();
   for (const inv of sites) {
     for (const d of (await renderInventory(inv)).docs) {
@@ -156,10 +158,12 @@ test('every rendered Plan, IngressRoute, Middleware, PrometheusRule, PodMonitor,
     }
   }
   // Each kind bramble renders was met and checked (Setting and BackupTarget only with backups).
-  for (const kind of ['Plan', 'IngressRoute', 'Middleware', 'PrometheusRule', 'ScrapeConfig', 'RecurringJob']) assert.ok((seen.get(kind) ?? 0) > 0, `no ${kind} was checked: ${JSON.stringify([...seen])}`);
+  for (const kind of ['Plan', 'IngressRoute', 'Middleware', 'PrometheusRule', 'ScrapeConfig', 'RecurringJob', 'PodMonitor', 'Certificate', 'ClusterIssuer']) assert.ok((seen.get(kind) ?? 0) > 0, `no ${kind} was checked: ${JSON.stringify([...seen])}`);
   // The check refuses a misspelt field and a wrong type.
   const rule = validators.get('monitoring.coreos.com/v1/PrometheusRule')!;
   assert.notDeepEqual(rule({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'x' }, spec: { groups: [{ name: 'g', rules: [{ alert: 'A', expr: 'up', fo: '5m' }] }] } }), []);
+  const cert = validators.get('cert-manager.io/v1/Certificate')!;
+  assert.notDeepEqual(cert({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'x' }, spec: { secretName: 's', issuerRef: { name: 'i' }, dnsName: ['a'] } }), []);
   const job = validators.get('longhorn.io/v1beta2/RecurringJob')!;
   assert.notDeepEqual(job({ apiVersion: 'longhorn.io/v1beta2', kind: 'RecurringJob', metadata: { name: 'x' }, spec: { retain: 'three' } }), []);
 });

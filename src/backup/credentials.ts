@@ -15,12 +15,6 @@ export interface S3Keys {
   secretKey: string;
 }
 
-/** The Secrets an S3 target needs: Longhorn's always, k3s's where the cluster has etcd snapshots. */
-export function s3Secrets(cluster: ClusterSpec) {
-  if (cluster.backup?.target.kind !== 's3') return [];
-  return cluster.backup.etcd ? [LONGHORN_S3_SECRET, ETCD_S3_SECRET] : [LONGHORN_S3_SECRET];
-}
-
 function values(cluster: ClusterSpec, keys?: S3Keys): Array<[typeof LONGHORN_S3_SECRET, Record<string, string>]> {
   const b = cluster.backup!;
   if (b.target.kind !== 's3') return [];

@@ -3,13 +3,12 @@
 // (held in a Secret k3s reads, so no node file holds the keys), and the
 // freshness limits the alerts and `backup status` use.
 import type { BackupSpec, ClusterSpec } from '../inventory/model.ts';
-import type { SecretRef } from '../secrets/store.ts';
+import { ETCD_S3_SECRET, LONGHORN_S3_SECRET } from '../site/secrets.ts';
 import { longestGapMinutes } from './schedule.ts';
 
-/** Longhorn reads an S3 target's keys from this Secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINTS). */
-export const LONGHORN_S3_SECRET: SecretRef = { namespace: 'longhorn-system', name: 'backup-s3' };
-/** k3s reads every etcd-s3 setting from this Secret when config.yaml names it (etcd-s3-config-secret). */
-export const ETCD_S3_SECRET: SecretRef = { namespace: 'kube-system', name: 'k3s-etcd-snapshot-s3-config' };
+// Longhorn reads an S3 target's keys from LONGHORN_S3_SECRET; k3s reads every etcd-s3 setting from ETCD_S3_SECRET (etcd-s3-config-secret).
+export { ETCD_S3_SECRET, LONGHORN_S3_SECRET };
+
 /** The recurring jobs bramble renders, by task. */
 export const RECURRING_JOBS = { snapshot: 'bramble-snapshot', backup: 'bramble-backup' } as const;
 

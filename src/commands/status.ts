@@ -1,4 +1,6 @@
-import type { Command } from './command.ts';
+import type { ClusterSpec } from '../inventory/model.ts';
+import type { Session } from '../ssh/session.ts';
+import type { Command, Io } from './command.ts';
 import { visitClusters } from './shared.ts';
 
 export const status: Command = {
@@ -72,6 +74,7 @@ export const status: Command = {
           io.out(`    ${refText(o).padEnd(48)} ${state.padEnd(11)} ${o.revision ?? '-'}${o.ready === 'True' ? '' : `  ${[o.reason, o.message].filter(Boolean).join(': ')}`}`);
         }
       }
+      await tlsLines(cluster, s, io, opts.inventory!);
       const file = opts.kubeconfig ?? defaultKubeconfig();
       const contexts = await kubeconfigContexts(file);
       io.out(`  kubeconfig: ${contexts.includes(cluster.name) ? `context "${cluster.name}" in ${file}` : `no context "${cluster.name}" in ${file} (bramble install merges it there)`}`);
@@ -90,3 +93,28 @@ export const status: Command = {
     return allHealthy ? 0 : 1;
   },
 };
+
+/** TLS and the way in: the private CA to trust (printed whole), the ACME account, the tunnel's names and the Receiver's URL. */
+async function tlsLines(cluster: ClusterSpec, s: Session, io: Io, inventory: string): Promise<void> {
+  const { readCaCertificate, receiverUrl } = await import('../k3s/exposure.ts');
+  const tls = cluster.platform.tls;
+  if (tls.issuer === 'letsencrypt') {
+    io.out(`  tls: Let's Encrypt (DNS-01 through Cloudflare), ACME account ${tls.email}`);
+  } else {
+    const ca = await readCaCertificate(s);
+    if ('missing' in ca) io.out(`  tls: private CA, not on the cluster yet (${ca.missing})`);
+    else {
+      const { describeCa } = await import('../secrets/ca.ts');
+      const d = describeCa(ca.pem);
+      io.out(`  tls: private CA "${d.subject}", SHA-256 ${d.fingerprint}, until ${d.notAfter}; trust it on your devices (the PEM below, or bramble status -i ${inventory} -c ${cluster.name} | sed -n '/BEGIN CERT/,/END CERT/p' > ca.crt):`);
+      for (const l of ca.pem.trim().split('\n')) io.out(l);
+    }
+  }
+  if (cluster.tunnel) {
+    io.out(`  tunnel: ${cluster.tunnel.hostnames.join(', ')} published through Cloudflare`);
+    if (cluster.tunnel.receiver) {
+      const url = await receiverUrl(s, cluster);
+      io.out(`    GitHub webhook: ${url ?? 'Flux has not made the Receiver yet'} (content type application/json, secret: bramble secret show -i ${inventory} -c ${cluster.name} flux-system/github-receiver token)`);
+    }
+  }
+}

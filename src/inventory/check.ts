@@ -4,7 +4,7 @@
 import ipaddr from 'ipaddr.js';
 import { FLUX_MIN_KUBERNETES, PINNED } from './defaults.ts';
 import { activeNodes, defaultReplicas, gitHostOf, mergedPlatform } from './model.ts';
-import { isCron } from './formats.ts';
+import { isCron, longestGapMinutes } from './formats.ts';
 import type { FieldPath } from './problems.ts';
 import type { RawInventory, RawVlan } from './schema.ts';
 
@@ -13,6 +13,16 @@ export interface Finding {
   message: string;
   /** Place the error on the key, for fields that should not be there. */
   onKey?: boolean;
+  /** Said, not refused: the inventory is valid, and validate names the risk. */
+  warning?: boolean;
+}
+
+/** Names public ACME cannot issue for, and that Cloudflare cannot publish: special-use and private-use suffixes. */
+const PRIVATE_SUFFIX = /\.(arpa|local|lan|internal|home|localdomain|test|invalid|localhost|corp|private)$/i;
+
+export function privateNameProblem(host: string, what: string): string | undefined {
+  const m = PRIVATE_SUFFIX.exec(host);
+  return m ? `${host} ends in .${m[1]!.toLowerCase()}, a name only the LAN knows: ${what}` : undefined;
 }
 
 type V4 = ipaddr.IPv4;
@@ -319,10 +329,14 @@ export function checkMeaning(raw: RawInventory): Finding[] {
       }
     }
 
-    if (c.notifications?.type === 'telegram' && c.notifications.chatId === undefined) err([...cp, 'notifications'], 'a telegram bot needs the chat to write to: notifications.chatId');
-    if (c.notifications && c.notifications.type !== 'telegram' && c.notifications.chatId !== undefined) err([...cp, 'notifications', 'chatId'], `chatId is for telegram; a ${c.notifications.type} webhook's URL names its destination`);
-    if (c.notifications && !c.secrets) {
+    const n = c.notifications;
+    if (n && !n.type && !n.email) err([...cp, 'notifications'], 'notifications need somewhere to go: a webhook type, an email, or both');
+    if (n?.type === 'telegram' && n.chatId === undefined) err([...cp, 'notifications'], 'a telegram bot needs the chat to write to: notifications.chatId');
+    if (n && n.type !== 'telegram' && n.chatId !== undefined) err([...cp, 'notifications', 'chatId'], n.type ? `chatId is for telegram; a ${n.type} webhook's URL names its destination` : 'chatId is for telegram, and notifications has no type');
+    if (n?.type && !c.secrets) {
       err([...cp, 'notifications'], `the webhook URL is a secret, kept in Git encrypted: cluster ${c.name} needs secrets.ageRecipient first (bramble secret init -c ${c.name})`);
+    } else if (n?.email?.username && !c.secrets) {
+      err([...cp, 'notifications', 'email', 'username'], `the SMTP password is a secret, kept in Git encrypted: cluster ${c.name} needs secrets.ageRecipient first (bramble secret init -c ${c.name})`);
     }
 
     if (c.backup) {
@@ -338,6 +352,10 @@ export function checkMeaning(raw: RawInventory): Finding[] {
           err(bp, `target nfs needs the export: backup.export, one of ${nas.nfs.exports.map((e) => e.path).join(', ')}`);
         } else if (!nas.nfs.exports.some((e) => e.path === b.export)) {
           err([...bp, 'export'], `${b.export} is not an export of ${nas.name}; declared: ${nas.nfs.exports.map((e) => e.path).join(', ')}`);
+        }
+        const snap = b.critical?.snapshot?.schedule;
+        if (snap !== undefined && isCron(snap) && longestGapMinutes(snap) > 5) {
+          out.push({ path: [...bp, 'critical', 'snapshot', 'schedule'], message: `"${snap}" leaves up to ${longestGapMinutes(snap)} minutes between snapshots of the critical volumes: more than the site's RPO of 5 minutes`, warning: true });
         }
         if (b.target === 'nfs' && b.bucket !== undefined) err([...bp, 'bucket'], 'bucket is for target s3; an NFS target is an export');
         if (b.target === 's3' && b.export !== undefined) err([...bp, 'export'], 'export is for target nfs; an S3 target is a bucket');
@@ -381,6 +399,48 @@ export function checkMeaning(raw: RawInventory): Finding[] {
     const replicas = platform.longhorn?.replicas ?? defaultReplicas(active.length);
     const fit = replicasProblem(c.name, replicas, active.length);
     if (fit) err(where('longhorn', 'replicas'), fit);
+    // Zero-downtime updates: a drain (an upgrade Plan, a reboot) takes one node's volume replicas offline.
+    if (!fit && (c.environment ?? c.name) === 'production' && active.length > 1 && replicas < 2) {
+      err(where('longhorn', 'replicas'), `cluster "${c.name}" is production with ${active.length} nodes, and one Longhorn replica per volume: draining any node for an upgrade or a reboot takes its volumes offline; use 2 or more`);
+    }
+
+    // TLS: Let's Encrypt issues for public names only, by DNS-01 through Cloudflare.
+    const grafanaHost = platform.monitoring?.grafanaHost ?? `grafana.${c.name}.${raw.site.domain ?? 'home.arpa'}`;
+    const dashboardHost = platform.traefik?.dashboard?.host ?? `traefik.${c.name}.${raw.site.domain ?? 'home.arpa'}`;
+    if (platform.tls?.issuer === 'letsencrypt') {
+      if (platform.tls.email === undefined) err(where('tls', 'issuer'), "letsencrypt needs the ACME account's e-mail address: tls.email");
+      if (!c.secrets) err(where('tls', 'issuer'), `the Cloudflare API token for DNS-01 is a secret, kept in Git encrypted: cluster ${c.name} needs secrets.ageRecipient first (bramble secret init -c ${c.name})`);
+      for (const [host, field] of [[grafanaHost, 'monitoring.grafanaHost'], [dashboardHost, 'traefik.dashboard.host']] as const) {
+        const why = privateNameProblem(host, `Let's Encrypt cannot issue for it; use issuer private-ca, or a name under a domain you hold (${field}, or site.domain)`);
+        if (why) err(where('tls', 'issuer'), why);
+      }
+    } else if (platform.tls?.email !== undefined) {
+      err(where('tls', 'email'), 'email is the ACME account of issuer letsencrypt; the private CA has none', true);
+    }
+
+    // The tunnel publishes names on the internet: only public ones, each once, and never the dashboards without saying so.
+    if (c.tunnel) {
+      const tp: FieldPath = [...cp, 'tunnel'];
+      if (!c.secrets) err(tp, `the tunnel's token is a secret, kept in Git encrypted: cluster ${c.name} needs secrets.ageRecipient first (bramble secret init -c ${c.name})`);
+      c.tunnel.hostnames.forEach((h, i) => {
+        const why = privateNameProblem(h, 'Cloudflare publishes names of a zone you hold there');
+        if (why) err([...tp, 'hostnames', i], why);
+        if (h === grafanaHost || h === dashboardHost) {
+          out.push({ path: [...tp, 'hostnames', i], message: `${h} publishes ${h === grafanaHost ? 'Grafana' : 'the Traefik dashboard'} on the internet, where the allow-list of trusted VLANs sees Cloudflare's addresses instead of yours; leave it out unless that is what you want`, warning: true });
+        }
+      });
+      if (c.tunnel.receiver !== undefined) {
+        const why = privateNameProblem(c.tunnel.receiver, 'GitHub calls the Receiver from the internet');
+        if (why) err([...tp, 'receiver'], why);
+        if (c.tunnel.hostnames.includes(c.tunnel.receiver)) err([...tp, 'receiver'], `${c.tunnel.receiver} is also in tunnel.hostnames; the Receiver needs a name of its own`);
+      }
+    }
+
+    // Trivy's database volume: Longhorn, or an NFS export the cluster uses.
+    if (platform.scanning?.cache !== undefined && platform.scanning.cache !== 'longhorn') {
+      const used = nas?.nfs.exports.filter((e) => platform.nfs?.exports === undefined || platform.nfs.exports.includes(e.storageClass)).map((e) => e.storageClass) ?? [];
+      if (!used.includes(platform.scanning.cache)) err(where('scanning', 'cache'), `"${platform.scanning.cache}" is not a StorageClass of cluster "${c.name}"; use longhorn${used.length ? ` or ${used.join(', ')}` : ''}`);
+    }
 
     (platform.nfs?.exports ?? []).forEach((name, i) => {
       if (!nas) err([...where('nfs', 'exports'), i], `"${name}" names a NAS export, but the inventory has no nas`);
@@ -407,5 +467,10 @@ export function checkMeaning(raw: RawInventory): Finding[] {
     err(['git', 'renovate', 'schedule'], `Renovate takes cron schedules with * in the minute field only (it runs when it runs within the hours given): write "* ${schedule.trim().split(/\s+/).slice(1).join(' ')}"`);
   }
 
-  return out;
+  // A site default is checked for each cluster it reaches; it is one mistake, said once.
+  const seen = new Set<string>();
+  return out.filter((f) => {
+    const k = `${f.path.join('.')}\u0000${f.message}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
 }

@@ -12,6 +12,10 @@ export const PINNED = {
   systemUpgradeController: 'v0.20.1',
   /** The image tag of kube-vip, which holds an HA cluster's API address. */
   kubeVip: 'v1.2.3',
+  certManager: '1.21.1',
+  trivyOperator: '0.34.0',
+  /** cloudflared's image tag (Cloudflare's multi-arch image). */
+  cloudflared: '2025.11.1',
 } as const;
 
 /** The charts' names as their projects write them, for `bramble --version`. */
@@ -20,6 +24,8 @@ export const CHART_VERSIONS_LABEL = {
   traefik: 'Traefik',
   kubePrometheusStack: 'kube-prometheus-stack',
   csiDriverNfs: 'csi-driver-nfs',
+  certManager: 'cert-manager',
+  trivyOperator: 'trivy-operator',
 } as const;
 
 /** The k3s release `bramble init` suggests: the newest one this release of bramble was tested with. */
@@ -32,6 +38,8 @@ export const CHART_REPOS = {
   prometheusCommunity: 'https://prometheus-community.github.io/helm-charts',
   // The project's own README points here; its charts are published in-tree.
   csiDriverNfs: 'https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts',
+  jetstack: 'https://charts.jetstack.io',
+  aqua: 'https://aquasecurity.github.io/helm-charts',
 } as const;
 
 /**
@@ -95,5 +103,8 @@ export const DEFAULTS = {
     etcd: { schedule: '0 */6 * * *', retention: 20 },
     snapshot: { schedule: '0 * * * *', retain: 24 },
     backup: { schedule: '0 3 * * *', retain: 14 },
+    // The site's RPO of under 5 minutes on the nodes, an hour's snapshots kept there; hourly off the nodes for two days.
+    critical: { snapshot: { schedule: '*/5 * * * *', retain: 12 }, backup: { schedule: '0 * * * *', retain: 48 } },
   },
+  acmeServer: 'https://acme-v02.api.letsencrypt.org/directory',
 } as const;

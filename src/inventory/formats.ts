@@ -92,6 +92,46 @@ export function isCron(v: string): boolean {
   return parseCron(v) !== undefined;
 }
 
+// When a schedule fires, read the way cron reads it: validate, the backup
+// alerts and `backup status` measure schedules with it.
+function matcher(cron: string): (d: Date) => boolean {
+  const fields = parseCron(cron);
+  if (!fields) throw new Error(`not a five-field cron schedule: ${cron}`);
+  const [mi, h, dom, mon, dow] = fields as [CronField, CronField, CronField, CronField, CronField];
+  if (dow.values.has(7)) dow.values.add(0);
+  return (d) => {
+    if (!mi.values.has(d.getUTCMinutes()) || !h.values.has(d.getUTCHours()) || !mon.values.has(d.getUTCMonth() + 1)) return false;
+    const byDom = dom.values.has(d.getUTCDate());
+    const byDow = dow.values.has(d.getUTCDay());
+    // cron's rule: when both day fields are restricted, either one matching is enough.
+    if (!dom.any && !dow.any) return byDom || byDow;
+    return byDom && byDow;
+  };
+}
+
+/** Whether a five-field cron schedule fires in the minute of `d` (UTC). */
+export function cronFires(cron: string, d: Date): boolean {
+  return matcher(cron)(d);
+}
+
+/** The longest time, in minutes, between two runs of a schedule, over a 62-day window (two of every month length). */
+export function longestGapMinutes(cron: string): number {
+  const start = Date.UTC(2026, 0, 1);
+  let last: number | undefined;
+  let first: number | undefined;
+  let gap = 0;
+  const fires = matcher(cron);
+  for (let m = 0; m < 62 * 24 * 60; m++) {
+    const t = start + m * 60_000;
+    if (!fires(new Date(t))) continue;
+    if (last !== undefined) gap = Math.max(gap, (t - last) / 60_000);
+    first ??= t;
+    last = t;
+  }
+  if (first === undefined) throw new Error(`the schedule "${cron}" does not fire within 62 days`);
+  return gap || 62 * 24 * 60;
+}
+
 export const FORMATS: Record<string, Format> = {
   ipv4: { describe: 'an IPv4 address such as 192.168.100.10', test: isIpv4 },
   cidr: { describe: 'an IPv4 network in CIDR form such as 192.168.100.0/24', test: isCidr },
@@ -121,6 +161,8 @@ export const FORMATS: Record<string, Format> = {
   'git-url': { describe: 'a Git URL (ssh://, https://, file://, user@host:path or a path)', test: isGitUrl },
   'git-branch': { describe: 'a valid Git branch name', test: isBranch },
   'ssh-fingerprint': { describe: 'an SSH host key fingerprint such as SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s', test: (v) => /^SHA256:[A-Za-z0-9+/]{43}$/.test(v) },
+  email: { describe: 'an e-mail address such as owner@example.com', test: (v) => /^[^\s@<>(),;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/.test(v) },
+  'host-port': { describe: 'a host and port such as smtp.example.com:587', test: (v) => { const m = /^(.+):(\d{1,5})$/.exec(v); return !!m && (isIpv4(m[1]!) || isHostname(m[1]!)) && Number(m[2]) >= 1 && Number(m[2]) <= 65535; } },
   taint: {
     describe: 'a taint such as dedicated=gpu:NoSchedule (effect NoSchedule, PreferNoSchedule or NoExecute)',
     test: (v) => /^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?(=[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?:(NoSchedule|PreferNoSchedule|NoExecute)$/.test(v),

@@ -212,10 +212,13 @@ export function parseInventory(text: string, label: string): Inventory {
 
   const raw = data as RawInventory;
   const findings = checkMeaning(raw);
-  if (findings.length > 0) {
-    throw new InventoryError(sortProblems(findings.map((f) => where.problem(f.path, f.message, f.onKey))));
+  const errors = findings.filter((f) => !f.warning);
+  if (errors.length > 0) {
+    throw new InventoryError(sortProblems(errors.map((f) => where.problem(f.path, f.message, f.onKey))));
   }
-  return resolve(raw, basename(label));
+  const inv = resolve(raw, basename(label));
+  inv.warnings = sortProblems(findings.filter((f) => f.warning).map((f) => where.problem(f.path, f.message, f.onKey)));
+  return inv;
 }
 
 export async function loadInventory(file: string): Promise<Inventory> {

@@ -3,6 +3,7 @@
 import ipaddr from 'ipaddr.js';
 import { BrambleError } from '../errors.ts';
 import { PINNED, PROFILES, DEFAULTS } from './defaults.ts';
+import type { Problem } from './problems.ts';
 import type { RawCluster, RawInventory, RawNode, RawPlatform, RawSsh, RawVlan } from './schema.ts';
 
 export type Hardware = RawNode['hardware'];
@@ -73,6 +74,22 @@ export interface BackupSpec {
   etcd?: { schedule: string; retention: number };
   snapshot: { schedule: string; retain: number };
   backup: { schedule: string; retain: number };
+  /** The critical class: volumes of StorageClass longhorn-critical, on tighter schedules. */
+  critical?: { snapshot: { schedule: string; retain: number }; backup: { schedule: string; retain: number } };
+}
+
+/** Who signs the certificates of what bramble exposes. */
+export type TlsSpec =
+  | { version: string; issuer: 'private-ca' }
+  | { version: string; issuer: 'letsencrypt'; email: string; acmeServer: string };
+
+/** Alertmanager's e-mail receiver; the SMTP password is a secret. */
+export interface EmailSpec {
+  smarthost: string;
+  from: string;
+  to: string[];
+  username?: string;
+  requireTls: boolean;
 }
 
 export interface GitSettings {
@@ -111,6 +128,9 @@ export interface Platform {
   };
   /** Absent when the site has no NAS or the cluster uses none of its exports. */
   nfs?: { version: string; server: string; exports: NfsExport[] };
+  tls: TlsSpec;
+  /** Trivy Operator, with its database on a volume of this StorageClass. */
+  scanning?: { version: string; cache: string };
 }
 
 export interface ClusterSpec {
@@ -123,7 +143,9 @@ export interface ClusterSpec {
   /** Backups to the NAS: etcd snapshots, Longhorn's backup target and recurring jobs. */
   backup?: BackupSpec;
   /** Flux events and Alertmanager to a webhook whose URL is the SOPS secret monitoring/notify. */
-  notifications?: { type: 'discord' | 'slack' | 'generic' | 'telegram'; severity: 'error' | 'info'; chatId?: number };
+  notifications?: { type?: 'discord' | 'slack' | 'generic' | 'telegram'; severity: 'error' | 'info'; chatId?: number; email?: EmailSpec };
+  /** Cloudflare Tunnel: the public names sent to Traefik, and the webhook Receiver's. */
+  tunnel?: { hostnames: string[]; receiver?: string; version: string };
   /**
    * kube-vip on the servers: `address` is the API's (apiEndpoint, unless it is a
    * name or the site answers there itself), `ingress` Traefik's (ingressAddress).
@@ -153,6 +175,8 @@ export interface Inventory {
   git: GitSettings;
   alerts: { nfsLatencyMs: number; volumeUsagePercent: number; temperatureCelsius: number };
   clusters: ClusterSpec[];
+  /** What validate says without refusing: located, like its errors. */
+  warnings: Problem[];
 }
 
 /**
@@ -243,7 +267,16 @@ function backupSpec(b: NonNullable<RawInventory['clusters'][number]['backup']>, 
     etcd: etcd ? { schedule: b.etcd?.schedule ?? d.etcd.schedule, retention: b.etcd?.retention ?? d.etcd.retention } : undefined,
     snapshot: { schedule: b.volumes?.snapshot?.schedule ?? d.snapshot.schedule, retain: b.volumes?.snapshot?.retain ?? d.snapshot.retain },
     backup: { schedule: b.volumes?.backup?.schedule ?? d.backup.schedule, retain: b.volumes?.backup?.retain ?? d.backup.retain },
+    critical: b.critical && {
+      snapshot: { schedule: b.critical.snapshot?.schedule ?? d.critical.snapshot.schedule, retain: b.critical.snapshot?.retain ?? d.critical.snapshot.retain },
+      backup: { schedule: b.critical.backup?.schedule ?? d.critical.backup.schedule, retain: b.critical.backup?.retain ?? d.critical.backup.retain },
+    },
   };
+}
+
+function tlsSpec(t: RawPlatform['tls']): TlsSpec {
+  const version = t?.version ?? PINNED.certManager;
+  return t?.issuer === 'letsencrypt' ? { version, issuer: 'letsencrypt', email: t.email!, acmeServer: t.acmeServer ?? DEFAULTS.acmeServer } : { version, issuer: 'private-ca' };
 }
 
 export function resolve(raw: RawInventory, source: string): Inventory {
@@ -303,7 +336,15 @@ export function resolve(raw: RawInventory, source: string): Inventory {
       apiEndpoint: c.apiEndpoint,
       sops: c.secrets ? { recipient: c.secrets.ageRecipient } : undefined,
       backup: c.backup && nas ? backupSpec(c.backup, nas, datastore === 'etcd') : undefined,
-      notifications: c.notifications ? { type: c.notifications.type, severity: c.notifications.severity ?? 'error', ...(c.notifications.chatId !== undefined ? { chatId: c.notifications.chatId } : {}) } : undefined,
+      notifications: c.notifications
+        ? {
+            ...(c.notifications.type ? { type: c.notifications.type } : {}),
+            severity: c.notifications.severity ?? 'error',
+            ...(c.notifications.chatId !== undefined ? { chatId: c.notifications.chatId } : {}),
+            ...(c.notifications.email ? { email: { ...c.notifications.email, to: [...c.notifications.email.to], requireTls: c.notifications.email.requireTls ?? true } } : {}),
+          }
+        : undefined,
+      tunnel: c.tunnel && { hostnames: [...c.tunnel.hostnames], ...(c.tunnel.receiver ? { receiver: c.tunnel.receiver } : {}), version: c.tunnel.version ?? PINNED.cloudflared },
       kubeVip: kubeVipFor(c.apiEndpoint, c.ingressAddress, { ...raw.site.k3s.kubeVip, ...c.k3s?.kubeVip }),
       jumpHost: c.jumpHost && { address: c.jumpHost.address, ssh: deepMerge<SshSettings>(siteSsh, c.jumpHost.ssh), hostKey: c.jumpHost.hostKey },
       datastore,
@@ -356,6 +397,8 @@ export function resolve(raw: RawInventory, source: string): Inventory {
           nas && nfsExports.length > 0
             ? { version: p.nfs?.version ?? PINNED.csiDriverNfs, server: nas.address, exports: nfsExports }
             : undefined,
+        tls: tlsSpec(p.tls),
+        ...(p.scanning?.enabled ? { scanning: { version: p.scanning.version ?? PINNED.trivyOperator, cache: p.scanning.cache ?? 'longhorn' } } : {}),
       },
     };
   });
@@ -376,6 +419,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
     },
     alerts: { ...DEFAULTS.alerts, ...raw.alerts },
     clusters,
+    warnings: [],
   };
 }
 

@@ -182,6 +182,28 @@ export const Backup = Type.Object(
         { ...closed, description: "recurring jobs for every volume of Longhorn's default group (the default StorageClass's volumes)" },
       ),
     ),
+    critical: Type.Optional(
+      Type.Object(
+        {
+          snapshot: Type.Optional(
+            Type.Object(
+              { schedule: Type.Optional(withDefault(Schedule, DEFAULTS.backup.critical.snapshot.schedule)), retain: Type.Optional(withDefault(Type.Integer({ minimum: 1, maximum: 100 }), DEFAULTS.backup.critical.snapshot.retain)) },
+              { ...closed, description: 'snapshots of the critical volumes, on the nodes: their schedule bounds the RPO there' },
+            ),
+          ),
+          backup: Type.Optional(
+            Type.Object(
+              { schedule: Type.Optional(withDefault(Schedule, DEFAULTS.backup.critical.backup.schedule)), retain: Type.Optional(withDefault(Type.Integer({ minimum: 1, maximum: 100 }), DEFAULTS.backup.critical.backup.retain)) },
+              { ...closed, description: 'backups of the critical volumes to the target: their schedule bounds what a lost cluster loses' },
+            ),
+          ),
+        },
+        {
+          ...closed,
+          description: `a class of critical volumes: PVCs of StorageClass ${'longhorn-critical'} are snapshotted every 5 minutes and backed up hourly by default (the site's RPO of under 5 minutes on the nodes), and alerts fire when either falls behind`,
+        },
+      ),
+    ),
   },
   { ...closed, description: 'backups to the NAS (docs/backup.md)' },
 );
@@ -285,6 +307,42 @@ export const Platform = Type.Object(
         { ...closed, description: 'kube-prometheus-stack; sizes default from the smallest server\'s hardware profile' },
       ),
     ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          version: Type.Optional(withDefault(SemVer, PINNED.certManager)),
+          issuer: Type.Optional(
+            withDefault(
+              Type.Union([Type.Literal('private-ca'), Type.Literal('letsencrypt')], {
+                description:
+                  "who signs the certificates of Grafana and the dashboards: private-ca (a CA of the cluster's own, for names such as home.arpa that public ACME cannot issue; trust it on your devices, bramble status prints it) or letsencrypt (Let's Encrypt by DNS-01 through Cloudflare, for a public domain you hold; the names may resolve on the LAN only)",
+              }),
+              'private-ca',
+            ),
+          ),
+          email: Type.Optional(Type.String({ format: 'email', description: "letsencrypt: the ACME account's e-mail address, where Let's Encrypt writes about expiring certificates" })),
+          acmeServer: Type.Optional(
+            withDefault(Type.String({ format: 'http-url', description: "letsencrypt: the ACME directory (Let's Encrypt's staging one while trying things out)" }), DEFAULTS.acmeServer),
+          ),
+        },
+        { ...closed, description: 'TLS by cert-manager for everything bramble exposes through Traefik (on by default; docs/platform.md)' },
+      ),
+    ),
+    scanning: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(withDefault(Type.Boolean({ description: "run Trivy Operator: it scans the images of running workloads and their configuration, and an alert fires on critical vulnerabilities" }), false)),
+          version: Type.Optional(withDefault(SemVer, PINNED.trivyOperator)),
+          cache: Type.Optional(
+            withDefault(
+              Type.String({ format: 'dns-label', description: "the StorageClass of the vulnerability database's volume: longhorn, or a NAS export's storageClass (the database is downloaded once there, not by every scan)" }),
+              'longhorn',
+            ),
+          ),
+        },
+        { ...closed, description: 'security scanning with Trivy Operator, sized for a Pi 5: one scan at a time, with memory limits (docs/platform.md)' },
+      ),
+    ),
     nfs: Type.Optional(
       Type.Object(
         {
@@ -340,6 +398,22 @@ export const Cluster = Type.Object(
     k3s: Type.Optional(Type.Object({ version: Type.Optional(K3sVersion), ...K3sInstall }, closed)),
     nodes: Type.Array(Node, { minItems: 1 }),
     platform: Type.Optional(Platform),
+    tunnel: Type.Optional(
+      Type.Object(
+        {
+          hostnames: Type.Array(Type.String({ format: 'hostname' }), {
+            minItems: 1,
+            uniqueItems: true,
+            description: "the public names Cloudflare sends through the tunnel to Traefik; nothing else is published (Grafana and the dashboards only if listed, which validate warns about)",
+          }),
+          receiver: Type.Optional(
+            Type.String({ format: 'hostname', description: "a public name for Flux's GitHub webhook Receiver: a push is reconciled within seconds instead of at the next interval (bramble status prints the URL for the repository's webhook)" }),
+          ),
+          version: Type.Optional(withDefault(Type.String({ pattern: '^[0-9]{4}\\.[0-9]+\\.[0-9]+$', description: "cloudflared's image tag" }), PINNED.cloudflared)),
+        },
+        { ...closed, description: "Cloudflare Tunnel (cloudflared, 2 replicas): the way in from the internet without opening a port; its token is the SOPS secret cloudflared/tunnel (docs/platform.md)" },
+      ),
+    ),
     secrets: Type.Optional(
       Type.Object(
         {
@@ -355,13 +429,27 @@ export const Cluster = Type.Object(
     notifications: Type.Optional(
       Type.Object(
         {
-          type: Type.Union([Type.Literal('discord'), Type.Literal('slack'), Type.Literal('generic'), Type.Literal('telegram')], {
-            description: 'where Flux events and the site alerts go: a Discord or Slack webhook, any URL that takes a JSON POST (generic: ntfy, a home-automation hook), or a Telegram bot. The URL (key address), or the Telegram bot token (key token), is the secret monitoring/notify (bramble secret set)',
-          }),
+          type: Type.Optional(
+            Type.Union([Type.Literal('discord'), Type.Literal('slack'), Type.Literal('generic'), Type.Literal('telegram')], {
+              description: 'where Flux events and the site alerts go: a Discord or Slack webhook, any URL that takes a JSON POST (generic: ntfy, a home-automation hook), or a Telegram bot. The URL (key address), or the Telegram bot token (key token), is the secret monitoring/notify (bramble secret set)',
+            }),
+          ),
+          email: Type.Optional(
+            Type.Object(
+              {
+                smarthost: Type.String({ format: 'host-port', description: 'the SMTP server and port, e.g. smtp.example.com:587' }),
+                from: Type.String({ format: 'email' }),
+                to: Type.Array(Type.String({ format: 'email' }), { minItems: 1, uniqueItems: true }),
+                username: Type.Optional(Type.String({ minLength: 1, description: 'the SMTP login; its password is key smtp-password of the secret monitoring/notify (bramble secret set)' })),
+                requireTls: Type.Optional(withDefault(Type.Boolean({ description: 'STARTTLS required before the login' }), true)),
+              },
+              { ...closed, description: "the site alerts by e-mail from Alertmanager, beside or instead of type. Flux has no e-mail provider: with e-mail only, Flux's failures reach you as the FluxReconcileErrors alert" },
+            ),
+          ),
           chatId: Type.Optional(Type.Integer({ description: 'telegram only: the chat the bot writes to (not a secret)' })),
           severity: Type.Optional(withDefault(Type.Union([Type.Literal('error'), Type.Literal('info')], { description: "Flux events to send: only failures (error), or every reconciliation too (info)" }), 'error')),
         },
-        { ...closed, description: "notifications to the owner from Flux and Alertmanager; needs the cluster's secrets in Git (the webhook URL is one)" },
+        { ...closed, description: "notifications to the owner from Flux and Alertmanager (a webhook type, e-mail, or both); needs the cluster's secrets in Git (the webhook URL and the SMTP password are secrets)" },
       ),
     ),
   },

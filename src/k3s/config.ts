@@ -2,7 +2,7 @@
 // same on every server (disabled components, metrics bindings) come from one
 // place here, so a join never fails on "critical configuration value mismatch".
 import { stringify } from 'yaml';
-import { ETCD_S3_SECRET } from '../backup/target.ts';
+import { ETCD_S3_SECRET } from '../site/secrets.ts';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 
 export const CONFIG_FILE = '/etc/rancher/k3s/config.yaml';

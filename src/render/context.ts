@@ -1,21 +1,15 @@
 // What the templates see for one cluster. Templates only place values; every
 // decision (sizes, which components, which endpoints) is made here from the
 // inventory, so two clusters differ by data, never by copied templates.
+import { createHash } from 'node:crypto';
 import { promDuration } from '../backup/schedule.ts';
 import { LONGHORN_S3_SECRET, longhornTarget, RECURRING_JOBS, staleAfterMinutes } from '../backup/target.ts';
 import { CHART_REPOS, DEFAULTS } from '../inventory/defaults.ts';
 import { sshUrl, type ClusterSpec, type Inventory } from '../inventory/model.ts';
+import { CLOUDFLARE_TOKEN, NOTIFY_REF, notifyKey, PRIVATE_CA, RECEIVER_TOKEN, TUNNEL_TOKEN } from '../site/secrets.ts';
+import { critical, platformTls, type CriticalContext, type TlsContext } from './platform.ts';
 
 export const CLUSTERS_DIR = 'clusters';
-/** The secret (monitoring namespace) holding the notification webhook URL, or Telegram's bot token. */
-export const NOTIFY_SECRET = 'notify';
-/** The same Secret as a reference, for the commands that write and check it. */
-export const NOTIFY_REF = { namespace: 'monitoring', name: NOTIFY_SECRET } as const;
-
-/** The key of NOTIFY_SECRET that Flux's Provider of this type reads. */
-export function notifyKey(type: string): 'address' | 'token' {
-  return type === 'telegram' ? 'token' : 'address';
-}
 
 export interface ClusterContext {
   cluster: { name: string; environment: string };
@@ -49,6 +43,17 @@ export interface ClusterContext {
     backup: { name: string; schedule: string; retain: number };
     staleAfter: string;
   };
+  /** Alertmanager's receiver: the webhook (notifications) and e-mail, either or both. */
+  alerting: { on: boolean; email: undefined | { smarthost: string; from: string; to: string; username: string | undefined; passwordFile: string | undefined; requireTls: boolean } };
+  /** The secret monitoring/notify exists: Alertmanager mounts it. */
+  notifySecret: string | undefined;
+  tls: TlsContext;
+  tunnel?: { hostnames: string[]; receiver: string | undefined; image: string; secret: string; traefik: string; receiverSecret: string; configHash: string };
+  scanning?: { version: string; cache: string };
+  critical?: CriticalContext;
+  /** More than one node: what can run twice does, with a PodDisruptionBudget, so a drain never takes it down. */
+  multiNode: boolean;
+  secrets: { cloudflare: string; ca: string };
   upgrade: ClusterSpec['upgrade'] & {
     /** Drain a server before its upgrade: only where another node can take its pods. */
     drainServers: boolean;
@@ -82,15 +87,15 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
       verify: cluster.platform.flux.manifestsUrl === DEFAULTS.fluxManifestsUrl,
     },
     sops: cluster.sops !== undefined,
-    notifications: cluster.notifications && {
+    notifications: cluster.notifications?.type && {
       providerType: cluster.notifications.type,
       severity: cluster.notifications.severity,
-      secret: NOTIFY_SECRET,
+      secret: NOTIFY_REF.name,
       // Alertmanager reads the URL from the mounted secret, never from its config.
       alertmanager: { discord: 'discord_configs', slack: 'slack_configs', generic: 'webhook_configs', telegram: 'telegram_configs' }[cluster.notifications.type],
       urlFileKey: { discord: 'webhook_url_file', slack: 'api_url_file', generic: 'url_file', telegram: 'bot_token_file' }[cluster.notifications.type],
       // Where the prometheus-operator mounts alertmanagerSpec.secrets.
-      urlFile: `/etc/alertmanager/secrets/${NOTIFY_SECRET}/${notifyKey(cluster.notifications.type)}`,
+      urlFile: `/etc/alertmanager/secrets/${NOTIFY_REF.name}/${notifyKey(cluster.notifications.type)}`,
       // Telegram: the bot token is the secret, the chat is not.
       ...(cluster.notifications.chatId !== undefined ? { channel: String(cluster.notifications.chatId), chatId: cluster.notifications.chatId } : {}),
     },
@@ -101,6 +106,38 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
       backup: { name: RECURRING_JOBS.backup, ...cluster.backup.backup },
       staleAfter: promDuration(staleAfterMinutes(cluster.backup.backup.schedule)),
     },
+    alerting: alerting(cluster.notifications),
+    notifySecret: cluster.notifications?.type || cluster.notifications?.email?.username ? NOTIFY_REF.name : undefined,
+    tls: platformTls(inv, cluster),
+    tunnel: cluster.tunnel && {
+      hostnames: cluster.tunnel.hostnames,
+      receiver: cluster.tunnel.receiver,
+      image: `cloudflare/cloudflared:${cluster.tunnel.version}`,
+      secret: TUNNEL_TOKEN.name,
+      // Traefik's https entry point inside the cluster: the hop from cloudflared never leaves the cluster network.
+      traefik: 'https://traefik.traefik.svc.cluster.local:443',
+      receiverSecret: RECEIVER_TOKEN.name,
+      configHash: createHash('sha256').update(JSON.stringify([cluster.tunnel.hostnames, cluster.tunnel.receiver ?? null])).digest('hex').slice(0, 16),
+    },
+    scanning: cluster.platform.scanning,
+    critical: critical(cluster),
+    multiNode: cluster.active.length > 1,
+    secrets: { cloudflare: CLOUDFLARE_TOKEN.name, ca: PRIVATE_CA.name },
     upgrade: { ...cluster.upgrade, drainServers: cluster.active.length > 1 },
+  };
+}
+
+function alerting(n: ClusterSpec['notifications']): ClusterContext['alerting'] {
+  const e = n?.email;
+  return {
+    on: n !== undefined,
+    email: e && {
+      smarthost: e.smarthost,
+      from: e.from,
+      to: e.to.join(', '),
+      username: e.username,
+      passwordFile: e.username ? `/etc/alertmanager/secrets/${NOTIFY_REF.name}/smtp-password` : undefined,
+      requireTls: e.requireTls,
+    },
   };
 }

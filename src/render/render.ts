@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import { selectClusters, type Inventory } from '../inventory/model.ts';
 import { ENCRYPTED_REGEX } from '../secrets/rules.ts';
+import { budgetLine, memoryBudget, type Budget } from './budget.ts';
 import { clusterContext, CLUSTERS_DIR } from './context.ts';
 import { RENOVATE_CONFIG, renovateText } from './renovate.ts';
 import { loadTemplates, type Template } from './templates.ts';
@@ -18,6 +19,8 @@ export interface RenderOutput {
   scopes: string[];
   /** Every parsed document of the generated files. */
   docs: RenderedDoc[];
+  /** Each rendered cluster's memory budget against its smallest node. */
+  budgets: Budget[];
 }
 
 /** Tidy template output: no leading separator or blank lines, one final newline. */
@@ -64,6 +67,7 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
   const clusters = selectClusters(inv, opts.clusters);
   const files: DesiredFile[] = [];
   const docs: RenderedDoc[] = [];
+  const budgets: Budget[] = [];
   const problems: string[] = [];
 
   for (const cluster of clusters) {
@@ -92,6 +96,9 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
       }
     }
     checkReferences(bodies, [...clusterDocs, ...seedDocs], problems);
+    const budget = memoryBudget(cluster, clusterDocs);
+    if (!budget.fits) problems.push(`${budgetLine(budget)}: the platform does not fit; give the node more memory (memoryGiB), or turn parts off (platform.scanning) or down (platform.monitoring.prometheus.memory)`);
+    budgets.push(budget);
     docs.push(...clusterDocs);
   }
 
@@ -102,5 +109,5 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
 
   if (problems.length > 0) throw new RenderError(problems);
   files.sort((a, b) => a.path.localeCompare(b.path));
-  return { files, scopes: clusters.map((c) => `${CLUSTERS_DIR}/${c.name}`), docs };
+  return { files, scopes: clusters.map((c) => `${CLUSTERS_DIR}/${c.name}`), docs, budgets };
 }

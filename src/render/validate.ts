@@ -9,6 +9,12 @@ import { parseAllDocuments } from 'yaml';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
+import { ClusterIssuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer';
+import { Receiver } from '@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1/Receiver';
 import { GitRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/GitRepository';
 import { HelmRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/HelmRepository';
 import { OCIRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/OCIRepository';
@@ -34,6 +40,12 @@ const MODELS: Record<string, ModelClass> = {
   'v1/Namespace': Namespace,
   'storage.k8s.io/v1/StorageClass': StorageClass,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'v1/ConfigMap': ConfigMap,
+  'apps/v1/Deployment': Deployment,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'cert-manager.io/v1/Certificate': Certificate,
+  'cert-manager.io/v1/ClusterIssuer': ClusterIssuer,
+  'notification.toolkit.fluxcd.io/v1/Receiver': Receiver,
   'source.toolkit.fluxcd.io/v1/GitRepository': GitRepository,
   'source.toolkit.fluxcd.io/v1/HelmRepository': HelmRepository,
   'source.toolkit.fluxcd.io/v1/OCIRepository': OCIRepository,

@@ -6,8 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
-import { s3Secrets } from '../backup/credentials.ts';
-import { NOTIFY_REF, NOTIFY_SECRET, notifyKey } from '../render/context.ts';
+import { requiredSecrets } from '../site/secrets.ts';
 import { yamlFiles } from '../render/tree.ts';
 import { secretFile, secretsDir } from './store.ts';
 
@@ -20,18 +19,13 @@ export async function checkSecrets(repo: string, clusters: ClusterSpec[], identi
   for (const cluster of clusters) {
     const files = await yamlFiles(join(repo, 'clusters', cluster.name));
     const present = new Set(files.map((f) => relative(repo, f)));
-    // Alertmanager mounts the webhook's secret: without it its pod never starts.
-    const notify = secretFile(cluster, NOTIFY_REF);
-    if (cluster.notifications && cluster.sops && !present.has(notify)) {
-      const key = notifyKey(cluster.notifications.type);
-      problems.push(`${notify}: missing; cluster ${cluster.name} sends notifications to a ${cluster.notifications.type === 'telegram' ? "Telegram bot whose token" : 'webhook whose URL'} goes here first: bramble secret set -c ${cluster.name} monitoring/${NOTIFY_SECRET} ${key}`);
-    }
-    // An S3 backup target without its keys: Longhorn's target and k3s's uploads would fail quietly on the cluster.
-    for (const ref of s3Secrets(cluster)) {
-      const path = secretFile(cluster, ref);
-      if (cluster.sops && !present.has(path)) {
-        problems.push(`${path}: missing; cluster ${cluster.name} backs up to the NAS's S3 service, whose access keys go here first: bramble backup credentials -c ${cluster.name}`);
-      }
+    // What the rendered files read: without it a pod never starts or a certificate is never issued.
+    const reported = new Set<string>();
+    for (const need of requiredSecrets(cluster)) {
+      const path = secretFile(cluster, need.ref);
+      if (!need.command || present.has(path) || reported.has(path)) continue;
+      reported.add(path);
+      problems.push(`${path}: missing; cluster ${cluster.name} ${need.need}: ${need.command}`);
     }
     problems.push(...(await strangersIn(repo, cluster)));
     // The owner's copy of the cluster's key, looked up once, and only when an encrypted Secret needs it.

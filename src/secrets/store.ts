@@ -9,16 +9,14 @@ import { setKeepingText } from '../inventory/edit.ts';
 import { BrambleError } from '../errors.ts';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import { readIfExists, writeAtomic } from '../render/tree.ts';
+import { caCommonName, GRAFANA_ADMIN, PRIVATE_CA, RECEIVER_TOKEN, type SecretRef } from '../site/secrets.ts';
 import { ageKeysFile, identityFor, keepInKeysFile, newClusterKey } from './keys.ts';
 import { decryptSops, encryptSops, rekeySops, type Decrypted } from './sops.ts';
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 
-export interface SecretRef {
-  namespace: string;
-  name: string;
-}
+export type { SecretRef };
 
 /** NAMESPACE/NAME, or NAME in the default namespace; checked as Kubernetes checks them. */
 export function parseSecretRef(text: string): SecretRef {
@@ -88,12 +86,12 @@ export async function setSecretValues(repo: string, cluster: ClusterSpec, ref: S
 }
 
 /** A new Opaque Secret of bramble's, plain, with these stringData values. */
-function newSecret(ref: SecretRef, stringData: Record<string, string>): Document {
+function newSecret(ref: SecretRef, stringData: Record<string, string>, type = 'Opaque'): Document {
   return new Document({
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: ref.name, namespace: ref.namespace, labels: { 'app.kubernetes.io/managed-by': 'bramble' } },
-    type: 'Opaque',
+    type,
     stringData,
   });
 }
@@ -184,21 +182,36 @@ export async function secretFiles(repo: string, cluster: ClusterSpec): Promise<s
   return names.filter((n) => n === 'kustomization.yaml' || n.endsWith('.sops.yaml') || /^namespace-[a-z0-9-]+\.yaml$/.test(n)).sort().map((n) => `${secretsDir(cluster)}/${n}`);
 }
 
-/** The Grafana admin login a cluster with secrets keeps in Git (the chart's admin.existingSecret). */
-export const GRAFANA_ADMIN: SecretRef = { namespace: 'monitoring', name: 'grafana-admin' };
+export { GRAFANA_ADMIN };
 
 /**
- * Secrets the platform needs, made once: the Grafana admin password, random,
- * encrypted to the cluster's key (no private key is needed to write it).
- * Returns the files it created.
+ * Secrets the platform needs that bramble makes itself, once, encrypted to
+ * the cluster's key (no private key is needed to write them): the Grafana
+ * admin password, the private CA, and the webhook Receiver's token. Returns
+ * the files it created, each with what it holds.
  */
-export async function ensurePlatformSecrets(repo: string, cluster: ClusterSpec): Promise<string[]> {
+export async function ensurePlatformSecrets(repo: string, cluster: ClusterSpec, site: string): Promise<Array<{ file: string; what: string }>> {
   if (!cluster.sops) return [];
-  const path = secretFile(cluster, GRAFANA_ADMIN);
-  if ((await readIfExists(join(repo, path))) !== undefined) return [];
-  const doc = newSecret(GRAFANA_ADMIN, { 'admin-user': 'admin', 'admin-password': randomBytes(24).toString('base64url') });
-  await writeSecret(repo, cluster, GRAFANA_ADMIN, await encryptSops(doc, { recipients: [cluster.sops.recipient] }));
-  return [path];
+  const made: Array<{ file: string; what: string }> = [];
+  const make = async (ref: SecretRef, what: string, values: () => Record<string, string>, type = 'Opaque') => {
+    const path = secretFile(cluster, ref);
+    if ((await readIfExists(join(repo, path))) !== undefined) return;
+    const doc = newSecret(ref, values(), type);
+    await writeSecret(repo, cluster, ref, await encryptSops(doc, { recipients: [cluster.sops!.recipient] }));
+    made.push({ file: path, what });
+  };
+  await make(GRAFANA_ADMIN, `the Grafana admin password; bramble secret show -c ${cluster.name} ${GRAFANA_ADMIN.namespace}/${GRAFANA_ADMIN.name} admin-password`, () => ({ 'admin-user': 'admin', 'admin-password': randomBytes(24).toString('base64url') }));
+  if (cluster.platform.tls.issuer === 'private-ca') {
+    const { makeCa } = await import('./ca.ts');
+    await make(PRIVATE_CA, `the cluster's private CA; bramble status prints its certificate to trust on your devices`, () => {
+      const ca = makeCa(caCommonName(site, cluster.name));
+      return { 'tls.crt': ca.cert, 'tls.key': ca.key, 'ca.crt': ca.cert };
+    }, 'kubernetes.io/tls');
+  }
+  if (cluster.tunnel?.receiver) {
+    await make(RECEIVER_TOKEN, `the webhook Receiver's token, GitHub's webhook secret; bramble status prints the URL`, () => ({ token: randomBytes(32).toString('hex') }));
+  }
+  return made;
 }
 
 /**
