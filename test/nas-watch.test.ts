@@ -11,7 +11,7 @@ import { parseDocument } from 'yaml';
 import { parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { applyTree, planTree } from '../src/render/tree.ts';
-import { validateObject } from '../src/render/validate.ts';
+import { validateObjects } from '../src/render/validate.ts';
 import { HOMELAB, tempDir } from './helpers.ts';
 
 function site(edit: (doc: ReturnType<typeof parseDocument>) => void = () => {}) {
@@ -61,13 +61,13 @@ test('a cluster that uses neither the NAS\'s exports nor its backups does not wa
   assert.ok(!plain.files.some((f) => f.path.endsWith('/nas.yaml') || f.content.includes('bramble.nas')));
 });
 
-test("the ScrapeConfig model refuses a wrong type where the API server would", () => {
-  const check = (spec: unknown) => {
+test("the ScrapeConfig model refuses a wrong type where the API server would", async () => {
+  const check = async (spec: unknown) => {
     const problems: string[] = [];
-    validateObject({ file: 'nas.yaml', index: 0, object: { apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'ScrapeConfig', metadata: { name: 'nas', namespace: 'monitoring' }, spec: spec as never } }, problems);
+    await validateObjects([{ file: 'nas.yaml', index: 0, object: { apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'ScrapeConfig', metadata: { name: 'nas', namespace: 'monitoring' }, spec: spec as never } }], problems);
     return problems;
   };
-  assert.deepEqual(check({ staticConfigs: [{ targets: ['x:9100'], labels: { nas: 'qnap' } }] }), []);
-  assert.match(check({ staticConfigs: [{ targets: 'x:9100' }] }).join('\n'), /targets/, 'targets is a list');
-  assert.match(check({ staticConfigs: [{ targets: ['x:9100'], labels: { nas: 5 } }] }).join('\n'), /labels/, 'label values are strings');
+  assert.deepEqual(await check({ staticConfigs: [{ targets: ['x:9100'], labels: { nas: 'qnap' } }] }), []);
+  assert.match((await check({ staticConfigs: [{ targets: 'x:9100' }] })).join('\n'), /targets/, 'targets is a list');
+  assert.match((await check({ staticConfigs: [{ targets: ['x:9100'], labels: { nas: 5 } }] })).join('\n'), /labels/, 'label values are strings');
 });

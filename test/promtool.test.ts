@@ -179,3 +179,74 @@ test("promtool test rules: each site alert fires on series that break the site's
   writeFileSync(wrong, stringify({ rule_files: stripped, evaluation_interval: '1m', tests: [{ ...tests[3], alert_rule_test: [{ eval_time: '6m', alertname: 'NodeThermalThrottling', exp_alerts: [{ exp_labels: { severity: 'warning', instance: 'rk1-01:9100' } }] }] }] }));
   assert.notEqual(promtool(['test', 'rules', wrong]).code, 0);
 });
+
+test('promtool test rules: the critical class, scanning and Flux-by-e-mail alerts fire where their figure breaks and stay quiet where it holds', async () => {
+  const { homelabWithEverything } = await import('./helpers.ts');
+  const inv = parseInventory(await homelabWithEverything('age1c7padz34vlzcfnnxvxwqk8sc9z2v6sfqzzv5gp8ewwxhly3ahyxsfzm6xr'), 'platform.yaml');
+  const files = (await ruleFiles(inv, 'platform')).filter((f) => f.file.includes('production'));
+  for (const { file } of files) assert.equal(promtool(['check', 'rules', file]).code, 0, file);
+  const stripped = files.map(({ file, groups }) => {
+    const out = file.replace(/\.rules\.yaml$/, '.noannotations.yaml');
+    writeFileSync(out, stringify({ groups: groups.map((g) => ({ ...g, rules: g.rules.map(({ annotations: _a, ...r }: any) => r) })) }));
+    return out;
+  });
+  const alerts = new Set(files.flatMap((f) => f.groups.flatMap((g) => g.rules.map((r: any) => r.alert))));
+  for (const a of ['CriticalVolumeSnapshotStale', 'CriticalVolumeBackupStale', 'CriticalVulnerability', 'FluxReconcileErrors']) assert.ok(alerts.has(a), `rendered: ${a}`);
+
+  // Critical volumes are the PVCs of StorageClass longhorn-critical, named by their PV as Longhorn names its volume.
+  const pvc = (name: string, sc: string) => series(`kube_persistentvolumeclaim_info{namespace="db",persistentvolumeclaim="${name}",storageclass="${sc}",volumename="pvc-${name}"}`, '1x240');
+  // A new snapshot of pvc-fresh every 5 minutes (a new series each time, as Longhorn names each snapshot); pvc-stuck's last is its first.
+  const fresh = Array.from({ length: 12 }, (_, k) => series(`longhorn_snapshot_actual_size_bytes{volume="pvc-fresh",snapshot="s${k}",user_created="true"}`, k === 0 ? '1x60' : `_x${5 * k - 1} 1x${60 - 5 * k}`));
+  // Hourly backups of pvc-fresh; pvc-stuck's only backup is at the start.
+  const backups = [0, 60, 120, 180].map((m, k) => series(`longhorn_backup_state{volume="pvc-fresh",backup="b${k}",recurring_job="bramble-critical-backup"}`, m === 0 ? '3x240' : `_x${m - 1} 3x${240 - m}`));
+  const tests = [
+    {
+      interval: '1m',
+      input_series: [pvc('fresh', 'longhorn-critical'), pvc('stuck', 'longhorn-critical'), pvc('plain', 'longhorn'), ...fresh, series('longhorn_snapshot_actual_size_bytes{volume="pvc-stuck",snapshot="old",user_created="true"}', '1x60')],
+      alert_rule_test: [
+        { eval_time: '12m', alertname: 'CriticalVolumeSnapshotStale', exp_alerts: [] },
+        // Older than 10 minutes (two runs missed), for 5 minutes: only the stuck critical volume; the plain one is no critical volume.
+        { eval_time: '20m', alertname: 'CriticalVolumeSnapshotStale', exp_alerts: [{ exp_labels: { severity: 'critical', volume: 'pvc-stuck', volumename: 'pvc-stuck' } }] },
+        { eval_time: '55m', alertname: 'CriticalVolumeSnapshotStale', exp_alerts: [{ exp_labels: { severity: 'critical', volume: 'pvc-stuck', volumename: 'pvc-stuck' } }] },
+      ],
+    },
+    {
+      interval: '1m',
+      input_series: [pvc('fresh', 'longhorn-critical'), pvc('stuck', 'longhorn-critical'), ...backups, series('longhorn_backup_state{volume="pvc-stuck",backup="old",recurring_job="bramble-critical-backup"}', '3x240')],
+      alert_rule_test: [
+        { eval_time: '100m', alertname: 'CriticalVolumeBackupStale', exp_alerts: [] },
+        { eval_time: '200m', alertname: 'CriticalVolumeBackupStale', exp_alerts: [{ exp_labels: { severity: 'critical', volume: 'pvc-stuck', volumename: 'pvc-stuck' } }] },
+      ],
+    },
+    {
+      // Critical vulnerabilities in a running workload fire; only high ones elsewhere do not.
+      interval: '1m',
+      input_series: [
+        series('trivy_image_vulnerabilities{namespace="apps",resource_kind="Deployment",resource_name="web",image_repository="library/nginx",severity="Critical"}', '2x60'),
+        series('trivy_image_vulnerabilities{namespace="apps",resource_kind="Deployment",resource_name="api",image_repository="library/api",severity="Critical"}', '0x60'),
+        series('trivy_image_vulnerabilities{namespace="apps",resource_kind="Deployment",resource_name="api",image_repository="library/api",severity="High"}', '7x60'),
+      ],
+      alert_rule_test: [
+        { eval_time: '20m', alertname: 'CriticalVulnerability', exp_alerts: [] },
+        { eval_time: '40m', alertname: 'CriticalVulnerability', exp_alerts: [{ exp_labels: { severity: 'warning', namespace: 'apps', resource_kind: 'Deployment', resource_name: 'web' } }] },
+      ],
+    },
+    {
+      // A controller failing every minute for half an hour fires; one that failed once an hour ago does not.
+      interval: '1m',
+      input_series: [
+        series('controller_runtime_reconcile_errors_total{namespace="flux-system",controller="helmrelease",pod="helm-controller-1"}', '0+1x60'),
+        series('controller_runtime_reconcile_errors_total{namespace="flux-system",controller="kustomization",pod="kustomize-controller-1"}', '1x60'),
+      ],
+      alert_rule_test: [{ eval_time: '40m', alertname: 'FluxReconcileErrors', exp_alerts: [{ exp_labels: { severity: 'warning', controller: 'helmrelease' } }] }],
+    },
+  ];
+  const unit = join(dir, 'platform.test.yaml');
+  writeFileSync(unit, stringify({ rule_files: stripped, evaluation_interval: '1m', tests }));
+  const r = promtool(['test', 'rules', unit]);
+  assert.equal(r.code, 0, r.out);
+  // And it can fail: the fresh volume is not stale.
+  const wrong = join(dir, 'platform-wrong.test.yaml');
+  writeFileSync(wrong, stringify({ rule_files: stripped, evaluation_interval: '1m', tests: [{ ...tests[0], alert_rule_test: [{ eval_time: '20m', alertname: 'CriticalVolumeSnapshotStale', exp_alerts: [{ exp_labels: { severity: 'critical', volume: 'pvc-fresh', volumename: 'pvc-fresh' } }] }] }] }));
+  assert.notEqual(promtool(['test', 'rules', wrong]).code, 0);
+});

@@ -12,7 +12,7 @@ import { parse, parseAllDocuments, parseDocument } from 'yaml';
 import { loadInventory, parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { applyTree, planTree } from '../src/render/tree.ts';
-import { checkReferences, parseRendered, RenderError, validateObject, type RenderedDoc } from '../src/render/validate.ts';
+import { checkReferences, parseRendered, RenderError, validateObjects, type RenderedDoc } from '../src/render/validate.ts';
 import { HOMELAB, homelabWithEverything, homelabWithS3Backups, ROOT, SECOND, tempDir, UPSTREAM, strictify } from './helpers.ts';
 
 const homelab = await loadInventory(HOMELAB);
@@ -305,7 +305,7 @@ test('Traefik values pass the chart\'s own values.schema.json', async () => {
   assert.equal(validate(deepMerge(merged, { deployment: { replicas: 'two' } })), false, 'the schema check can fail');
 });
 
-test('validation catches a wrong type, an unknown kind and broken references', () => {
+test('validation catches a wrong type, an unknown kind and broken references', async () => {
   const problems: string[] = [];
   const docs = parseRendered('x/infra.yaml', [
     'apiVersion: helm.toolkit.fluxcd.io/v2',
@@ -319,7 +319,7 @@ test('validation catches a wrong type, an unknown kind and broken references', (
     'kind: Widget',
     'metadata: { name: w }',
   ].join('\n'), problems);
-  for (const d of docs) validateObject(d, problems);
+  await validateObjects(docs, problems);
   const kust: RenderedDoc[] = parseRendered('x/kustomization.yaml', 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [gone.yaml]\n', problems);
   checkReferences(new Map([['x/infra.yaml', ''], ['x/kustomization.yaml', '']]), [...docs, ...kust], problems);
   assert.deepEqual(problems, [
@@ -400,16 +400,16 @@ test('upgrade Plans: servers one at a time before agents, the inventory version,
   assert.ok(mirrored.docs.some((d) => d.object.kind === 'GitRepository' && (d.object.spec as any).url === 'https://git.home.arpa/mirrors/system-upgrade-controller'));
 });
 
-test('the Plan model refuses what the API server would: a misspelt field, a bad toleration, no upgrade container', () => {
+test('the Plan model refuses what the API server would: a misspelt field, a bad toleration, no upgrade container', async () => {
   const plan = (spec: object): RenderedDoc => ({ file: 'p.yaml', index: 0, object: { apiVersion: 'upgrade.cattle.io/v1', kind: 'Plan', metadata: { name: 'k3s-server', namespace: 'system-upgrade' }, spec: spec as any } });
-  const problems = (spec: object) => {
+  const problems = async (spec: object) => {
     const out: string[] = [];
-    validateObject(plan(spec), out);
+    await validateObjects([plan(spec)], out);
     return out.join('\n');
   };
-  assert.equal(problems({ concurrency: 1, version: 'v1.36.4+k3s1', upgrade: { image: 'rancher/k3s-upgrade' }, cordon: true }), '');
-  assert.match(problems({ upgrade: { image: 'x' }, cordn: true }), /\/spec must NOT have additional properties \(cordn\)/);
-  assert.match(problems({ upgrade: { image: 'x' }, tolerations: [{ key: 'a', operator: 'Exists', effect: 3 }] }), /\/spec\/tolerations\/0\/effect/);
-  assert.match(problems({ concurrency: 1 }), /must have required property 'upgrade'/);
-  assert.match(problems({ upgrade: { image: 'x' }, nodeSelector: { matchExpressions: [{ key: 'a' }] } }), /\/spec\/nodeSelector\/matchExpressions\/0 must have required property '?operator'?/);
+  assert.equal(await problems({ concurrency: 1, version: 'v1.36.4+k3s1', upgrade: { image: 'rancher/k3s-upgrade' }, cordon: true }), '');
+  assert.match(await problems({ upgrade: { image: 'x' }, cordn: true }), /\/spec must NOT have additional properties \(cordn\)/);
+  assert.match(await problems({ upgrade: { image: 'x' }, tolerations: [{ key: 'a', operator: 'Exists', effect: 3 }] }), /\/spec\/tolerations\/0\/effect/);
+  assert.match(await problems({ concurrency: 1 }), /must have required property 'upgrade'/);
+  assert.match(await problems({ upgrade: { image: 'x' }, nodeSelector: { matchExpressions: [{ key: 'a' }] } }), /\/spec\/nodeSelector\/matchExpressions\/0 must have required property '?operator'?/);
 });

@@ -12,7 +12,7 @@ import { identityToRecipient } from 'age-encryption';
 import { decryptSops as independent } from 'sops-age';
 import { parseDocument } from 'yaml';
 import { parseInventory } from '../src/inventory/load.ts';
-import { runWizard, type Ask } from '../src/wizard.ts';
+import { runWizard, type Ask } from '../src/wizard/run.ts';
 import { HOMELAB, tempDir, sopsCheck } from './helpers.ts';
 
 const URL_ = 'https://discord.com/api/webhooks/112233445566778899/Zq3-secret-token_abcdefghijklmnop';
@@ -37,8 +37,14 @@ async function wizard(work: string, script: Script, file = join(work, 'homelab.y
   };
   const ask: Ask = {
     async text(message, o = {}) {
-      const a = take(message);
-      return typeof a === 'string' ? a : (o.default ?? '');
+      // As inquirer does: an answer the check refuses is typed again.
+      for (;;) {
+        const a = take(message);
+        if (typeof a !== 'string') return o.default ?? '';
+        const why = a === '' ? undefined : o.check?.(a);
+        if (!why) return a;
+        rejected.push(why);
+      }
     },
     async choose(message, choices, def) {
       const a = take(message);
@@ -192,4 +198,58 @@ test('a cluster whose key the inventory already names keeps it; a plain-HTTP ntf
   const secret = readFileSync(join(work, 'repo', 'clusters/staging/secrets/monitoring-notify.sops.yaml'), 'utf8');
   assert.equal((await independent(secret, { secretKey: key.identity, fileType: 'yaml' })).stringData.address, 'http://ntfy.lan/homelab-alerts');
 
+});
+
+test('the platform questions: e-mail with a login, Let\'s Encrypt refused for LAN names, scanning, and a tunnel whose token is encrypted like the other secrets', async () => {
+  const work = tempDir('bramble-wizard-platform-');
+  env(work);
+  const TOKEN = `eyJhIjoi${'x'.repeat(60)}`;
+  const SMTP = 'correct horse battery staple';
+  const r = await wizard(work, {
+    answers: [
+      [/^production: where do/, 'email'],
+      [/^production: SMTP server and port/, 'smtp.example.com'],
+      [/^production: SMTP server and port/, 'smtp.example.com:587'],
+      [/^production: the alerts' From address/, 'alerts@example.com'],
+      [/^production: send them to/, 'owner@example.com, not-an-address'],
+      [/^production: send them to/, 'owner@example.com, second@example.com'],
+      [/^production: SMTP login/, 'alerts@example.com'],
+      [/^production: SMTP password of alerts@example.com/, SMTP],
+      [/^production: .*Change these\?/, true],
+      [/^production: who signs the certificates of grafana\.production\.home\.arpa/, 'letsencrypt'],
+      [/^production: scan its running images/, true],
+      [/^production: public names to publish/, 'photos.home.arpa'],
+      [/^production: public names to publish/, 'photos.example.com, status.example.com'],
+      [/^production: a public name for Flux's GitHub webhook/, 'photos.example.com'],
+      [/^production: a public name for Flux's GitHub webhook/, 'flux.example.com'],
+      [/^production: Cloudflare Tunnel token/, 'short'],
+      [/^production: Cloudflare Tunnel token/, TOKEN],
+    ],
+  });
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(r.unused, []);
+  // In the order asked: the platform, then where alerts go.
+  assert.deepEqual(r.rejected, [
+    'photos.home.arpa ends in .arpa, a name only the LAN knows: Cloudflare publishes names of a zone you hold there',
+    'it needs a name of its own, not one of the published ones',
+    'expected the token cloudflared tunnel token printed: one long base64 word',
+    'expected a host and port such as smtp.example.com:587',
+    'expected an e-mail address such as owner@example.com',
+  ]);
+  assert.match(r.out, /grafana\.production\.home\.arpa is a name only the LAN knows: Let's Encrypt cannot issue for it, so production keeps its private CA/);
+  const inv = parseInventory(readFileSync(r.file, 'utf8'), r.file);
+  const production = inv.clusters.find((c) => c.name === 'production')!;
+  assert.deepEqual(production.notifications, { severity: 'error', email: { smarthost: 'smtp.example.com:587', from: 'alerts@example.com', to: ['owner@example.com', 'second@example.com'], username: 'alerts@example.com', requireTls: true } });
+  assert.equal(production.platform.tls.issuer, 'private-ca');
+  assert.ok(production.platform.scanning, 'Trivy is on');
+  assert.deepEqual(production.tunnel, { hostnames: ['photos.example.com', 'status.example.com'], receiver: 'flux.example.com', version: '2025.11.1' });
+  // Both secrets encrypted into the work tree with the cluster's new key, and in no output or inventory.
+  const identity = readFileSync(join(work, 'keys.txt'), 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
+  const open = (f: string) => (sopsCheck(join(work, 'repo', f), [identity]) as { stringData: Record<string, string> }).stringData;
+  assert.equal(open('clusters/production/secrets/cloudflared-tunnel.sops.yaml').token, TOKEN);
+  assert.equal(open('clusters/production/secrets/monitoring-notify.sops.yaml')['smtp-password'], SMTP);
+  for (const s of [TOKEN, SMTP]) assert.ok(!readFileSync(r.file, 'utf8').includes(s) && !r.out.includes(s), 'no secret in the inventory or the output');
+  assert.match(r.out, /published through a Cloudflare Tunnel: photos\.example\.com, status\.example\.com; Flux's webhook Receiver at flux\.example\.com/);
+  // The prompts refused what validate refuses, where it was typed.
+  assert.ok(r.prompts.filter((p) => /^production: public names to publish/.test(p)).length === 2);
 });

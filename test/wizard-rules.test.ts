@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { parseDocument } from 'yaml';
 import { parseInventory } from '../src/inventory/load.ts';
 import { formatPath, InventoryError } from '../src/inventory/problems.ts';
-import { runWizard, type Ask } from '../src/wizard.ts';
+import { runWizard, type Ask } from '../src/wizard/run.ts';
 import { HOMELAB, tempDir } from './helpers.ts';
 
 type Check = (v: string) => string | undefined;

@@ -12,7 +12,7 @@ export const init: Command = {
   notes: { repo: 'the Git work tree where a notification target is written, encrypted (default: as render)' },
   inventoryOptional: true,
   async run(opts, io, ctx) {
-    const { runWizard } = await import('../wizard.ts');
+    const { runWizard } = await import('../wizard/run.ts');
     const file = opts.inventory ?? 'inventory.yaml';
     return runWizard(resolve(file), { interactive: isInteractive(), io, repo: opts.repo, next: (command) => ctx.run(command, { inventory: file }) });
   },

@@ -16,8 +16,8 @@ export const validate: Command = {
     ]);
     const inv = await loadInventory(opts.inventory!);
     for (const w of inv.warnings) io.err(formatProblem({ ...w, message: `warning: ${w.message}` }));
-    // The render is in memory only: the manifests' own checks and the memory budget.
-    const out = await renderInventory(inv);
+    // In memory only, for the memory budget: render, plan and apply check the manifests against their schemas.
+    const out = await renderInventory(inv, { schemas: false });
     const nodes = inv.clusters.reduce((n, c) => n + c.nodes.length, 0);
     io.out(`${opts.inventory}: valid (${inv.clusters.length} cluster(s), ${nodes} node(s), ${inv.vlans.length} VLAN(s))`);
     for (const b of out.budgets) io.out(`  ${budgetLine(b)}`);

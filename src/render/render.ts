@@ -8,7 +8,7 @@ import { clusterContext, CLUSTERS_DIR } from './context.ts';
 import { RENOVATE_CONFIG, renovateText } from './renovate.ts';
 import { loadTemplates, type Template } from './templates.ts';
 import { withHeader, type DesiredFile } from './tree.ts';
-import { checkReferences, parseRendered, RenderError, validateObject, type RenderedDoc } from './validate.ts';
+import { checkReferences, parseRendered, RenderError, validateObjects, type RenderedDoc } from './validate.ts';
 
 export { selectClusters };
 
@@ -62,7 +62,7 @@ function sopsCreationRules(inv: Inventory): string | undefined {
   return `# sops encrypts a file under a cluster's folder to that cluster's age key\n# (bramble secret set does the same without sops).\n${stringify({ creation_rules: rules }, { lineWidth: 0 })}`;
 }
 
-export async function renderInventory(inv: Inventory, opts: { clusters?: string[]; templatesDir?: string } = {}): Promise<RenderOutput> {
+export async function renderInventory(inv: Inventory, opts: { clusters?: string[]; templatesDir?: string; schemas?: boolean } = {}): Promise<RenderOutput> {
   const templates = await loadTemplates(opts.templatesDir);
   const clusters = selectClusters(inv, opts.clusters);
   const files: DesiredFile[] = [];
@@ -81,7 +81,8 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
       files.push({ path, content: withHeader(body, `site ${inv.site.name}, cluster ${cluster.name}`) });
     }
     const clusterDocs = [...bodies].flatMap(([path, body]) => parseRendered(path, body, problems));
-    for (const d of clusterDocs) validateObject(d, problems);
+    // validate's budget needs the documents, not their schemas: it skips loading them.
+    if (opts.schemas !== false) await validateObjects(clusterDocs, problems);
     // Seeds count as present for reference checks (apps/kustomization.yaml).
     const seedDocs: RenderedDoc[] = [];
     for (const t of templates.seed) {

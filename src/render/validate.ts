@@ -4,30 +4,6 @@
 // is written. A template that produces bad YAML fails here, not on a cluster.
 import { BrambleError } from '../errors.ts';
 import { parseAllDocuments } from 'yaml';
-// One module per kind: the packages' index modules load every kind's schema,
-// which costs a second at start-up.
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
-import { ClusterIssuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer';
-import { Receiver } from '@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1/Receiver';
-import { GitRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/GitRepository';
-import { HelmRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/HelmRepository';
-import { OCIRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/OCIRepository';
-import { Kustomization as FluxKustomization } from '@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/Kustomization';
-import { HelmRelease } from '@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2/HelmRelease';
-import { Alert } from '@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3/Alert';
-import { Provider } from '@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3/Provider';
-import { IngressRoute } from '@kubernetes-models/traefik/traefik.io/v1alpha1/IngressRoute';
-import { Middleware } from '@kubernetes-models/traefik/traefik.io/v1alpha1/Middleware';
-import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
-import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
-import { ScrapeConfig } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1/ScrapeConfig';
 import { RecurringJob } from './longhorn-model.ts';
 import { Plan } from './plan-model.ts';
 
@@ -36,31 +12,35 @@ interface Validatable {
 }
 type ModelClass = new (data: never) => Validatable;
 
-const MODELS: Record<string, ModelClass> = {
-  'v1/Namespace': Namespace,
-  'storage.k8s.io/v1/StorageClass': StorageClass,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-  'v1/ConfigMap': ConfigMap,
-  'apps/v1/Deployment': Deployment,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'cert-manager.io/v1/Certificate': Certificate,
-  'cert-manager.io/v1/ClusterIssuer': ClusterIssuer,
-  'notification.toolkit.fluxcd.io/v1/Receiver': Receiver,
-  'source.toolkit.fluxcd.io/v1/GitRepository': GitRepository,
-  'source.toolkit.fluxcd.io/v1/HelmRepository': HelmRepository,
-  'source.toolkit.fluxcd.io/v1/OCIRepository': OCIRepository,
-  'kustomize.toolkit.fluxcd.io/v1/Kustomization': FluxKustomization,
-  'helm.toolkit.fluxcd.io/v2/HelmRelease': HelmRelease,
-  'notification.toolkit.fluxcd.io/v1beta3/Provider': Provider,
-  'notification.toolkit.fluxcd.io/v1beta3/Alert': Alert,
-  'traefik.io/v1alpha1/IngressRoute': IngressRoute,
-  'traefik.io/v1alpha1/Middleware': Middleware,
-  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
-  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
-  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
-  'monitoring.coreos.com/v1alpha1/ScrapeConfig': ScrapeConfig,
-  'upgrade.cattle.io/v1/Plan': Plan,
-  'longhorn.io/v1beta2/RecurringJob': RecurringJob,
+// One module per kind, each loaded the first time a rendered document needs
+// it: the packages' index modules load every kind's schema, and even one
+// kind's (a Deployment's, with the whole Pod spec) costs a tenth of a second
+// at start-up that a site without it should not pay.
+const MODELS: Record<string, () => Promise<ModelClass>> = {
+  'v1/Namespace': async () => (await import('kubernetes-models/v1/Namespace')).Namespace,
+  'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap,
+  'apps/v1/Deployment': async () => (await import('kubernetes-models/apps/v1/Deployment')).Deployment,
+  'policy/v1/PodDisruptionBudget': async () => (await import('kubernetes-models/policy/v1/PodDisruptionBudget')).PodDisruptionBudget,
+  'storage.k8s.io/v1/StorageClass': async () => (await import('kubernetes-models/storage.k8s.io/v1/StorageClass')).StorageClass,
+  'networking.k8s.io/v1/NetworkPolicy': async () => (await import('kubernetes-models/networking.k8s.io/v1/NetworkPolicy')).NetworkPolicy,
+  'cert-manager.io/v1/Certificate': async () => (await import('@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate')).Certificate,
+  'cert-manager.io/v1/ClusterIssuer': async () => (await import('@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer')).ClusterIssuer,
+  'source.toolkit.fluxcd.io/v1/GitRepository': async () => (await import('@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/GitRepository')).GitRepository,
+  'source.toolkit.fluxcd.io/v1/HelmRepository': async () => (await import('@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/HelmRepository')).HelmRepository,
+  'source.toolkit.fluxcd.io/v1/OCIRepository': async () => (await import('@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/OCIRepository')).OCIRepository,
+  'kustomize.toolkit.fluxcd.io/v1/Kustomization': async () => (await import('@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/Kustomization')).Kustomization,
+  'helm.toolkit.fluxcd.io/v2/HelmRelease': async () => (await import('@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2/HelmRelease')).HelmRelease,
+  'notification.toolkit.fluxcd.io/v1beta3/Provider': async () => (await import('@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3/Provider')).Provider,
+  'notification.toolkit.fluxcd.io/v1beta3/Alert': async () => (await import('@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3/Alert')).Alert,
+  'notification.toolkit.fluxcd.io/v1/Receiver': async () => (await import('@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1/Receiver')).Receiver,
+  'traefik.io/v1alpha1/IngressRoute': async () => (await import('@kubernetes-models/traefik/traefik.io/v1alpha1/IngressRoute')).IngressRoute,
+  'traefik.io/v1alpha1/Middleware': async () => (await import('@kubernetes-models/traefik/traefik.io/v1alpha1/Middleware')).Middleware,
+  'monitoring.coreos.com/v1/PrometheusRule': async () => (await import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule')).PrometheusRule,
+  'monitoring.coreos.com/v1/PodMonitor': async () => (await import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor')).PodMonitor,
+  'monitoring.coreos.com/v1/ServiceMonitor': async () => (await import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor')).ServiceMonitor,
+  'monitoring.coreos.com/v1alpha1/ScrapeConfig': async () => (await import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1/ScrapeConfig')).ScrapeConfig,
+  'upgrade.cattle.io/v1/Plan': async () => Plan,
+  'longhorn.io/v1beta2/RecurringJob': async () => RecurringJob,
 };
 
 export const KUSTOMIZE_API = 'kustomize.config.k8s.io/v1beta1';
@@ -114,15 +94,23 @@ function describe(d: RenderedDoc): string {
   return `${d.file}: ${d.object.kind ?? '?'}${name ? ` ${d.object.metadata?.namespace ? d.object.metadata.namespace + '/' : ''}${name}` : ''}`;
 }
 
-/** Validate one object against its upstream schema. */
-export function validateObject(d: RenderedDoc, problems: string[]): void {
+/** Validate each object against its upstream schema, loading each kind's model once. */
+export async function validateObjects(docs: RenderedDoc[], problems: string[]): Promise<void> {
+  const models = new Map<string, ModelClass>();
+  await Promise.all(
+    [...new Set(docs.map((d) => `${d.object.apiVersion}/${d.object.kind}`))].filter((k) => MODELS[k]).map(async (k) => models.set(k, await MODELS[k]!())),
+  );
+  for (const d of docs) validateObject(d, problems, models);
+}
+
+function validateObject(d: RenderedDoc, problems: string[], models: Map<string, ModelClass>): void {
   const { apiVersion, kind } = d.object;
   if (apiVersion === KUSTOMIZE_API && kind === 'Kustomization') {
     const r = (d.object as { resources?: unknown }).resources;
     if (!Array.isArray(r) || r.some((x) => typeof x !== 'string')) problems.push(`${describe(d)}: resources must be a list of paths`);
     return;
   }
-  const Model = MODELS[`${apiVersion}/${kind}`];
+  const Model = models.get(`${apiVersion}/${kind}`);
   if (!Model) {
     problems.push(`${describe(d)}: no schema is known for ${apiVersion}/${kind}; bramble renders only kinds it can validate`);
     return;
