@@ -86,9 +86,9 @@ test('plan of a new cluster: every node to install, every file to add, every Flu
   assert.ok(c!.nodes[1]!.changes.includes('write /etc/rancher/k3s/config.yaml'));
   assert.equal(c!.flux.flux, 'install 2.9.5');
   assert.equal(c!.flux.deployKey, 'create');
-  assert.equal(c!.flux.create.length, 16);
+  assert.equal(c!.flux.create.length, 18);
   assert.match(plan.repo.basis, /^nothing yet: .* has no branch main$/);
-  assert.equal(plan.repo.changes.length, 22);
+  assert.equal(plan.repo.changes.length, 24);
   assert.ok(plan.repo.changes.every((f) => f.action === 'add'));
   assert.deepEqual(disruptive, []);
   // Read-only: no k3s, no config, no branch, no work tree.
@@ -173,12 +173,12 @@ test('plan against a changed inventory lists exactly the changes, and apply asks
   assert.deepEqual(disruptive, ['staging/wrk: restart k3s-agent']);
   assert.deepEqual(plan.repo.changes, [{ path: 'clusters/staging/infrastructure/controllers/kube-prometheus-stack.yaml', action: 'change' }]);
   assert.equal(plan.repo.basis, `the work tree ${repo}`);
-  assert.deepEqual(plan.clusters[0]!.flux, { flux: 'unchanged (2.9.5, from Git)', deployKey: 'in place', create: [], existing: 16 });
+  assert.deepEqual(plan.clusters[0]!.flux, { flux: 'unchanged (2.9.5, from Git)', deployKey: 'in place', create: [], existing: 18 });
 
   // The text form says the same.
   const text = await run(['plan']);
   assert.match(text.stdout, /\n {4}wrk +agent +restart k3s\n {6}- write \/etc\/rancher\/k3s\/config\.yaml \(node-label\)\n {6}- restart k3s-agent {2}\(disruptive\)\n/);
-  assert.match(text.stdout, /\n {2}0 to add, 1 to change, 0 to delete, 18 unchanged\n {2}M clusters\/staging\/infrastructure\/controllers\/kube-prometheus-stack\.yaml\n/);
+  assert.match(text.stdout, /\n {2}0 to add, 1 to change, 0 to delete, 20 unchanged\n {2}M clusters\/staging\/infrastructure\/controllers\/kube-prometheus-stack\.yaml\n/);
   assert.match(text.stdout, /apply would ask before 1 disruptive step\(s\)/);
 
   // No terminal and no --yes: apply refuses before changing anything.

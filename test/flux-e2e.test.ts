@@ -85,8 +85,8 @@ test('apply installs k3s and pushes; a plain SSH host needs the owner to add the
   assert.equal(r.code, 1, r.stdout + r.stderr);
   // The plan comes first: the node to install, the files to add, the Flux objects to create.
   assert.match(r.stdout, /^plan:\n {2}cluster staging \(k3s v1\.35\.6\+k3s1\):\n {4}nodes:\n {6}rk +server install k3s \(first server\)\n/);
-  assert.match(r.stdout, /\n {4}22 to add, 0 to change, 0 to delete, 0 unchanged\n/);
-  assert.match(r.stdout, /\n {6}objects to create: 16\n/);
+  assert.match(r.stdout, /\n {4}24 to add, 0 to change, 0 to delete, 0 unchanged\n/);
+  assert.match(r.stdout, /\n {6}objects to create: 18\n/);
   // Then progress as timestamped lines (no terminal here).
   assert.match(r.stdout, /\n✔ \[\d\d:\d\d:\d\d\] rk \(server\): installed \(/);
   assert.match(r.stdout, /\n› \[\d\d:\d\d:\d\d\] rk: installing k3s v1\.35\.6\+k3s1 as server\n/);

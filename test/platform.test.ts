@@ -287,6 +287,20 @@ test('zero-downtime updates: production refuses one Longhorn replica on several 
   }
 });
 
+test('the drain check refuses a budget that would block every drain, and one that selects nothing', async () => {
+  const { drainProblems } = await import('../src/render/drain.ts');
+  const out = await renderInventory(everything, { clusters: ['production'] });
+  assert.deepEqual(drainProblems(out.docs), [], 'what bramble renders lets a drain through');
+  const deploy = out.docs.find((d) => d.object.kind === 'Deployment')!;
+  const pdb = out.docs.find((d) => d.object.kind === 'PodDisruptionBudget')!;
+  const one = { ...deploy, object: { ...deploy.object, spec: { ...(deploy.object.spec as object), replicas: 1 } } };
+  assert.deepEqual(drainProblems([one, pdb]), [
+    'clusters/production/infrastructure/configs/tunnel.yaml: PodDisruptionBudget cloudflared/cloudflared leaves Deployment cloudflared (1 replica(s)) nothing a drain may evict: every drain of its node would wait for ever',
+  ]);
+  const elsewhere = { ...pdb, object: { ...pdb.object, spec: { minAvailable: 1, selector: { matchLabels: { app: 'other' } } } } };
+  assert.deepEqual(drainProblems([deploy, elsewhere]), ['clusters/production/infrastructure/configs/tunnel.yaml: PodDisruptionBudget cloudflared/cloudflared selects no workload rendered beside it']);
+});
+
 test('the platform fits the boards: validate prints the memory budget per cluster, and a board too small is refused with the numbers', async () => {
   const dir = tempDir();
   const r = bramble(['validate', '-i', HOMELAB]);

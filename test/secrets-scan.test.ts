@@ -96,6 +96,13 @@ test('a full run leaves no secret in its output, the repository, its history or 
   assert.equal(plain(storedSecret('notify', 'monitoring'), 'smtp-password'), SMTP);
   const receiverToken = plain(storedSecret('github-receiver', 'flux-system'), 'token');
   assert.match(receiverToken, /^[0-9a-f]{64}$/);
+  // status prints the CA to trust, with the fingerprint to compare, and the certificate whole; never its key.
+  const status = await brambleAsync(['status', '-i', inv, '--known-hosts', knownHosts, '--kubeconfig', kubeconfig], env, 120_000);
+  assert.match(status.stdout, new RegExp(`tls: private CA "CN=bramble \\S+ staging CA, O=bramble", SHA-256 ${caCert.fingerprint256}, until \\d{4}-\\d{2}-\\d{2}; trust it on your devices`));
+  const printed = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(status.stdout)?.[0];
+  assert.equal(printed && new X509Certificate(printed).fingerprint256, caCert.fingerprint256, 'the PEM printed is the CA');
+  assert.doesNotMatch(status.stdout, /PRIVATE KEY/);
+  assert.match(status.stdout, /tunnel: photos\.example\.com published through Cloudflare\n {4}GitHub webhook: Flux has not made the Receiver yet/);
 
   const k3sToken = lab.readNodeFile('vault', '/etc/rancher/k3s/bramble-token')!.trim();
   const joinToken = lab.readNodeFile('vault', '/var/lib/rancher/k3s/server/token')!.trim();
@@ -118,7 +125,7 @@ test('a full run leaves no secret in its output, the repository, its history or 
   assert.ok(Object.values(secrets).every((s) => s.length >= 16), 'each secret is long enough to search for');
 
   // Output: stdout and stderr of both runs, --json and -v included.
-  const output = [first.stdout, first.stderr, second.stdout, second.stderr].join('\n');
+  const output = [first.stdout, first.stderr, second.stdout, second.stderr, status.stdout, status.stderr].join('\n');
   assert.match(output, /\$ k3s kubectl apply -f -/, '-v shows the remote commands');
   // Git: every object of the work tree's and the remote's history, not only the files checked out.
   const history = (dir: string) => spawnSync('git', ['-c', 'safe.directory=*', '-C', dir, 'log', '--all', '-p', '--format=%H %an %s%n%b'], { encoding: 'utf8' }).stdout;

@@ -102,11 +102,13 @@ async function tlsLines(cluster: ClusterSpec, s: Session, io: Io, inventory: str
     io.out(`  tls: Let's Encrypt (DNS-01 through Cloudflare), ACME account ${tls.email}`);
   } else {
     const ca = await readCaCertificate(s);
+    const { describeCa } = await import('../secrets/ca.ts');
+    const d = 'pem' in ca ? describeCa(ca.pem) : undefined;
     if ('missing' in ca) io.out(`  tls: private CA, not on the cluster yet (${ca.missing})`);
+    else if (!d) io.out('  tls: private CA, but its Secret holds no readable certificate');
     else {
-      const { describeCa } = await import('../secrets/ca.ts');
-      const d = describeCa(ca.pem);
       io.out(`  tls: private CA "${d.subject}", SHA-256 ${d.fingerprint}, until ${d.notAfter}; trust it on your devices (the PEM below, or bramble status -i ${inventory} -c ${cluster.name} | sed -n '/BEGIN CERT/,/END CERT/p' > ca.crt):`);
+      // The whole certificate, unindented, so it can be cut out as a file.
       for (const l of ca.pem.trim().split('\n')) io.out(l);
     }
   }

@@ -5,6 +5,7 @@ import { selectClusters, type Inventory } from '../inventory/model.ts';
 import { ENCRYPTED_REGEX } from '../secrets/rules.ts';
 import { budgetLine, memoryBudget, type Budget } from './budget.ts';
 import { clusterContext, CLUSTERS_DIR } from './context.ts';
+import { drainProblems } from './drain.ts';
 import { RENOVATE_CONFIG, renovateText } from './renovate.ts';
 import { loadTemplates, type Template } from './templates.ts';
 import { withHeader, type DesiredFile } from './tree.ts';
@@ -97,6 +98,7 @@ export async function renderInventory(inv: Inventory, opts: { clusters?: string[
       }
     }
     checkReferences(bodies, [...clusterDocs, ...seedDocs], problems);
+    problems.push(...drainProblems(clusterDocs));
     const budget = memoryBudget(cluster, clusterDocs);
     if (!budget.fits) problems.push(`${budgetLine(budget)}: the platform does not fit; give the node more memory (memoryGiB), or turn parts off (platform.scanning) or down (platform.monitoring.prometheus.memory)`);
     budgets.push(budget);

@@ -37,8 +37,13 @@ export function makeCa(commonName: string, now = new Date()): CaPair {
   return { cert: forge.pki.certificateToPem(cert), key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
-/** What the owner compares before trusting a CA on a device. */
-export function describeCa(pem: string): { subject: string; fingerprint: string; notAfter: string } {
-  const x = new X509Certificate(pem);
+/** What the owner compares before trusting a CA on a device; undefined for what is no certificate. */
+export function describeCa(pem: string): { subject: string; fingerprint: string; notAfter: string } | undefined {
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(pem);
+  } catch {
+    return undefined;
+  }
   return { subject: x.subject.replace(/\n/g, ', '), fingerprint: x.fingerprint256, notAfter: new Date(x.validTo).toISOString().slice(0, 10) };
 }
