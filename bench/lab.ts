@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../scripts/lab/lab.ts';
-import { packageRoot } from '../src/paths.ts';
+import { packageRoot } from '../src/base/paths.ts';
 import { serveFlux } from '../test/lab-standins/flux-install.ts';
 import { gitopsInventory, labInventory } from '../test/lab-helpers.ts';
 

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseInventory } from '../src/inventory/load.ts';
-import { packageRoot } from '../src/paths.ts';
+import { packageRoot } from '../src/base/paths.ts';
 import { renderInventory } from '../src/render/render.ts';
 
 function generated(clusters: number, perCluster: number): string {

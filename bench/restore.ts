@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../scripts/lab/lab.ts';
-import { packageRoot } from '../src/paths.ts';
+import { packageRoot } from '../src/base/paths.ts';
 import { labInventory } from '../test/lab-helpers.ts';
 
 const cli = join(packageRoot(), 'dist', 'bootstrap.js');

@@ -2,7 +2,7 @@
 // Usage: npm run build && node dist/bench/startup.js
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { packageRoot } from '../src/paths.ts';
+import { packageRoot } from '../src/base/paths.ts';
 
 const root = packageRoot();
 const cli = join(root, 'dist', 'bootstrap.js');

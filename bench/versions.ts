@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory } from '../src/inventory/load.ts';
-import { packageRoot } from '../src/paths.ts';
+import { packageRoot } from '../src/base/paths.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { applyTree, planTree } from '../src/render/tree.ts';
 import { takeVersionsFromGit } from '../src/render/versions.ts';

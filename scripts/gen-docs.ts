@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { COMMANDS } from '../src/commands/index.ts';
 import { commandsTable, readmeTable, withCommandsTable } from '../src/commands/help.ts';
 import { inventoryReference, publishedSchema } from '../src/inventory/docs.ts';
-import { packageRoot } from '../src/paths.ts';
+import { packageRoot } from '../src/base/paths.ts';
 
 const root = packageRoot();
 const docs = join(root, 'docs');

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { inventoryAjv } from '../src/inventory/ajv.ts';
 import { InventorySchema } from '../src/inventory/schema.ts';
-import { packageRoot } from '../src/paths.ts';
+import { packageRoot } from '../src/base/paths.ts';
 
 const require = createRequire(import.meta.url);
 const { _ } = require('ajv') as typeof import('ajv');

@@ -4,7 +4,7 @@ import { getSystemErrorMessage, parseArgs } from 'node:util';
 import { OPTIONS, UsageError, type Io, type Options } from './commands/command.ts';
 import { COMMANDS, commandNamed } from './commands/index.ts';
 import { commandUsage } from './commands/help.ts';
-import { BrambleError, unexpectedLines } from './errors.ts';
+import { BrambleError, unexpectedLines } from './base/errors.ts';
 
 export type { Io };
 
@@ -51,7 +51,7 @@ async function withWorkTree(cmd: string, o: Options): Promise<Options> {
     return o;
   }
   if (typeof url !== 'string') return o;
-  const { defaultWorkTree } = await import('./git.ts');
+  const { defaultWorkTree } = await import('./git/repo.ts');
   return { ...o, repo: await defaultWorkTree(o.inventory, url, o.remote ?? url) };
 }
 

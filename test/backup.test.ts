@@ -12,7 +12,7 @@ import { decryptSops as independent } from 'sops-age';
 import { parse, parseDocument } from 'yaml';
 import { followS3Settings, setS3Keys } from '../src/backup/credentials.ts';
 import { restorePlan, type LocalSnapshot } from '../src/backup/restore.ts';
-import { cronFires, longestGapMinutes } from '../src/backup/schedule.ts';
+import { cronFires, longestGapMinutes } from '../src/site/backup.ts';
 import { backupReport, type EtcdSnapshot, type VolumeBackup } from '../src/backup/status.ts';
 import { isCron } from '../src/inventory/formats.ts';
 import { parseInventory } from '../src/inventory/load.ts';

@@ -4,16 +4,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../src/commands/command.ts';
-import { BrambleError, detailOf, withoutNode } from '../src/errors.ts';
-import { GitError } from '../src/git.ts';
-import { GitHostError } from '../src/github.ts';
+import { BrambleError, detailOf, withoutNode } from '../src/base/errors.ts';
+import { GitError } from '../src/git/repo.ts';
+import { GitHostError } from '../src/git/github.ts';
 import { SelectionError } from '../src/inventory/model.ts';
 import { InventoryError } from '../src/inventory/problems.ts';
-import { KubeconfigError } from '../src/kubeconfig.ts';
+import { KubeconfigError } from '../src/k3s/kubeconfig.ts';
 import { TreeError } from '../src/render/tree.ts';
 import { RenderError } from '../src/render/validate.ts';
 import { SshError } from '../src/ssh/session.ts';
-import { PhaseError } from '../src/steps.ts';
+import { PhaseError } from '../src/run/steps.ts';
 import { linesOf, ROOT } from './helpers.ts';
 
 test('an SshError carries node, step and detail as fields; its message reads node: step: detail', () => {

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { checkPublishable, explainGit, publish, redactUrl } from '../src/git.ts';
+import { checkPublishable, explainGit, publish, redactUrl } from '../src/git/repo.ts';
 import { bramble, git, HOMELAB, tempDir } from './helpers.ts';
 
 function bare(dir: string): string {
@@ -310,7 +310,7 @@ test('an ssh:// user name stays in messages; passwords and tokens do not', () =>
 });
 
 test("publish commits the render it is given (apply's, made once for its plan), not a second one", async () => {
-  const { publishStep } = await import('../src/steps.ts');
+  const { publishStep } = await import('../src/run/steps.ts');
   const { loadInventory, parseInventory } = await import('../src/inventory/load.ts');
   const { renderInventory } = await import('../src/render/render.ts');
   const dir = tempDir();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, test } from 'node:test';
-import { GitHub, GitHostError, repoFromUrl } from '../src/github.ts';
+import { GitHub, GitHostError, repoFromUrl } from '../src/git/github.ts';
 import { FakeGitHub } from './github-standin.ts';
 
 const gh = new FakeGitHub('tinyhome');

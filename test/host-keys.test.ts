@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { gitHostFor } from '../src/githost.ts';
+import { gitHostFor } from '../src/git/host.ts';
 import { checkHostKey, fingerprint } from '../src/ssh/known-hosts.ts';
 import { envSecrets } from '../src/ssh/secrets.ts';
 import { Session, SshError, type HostKeyPolicy } from '../src/ssh/session.ts';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { changedSettings } from '../src/k3s/install.ts';
-import { disruptiveSteps, planIsEmpty, planLines, type Plan } from '../src/plan.ts';
+import { disruptiveSteps, planIsEmpty, planLines, type Plan } from '../src/run/plan.ts';
 
 test('changedSettings names the top-level k3s settings that differ, ignoring comments and order', () => {
   const before = '# Written by bramble\nnode-name: a\nnode-label:\n  - x=1\ntls-san: [1.2.3.4]\n';

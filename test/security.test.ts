@@ -7,8 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDocument } from 'yaml';
-import { redactUrl } from '../src/git.ts';
-import { GitHub } from '../src/github.ts';
+import { redactUrl } from '../src/git/repo.ts';
+import { GitHub } from '../src/git/github.ts';
 import { yamlQuote } from '../src/render/tree.ts';
 import { bramble, HOMELAB, linesOf, ROOT, tempDir } from './helpers.ts';
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadInventory, parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
-import { applyTree, ownership, planTree, withHeader, writeAtomic } from '../src/render/tree.ts';
+import { applyTree, ownership, planTree, withHeader } from '../src/render/tree.ts';
+import { writeAtomic } from '../src/base/files.ts';
 import { HOMELAB, tempDir } from './helpers.ts';
 
 const homelabText = readFileSync(HOMELAB, 'utf8');

@@ -11,7 +11,7 @@ import { bramble, git, HOMELAB, ROOT, tempDir } from './helpers.ts';
 import { loadInventory, parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { applyTree, ownership, planTree } from '../src/render/tree.ts';
-import { fluxChangeProblem } from '../src/flux/releases.ts';
+import { fluxChangeProblem } from '../src/site/flux-releases.ts';
 import { versionsInText } from '../src/render/versions.ts';
 
 const VALIDATOR = join(ROOT, '.test-tools', 'renovate', 'node_modules', 'renovate', 'dist', 'config-validator.js');
@@ -247,7 +247,7 @@ test('render over a repository an older bramble made: generated files upgraded w
 });
 
 test('promotion refuses a downgrade, a skipped k3s minor and a Flux move that needs a migration; it lists every other change', async () => {
-  const { versionChanges, changeProblems, inventoryInRepo, proposal } = await import('../src/promote.ts');
+  const { versionChanges, changeProblems, inventoryInRepo, proposal } = await import('../src/run/promote.ts');
   const { withVersions } = await import('../src/render/versions.ts');
   const inv = await loadInventory(HOMELAB);
   const [staging, production] = inv.clusters;
@@ -275,7 +275,7 @@ test('promotion refuses a downgrade, a skipped k3s minor and a Flux move that ne
 
 test('the GitHub stand-in refuses pull requests as GitHub does: a missing branch, no new commits, a second one for the same branch', async () => {
   const { FakeGitHub } = await import('./github-standin.ts');
-  const { GitHub } = await import('../src/github.ts');
+  const { GitHub } = await import('../src/git/github.ts');
   const gh = new FakeGitHub('lab');
   const baseUrl = await gh.start();
   try {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { defaultWorkTree, repositoryName } from '../src/git.ts';
+import { defaultWorkTree, repositoryName } from '../src/git/repo.ts';
 import { bramble, git, HOMELAB, tempDir } from './helpers.ts';
 
 const URL_ = 'ssh://git@git.home.arpa/tinyhome/homelab-gitops.git';

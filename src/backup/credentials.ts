@@ -3,12 +3,12 @@
 // two Secrets their readers expect. The settings beside the keys (endpoint,
 // bucket, folder) follow the inventory at every publish.
 import { join } from 'node:path';
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
-import { readIfExists } from '../render/tree.ts';
+import { readIfExists } from '../base/files.ts';
 import { identityFor } from '../secrets/keys.ts';
 import { secretFile, setSecretValues, type SetResult } from '../secrets/store.ts';
-import { ETCD_S3_SECRET, etcdS3Settings, LONGHORN_S3_SECRET } from './target.ts';
+import { ETCD_S3_SECRET, etcdS3Settings, LONGHORN_S3_SECRET } from '../site/backup.ts';
 
 export interface S3Keys {
   accessKey: string;

@@ -7,8 +7,8 @@ import { firstServer } from '../k3s/config.ts';
 import { waitReady } from '../k3s/install.ts';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { shQuote, type Session } from '../ssh/session.ts';
-import type { Io } from '../steps.ts';
-import { BrambleError } from '../errors.ts';
+import type { Io } from '../base/io.ts';
+import { BrambleError } from '../base/errors.ts';
 
 /** Where k3s keeps a server's snapshots unless etcd-snapshot-dir says otherwise (bramble does not). */
 export const SNAPSHOT_DIR = '/var/lib/rancher/k3s/server/db/snapshots';

@@ -3,7 +3,7 @@
 // Backup objects; judged against the schedules in the inventory.
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
-import { longhornTarget, RECURRING_JOBS, staleAfterMinutes } from './target.ts';
+import { longhornTarget, RECURRING_JOBS, staleAfterMinutes } from '../site/backup.ts';
 
 export interface EtcdSnapshot {
   name: string;

@@ -10,7 +10,7 @@ export const apply: Command = {
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'repo', 'remote', 'force', 'rotate-deploy-key', 'yes', 'json'],
   notes: { timeout: 'how long to wait for Flux to reconcile (default 600)', json: 'one JSON event per line on stdout, nothing on stderr' },
   async run(opts, io) {
-    const [{ selectClusters }, { apply: run }] = await Promise.all([import('../inventory/model.ts'), import('../apply.ts')]);
+    const [{ selectClusters }, { apply: run }] = await Promise.all([import('../inventory/model.ts'), import('../run/apply.ts')]);
     const { inv, written } = await inventoryWithGit(opts, io, { write: true, quiet: opts.json, fastForward: 'best effort' });
     const clusters = selectClusters(inv, opts.cluster);
     const sessionOpts = await nodeOptions(opts, io);

@@ -1,8 +1,8 @@
 // What a command is: its name, what it takes, what it says about itself, and
 // its handler. The table of them (commands/index.ts) is the one source for
 // parsing, --help, docs/commands.md and shell completion.
-import { BrambleError } from '../errors.ts';
-import type { Io } from '../steps.ts';
+import { BrambleError } from '../base/errors.ts';
+import type { Io } from '../base/io.ts';
 
 export type { Io };
 

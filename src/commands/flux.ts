@@ -14,7 +14,7 @@ export const flux: Command = {
       import('../inventory/load.ts'),
       import('../inventory/model.ts'),
       import('../nodes/connect.ts'),
-      import('../steps.ts'),
+      import('../run/steps.ts'),
     ]);
     const inv = await loadInventory(opts.inventory!);
     const sessionOpts = await nodeOptions(opts, io);

@@ -10,7 +10,7 @@ export const install: Command = {
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout'],
   notes: { timeout: 'how long each node may take to be Ready, or to come back from a reboot (default 300)' },
   async run(opts, io) {
-    const [{ loadInventory }, { selectClusters }, { linkCluster, installStep, outcomeLines }] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../steps.ts')]);
+    const [{ loadInventory }, { selectClusters }, { linkCluster, installStep, outcomeLines }] = await Promise.all([import('../inventory/load.ts'), import('../inventory/model.ts'), import('../run/steps.ts')]);
     const inv = await loadInventory(opts.inventory!);
     const sessionOpts = await nodeOptions(opts, io);
     const o = runOptions(opts);

@@ -1,4 +1,4 @@
-import { withoutNode } from '../errors.ts';
+import { withoutNode } from '../base/errors.ts';
 import type { NodeSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import { UsageError, type Command } from './command.ts';
@@ -22,14 +22,15 @@ export const node: Command = {
     const [action, name] = opts.args as [string, string];
     if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`node takes remove or replace, not "${action}"`);
     if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError(`node ${action} needs exactly one --cluster NAME`);
-    const [{ loadInventory }, { selectClusters }, { Session: Ssh }, { connectServer, targetOf }, { planNodeChange, planLines, removeNode, deleteNode }, { uninstallNode, inspectNode }, steps] = await Promise.all([
+    const [{ loadInventory }, { selectClusters }, { Session: Ssh }, { connectServer, targetOf }, { planNodeChange, planLines, removeNode, deleteNode }, { inspectNode }, steps, { uninstallNode }] = await Promise.all([
       import('../inventory/load.ts'),
       import('../inventory/model.ts'),
       import('../ssh/session.ts'),
       import('../nodes/connect.ts'),
       import('../k3s/membership.ts'),
       import('../k3s/install.ts'),
-      import('../steps.ts'),
+      import('../run/steps.ts'),
+      import('../k3s/reset.ts'),
     ]);
     const inv = await loadInventory(opts.inventory!);
     const [cluster] = selectClusters(inv, opts.cluster);

@@ -12,9 +12,9 @@ export const plan: Command = {
   async run(opts, io) {
     const [{ selectClusters }, { connectAndPlan, closeLinked }, { planLines, disruptiveSteps, unreadParts }, { EXIT }] = await Promise.all([
       import('../inventory/model.ts'),
-      import('../apply.ts'),
-      import('../plan.ts'),
-      import('../steps.ts'),
+      import('../run/apply.ts'),
+      import('../run/plan.ts'),
+      import('../run/steps.ts'),
     ]);
     const { inv, taken } = await inventoryWithGit(opts, io, { write: false, quiet: opts.json });
     const clusters = selectClusters(inv, opts.cluster);

@@ -1,4 +1,4 @@
-import { withoutNode } from '../errors.ts';
+import { withoutNode } from '../base/errors.ts';
 import type { NodeReport } from '../nodes/preflight.ts';
 import type { Command } from './command.ts';
 import { nodeOptions } from './shared.ts';

@@ -10,15 +10,16 @@ export const promote: Command = {
   options: ['inventory', 'from', 'to', 'repo', 'remote', 'known-hosts', 'accept-new-host-keys', 'verbose', 'yes'],
   notes: { yes: 'push and propose without asking' },
   async run(opts, io) {
-    const [{ loadInventory, parseInventory }, { selectClusters }, p, g, { takeVersionsFromGit, takenLines }, { renderInventory }, { planTree, applyTree, writeAtomic }, path] = await Promise.all([
+    const [{ loadInventory, parseInventory }, { selectClusters }, p, g, { takeVersionsFromGit, takenLines }, { renderInventory }, { planTree, applyTree }, path, { writeAtomic }] = await Promise.all([
       import('../inventory/load.ts'),
       import('../inventory/model.ts'),
-      import('../promote.ts'),
-      import('../git.ts'),
+      import('../run/promote.ts'),
+      import('../git/repo.ts'),
       import('../render/versions.ts'),
       import('../render/render.ts'),
       import('../render/tree.ts'),
       import('node:path'),
+      import('../base/files.ts'),
     ]);
     const loaded = await loadInventory(opts.inventory!);
     const pick = (name: string | undefined, env: string, flag: string) => {
@@ -100,7 +101,7 @@ export const promote: Command = {
       }
       await applyTree(scratch.dir, tree, out.scopes);
       const files = [invRel, ...tree.changes.map((c) => c.path)];
-      const { gitHostFor } = await import('../githost.ts');
+      const { gitHostFor } = await import('../git/host.ts');
       const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: opts.verbose ? (l) => io.err(l) : undefined });
       const prop = p.proposal(from.name, to.name, changes, state.head, host.commitLink(state.head), files, from.active.length, expected.length);
       for (const l of p.planLines(from.name, to.name, changes, state.head, prop.branch, files)) io.out(l);

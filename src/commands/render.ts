@@ -10,10 +10,11 @@ export const render: Command = {
   options: ['inventory', 'cluster', 'repo', 'check', 'force', 'verbose'],
   notes: { repo: 'the Git work tree to render into (default: the clone you are in, else <repository name>/ beside the inventory; docs/getting-started.md)' },
   async run(opts, io) {
-    const [{ renderInventory }, { planTree, applyTree, readIfExists, lineDelta, ownerFiles, bodyOf }, { changeLines, conflictLines }] = await Promise.all([
+    const [{ renderInventory }, { planTree, applyTree, lineDelta, ownerFiles, bodyOf }, { changeLines, conflictLines }, { readIfExists }] = await Promise.all([
       import('../render/render.ts'),
       import('../render/tree.ts'),
-      import('../steps.ts'),
+      import('../run/steps.ts'),
+      import('../base/files.ts'),
     ]);
     const { inv, taken } = await inventoryWithGit(opts, io, { write: !opts.check });
     const repo = resolve(opts.repo ?? '.');
@@ -36,7 +37,7 @@ export const render: Command = {
     // A new folder becomes a repository for the inventory's remote (offline: nothing is fetched), so plan and publish take it as the work tree.
     const { existsSync } = await import('node:fs');
     if (!existsSync(repo)) {
-      const { initWorkTree, redactUrl } = await import('../git.ts');
+      const { initWorkTree, redactUrl } = await import('../git/repo.ts');
       await initWorkTree(repo, inv.git.url, inv.git.branch);
       io.out(`created ${repo}: a repository for ${redactUrl(inv.git.url)} (branch ${inv.git.branch}); publish and apply take it from here`);
     }

@@ -12,8 +12,8 @@ export const reset: Command = {
     const [{ loadInventory }, { selectClusters }, { resetCluster }, { linkCluster, outcomeLines }] = await Promise.all([
       import('../inventory/load.ts'),
       import('../inventory/model.ts'),
-      import('../k3s/install.ts'),
-      import('../steps.ts'),
+      import('../k3s/reset.ts'),
+      import('../run/steps.ts'),
     ]);
     if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError('reset needs exactly one --cluster NAME');
     const inv = await loadInventory(opts.inventory!);

@@ -2,9 +2,9 @@
 // the phases' run options, whether a person is at the terminal.
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
-import type { RunOptions } from '../steps.ts';
+import type { RunOptions } from '../run/steps.ts';
 import { UsageError, type Io, type Options } from './command.ts';
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 
 export function isInteractive(): boolean {
   return Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -57,7 +57,7 @@ export function indented(io: Io): Io {
 export async function ensureWorkTree(repo: string, gitUrl: string, branch: string, io: Io): Promise<void> {
   const { existsSync } = await import('node:fs');
   if (existsSync(repo)) return;
-  const { ensureRepo, redactUrl } = await import('../git.ts');
+  const { ensureRepo, redactUrl } = await import('../git/repo.ts');
   const how = await ensureRepo(repo, gitUrl, branch);
   io.out(`${how === 'cloned' ? `cloned ${redactUrl(gitUrl)} into` : `created a repository for ${redactUrl(gitUrl)} in`} ${repo}`);
 }
@@ -147,7 +147,7 @@ export async function inventoryWithGit(
     // Commands that push: a Renovate change merged on the remote is read before anything is rendered.
     const { existsSync } = await import('node:fs');
     if (existsSync(repo)) {
-      const git = await import('../git.ts');
+      const git = await import('../git/repo.ts');
       const remote = opts.remote ?? loaded.git.url;
       try {
         if ((await git.syncWorkTree(repo, remote, loaded.git.branch)) === 'updated' && !quiet) io.out(`brought ${repo} up to ${git.redactUrl(remote)} (branch ${loaded.git.branch})`);

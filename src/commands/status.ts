@@ -20,11 +20,11 @@ export const status: Command = {
     ]);
     const [{ readApiNodes }, { platformUrls }, { checkUpgrade, readPlans, upgradeLine }, { probeApiAddress, kubeVipHolder }] = await Promise.all([
       import('../k3s/cluster.ts'),
-      import('../steps.ts'),
+      import('../run/steps.ts'),
       import('../k3s/upgrade.ts'),
       import('../k3s/kube-vip.ts'),
     ]);
-    const { defaultKubeconfig, kubeconfigContexts } = await import('../kubeconfig.ts');
+    const { defaultKubeconfig, kubeconfigContexts } = await import('../k3s/kubeconfig.ts');
     const inv = await loadInventory(opts.inventory!);
     const allHealthy = await visitClusters(selectClusters(inv, opts.cluster), opts, io, async (cluster, first) => {
       let healthy = true;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHART_VERSIONS_LABEL, PINNED, RECOMMENDED_K3S } from '../inventory/defaults.ts';
-import { packageRoot } from '../paths.ts';
+import { packageRoot } from '../base/paths.ts';
 import type { Command } from './command.ts';
 
 export function versionLines(): string[] {

@@ -1,7 +1,7 @@
 // Handing a cluster to Flux, one step after another: the Git host's keys,
 // the deploy key (registered, or added by the owner), the flux-system secret,
 // Flux's controllers, the sync objects, then the wait for reconciliation.
-import { GitHostError, type GitHost, type KeyState } from '../githost.ts';
+import { GitHostError, type GitHost, type KeyState } from '../git/host.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import { FLUX_MANIFEST, installFlux, applySync, leaveFluxToGit, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';

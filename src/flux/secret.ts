@@ -7,14 +7,10 @@ import ssh2 from 'ssh2';
 // ssh2 is CommonJS: its `utils` is not a named export under ESM.
 const { utils } = ssh2;
 import { SshError, type Session } from '../ssh/session.ts';
-import { SOPS_AGE_KEY, SOPS_AGE_SECRET } from '../secrets/rules.ts';
+import type { DeployKey } from '../git/host.ts';
+import { SOPS_AGE_KEY, SOPS_AGE_SECRET } from '../site/secrets.ts';
 
-export interface DeployKey {
-  /** OpenSSH private key. */
-  privateKey: string;
-  /** authorized_keys form: "ssh-ed25519 AAAA... comment" */
-  publicKey: string;
-}
+export type { DeployKey };
 
 export function generateDeployKey(comment: string): DeployKey {
   const pair = utils.generateKeyPairSync('ed25519', { comment });

@@ -4,7 +4,7 @@
 import { activeNodes } from './model.ts';
 import type { FieldPath } from './problems.ts';
 import type { RawCluster, RawInventory, RawPlatform } from './schema.ts';
-import type { Finding } from './check.ts';
+import type { Finding } from './problems.ts';
 
 /** Names public ACME cannot issue for, and that Cloudflare cannot publish: special-use and private-use suffixes. */
 const PRIVATE_SUFFIX = /\.(arpa|local|lan|internal|home|localdomain|test|invalid|localhost|corp|private)$/i;

@@ -1,15 +1,16 @@
 // Reading an inventory: YAML with positions, then shape (JSON Schema), then
 // meaning. Whatever is wrong comes back as located problems, never a stack
 // trace; all problems of a stage are reported together.
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import { checkMeaning } from './check.ts';
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import { inventoryAjv } from './ajv.ts';
 import { FORMATS } from './formats.ts';
-import { resolve, type Inventory } from './model.ts';
+import type { Inventory } from './model.ts';
+import { resolve } from './resolve.ts';
 import { InventoryError, Locator, type FieldPath, type Problem } from './problems.ts';
 import type { RawInventory } from './schema.ts';
 

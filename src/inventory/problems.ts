@@ -1,7 +1,7 @@
 // A problem found in an inventory, located in its file. Every way an inventory
 // can be wrong (bad YAML, wrong shape, wrong meaning) ends up as one of these,
 // so the owner always reads the same one-line form.
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node as YamlNode } from 'yaml';
 
 export type FieldPath = ReadonlyArray<string | number>;
@@ -118,4 +118,14 @@ export class Locator {
       }
     }
   }
+}
+
+/** One thing a check found, at the field to fix. */
+export interface Finding {
+  path: FieldPath;
+  message: string;
+  /** Place the error on the key, for fields that should not be there. */
+  onKey?: boolean;
+  /** Said, not refused: the inventory is valid, and validate names the risk. */
+  warning?: boolean;
 }

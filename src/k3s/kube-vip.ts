@@ -16,7 +16,7 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { ClusterSpec } from '../inventory/model.ts';
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import { shQuote, type Session } from '../ssh/session.ts';
 import { apiUrl, MANIFESTS_DIR } from './config.ts';
 

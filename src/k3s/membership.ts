@@ -6,7 +6,8 @@ import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { quorumProblem, readApiNodes, type ApiNode } from './cluster.ts';
 import { firstServer } from './config.ts';
-import { uninstallNode, type NodeOutcome } from './install.ts';
+import type { NodeOutcome } from './install.ts';
+import { uninstallNode } from './reset.ts';
 
 export type NodeAction = 'remove' | 'replace';
 

@@ -2,9 +2,9 @@
 // the inventory's k3s version, and system-upgrade-controller on the cluster
 // does the rest. bramble's part is to refuse, before anything is pushed, a
 // version change the cluster cannot take, and to show how far it has got.
-import { compareVersions, versionTriple } from '../inventory/check.ts';
+import { compareVersions, versionTriple } from '../inventory/rules.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import type { Session } from '../ssh/session.ts';
 import type { ApiNode } from './cluster.ts';
 

@@ -4,8 +4,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { envSecrets } from '../ssh/secrets.ts';
-import { withoutNode } from '../errors.ts';
-import { recordedText, Session, SshError, type SessionOptions, type SshTarget } from '../ssh/session.ts';
+import { withoutNode } from '../base/errors.ts';
+import { Session, SshError, type SessionOptions, type SshTarget } from '../ssh/session.ts';
+import { recordedText } from '../ssh/host-key.ts';
 
 export interface ConnectOptions {
   knownHosts?: string;

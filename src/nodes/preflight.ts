@@ -3,9 +3,9 @@
 // are computed here, so the rules can be read and tested in one place.
 import { PROFILES } from '../inventory/defaults.ts';
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
-import { detailOf } from '../errors.ts';
-import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts } from '../k3s/state.ts';
-import { shQuote, SshError, type Session } from '../ssh/session.ts';
+import { detailOf } from '../base/errors.ts';
+import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts } from './k3s-state.ts';
+import { shQuote, type Session } from '../ssh/session.ts';
 
 export type Verdict = 'pass' | 'warn' | 'fail';
 

@@ -1,7 +1,7 @@
 // Preparing a node for k3s and Longhorn. Every step looks first and changes
 // only what differs, so a second run changes nothing.
 import type { NodeSpec } from '../inventory/model.ts';
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 
 /** A node's open session, which a reboot replaces. */

@@ -2,8 +2,7 @@
 // decision (sizes, which components, which endpoints) is made here from the
 // inventory, so two clusters differ by data, never by copied templates.
 import { createHash } from 'node:crypto';
-import { promDuration } from '../backup/schedule.ts';
-import { LONGHORN_S3_SECRET, longhornTarget, RECURRING_JOBS, staleAfterMinutes } from '../backup/target.ts';
+import { LONGHORN_S3_SECRET, longhornTarget, promDuration, RECURRING_JOBS, staleAfterMinutes } from '../site/backup.ts';
 import { CHART_REPOS, DEFAULTS } from '../inventory/defaults.ts';
 import { sshUrl, type ClusterSpec, type Inventory } from '../inventory/model.ts';
 import { CLOUDFLARE_TOKEN, NOTIFY_REF, notifyKey, PRIVATE_CA, RECEIVER_TOKEN, TUNNEL_TOKEN } from '../site/secrets.ts';

@@ -1,7 +1,7 @@
 // The parts of a cluster's context that the round-3 platform adds: who signs
 // its certificates and for which names, and the critical class of volumes.
 // Decided here from the inventory, placed by the templates.
-import { promDuration } from '../backup/schedule.ts';
+import { promDuration } from '../site/backup.ts';
 import { longestGapMinutes } from '../inventory/formats.ts';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import { caCommonName, CLOUDFLARE_TOKEN, PRIVATE_CA } from '../site/secrets.ts';

@@ -2,7 +2,7 @@
 // validated, and only then handed to the tree writer.
 import { stringify } from 'yaml';
 import { selectClusters, type Inventory } from '../inventory/model.ts';
-import { ENCRYPTED_REGEX } from '../secrets/rules.ts';
+import { ENCRYPTED_REGEX } from '../site/secrets.ts';
 import { budgetLine, memoryBudget, type Budget } from './budget.ts';
 import { clusterContext, CLUSTERS_DIR } from './context.ts';
 import { drainProblems } from './drain.ts';

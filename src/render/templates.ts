@@ -2,7 +2,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import Handlebars from 'handlebars';
-import { packageRoot } from '../paths.ts';
+import { packageRoot } from '../base/paths.ts';
 import { yamlQuote } from './tree.ts';
 
 export function defaultTemplatesDir(): string {

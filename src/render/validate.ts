@@ -2,7 +2,7 @@
 // upstream schema, and the references between documents (kustomization
 // resources, Flux paths, sources, dependencies) are followed, before anything
 // is written. A template that produces bad YAML fails here, not on a cluster.
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import { parseAllDocuments } from 'yaml';
 import { RecurringJob } from './longhorn-model.ts';
 import { Plan } from './plan-model.ts';

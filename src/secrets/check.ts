@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { requiredSecrets } from '../site/secrets.ts';
-import { yamlFiles } from '../render/tree.ts';
+import { yamlFiles } from '../base/files.ts';
 import { secretFile, secretsDir } from './store.ts';
 
 

@@ -7,7 +7,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 
 export function ageKeysFile(env: NodeJS.ProcessEnv = process.env): string {
   if (env.SOPS_AGE_KEY_FILE) return env.SOPS_AGE_KEY_FILE;

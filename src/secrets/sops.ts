@@ -13,23 +13,16 @@
 //   sops.age[].enc.
 // Like sops, a value whose plaintext did not change keeps its IV, and so its
 // ciphertext: an unchanged secret re-encrypts to the same bytes.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Decrypter, Encrypter, armor } from 'age-encryption';
-import { Document, isMap, isScalar, isSeq, parseDocument, Scalar, visit, type Node, type Pair, YAMLMap } from 'yaml';
-import { BrambleError } from '../errors.ts';
-import { ENCRYPTED_REGEX } from './rules.ts';
+import { Document, isMap, isScalar, isSeq, parseDocument, Scalar, visit, type Node, YAMLMap } from 'yaml';
+import { ENC, encValue, decValue, IV_BYTES, leaves, sopsBytes, SopsError, stashKey, typeOf, type Plain } from './sops-values.ts';
+import { ENCRYPTED_REGEX } from '../site/secrets.ts';
 
 export { ENCRYPTED_REGEX };
 
 /** The sops release whose format this writes (the `version` field). */
 export const SOPS_FORMAT_VERSION = '3.13.2';
-
-const IV_BYTES = 32;
-const ENC = /^ENC\[AES256_GCM,data:(.*),iv:(.+),tag:(.+),type:(.+)\]$/;
-
-export class SopsError extends BrambleError {}
-
-type Plain = string | number | boolean;
 
 export interface Rules {
   encryptedRegex?: string;
@@ -52,7 +45,7 @@ function effectiveRules(recorded: Rules): Rules {
 }
 
 /** Master keys other than age: sops keeps them beside sops.age; bramble reads and re-keys age only. */
-const OTHER_KEYS = ['pgp', 'kms', 'gcp_kms', 'azure_kv', 'hc_vault', 'key_groups'];
+export const OTHER_KEYS = ['pgp', 'kms', 'gcp_kms', 'azure_kv', 'hc_vault', 'key_groups'];
 
 /** A decrypted file: its document with plaintext values, and what re-encrypting it the same way needs. */
 export interface Decrypted {
@@ -73,54 +66,6 @@ export interface Decrypted {
   text: string;
 }
 
-function stashKey(ad: string, v: Plain): string {
-  return `${ad}\u0000${typeof v}\u0000${String(v)}`;
-}
-
-/** sops's ToBytes: what the MAC hashes and what is encrypted. */
-function toBytes(v: Plain, type: string): Buffer {
-  if (type === 'bool') return Buffer.from(v ? 'True' : 'False');
-  return Buffer.from(String(v));
-}
-
-/** Go's strconv.FormatFloat(f, 'f', -1, 64), which sops's ToBytes uses: shortest digits, never an exponent. */
-function goFloat(f: number): string {
-  if (Number.isNaN(f)) return 'NaN';
-  if (!Number.isFinite(f)) return f > 0 ? '+Inf' : '-Inf';
-  const [mantissa, exponent] = f.toExponential().split('e') as [string, string];
-  const neg = mantissa.startsWith('-');
-  const digits = mantissa.replace('-', '').replace('.', '');
-  const point = Number(exponent) + 1;
-  const text = point <= 0 ? `0.${'0'.repeat(-point)}${digits}` : point >= digits.length ? digits + '0'.repeat(point - digits.length) : `${digits.slice(0, point)}.${digits.slice(point)}`;
-  return (neg ? '-' : '') + text;
-}
-
-/**
- * What sops hashes (and encrypts) for a plain scalar, as Go prints it. A
- * number is taken from its text, not from JavaScript's double (2^53 + 1,
- * 1e21); a number whose reading could differ between the two YAML libraries
- * (a tag, hex, .inf) is refused rather than hashed wrongly.
- */
-function sopsBytes(node: Scalar, type: string, where: string): Buffer {
-  const v = node.value as Plain;
-  if (typeof v !== 'number') return toBytes(v, type);
-  const src = (node.source ?? String(v)).trim();
-  if (!node.tag && type === 'int' && /^[-+]?[0-9]+$/.test(src)) return Buffer.from(BigInt(src).toString());
-  if (!node.tag && type === 'float' && /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/.test(src)) return Buffer.from(goFloat(Number(src)));
-  throw new SopsError(`${where}: the number ${src} is one sops (Go) may read differently from bramble; quote it to make it a string`);
-}
-
-function typeOf(node: Scalar): string | undefined {
-  const v = node.value;
-  if (typeof v === 'string') return 'str';
-  if (typeof v === 'boolean') return 'bool';
-  if (typeof v === 'number') {
-    const src = node.source ?? String(v);
-    return Number.isInteger(v) && !/[.eE]/.test(src) ? 'int' : 'float';
-  }
-  return undefined;
-}
-
 function shouldEncrypt(path: string[], r: Rules): boolean {
   let encrypted = true;
   if (r.unencryptedSuffix && path.some((p) => p.endsWith(r.unencryptedSuffix!))) encrypted = false;
@@ -130,54 +75,7 @@ function shouldEncrypt(path: string[], r: Rules): boolean {
   return encrypted;
 }
 
-/** Every scalar of the document but the sops block, in document order, with its path of mapping keys. */
-function* leaves(node: Node | null | undefined, path: string[]): Generator<{ node: Scalar; path: string[] }> {
-  if (isMap(node)) {
-    for (const pair of node.items as Pair<Node, Node>[]) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      if (path.length === 0 && key === 'sops') continue;
-      yield* leaves(pair.value, [...path, key]);
-    }
-  } else if (isSeq(node)) {
-    for (const item of node.items as Node[]) yield* leaves(item, path);
-  } else if (isScalar(node) && node.value !== null && node.value !== undefined) {
-    yield { node, path };
-  }
-}
-
-function aesEncrypt(key: Buffer, iv: Buffer, plain: Buffer, ad: string): { data: Buffer; tag: Buffer } {
-  const c = createCipheriv('aes-256-gcm', key, iv);
-  c.setAAD(Buffer.from(ad));
-  const data = Buffer.concat([c.update(plain), c.final()]);
-  return { data, tag: c.getAuthTag() };
-}
-
-function encValue(key: Buffer, iv: Buffer, plain: Buffer, ad: string, type: string): string {
-  const { data, tag } = aesEncrypt(key, iv, plain, ad);
-  return `ENC[AES256_GCM,data:${data.toString('base64')},iv:${iv.toString('base64')},tag:${tag.toString('base64')},type:${type}]`;
-}
-
-function decValue(key: Buffer, value: string, ad: string, where: string): { plain: Plain; iv: Buffer; type: string; bytes: Buffer } {
-  const m = ENC.exec(value);
-  if (!m) throw new SopsError(`${where}: not a sops-encrypted value (it should start with ENC[AES256_GCM,)`);
-  const [data, iv, tag] = [m[1]!, m[2]!, m[3]!].map((b) => Buffer.from(b, 'base64'));
-  const type = m[4]!;
-  let out: Buffer;
-  try {
-    const d = createDecipheriv('aes-256-gcm', key, iv!);
-    d.setAAD(Buffer.from(ad));
-    d.setAuthTag(tag!);
-    out = Buffer.concat([d.update(data!), d.final()]);
-  } catch {
-    throw new SopsError(`${where}: the value does not decrypt (changed, or moved from another key)`);
-  }
-  const text = out.toString('utf8');
-  const plain: Plain = type === 'int' ? Number.parseInt(text, 10) : type === 'float' ? Number.parseFloat(text) : type === 'bool' ? /^true$/i.test(text) : text;
-  if (!['str', 'int', 'float', 'bool'].includes(type)) throw new SopsError(`${where}: values of type ${type} are not supported`);
-  return { plain, iv: iv!, type, bytes: out };
-}
-
-function metadataOf(doc: Document, file: string): YAMLMap {
+export function metadataOf(doc: Document, file: string): YAMLMap {
   const sops = doc.get('sops', true);
   if (!isMap(sops)) throw new SopsError(`${file}: not a sops file (no sops: block)`);
   return sops;
@@ -362,7 +260,7 @@ export async function encryptSops(plain: Document, o: EncryptOptions): Promise<s
   const stash = sameRecipients ? prev.stash : new Map<string, Buffer>();
   const hash = createHash('sha512');
   if (macOnly) hash.update(createHash('sha256').update('sops').digest());
-  let reused = sameRecipients;
+  let everyValueKept = true;
   for (const { node, path } of [...leaves(doc.contents, [])]) {
     const encrypted = shouldEncrypt(path, rules);
     const type = typeOf(node);
@@ -373,7 +271,7 @@ export async function encryptSops(plain: Document, o: EncryptOptions): Promise<s
     if (!encrypted || !bytes || value === '') continue;
     const ad = path.join(':') + ':';
     const kept = stash.get(stashKey(ad, value));
-    if (!kept) reused = false;
+    if (!kept) everyValueKept = false;
     node.value = encValue(dataKey, kept ?? randomBytes(IV_BYTES), bytes, ad, type);
     // The type is inside ENC[...]; a tag left outside would make the ciphertext a float or an int to every reader.
     node.tag = undefined;
@@ -384,8 +282,7 @@ export async function encryptSops(plain: Document, o: EncryptOptions): Promise<s
       throw new SopsError(`${path.join('.')}: would be written unencrypted; nothing was written`);
     }
   }
-  // Same values, same keys, same recipients: the file as it is, untouched.
-  if (reused && prev && sameValueSet(prev, doc)) return prev.text;
+  if (prev && keptAsItWas(prev, sameRecipients, everyValueKept, doc)) return prev.text;
 
   const enc = new Map<string, string>();
   for (const r of o.recipients) {
@@ -415,54 +312,15 @@ export async function encryptSops(plain: Document, o: EncryptOptions): Promise<s
   return doc.toString({ lineWidth: 0 });
 }
 
-/** Whether a re-encrypted document carries exactly the ciphertexts of the file it came from. */
-function sameValueSet(prev: Decrypted, doc: Document): boolean {
+/**
+ * The one rule for writing a file back byte for byte: the same recipients
+ * (so the same data key), every value found under its old IV (so the same
+ * ciphertext), and nothing else in the document changed. Anything less, and
+ * the file is written anew, its MAC and lastmodified with it.
+ */
+function keptAsItWas(prev: Decrypted, sameRecipients: boolean, everyValueKept: boolean, doc: Document): boolean {
+  if (!sameRecipients || !everyValueKept) return false;
   const before = parseDocument(prev.text);
   before.delete('sops');
   return before.toString({ lineWidth: 0 }) === doc.toString({ lineWidth: 0 });
-}
-
-/**
- * The file for other age recipients, as `sops updatekeys` does it: the values,
- * the MAC, the rules and every comment stay exactly as they are, under the same
- * data key; only that key is encrypted again, for `to` in place of `from`
- * (other recipients keep their copies). No value is ever decrypted into the
- * output. The file is opened and its MAC checked first, and the result is
- * opened with the new key and compared, so anything rotation could not carry
- * over is refused, naming the file, before the caller writes a byte.
- */
-export async function rekeySops(text: string, identities: string[], o: { from: string; to: { recipient: string; identity: string }; file: string }): Promise<string> {
-  const before = await decryptSops(text, identities, o.file);
-  const doc = parseDocument(text, { uniqueKeys: true });
-  const sops = metadataOf(doc, o.file);
-  const others = OTHER_KEYS.filter((k) => {
-    const v = sops.get(k);
-    return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0) && !(isSeq(v) && v.items.length === 0);
-  });
-  if (others.length > 0) throw new SopsError(`${o.file}: it also has ${others.map((k) => `sops.${k}`).join(', ')}, which bramble does not re-key; rotate it with sops updatekeys (nothing was written)`);
-  if (!before.recipients.includes(o.from)) throw new SopsError(`${o.file}: it is not encrypted to ${o.from} (its recipients: ${before.recipients.join(', ')}); nothing was written`);
-  const e = new Encrypter();
-  e.addRecipient(o.to.recipient);
-  const armoured = armor.encode(await e.encrypt(before.dataKey));
-  const age = sops.get('age', true) as unknown as { items: YAMLMap[] };
-  for (const item of age.items) {
-    if (item.get('recipient') !== o.from) continue;
-    item.set('recipient', o.to.recipient);
-    const enc = new Scalar(armoured);
-    enc.type = Scalar.BLOCK_LITERAL;
-    item.set('enc', enc);
-  }
-  const out = doc.toString({ lineWidth: 0 });
-  // Everything but the age stanzas must be what it was, and the new key must open it to the same values.
-  const strip = (t: string) => {
-    const d = parseDocument(t);
-    d.deleteIn(['sops', 'age']);
-    return JSON.stringify(d.toJS());
-  };
-  if (strip(out) !== strip(text)) throw new SopsError(`${o.file}: re-keying would change more than its age recipients; nothing was written`);
-  const after = await decryptSops(out, [o.to.identity], o.file).catch((err: Error) => {
-    throw new SopsError(`${o.file}: the re-keyed file does not open with the new key (${err.message}); nothing was written`);
-  });
-  if (JSON.stringify(after.doc.toJS()) !== JSON.stringify(before.doc.toJS())) throw new SopsError(`${o.file}: the re-keyed file does not read back to the same values; nothing was written`);
-  return out;
 }

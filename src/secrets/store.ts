@@ -4,14 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { Document, isMap, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
+import { Document, isSeq, parseDocument } from 'yaml';
 import { setKeepingText } from '../inventory/edit.ts';
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
-import { readIfExists, writeAtomic } from '../render/tree.ts';
+import { readIfExists, writeAtomic, yamlFiles } from '../base/files.ts';
 import { caCommonName, GRAFANA_ADMIN, PRIVATE_CA, RECEIVER_TOKEN, type SecretRef } from '../site/secrets.ts';
 import { ageKeysFile, identityFor, keepInKeysFile, newClusterKey } from './keys.ts';
-import { decryptSops, encryptSops, rekeySops, type Decrypted } from './sops.ts';
+import { decryptSops, encryptSops, type Decrypted } from './sops.ts';
+import { rekeySops } from './rekey.ts';
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const KEY = /^[-._a-zA-Z0-9]{1,253}$/;
@@ -251,7 +252,6 @@ export async function editSecret(repo: string, cluster: ClusterSpec, ref: Secret
 
 /** The SOPS files under a cluster's folder (bramble's and the owner's), repository-relative. */
 export async function sopsFilesOf(repo: string, cluster: ClusterSpec): Promise<string[]> {
-  const { yamlFiles } = await import('../render/tree.ts');
   const { isSopsText } = await import('./sops.ts');
   const out: string[] = [];
   // A file named as SOPS counts even when it does not parse: rotation must stop on it, not pass it by.

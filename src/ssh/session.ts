@@ -1,51 +1,16 @@
 // One SSH connection to one node for the whole run (ssh2), with the host key
 // checked against known_hosts, keepalives and timeouts, privileged commands
 // through sudo, and every command visible to the logger with secrets removed.
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import { BrambleError, detailOf } from '../errors.ts';
-import { addKnownHost, checkHostKey, fingerprint, hostPattern, keyType, readKnownHosts, type RecordedKey } from './known-hosts.ts';
+import { detailOf } from '../base/errors.ts';
+import { credentials } from './auth.ts';
+import { SshError } from './errors.ts';
+import { verifyHostKey, type HostKeyPolicy } from './host-key.ts';
+import type { Secrets, SshTarget } from './target.ts';
 
-/** Something on a node, in a step: the message reads "node: step: detail". */
-export class SshError extends BrambleError {
-  declare readonly node: string;
-  declare readonly step: string;
-  constructor(node: string, step: string, detail: string, cause?: unknown) {
-    super(detail, { node, step, cause });
-  }
-}
+export { SshError };
+export type { HostKeyPolicy, Secrets, SshTarget };
 
-export interface SshTarget {
-  /** The inventory's node name, used in every message. */
-  name: string;
-  host: string;
-  port: number;
-  user: string;
-  auth: 'key' | 'agent' | 'password';
-  privateKey?: string;
-  /** A pinned host key fingerprint (SHA256:...) from the inventory. */
-  hostKey?: string;
-  /** Reach the node through this host (its own key checks and auth apply). */
-  jump?: SshTarget;
-}
-
-/** Where secrets come from: never the inventory, never a command line. */
-export interface Secrets {
-  /** `what` names the secret; `prompt` is what to ask a person. */
-  get(what: 'ssh-password' | 'sudo-password' | 'key-passphrase', prompt: string): Promise<string | undefined>;
-}
-
-export interface HostKeyPolicy {
-  knownHosts: string;
-  /** Accept and record a host key never seen before (never a changed one). */
-  acceptNew: boolean;
-  /**
-   * Ask a person about a key not on record; absent in non-interactive runs.
-   * `recorded` lists the keys of other types known_hosts holds for the host.
-   */
-  ask?: (node: string, host: string, fingerprint: string, recorded: RecordedKey[]) => Promise<boolean>;
-}
 
 export interface SessionOptions {
   policy: HostKeyPolicy;
@@ -97,10 +62,6 @@ export function redact(text: string, secrets: Array<string | undefined>): string
   return out;
 }
 
-function expandHome(p: string): string {
-  return p === '~' ? homedir() : p.startsWith('~/') ? homedir() + p.slice(1) : p;
-}
-
 export class Session {
   readonly target: SshTarget;
   private readonly client: Client;
@@ -135,32 +96,7 @@ export class Session {
       keepaliveCountMax: 3,
     };
     const step = 'connect';
-    const secretValues: string[] = [];
-    if (target.auth === 'agent') {
-      if (!process.env.SSH_AUTH_SOCK) throw new SshError(target.name, step, 'auth is "agent" but SSH_AUTH_SOCK is not set (is ssh-agent running?)');
-      config.agent = process.env.SSH_AUTH_SOCK;
-    } else if (target.auth === 'password') {
-      const pw = await opts.secrets.get('ssh-password', `SSH password for ${target.user}@${target.name}`);
-      if (!pw) throw new SshError(target.name, step, 'auth is "password" but no password was given (set BRAMBLE_SSH_PASSWORD or run interactively)');
-      config.password = pw;
-      secretValues.push(pw);
-    } else {
-      const file = expandHome(target.privateKey ?? '~/.ssh/id_ed25519');
-      let key: Buffer;
-      try {
-        key = await readFile(file);
-      } catch (e) {
-        throw new SshError(target.name, step, `cannot read private key ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-      config.privateKey = key;
-      // PEM keys say ENCRYPTED in the clear; OpenSSH keys name their cipher inside the blob.
-      if (/ENCRYPTED/.test(key.toString('latin1')) || isEncryptedOpenSshKey(key)) {
-        const pass = await opts.secrets.get('key-passphrase', `Passphrase for ${file}`);
-        if (!pass) throw new SshError(target.name, step, `${file} is protected by a passphrase; set BRAMBLE_SSH_KEY_PASSPHRASE or run interactively`);
-        config.passphrase = pass;
-        secretValues.push(pass);
-      }
-    }
+    const secretValues = await credentials(target, opts.secrets, config);
 
     let hostKeyProblem: string | undefined;
     config.hostVerifier = (key: Buffer, verify: (ok: boolean) => void) => {
@@ -388,62 +324,4 @@ export class Session {
     this.client.end();
     this.jump?.close();
   }
-}
-
-function isEncryptedOpenSshKey(key: Buffer): boolean {
-  const text = key.toString('latin1');
-  // The PEM markers are built from parts so that a scan for committed keys
-  // finds real keys, not this parser.
-  const m = new RegExp(`-----BEGIN ${'OPENSSH PRIVATE'} KEY-----([\\s\\S]+?)-----END`).exec(text);
-  if (!m) return false;
-  const blob = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
-  // "openssh-key-v1\0", then the cipher name as a length-prefixed string.
-  const off = 15;
-  const len = blob.readUInt32BE(off);
-  return blob.subarray(off + 4, off + 4 + len).toString('latin1') !== 'none';
-}
-
-/** undefined when the key may be used; otherwise why not. */
-export async function verifyHostKey(target: SshTarget, key: Buffer, policy: HostKeyPolicy): Promise<string | undefined> {
-  const fp = fingerprint(key);
-  // known_hosts names a host on another port as [host]:port, and so do the messages.
-  const name = hostPattern(target.host, target.port);
-  const known = checkHostKey(await readKnownHosts(policy.knownHosts), target.host, target.port, key);
-  if (known.status === 'known') {
-    if (target.hostKey && target.hostKey !== fp) return `the inventory pins ${target.hostKey} but ${policy.knownHosts} and the host agree on ${fp}; fix the pin`;
-    return undefined;
-  }
-  if (known.status === 'revoked') return `the host key ${fp} of ${name} is marked @revoked in ${policy.knownHosts}`;
-  if (known.status === 'changed') {
-    return (
-      `THE HOST KEY OF ${name} HAS CHANGED: it presented ${fp}, ${policy.knownHosts} expects ${known.expected.join(' or ')}. ` +
-      `Someone may be intercepting the connection, or the node was reinstalled. If you reinstalled it, remove the old key (ssh-keygen -R '${name}') and run again.`
-    );
-  }
-  const recorded = known.status === 'other-type' ? known.recorded : [];
-  if (target.hostKey) {
-    // A pin is the owner's own statement of which key is right, whatever else is on record.
-    if (target.hostKey !== fp) return `the inventory pins ${target.hostKey} for ${target.name}, but ${name} presented ${fp}`;
-    await addKnownHost(policy.knownHosts, target.host, target.port, key);
-    return undefined;
-  }
-  if (policy.acceptNew && recorded.length === 0) {
-    await addKnownHost(policy.knownHosts, target.host, target.port, key);
-    return undefined;
-  }
-  if (policy.ask && (await policy.ask(target.name, name, fp, recorded))) {
-    await addKnownHost(policy.knownHosts, target.host, target.port, key);
-    return undefined;
-  }
-  if (recorded.length > 0) {
-    return (
-      `${name} presented a ${keyType(key)} host key ${fp}, but ${policy.knownHosts} records it by another key: ${recordedText(recorded)}. ` +
-      `A different key is not accepted without a check: confirm the new key on the node, then pin it (ssh.hostKey: "${fp}") or remove the old entry (ssh-keygen -R '${name}')`
-    );
-  }
-  return `unknown host key ${fp} for ${name}; pin it in the inventory (ssh.hostKey: "${fp}") after checking it on the node, or run with --accept-new-host-keys`;
-}
-
-export function recordedText(recorded: RecordedKey[]): string {
-  return recorded.map((r) => `${r.type} ${r.fingerprint}`).join(', ');
 }

@@ -3,7 +3,7 @@
 // and platform.ts, by group; run.ts puts them in order and writes the file.
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BrambleError } from '../errors.ts';
+import { BrambleError } from '../base/errors.ts';
 
 export class WizardError extends BrambleError {}
 

@@ -1,10 +1,10 @@
 // A cluster's questions: its nodes, addresses, platform sizes and settings,
 // and where its notifications go; then who may open the dashboards.
-import { clusterNameProblem, nodeNameProblem, replicasProblem, serverCountProblem } from '../inventory/check.ts';
+import { clusterNameProblem, nodeNameProblem, replicasProblem, serverCountProblem } from '../inventory/rules.ts';
 import { PROFILES } from '../inventory/defaults.ts';
 import { isCidr } from '../inventory/formats.ts';
 import { defaultReplicas } from '../inventory/model.ts';
-import type { Io } from '../steps.ts';
+import type { Io } from '../base/io.ts';
 import type { Ask } from './ask.ts';
 import { addressCheck, format, replicasField, whole, type Draft } from './draft.ts';
 import { askPlatform } from './platform.ts';

@@ -1,9 +1,9 @@
 // The inventory as it is being answered, and the checks every answer goes
 // through: the rules `bramble validate` applies, taken from inventory/.
 import { isMap, isScalar, isSeq, stringify, type Document, type Node as YamlNode } from 'yaml';
-import { addressTakenProblem, staticAddressProblem } from '../inventory/check.ts';
+import { addressTakenProblem, staticAddressProblem } from '../inventory/rules.ts';
 import { FORMATS } from '../inventory/formats.ts';
-import { Platform, type RawInventory } from '../inventory/schema.ts';
+import { NfsExport, Platform, type RawInventory } from '../inventory/schema.ts';
 
 export const format = (name: keyof typeof FORMATS) => (v: string) => (FORMATS[name]!.test(v) ? undefined : `expected ${FORMATS[name]!.describe}`);
 
@@ -13,6 +13,14 @@ export const replicasField = Platform.properties.longhorn.properties.replicas;
 export const whole = (field: { minimum?: number; maximum?: number }) => (v: string) =>
   /^\d+$/.test(v) && +v >= (field.minimum ?? 0) && +v <= (field.maximum ?? Infinity) ? undefined : `expected a number from ${field.minimum ?? 0} to ${field.maximum ?? 'any'}`;
 
+/** An export's owner as uid:gid, each within the bounds the schema sets for nas.nfs.exports[].owner. */
+export const ownerCheck = (v: string) => {
+  const owner = NfsExport.properties.owner.properties;
+  const [uid, gid, ...rest] = v.split(':');
+  if (uid === undefined || gid === undefined || rest.length > 0) return 'expected uid:gid such as 1000:1000';
+  const bad = whole(owner.uid)(uid) ?? whole(owner.gid)(gid);
+  return bad && `expected uid:gid such as 1000:1000: ${bad} for each`;
+};
 
 /**
  * The file as it is being answered: a YAML document changed in place. While

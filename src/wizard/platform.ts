@@ -2,10 +2,10 @@
 // whether Trivy scans it, and what a Cloudflare Tunnel publishes. Asked when
 // the owner chooses to change the platform's settings; each answer is held
 // to validate's own rules (inventory/check.ts).
-import { privateNameProblem } from '../inventory/check.ts';
+import { privateNameProblem } from '../inventory/check-platform.ts';
 import { DEFAULTS } from '../inventory/defaults.ts';
 import { CLOUDFLARE_TOKEN, TUNNEL_TOKEN } from '../site/secrets.ts';
-import type { Io } from '../steps.ts';
+import type { Io } from '../base/io.ts';
 import type { Ask } from './ask.ts';
 import { format, type Draft } from './draft.ts';
 import { askSecret, ensureClusterKey, type Pending } from './secrets.ts';

@@ -10,12 +10,12 @@ import { DEFAULTS } from '../inventory/defaults.ts';
 import { parseInventory } from '../inventory/load.ts';
 import type { RawInventory } from '../inventory/schema.ts';
 import { apiUrl } from '../k3s/config.ts';
-import { packageRoot } from '../paths.ts';
-import { writeAtomic } from '../render/tree.ts';
+import { packageRoot } from '../base/paths.ts';
+import { writeAtomic } from '../base/files.ts';
 import { ageKeysFile, keepInKeysFile } from '../secrets/keys.ts';
 import { secretFile, setSecretValue } from '../secrets/store.ts';
 import { NOTIFY_REF, notifyKey } from '../site/secrets.ts';
-import type { Io } from '../steps.ts';
+import type { Io } from '../base/io.ts';
 import { inquirerAsk, WizardError, type Ask } from './ask.ts';
 import { askClusters } from './clusters.ts';
 import { Draft } from './draft.ts';
@@ -85,7 +85,7 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
     return 1;
   }
   // Where notification secrets go: the same default work tree render, plan and apply use (git.ts defaultWorkTree).
-  if (o.repo === undefined) pending.repo = await (await import('../git.ts')).defaultWorkTree(file, inv.git.url);
+  if (o.repo === undefined) pending.repo = await (await import('../git/repo.ts')).defaultWorkTree(file, inv.git.url);
   io.out('\nSummary');
   const raw = parseDocument(text).toJS() as RawInventory;
   io.out(`  site ${raw.site.name} (${raw.site.domain ?? DEFAULTS.domain}), ${raw.vlans.length} VLAN(s), Git ${raw.git.url} (${raw.git.branch ?? DEFAULTS.git.branch})`);
@@ -111,7 +111,7 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
     }
     // The work tree the secrets go into, as publish would make it: before anything is written, so a remote that cannot be read stops here.
     if ((pending.notify.size > 0 || pending.secrets.length > 0) && !existsSync(pending.repo)) {
-      const { ensureRepo } = await import('../git.ts');
+      const { ensureRepo } = await import('../git/repo.ts');
       io.out(`${(await ensureRepo(pending.repo, inv.git.url, inv.git.branch)) === 'cloned' ? 'cloned' : 'created'} ${pending.repo} for ${inv.git.url}`);
     }
     // The private key first: an inventory naming a key nobody holds would lock its secrets away.

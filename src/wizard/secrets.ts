@@ -4,11 +4,11 @@
 // inventory.
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { readIfExists } from '../render/tree.ts';
+import { readIfExists } from '../base/files.ts';
 import { ageKeysFile, newClusterKey, type ClusterKey } from '../secrets/keys.ts';
 import { secretFile } from '../secrets/store.ts';
 import { NOTIFY_REF, notifyKey, type SecretRef } from '../site/secrets.ts';
-import type { Io } from '../steps.ts';
+import type { Io } from '../base/io.ts';
 import type { Ask } from './ask.ts';
 import { format, type Draft } from './draft.ts';
 

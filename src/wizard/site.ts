@@ -3,13 +3,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { clusterNameProblem, exportPathProblem, gitUrlProblem, insideSubnetProblem, k3sForFluxProblem, poolOrderProblem, storageClassProblem, subnetProblem, vlanIdProblem, vlanNameProblem } from '../inventory/check.ts';
+import { exportPathProblem, gitUrlProblem, insideSubnetProblem, k3sForFluxProblem, poolOrderProblem, storageClassProblem, subnetProblem, vlanIdProblem, vlanNameProblem } from '../inventory/rules.ts';
 import { DEFAULTS, PINNED, RECOMMENDED_K3S } from '../inventory/defaults.ts';
 import type { Node as YamlNode } from 'yaml';
 import { Vlan, type RawVlan } from '../inventory/schema.ts';
-import type { Io } from '../steps.ts';
+import type { Io } from '../base/io.ts';
 import type { Ask } from './ask.ts';
-import { addressCheck, format, whole, type Draft } from './draft.ts';
+import { addressCheck, format, ownerCheck, whole, type Draft } from './draft.ts';
 
 /** `~/x` as the shell reads it. */
 function expandHome(path: string): string {
@@ -144,7 +144,7 @@ export async function askNas(d: Draft, ask: Ask): Promise<void> {
     );
     d.set(p('reclaimPolicy'), await ask.choose(`Export ${i + 1}: when a claim is deleted, its volume is`, ['Retain', 'Delete'] as const, d.get(p('reclaimPolicy')) ?? 'Retain'));
     const owner = d.get<{ uid: number; gid: number }>(p('owner'));
-    const ids = await ask.text(`Export ${i + 1}: uid:gid that owns its files (optional, e.g. 1000:1000)`, { default: owner ? `${owner.uid}:${owner.gid}` : undefined, optional: true, check: (v) => (/^\d+:\d+$/.test(v) ? undefined : 'expected uid:gid such as 1000:1000, two whole numbers') });
+    const ids = await ask.text(`Export ${i + 1}: uid:gid that owns its files (optional, e.g. 1000:1000)`, { default: owner ? `${owner.uid}:${owner.gid}` : undefined, optional: true, check: ownerCheck });
     if (ids) d.set(p('owner'), { uid: Number(ids.split(':')[0]), gid: Number(ids.split(':')[1]) }, true);
     else d.delete(p('owner'));
     if (!d.get(p('mountOptions'))) d.set(p('mountOptions'), [...DEFAULTS.nfsMountOptions], true);

@@ -2,20 +2,18 @@
 // or one after another (apply): k3s on a cluster's nodes, the rendered
 // repository committed and pushed, the cluster handed to Flux. Each reports
 // through an Io, so a command prints lines and apply feeds its progress tree.
-import { BrambleError } from './errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import { resolve as resolvePath } from 'node:path';
-import type { ClusterSpec, Inventory } from './inventory/model.ts';
-import type { ClusterOutcome, NodeOutcome } from './k3s/install.ts';
-import type { NodeLink } from './nodes/connect.ts';
-import type { RenderOutput } from './render/render.ts';
-import type { TreePlan, FileChange } from './render/tree.ts';
-import type { Session, SessionOptions } from './ssh/session.ts';
-import type { WatchResult } from './flux/watch.ts';
+import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import type { ClusterOutcome, NodeOutcome } from '../k3s/install.ts';
+import type { NodeLink } from '../nodes/connect.ts';
+import type { RenderOutput } from '../render/render.ts';
+import type { TreePlan, FileChange } from '../render/tree.ts';
+import type { Session, SessionOptions } from '../ssh/session.ts';
+import type { WatchResult } from '../flux/watch.ts';
+import type { Io } from '../base/io.ts';
 
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+export type { Io };
 
 /** What the phases take from the command line. */
 export interface RunOptions {
@@ -92,7 +90,7 @@ export function outcomeLines(nodes: NodeOutcome[]): string[] {
 
 /** Connect a cluster's nodes; the unreachable ones become failed outcomes. */
 export async function linkCluster(cluster: ClusterSpec, sessionOpts: SessionOptions): Promise<{ links: NodeLink[]; unreachable: NodeOutcome[] }> {
-  const { connectCluster, NodeLink } = await import('./nodes/connect.ts');
+  const { connectCluster, NodeLink } = await import('../nodes/connect.ts');
   const connections = await connectCluster(cluster, sessionOpts);
   const links: NodeLink[] = [];
   const unreachable: NodeOutcome[] = [];
@@ -113,7 +111,7 @@ export async function installStep(
   /** Where a line about one node goes instead of `io` (apply shows it under that node's task). */
   onLine?: (node: string, line: string) => void,
 ): Promise<ClusterOutcome> {
-  const [{ installCluster }, { defaultKubeconfig }] = await Promise.all([import('./k3s/install.ts'), import('./kubeconfig.ts')]);
+  const [{ installCluster }, { defaultKubeconfig }] = await Promise.all([import('../k3s/install.ts'), import('../k3s/kubeconfig.ts')]);
   return installCluster(cluster, linked.links, linked.unreachable, {
     readyTimeoutMs: o.nodeTimeoutMs,
     rebootTimeoutMs: o.nodeTimeoutMs,
@@ -140,9 +138,9 @@ async function upgradeProblems(inv: Inventory, repo: string, plan: TreePlan, ses
     import('node:fs/promises'),
     import('node:path'),
     import('yaml'),
-    import('./nodes/connect.ts'),
-    import('./k3s/cluster.ts'),
-    import('./k3s/upgrade.ts'),
+    import('../nodes/connect.ts'),
+    import('../k3s/cluster.ts'),
+    import('../k3s/upgrade.ts'),
   ]);
   const versionIn = (text: string) =>
     parseAllDocuments(text)
@@ -186,11 +184,11 @@ export async function publishStep(
   /** Check a k3s version change against the clusters first (publish alone; apply has checked already). */
   upgradeCheck?: SessionOptions,
 ): Promise<{ head: string; committed?: string; changes: number }> {
-  const [{ renderInventory }, { planTree, applyTree }, { bramblePaths, checkPublishable, ensureRepo, publish, redactUrl }] = await Promise.all([import('./render/render.ts'), import('./render/tree.ts'), import('./git.ts')]);
+  const [{ renderInventory }, { planTree, applyTree }, { bramblePaths, checkPublishable, ensureRepo, publish, redactUrl }] = await Promise.all([import('../render/render.ts'), import('../render/tree.ts'), import('../git/repo.ts')]);
   const { repo, remote } = repoOf(inv, o);
   if (!o.remote && sessionOpts && inv.git.provider === 'github') {
     // Pushing to the inventory's own repository: on GitHub, create it first when it does not exist.
-    const { gitHostFor } = await import('./githost.ts');
+    const { gitHostFor } = await import('../git/host.ts');
     io.out(await gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? (l) => io.err(l) : undefined }).ensureRepository());
   }
   const how = await ensureRepo(repo, remote, inv.git.branch);
@@ -201,15 +199,15 @@ export async function publishStep(
   const out = rendered ?? (await renderInventory(inv, { clusters: o.cluster }));
   const plan = await planTree(repo, out.files, out.scopes, o.force);
   if (plan.conflicts.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, conflictLines(plan));
-  const { checkSecrets } = await import('./secrets/check.ts');
-  const { identityFor } = await import('./secrets/keys.ts');
+  const { checkSecrets } = await import('../secrets/check.ts');
+  const { identityFor } = await import('../secrets/keys.ts');
   const selected = inv.clusters.filter((c) => out.scopes.includes(`clusters/${c.name}`));
   const refused = [...(await checkSecrets(repo, selected, (r) => identityFor(r))), ...(upgradeCheck ? await upgradeProblems(inv, repo, plan, upgradeCheck) : [])];
   if (refused.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, refused.map((l) => `  ${l}`));
   await applyTree(repo, plan, out.scopes);
   for (const l of changeLines(plan)) io.out(l);
-  const { ensurePlatformSecrets } = await import('./secrets/store.ts');
-  const { followS3Settings } = await import('./backup/credentials.ts');
+  const { ensurePlatformSecrets } = await import('../secrets/store.ts');
+  const { followS3Settings } = await import('../backup/credentials.ts');
   for (const c of selected) {
     for (const f of await ensurePlatformSecrets(repo, c, inv.site.name)) io.out(`  + ${f.file} (generated: ${f.what})`);
     for (const r of await followS3Settings(repo, c)) io.out(`  ~ ${r.file} (the S3 target's settings, from the inventory)`);
@@ -219,7 +217,7 @@ export async function publishStep(
   const added = new Set(plan.changes.map((c) => c.path));
   const paths = [...out.files.filter((f) => !f.seed || added.has(f.path)).map((f) => f.path), ...plan.changes.filter((c) => c.action === 'delete').map((c) => c.path)];
   // The secrets `bramble secret set` wrote are bramble's too: checked above, committed with the render.
-  const { secretFiles } = await import('./secrets/store.ts');
+  const { secretFiles } = await import('../secrets/store.ts');
   for (const c of selected) paths.push(...(await secretFiles(repo, c)));
   if (o.inventoryWritten) {
     const { relative, isAbsolute } = await import('node:path');
@@ -239,7 +237,7 @@ export async function publishStep(
 
 /** What Flux needs from the render of one cluster: its sync objects and the objects to wait for. */
 export async function renderedFor(inv: Inventory, cluster: ClusterSpec, rendered?: RenderOutput) {
-  const [{ renderInventory }, { expectedObjects }] = await Promise.all([import('./render/render.ts'), import('./flux/watch.ts')]);
+  const [{ renderInventory }, { expectedObjects }] = await Promise.all([import('../render/render.ts'), import('../flux/watch.ts')]);
   const out = rendered ?? (await renderInventory(inv, { clusters: [cluster.name] }));
   const docs = out.docs.filter((d) => d.file.startsWith(`clusters/${cluster.name}/`));
   const objects = docs.map((d) => d.object as unknown);
@@ -248,7 +246,7 @@ export async function renderedFor(inv: Inventory, cluster: ClusterSpec, rendered
 
 /** The age identity of a cluster that keeps secrets, from the owner's keys; refused before anything reaches the cluster when it is not there. */
 async function clusterIdentity(cluster: ClusterSpec): Promise<string> {
-  const { identityFor, ageKeysFile } = await import('./secrets/keys.ts');
+  const { identityFor, ageKeysFile } = await import('../secrets/keys.ts');
   const id = await identityFor(cluster.sops!.recipient);
   if (!id) {
     throw new PhaseError(
@@ -264,7 +262,7 @@ async function clusterIdentity(cluster: ClusterSpec): Promise<string> {
  * for reconciliation. Throws PhaseError (exit 3 or 4) when Flux fails or is late.
  */
 export async function fluxStep(inv: Inventory, cluster: ClusterSpec, first: Session, o: RunOptions, io: Io, sessionOpts: SessionOptions, commit?: string, rendered?: RenderOutput): Promise<WatchResult> {
-  const [{ gitHostFor }, { handOver }, { redactUrl }] = await Promise.all([import('./githost.ts'), import('./flux/handover.ts'), import('./git.ts')]);
+  const [{ gitHostFor }, { handOver }, { redactUrl }] = await Promise.all([import('../git/host.ts'), import('../flux/handover.ts'), import('../git/repo.ts')]);
   const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? (l) => io.err(l) : undefined });
   io.out(`handing over to Flux (${redactUrl(inv.git.url)}, branch ${inv.git.branch}, path clusters/${cluster.name})`);
   const ageIdentity = cluster.sops ? await clusterIdentity(cluster) : undefined;

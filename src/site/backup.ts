@@ -3,11 +3,13 @@
 // (held in a Secret k3s reads, so no node file holds the keys), and the
 // freshness limits the alerts and `backup status` use.
 import type { BackupSpec, ClusterSpec } from '../inventory/model.ts';
-import { ETCD_S3_SECRET, LONGHORN_S3_SECRET } from '../site/secrets.ts';
-import { longestGapMinutes } from './schedule.ts';
+import { ETCD_S3_SECRET, LONGHORN_S3_SECRET } from './secrets.ts';
+import { cronFires, longestGapMinutes } from '../inventory/formats.ts';
 
 // Longhorn reads an S3 target's keys from LONGHORN_S3_SECRET; k3s reads every etcd-s3 setting from ETCD_S3_SECRET (etcd-s3-config-secret).
 export { ETCD_S3_SECRET, LONGHORN_S3_SECRET };
+// Cron schedules are read the way cron reads them (parsed where validate checks them), so "older than twice its schedule" has a number behind it.
+export { cronFires, longestGapMinutes };
 
 /** The recurring jobs bramble renders, by task. */
 export const RECURRING_JOBS = { snapshot: 'bramble-snapshot', backup: 'bramble-backup' } as const;
@@ -37,4 +39,9 @@ export function etcdS3Settings(cluster: ClusterSpec, b: BackupSpec): Record<stri
 /** How old the newest backup of a kind may be before something is wrong: twice the longest gap of its schedule. */
 export function staleAfterMinutes(schedule: string): number {
   return 2 * longestGapMinutes(schedule);
+}
+
+/** A Prometheus duration for minutes: whole hours where it can. */
+export function promDuration(minutes: number): string {
+  return minutes % 60 === 0 ? `${minutes / 60}h` : `${minutes}m`;
 }

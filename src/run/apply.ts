@@ -3,20 +3,20 @@
 // show the plan, ask before anything disruptive, then run the phases under a
 // progress display: k3s per cluster (nodes in their join order), the
 // repository, Flux per cluster. A summary ends every run, good or bad.
-import type { ClusterSpec, Inventory } from './inventory/model.ts';
-import type { ClusterOutcome, NodeOutcome } from './k3s/install.ts';
-import { firstServer } from './k3s/config.ts';
-import type { NodeLink } from './nodes/connect.ts';
+import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import type { ClusterOutcome, NodeOutcome } from '../k3s/install.ts';
+import { firstServer } from '../k3s/config.ts';
+import type { NodeLink } from '../nodes/connect.ts';
 import { disruptiveSteps, planCluster, planIsEmpty, planLines, planRepo, type Plan } from './plan.ts';
 import { jsonEvent, progressList, progressMode } from './progress.ts';
-import { renderInventory, type RenderOutput } from './render/render.ts';
-import { expectedObjects, type WatchResult } from './flux/watch.ts';
-import type { SessionOptions } from './ssh/session.ts';
+import { renderInventory, type RenderOutput } from '../render/render.ts';
+import { expectedObjects, type WatchResult } from '../flux/watch.ts';
+import type { SessionOptions } from '../ssh/session.ts';
 import { fluxStep, installStep, isExplained, linkCluster, outcomeLine, PhaseError, platformUrls, publishStep, reconciledRevision, repoOf, type Io, type RunOptions } from './steps.ts';
-import { fetchKubeconfig } from './k3s/install.ts';
-import { defaultKubeconfig } from './kubeconfig.ts';
-import { redactUrl } from './git.ts';
-import { unexpectedLines } from './errors.ts';
+import { fetchKubeconfig } from '../k3s/install.ts';
+import { defaultKubeconfig } from '../k3s/kubeconfig.ts';
+import { redactUrl } from '../git/repo.ts';
+import { unexpectedLines } from '../base/errors.ts';
 import type { ListrTask } from 'listr2';
 
 export interface ApplyOptions extends RunOptions {

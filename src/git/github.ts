@@ -2,12 +2,12 @@
 // exists (private unless told otherwise) and that Flux's read-only deploy key
 // is registered. API errors are explained in words; 5xx answers are retried
 // with backoff and rate limits are waited out (within a bound).
-import { BrambleError } from './errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import { spawnSync } from 'node:child_process';
 import { Octokit } from '@octokit/rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
-import { apiUrlProblem } from './inventory/check.ts';
+import { apiUrlProblem } from '../inventory/rules.ts';
 
 export class GitHostError extends BrambleError {}
 

@@ -1,6 +1,6 @@
 // The Flux releases bramble renders for, and why a change of Flux version
 // may not be made by a commit alone. Facts from Flux's release notes.
-import { compareVersions, versionTriple } from '../inventory/check.ts';
+import { compareVersions, versionTriple } from '../inventory/rules.ts';
 import { FLUX_MIN_KUBERNETES } from '../inventory/defaults.ts';
 
 /**

@@ -7,13 +7,13 @@
 // SSH server). Nothing is committed on the owner's branch.
 import { isAbsolute, relative } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { BrambleError } from './errors.ts';
-import type { ClusterSpec, Inventory } from './inventory/model.ts';
-import { compareVersions, versionTriple } from './inventory/check.ts';
-import { compareK3s, skipsMinor } from './k3s/upgrade.ts';
-import { fluxChangeProblem } from './flux/releases.ts';
-import { clusterVersions, COMPONENT_ORDER, COMPONENTS, inventoryWithVersions, type Component, type TakenVersion } from './render/versions.ts';
-import type { Session } from './ssh/session.ts';
+import { BrambleError } from '../base/errors.ts';
+import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import { compareVersions, versionTriple } from '../inventory/rules.ts';
+import { compareK3s, skipsMinor } from '../k3s/upgrade.ts';
+import { fluxChangeProblem } from '../site/flux-releases.ts';
+import { clusterVersions, COMPONENT_ORDER, COMPONENTS, inventoryWithVersions, type Component, type TakenVersion } from '../render/versions.ts';
+import type { Session } from '../ssh/session.ts';
 
 export class PromoteError extends BrambleError {}
 
@@ -57,7 +57,7 @@ export function changeProblems(changes: VersionChange[], source: string, target:
  * commit. The problems, each in the cluster's own words; none when it does.
  */
 export async function readiness(session: Session, cluster: ClusterSpec, expected: Array<{ kind: string; namespace: string; name: string }>, head: string): Promise<string[]> {
-  const [{ readApiNodes }, { watchReconciliation }] = await Promise.all([import('./k3s/cluster.ts'), import('./flux/watch.ts')]);
+  const [{ readApiNodes }, { watchReconciliation }] = await Promise.all([import('../k3s/cluster.ts'), import('../flux/watch.ts')]);
   const out: string[] = [];
   const read = await readApiNodes(session, 'read the nodes');
   if ('error' in read) out.push(read.error);

@@ -1,7 +1,7 @@
 // Committing bramble's files and pushing them, through the git CLI. Never a
 // force-push: when the remote has moved on, bramble rebases its own commit on
 // top, and when that conflicts it stops with the local commit intact.
-import { BrambleError } from './errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';

@@ -1,12 +1,12 @@
 // Merging a cluster's kubeconfig into the owner's: entries named after the
 // inventory's cluster, the server pointed at a reachable address, every
 // other context kept, written atomically and readable by the owner only.
-import { BrambleError } from './errors.ts';
+import { BrambleError } from '../base/errors.ts';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { writeAtomic } from './render/tree.ts';
+import { writeAtomic } from '../base/files.ts';
 
 interface Named<T> {
   name: string;

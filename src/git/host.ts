@@ -3,12 +3,19 @@
 // owner adds the deploy key by hand. Either way bramble ends up with the
 // known_hosts lines Flux needs and a deploy key that can read the repository.
 import ssh2 from 'ssh2';
-import type { DeployKey } from './flux/secret.ts';
 import { GitHostError, GitHub, githubToken, repoFromUrl } from './github.ts';
-import type { GitSettings } from './inventory/model.ts';
-import { scanHostKey } from './ssh/host-key.ts';
-import { fingerprint, hostPattern, keyType } from './ssh/known-hosts.ts';
-import { shQuote, verifyHostKey, type HostKeyPolicy } from './ssh/session.ts';
+import type { GitSettings } from '../inventory/model.ts';
+import { fingerprint, hostPattern, keyType } from '../ssh/known-hosts.ts';
+import { shQuote } from '../ssh/session.ts';
+import { scanHostKey, verifyHostKey, type HostKeyPolicy } from '../ssh/host-key.ts';
+
+/** A key Flux reads the repository with; the Git host is told its public half. */
+export interface DeployKey {
+  /** OpenSSH private key. */
+  privateKey: string;
+  /** authorized_keys form: "ssh-ed25519 AAAA... comment" */
+  publicKey: string;
+}
 
 export { GitHostError };
 

@@ -5,18 +5,18 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClusterSpec, Inventory } from './inventory/model.ts';
-import { firstServer } from './k3s/config.ts';
-import { installCluster, type NodeOutcome } from './k3s/install.ts';
-import { upgradeLine } from './k3s/upgrade.ts';
-import type { NodeLink } from './nodes/connect.ts';
-import { preflightNode } from './nodes/preflight.ts';
-import { planTree, type Conflict, type FileChange } from './render/tree.ts';
-import type { RenderOutput } from './render/render.ts';
-import { installedFlux } from './flux/install.ts';
-import { readFluxSecret } from './flux/secret.ts';
-import { readFluxObjects, refText, type ObjectRef } from './flux/watch.ts';
-import { ensureRepoAt, redactUrl, remoteTree } from './git.ts';
+import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import { firstServer } from '../k3s/config.ts';
+import { installCluster, type NodeOutcome } from '../k3s/install.ts';
+import { upgradeLine } from '../k3s/upgrade.ts';
+import type { NodeLink } from '../nodes/connect.ts';
+import { preflightNode } from '../nodes/preflight.ts';
+import { planTree, type Conflict, type FileChange } from '../render/tree.ts';
+import type { RenderOutput } from '../render/render.ts';
+import { installedFlux } from '../flux/install.ts';
+import { readFluxSecret } from '../flux/secret.ts';
+import { readFluxObjects, refText, type ObjectRef } from '../flux/watch.ts';
+import { ensureRepoAt, redactUrl, remoteTree } from '../git/repo.ts';
 import { SIGN } from './steps.ts';
 
 export type NodeAction = 'install' | 'join' | 'restart' | 'prepare' | 'unchanged' | 'blocked' | 'unreachable';
@@ -127,7 +127,7 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
 export async function planRepo(inv: Inventory, repo: string, remote: string, rendered: Pick<RenderOutput, 'files' | 'scopes'>, force = false): Promise<RepoPlan> {
   const compare = async (dir: string, basis: string): Promise<RepoPlan> => {
     const t = await planTree(dir, rendered.files, rendered.scopes, force);
-    const [{ checkSecrets }, { identityFor }] = await Promise.all([import('./secrets/check.ts'), import('./secrets/keys.ts')]);
+    const [{ checkSecrets }, { identityFor }] = await Promise.all([import('../secrets/check.ts'), import('../secrets/keys.ts')]);
     const secrets = await checkSecrets(dir, inv.clusters.filter((c) => rendered.scopes.includes(`clusters/${c.name}`)), (r) => identityFor(r));
     return { basis, changes: t.changes.map((c) => ({ path: c.path, action: c.action })), conflicts: t.conflicts, unchanged: t.unchanged.length, secrets };
   };
