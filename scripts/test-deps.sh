@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 need=()
 for pair in git:git sshd:openssh-server ssh:openssh-client sudo:sudo ip:iproute2 openssl:openssl pidof:procps \
-            ganesha.nfsd:nfs-ganesha curl:curl python3:python3 modprobe:kmod iscsid:open-iscsi mount.nfs4:nfs-common tmux:tmux zsh:zsh age:age promtool:prometheus; do
+            ganesha.nfsd:nfs-ganesha curl:curl python3:python3 modprobe:kmod iscsid:open-iscsi mount.nfs4:nfs-common tmux:tmux zsh:zsh age:age promtool:prometheus unattended-upgrade:unattended-upgrades; do
   cmd=${pair%%:*}
   command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || need+=("${pair#*:}")
 done

@@ -91,7 +91,7 @@ const CASES: Array<[string, string, string]> = [
   ['wrong type: internet not boolean', mutate('    internet: true\n  - id: 30', '    internet: sometimes\n  - id: 30'),
     'bad.yaml:12:15: vlans[0].internet: must be true or false, got "sometimes"'],
   ['unknown field', mutate('    vlan: 100\n    nodes:', '    vlan: 100\n    nodez: []\n    nodes:'),
-    'bad.yaml:31:5: clusters[0].nodez: unknown field "nodez"; expected one of: name, environment, vlan, apiEndpoint, ingressAddress, jumpHost, datastore, k3s, nodes, platform, tunnel, secrets, backup, notifications'],
+    'bad.yaml:31:5: clusters[0].nodez: unknown field "nodez"; expected one of: name, environment, vlan, apiEndpoint, ingressAddress, jumpHost, datastore, k3s, nodes, platform, osUpdates, tunnel, secrets, backup, notifications'],
   ['missing required field', mutate('git:\n  url: ssh://git@example.invalid/lab/gitops.git\n', ''),
     'bad.yaml:1:1: git: required field is missing'],
   ['unknown hardware profile', mutate('    hardware: rk1\n        address: 192.168.100.12', '    hardware: pi4\n        address: 192.168.100.12'),

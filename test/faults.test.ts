@@ -137,15 +137,21 @@ test('Ctrl-C while the kubeconfig is written leaves it whole: the old one or the
   // The same function install uses, over and over, until the signal comes.
   // It says when its first write is done (a marker file), so the signal always lands among writes, however slowly a loaded machine starts it.
   const started = join(work, 'writer-started');
-  writeFileSync(writer, `import { writeFileSync } from 'node:fs';\nimport { writeKubeconfig } from ${JSON.stringify(join(ROOT, 'src', 'kubeconfig.ts'))};\nfor (let i = 0; ; i++) {\n  await writeKubeconfig(${JSON.stringify(file)}, ${JSON.stringify(k3s(0))}.replace('Q', 'Q'.repeat(i % 50)), 'staging', 'https://198.18.0.10:6443');\n  if (i === 0) writeFileSync(${JSON.stringify(started)}, '');\n}\n`);
+  writeFileSync(writer, `import { writeFileSync } from 'node:fs';\nimport { writeKubeconfig } from ${JSON.stringify(join(ROOT, 'src', 'k3s', 'kubeconfig.ts'))};\nfor (let i = 0; ; i++) {\n  await writeKubeconfig(${JSON.stringify(file)}, ${JSON.stringify(k3s(0))}.replace('Q', 'Q'.repeat(i % 50)), 'staging', 'https://198.18.0.10:6443');\n  if (i === 0) writeFileSync(${JSON.stringify(started)}, '');\n}\n`);
   let merged = 0;
   for (let i = 0; i < 12; i++) {
     rmSync(started, { force: true });
-    const child = spawn(process.execPath, [writer], { stdio: 'ignore' });
-    for (let w = 0; w < 600 && !existsSync(started); w++) await new Promise((r) => setTimeout(r, 50));
+    const child = spawn(process.execPath, [writer], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b) => (stderr += b));
+    let gone = false;
+    child.on('exit', () => (gone = true));
+    // A writer that dies before its first write (a moved module, say) fails here with its own words, not as a timeout.
+    for (let w = 0; w < 600 && !existsSync(started) && !gone; w++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(existsSync(started), `the writer made its first write: ${stderr}`);
     await new Promise((r) => setTimeout(r, (i * 53) % 300));
     child.kill('SIGINT');
-    await new Promise((r) => child.on('exit', r));
+    if (!gone) await new Promise((r) => child.on('exit', r));
     const cfg = parse(readFileSync(file, 'utf8')) as { clusters: Array<{ name: string }> };
     assert.ok(cfg.clusters.some((c) => c.name === 'work'), "the owner's cluster is always there");
     assert.ok(cfg.clusters.length === 1 || cfg.clusters.some((c) => c.name === 'staging'), 'the file is one whole version');

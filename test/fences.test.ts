@@ -68,13 +68,15 @@ const GRAFANA = { namespace: 'monitoring', labels: { 'app.kubernetes.io/name': '
 const PROMETHEUS = { namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus' } };
 const OPERATOR = { namespace: 'monitoring', labels: { app: 'kube-prometheus-stack-operator' } };
 const TRAEFIK = { namespace: 'traefik', labels: { 'app.kubernetes.io/name': 'traefik' } };
+const KURED = { namespace: 'kube-system', labels: { 'app.kubernetes.io/name': 'kured', 'app.kubernetes.io/instance': 'kured' } };
 const APP = { namespace: 'media', labels: { app: 'jellyfin' } };
 const LAPTOP = { ip: '192.168.30.57' };
 const SERVER = { ip: '192.168.100.11' };
 
 test('every rendered NetworkPolicy passes the Kubernetes NetworkPolicy schema', () => {
   const all = out.docs.filter((d) => d.object.kind === 'NetworkPolicy');
-  assert.equal(all.length, 2 * 8);
+  // Eight fences per cluster, and kured's way to Prometheus where OS updates are on (both clusters of the reference site).
+  assert.equal(all.length, 2 * 9);
   for (const d of all) new NetworkPolicy(d.object as never).validate();
 });
 
@@ -96,6 +98,10 @@ test('each platform component gets the flows it needs, and an app namespace none
       ['a laptop straight to Grafana', LAPTOP, { ...GRAFANA, port: 3000 }, false],
       ['an app to Prometheus', APP, { ...PROMETHEUS, port: 9090 }, false],
       ['Traefik to Prometheus', TRAEFIK, { ...PROMETHEUS, port: 9090 }, false],
+      // kured asks Prometheus for firing alerts before a reboot; nothing else in kube-system gets in.
+      ['kured to Prometheus', KURED, { ...PROMETHEUS, port: 9090 }, true],
+      ['kured to Grafana', KURED, { ...GRAFANA, port: 3000 }, false],
+      ['another kube-system pod to Prometheus', { namespace: 'kube-system', labels: { 'k8s-app': 'metrics-server' } }, { ...PROMETHEUS, port: 9090 }, false],
       // longhorn-system: bramble adds only Prometheus's scrape of longhorn-manager (the chart fences the rest).
       ['Prometheus to longhorn-manager metrics', PROMETHEUS, { namespace: 'longhorn-system', labels: { app: 'longhorn-manager' }, port: 9500 }, true],
     ];

@@ -50,7 +50,7 @@ test('publish renders, commits and pushes to an empty remote, then a re-run chan
   const files = git(remote, 'ls-tree', '-r', '--name-only', 'main').split('\n');
   assert.ok(files.includes('clusters/production/infrastructure/controllers/longhorn.yaml'));
   assert.ok(files.includes('clusters/staging/apps/kustomization.yaml'));
-  assert.match(git(remote, 'log', '-1', '--format=%B', 'main'), /^bramble: render staging, production\n\nRendered from homelab\.yaml\.\n\nstaging: 25 added, 0 changed, 0 removed/);
+  assert.match(git(remote, 'log', '-1', '--format=%B', 'main'), /^bramble: render staging, production\n\nRendered from homelab\.yaml\.\n\nstaging: 26 added, 0 changed, 0 removed/);
 
   const second = publishRun(work, remote);
   assert.equal(second.code, 0, second.stderr);

@@ -168,3 +168,17 @@ export function secretsWorkspace(): { work: string; keys: string; env: NodeJS.Pr
   git(repo, 'init', '-q', '-b', 'main');
   return { work, keys, env: { SOPS_AGE_KEY_FILE: keys, SOPS_AGE_KEY: '' }, inventory, repo };
 }
+
+/** The located problems of the reference inventory (or `base`) changed by `edit`: none when it is valid. */
+export async function problemsOf(edit: (doc: import('yaml').Document) => void, base?: string): Promise<readonly import('../src/inventory/problems.ts').Problem[]> {
+  const [{ parseDocument }, { parseInventory }, { InventoryError }] = await Promise.all([import('yaml'), import('../src/inventory/load.ts'), import('../src/inventory/problems.ts')]);
+  const doc = parseDocument(base ?? readFileSync(HOMELAB, 'utf8'));
+  edit(doc);
+  try {
+    parseInventory(doc.toString(), 'site.yaml');
+    return [];
+  } catch (e) {
+    if (!(e instanceof InventoryError)) throw e;
+    return e.problems;
+  }
+}

@@ -10,14 +10,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseDocument, type Document } from 'yaml';
-import { InventoryError } from '../src/inventory/problems.ts';
 import { loadInventory, parseInventory } from '../src/inventory/load.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { RenderError } from '../src/render/validate.ts';
 import { newClusterKey } from '../src/secrets/keys.ts';
 import { checkSecrets } from '../src/secrets/check.ts';
 import { ensurePlatformSecrets } from '../src/secrets/store.ts';
-import { bramble, HOMELAB, homelabWithEverything, sopsCheck, tempDir } from './helpers.ts';
+import { bramble, HOMELAB, homelabWithEverything, problemsOf, sopsCheck, tempDir } from './helpers.ts';
 
 const RECIPIENT = 'age1c7padz34vlzcfnnxvxwqk8sc9z2v6sfqzzv5gp8ewwxhly3ahyxsfzm6xr';
 const homelab = await loadInventory(HOMELAB);
@@ -29,15 +28,7 @@ function objectsOf(out: Awaited<ReturnType<typeof renderInventory>>, cluster: st
 
 /** The located errors of an inventory changed by `edit`. */
 async function errors(edit: (doc: Document) => void, base?: string): Promise<string[]> {
-  const doc = parseDocument(base ?? readFileSync(HOMELAB, 'utf8'));
-  edit(doc);
-  try {
-    parseInventory(doc.toString(), 'site.yaml');
-    return [];
-  } catch (e) {
-    if (!(e instanceof InventoryError)) throw e;
-    return e.problems.map((p) => `${p.line}:${p.col} ${p.path.join('.')}: ${p.message}`);
-  }
+  return (await problemsOf(edit, base)).map((p) => `${p.line}:${p.col} ${p.path.join('.')}: ${p.message}`);
 }
 
 test('TLS is on by default: cert-manager with its CRDs before the configs layer, a private CA made in the cluster, and https with a redirect for every route', async () => {
@@ -128,14 +119,14 @@ test("TLS settings that cannot work are refused at their field: Let's Encrypt fo
   assert.deepEqual(
     await errors((d) => d.setIn(['clusters', 0, 'platform', 'tls'], d.createNode({ issuer: 'letsencrypt' }))),
     [
-      "111:17 clusters.0.platform.tls.issuer: letsencrypt needs the ACME account's e-mail address: tls.email",
-      '111:17 clusters.0.platform.tls.issuer: the Cloudflare API token for DNS-01 is a secret, kept in Git encrypted: cluster staging needs secrets.ageRecipient first (bramble secret init -c staging)',
-      "111:17 clusters.0.platform.tls.issuer: grafana.staging.home.arpa ends in .arpa, a name only the LAN knows: Let's Encrypt cannot issue for it; use issuer private-ca, or a name under a domain you hold (monitoring.grafanaHost, or site.domain)",
-      "111:17 clusters.0.platform.tls.issuer: traefik.staging.home.arpa ends in .arpa, a name only the LAN knows: Let's Encrypt cannot issue for it; use issuer private-ca, or a name under a domain you hold (traefik.dashboard.host, or site.domain)",
+      "120:17 clusters.0.platform.tls.issuer: letsencrypt needs the ACME account's e-mail address: tls.email",
+      '120:17 clusters.0.platform.tls.issuer: the Cloudflare API token for DNS-01 is a secret, kept in Git encrypted: cluster staging needs secrets.ageRecipient first (bramble secret init -c staging)',
+      "120:17 clusters.0.platform.tls.issuer: grafana.staging.home.arpa ends in .arpa, a name only the LAN knows: Let's Encrypt cannot issue for it; use issuer private-ca, or a name under a domain you hold (monitoring.grafanaHost, or site.domain)",
+      "120:17 clusters.0.platform.tls.issuer: traefik.staging.home.arpa ends in .arpa, a name only the LAN knows: Let's Encrypt cannot issue for it; use issuer private-ca, or a name under a domain you hold (traefik.dashboard.host, or site.domain)",
     ],
   );
   assert.deepEqual(await errors((d) => d.setIn(['defaults', 'platform', 'tls'], d.createNode({ email: 'owner@example.com' })), undefined), [
-    '94:7 defaults.platform.tls.email: email is the ACME account of issuer letsencrypt; the private CA has none',
+    '103:7 defaults.platform.tls.email: email is the ACME account of issuer letsencrypt; the private CA has none',
   ]);
   assert.match((await errors((d) => d.setIn(['clusters', 0, 'platform', 'tls'], d.createNode({ issuer: 'acme' }))))[0]!, /clusters\.0\.platform\.tls\.issuer: .*private-ca.*letsencrypt/);
   assert.match((await errors((d) => d.setIn(['clusters', 0, 'platform', 'tls'], d.createNode({ issuer: 'letsencrypt', email: 'not an address' }))))[0]!, /clusters\.0\.platform\.tls\.email: .*e-mail address/);
@@ -175,12 +166,12 @@ test('the tunnel publishes exactly the listed names through Traefik, the Receive
 test('tunnel names are checked: LAN-only names refused, the Receiver on a name of its own, secrets required; publishing Grafana or the dashboard is a warning that validate prints', async () => {
   const base = await homelabWithEverything(RECIPIENT);
   assert.deepEqual(await errors((d) => d.setIn(['clusters', 1, 'tunnel'], d.createNode({ hostnames: ['photos.home.arpa'], receiver: 'photos.home.arpa' })), base), [
-    '184:11 clusters.1.tunnel.hostnames.0: photos.home.arpa ends in .arpa, a name only the LAN knows: Cloudflare publishes names of a zone you hold there',
-    '185:17 clusters.1.tunnel.receiver: photos.home.arpa ends in .arpa, a name only the LAN knows: GitHub calls the Receiver from the internet',
-    '185:17 clusters.1.tunnel.receiver: photos.home.arpa is also in tunnel.hostnames; the Receiver needs a name of its own',
+    '193:11 clusters.1.tunnel.hostnames.0: photos.home.arpa ends in .arpa, a name only the LAN knows: Cloudflare publishes names of a zone you hold there',
+    '194:17 clusters.1.tunnel.receiver: photos.home.arpa ends in .arpa, a name only the LAN knows: GitHub calls the Receiver from the internet',
+    '194:17 clusters.1.tunnel.receiver: photos.home.arpa is also in tunnel.hostnames; the Receiver needs a name of its own',
   ]);
   assert.deepEqual(await errors((d) => d.setIn(['clusters', 0, 'tunnel'], d.createNode({ hostnames: ['a.example.com'] }))), [
-    "111:7 clusters.0.tunnel: the tunnel's token is a secret, kept in Git encrypted: cluster staging needs secrets.ageRecipient first (bramble secret init -c staging)",
+    "120:7 clusters.0.tunnel: the tunnel's token is a secret, kept in Git encrypted: cluster staging needs secrets.ageRecipient first (bramble secret init -c staging)",
   ]);
   const doc = parseDocument(base);
   doc.setIn(['clusters', 1, 'tunnel', 'hostnames'], doc.createNode(['photos.example.com', 'grafana.lan.example.com']));
@@ -191,7 +182,7 @@ test('tunnel names are checked: LAN-only names refused, the Receiver on a name o
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(
     r.stderr.trim(),
-    `${file}:185:11: clusters[1].tunnel.hostnames[1]: warning: grafana.lan.example.com publishes Grafana on the internet, where the allow-list of trusted VLANs sees Cloudflare's addresses instead of yours; leave it out unless that is what you want`,
+    `${file}:194:11: clusters[1].tunnel.hostnames[1]: warning: grafana.lan.example.com publishes Grafana on the internet, where the allow-list of trusted VLANs sees Cloudflare's addresses instead of yours; leave it out unless that is what you want`,
   );
 });
 
@@ -216,9 +207,9 @@ test('e-mail beside the webhook or instead of it: Alertmanager reads the SMTP pa
   assert.deepEqual(am2.config.receivers[1], { name: 'owner', email_configs: [{ to: 'owner@example.com', from: 'k3s@example.com', smarthost: 'mail.lan.example.com:25', require_tls: false, send_resolved: true }] });
   assert.equal(am2.alertmanagerSpec.secrets, undefined);
 
-  assert.deepEqual(await errors((d) => d.setIn(['clusters', 0, 'notifications'], d.createNode({ severity: 'info' }))), ['111:7 clusters.0.notifications: notifications need somewhere to go: a webhook type, an email, or both']);
+  assert.deepEqual(await errors((d) => d.setIn(['clusters', 0, 'notifications'], d.createNode({ severity: 'info' }))), ['120:7 clusters.0.notifications: notifications need somewhere to go: a webhook type, an email, or both']);
   assert.deepEqual(await errors((d) => d.setIn(['clusters', 0, 'notifications'], d.createNode({ email: { smarthost: 'smtp.example.com:587', from: 'a@example.com', to: ['b@example.com'], username: 'a' } }))), [
-    '116:19 clusters.0.notifications.email.username: the SMTP password is a secret, kept in Git encrypted: cluster staging needs secrets.ageRecipient first (bramble secret init -c staging)',
+    '125:19 clusters.0.notifications.email.username: the SMTP password is a secret, kept in Git encrypted: cluster staging needs secrets.ageRecipient first (bramble secret init -c staging)',
   ]);
   assert.match((await errors((d) => d.setIn(['clusters', 0, 'notifications'], d.createNode({ email: { smarthost: 'smtp.example.com', from: 'a@example.com', to: ['b@example.com'] } }))))[0]!, /notifications\.email\.smarthost: .*host and port/);
 });
@@ -237,8 +228,8 @@ test('scanning: Trivy Operator one scan at a time, memory limits, its database o
   const onNas = await renderInventory(parseInventory(nfs.toString(), 'nfs.yaml'), { clusters: ['staging'] });
   assert.equal(objectsOf(onNas, 'staging', 'HelmRelease').find((r) => r.metadata.name === 'trivy-operator').spec.values.trivy.storageClassName, 'nfs-shared');
   assert.deepEqual(await errors((d) => d.setIn(['defaults', 'platform', 'scanning'], d.createNode({ enabled: true, cache: 'ceph' }))), [
-    '95:14 defaults.platform.scanning.cache: "ceph" is not a StorageClass of cluster "staging"; use longhorn or nfs-shared',
-    '95:14 defaults.platform.scanning.cache: "ceph" is not a StorageClass of cluster "production"; use longhorn or nfs-shared',
+    '104:14 defaults.platform.scanning.cache: "ceph" is not a StorageClass of cluster "staging"; use longhorn or nfs-shared',
+    '104:14 defaults.platform.scanning.cache: "ceph" is not a StorageClass of cluster "production"; use longhorn or nfs-shared',
   ]);
   // Off by default.
   assert.equal(objectsOf(await renderInventory(homelab), 'staging', 'HelmRelease').some((r) => r.metadata.name === 'trivy-operator'), false);
@@ -259,12 +250,12 @@ test('the critical class: a Longhorn StorageClass whose volumes are snapshotted 
   const doc = parseDocument(await homelabWithEverything(RECIPIENT));
   doc.setIn(['clusters', 0, 'backup', 'critical'], doc.createNode({ snapshot: { schedule: '*/15 * * * *' } }));
   const inv = parseInventory(doc.toString(), 'slow.yaml');
-  assert.deepEqual(inv.warnings.map((w) => `${w.line}:${w.col} ${w.message}`), ["121:21 \"*/15 * * * *\" leaves up to 15 minutes between snapshots of the critical volumes: more than the site's RPO of 5 minutes"]);
+  assert.deepEqual(inv.warnings.map((w) => `${w.line}:${w.col} ${w.message}`), ["130:21 \"*/15 * * * *\" leaves up to 15 minutes between snapshots of the critical volumes: more than the site's RPO of 5 minutes"]);
 });
 
 test('zero-downtime updates: production refuses one Longhorn replica on several nodes; what runs twice has a budget that lets a drain through', async () => {
   assert.deepEqual(await errors((d) => d.setIn(['clusters', 1, 'platform', 'longhorn', 'replicas'], 1)), [
-    '138:19 clusters.1.platform.longhorn.replicas: cluster "production" is production with 3 nodes, and one Longhorn replica per volume: draining any node for an upgrade or a reboot takes its volumes offline; use 2 or more',
+    '147:19 clusters.1.platform.longhorn.replicas: cluster "production" is production with 3 nodes, and one Longhorn replica per volume: draining any node for an upgrade or a reboot takes its volumes offline; use 2 or more',
   ]);
   for (const inv of [homelab, everything]) {
     const out = await renderInventory(inv);

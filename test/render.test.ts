@@ -244,7 +244,7 @@ test('the CRD check itself rejects a misspelt field', () => {
   assert.match(v(bad).join('\n'), /must NOT have additional properties.*valuez/);
 });
 
-const CHARTS: Record<string, string> = { longhorn: 'longhorn', traefik: 'traefik', 'kube-prometheus-stack': 'kube-prometheus-stack', 'csi-driver-nfs': 'csi-driver-nfs', 'cert-manager': 'cert-manager', 'trivy-operator': 'trivy-operator' };
+const CHARTS: Record<string, string> = { longhorn: 'longhorn', traefik: 'traefik', 'kube-prometheus-stack': 'kube-prometheus-stack', 'csi-driver-nfs': 'csi-driver-nfs', 'cert-manager': 'cert-manager', 'trivy-operator': 'trivy-operator', kured: 'kured' };
 
 /** Leaf paths of a values tree whose key is not in the chart's defaults. */
 function unknownKeys(values: any, defaults: any, prefix = ''): string[] {

@@ -43,6 +43,9 @@ const CASES: Case[] = [
   { prompt: /^production: one address for Traefik/, bad: '192.168.100.19', path: ['clusters', 1, 'ingressAddress'], value: '192.168.100.19' },
   { prompt: /^staging: one address for Traefik/, bad: '192.168.100.200', path: ['clusters', 0, 'ingressAddress'], value: '192.168.100.200' },
   { prompt: /^production: Longhorn replicas/, bad: '4', path: ['clusters', 1, 'platform', 'longhorn', 'replicas'], value: 4 },
+  { prompt: /^Reboot window opens at/, bad: '2am', path: ['site', 'osUpdates', 'reboot', 'start'], value: '2am' },
+  { prompt: /^Reboot window closes at/, bad: '01:30', path: ['site', 'osUpdates', 'reboot', 'end'], value: '01:30' },
+  { prompt: /^Time zone of the window/, bad: 'Mars/Olympus', path: ['site', 'osUpdates', 'reboot', 'timeZone'], value: 'Mars/Olympus' },
 ];
 
 /** Walk the wizard over the reference inventory, keeping each prompt's check (the first prompt that matches). */

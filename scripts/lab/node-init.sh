@@ -32,6 +32,10 @@ fi
 # The kernel command line is read once per boot, from cmdline.txt on a Pi.
 : > "$D/proc-cmdline"
 mount --bind "$D/proc-cmdline" /proc/cmdline
+# /proc/stat's btime is this machine's boot; the node's own is written at each of its boots.
+cat /proc/stat > "$D/proc-stat.host"
+: > "$D/proc-stat"
+mount --bind "$D/proc-stat" /proc/stat
 # A kernel with an NFS client (lab.ts, nfsClient: true) lists nfs4; mounts are
 # still tried by the real mount.nfs4 and refused by this machine's kernel.
 if [ -f /etc/bramble-lab/nfs4 ]; then
@@ -63,6 +67,7 @@ boot() {
   # What k3s's install script looks for to choose systemd (the units are the systemctl stand-in's).
   mkdir -p /run/systemd/system
   date +%s > "$D/booted-at"
+  sed "s/^btime .*/btime $(cat "$D/booted-at")/" "$D/proc-stat.host" > "$D/proc-stat"
 }
 
 while :; do

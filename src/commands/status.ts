@@ -1,14 +1,15 @@
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import type { Command, Io } from './command.ts';
-import { visitClusters } from './shared.ts';
+import { nodeOptions, visitClusters } from './shared.ts';
+import type { NodeSpec } from '../inventory/model.ts';
 
 export const status: Command = {
   name: 'status',
   synopsis: '-i FILE [-c NAME]',
   summary: "nodes, Flux objects and the platform's URLs",
   description:
-    "the API address (answering, and which server holds it), nodes (role, Ready, version), upgrades, Flux objects (Ready, revision, message), the platform's URLs and whether your kubeconfig holds the cluster's context; exit 0 when what is installed is healthy (a cluster not handed to Flux yet says so and names `bramble flux`), 1 when a cluster does not answer, a node is not Ready, the API address does not answer or a Flux object is not Ready",
+    "the API address (answering, and which server holds it), nodes (role, Ready, version), each node's OS (boot time, kernel, a pending reboot) and kured's reboot lock, upgrades, Flux objects (Ready, revision, message), the platform's URLs and whether your kubeconfig holds the cluster's context; exit 0 when what is installed is healthy (a cluster not handed to Flux yet says so and names `bramble flux`), 1 when a cluster does not answer, a node is not Ready, the API address does not answer or a Flux object is not Ready",
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig'],
   notes: { kubeconfig: 'where to look for the cluster\'s context (default $KUBECONFIG or ~/.kube/config)' },
   async run(opts, io) {
@@ -48,6 +49,7 @@ export const status: Command = {
           if (state === 'MISSING' || state === 'NotReady') healthy = false;
           io.out(`    ${spec.name.padEnd(16)} ${(n ? n.role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.version ?? ''}${n?.unschedulable ? ' (cordoned)' : ''}`.trimEnd());
         }
+        await osLines(cluster, first, opts, io);
         io.out('  upgrades:');
         io.out(`    ${upgradeLine(checkUpgrade(cluster, read.nodes))}`);
         const plans = await readPlans(s).catch((e: Error) => e);
@@ -119,4 +121,15 @@ async function tlsLines(cluster: ClusterSpec, s: Session, io: Io, inventory: str
       io.out(`    GitHub webhook: ${url ?? 'Flux has not made the Receiver yet'} (content type application/json, secret: bramble secret show -i ${inventory} -c ${cluster.name} flux-system/github-receiver token)`);
     }
   }
+}
+
+/** Each node's OS (boot, kernel, a pending reboot) and, where kured reboots, its lock. */
+async function osLines(cluster: ClusterSpec, first: { node: NodeSpec; session: Session }, opts: Parameters<typeof nodeOptions>[0], io: Io): Promise<void> {
+  const [{ readOsStates, osLine }, { readRebootLock, lockLine }] = await Promise.all([import('../nodes/os-state.ts'), import('../k3s/reboots.ts')]);
+  const u = cluster.osUpdates;
+  io.out(`  os: ${u ? `${u.packages === 'all' ? 'all updates' : 'security updates'} by unattended-upgrades; kured reboots one node at a time, ${u.reboot.days.join(',')} ${u.reboot.start}-${u.reboot.end} ${u.reboot.timeZone}` : 'not kept patched by bramble (site.osUpdates is not set)'}`);
+  for (const n of await readOsStates(cluster, await nodeOptions(opts, io), first)) {
+    io.out(`    ${n.node.padEnd(16)} ${n.state ? osLine(n.state) : `unreachable: ${n.error}`}`);
+  }
+  if (u) io.out(`    ${lockLine(await readRebootLock(first.session), u.reboot.drainTimeout).line}`);
 }

@@ -5,6 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { FLUX_MIN_KUBERNETES, PINNED } from './defaults.ts';
 import { activeNodes, defaultReplicas, gitHostOf, mergedPlatform } from './model.ts';
 import { checkPlatformParts } from './check-platform.ts';
+import { checkOsUpdates } from './check-os.ts';
 import { isCron, longestGapMinutes } from './formats.ts';
 import type { FieldPath, Finding } from './problems.ts';
 import { apiUrlProblem, staticAddressProblem, serverCountProblem, k3sForFluxProblem, gitUrlProblem, vlanIdProblem, vlanNameProblem, subnetProblem, insideSubnetProblem, poolOrderProblem, exportPathProblem, storageClassProblem, clusterNameProblem, nodeNameProblem, addressTakenProblem, replicasProblem, versionTriple, inPool, poolText } from './rules.ts';
@@ -195,6 +196,8 @@ export function checkMeaning(raw: RawInventory): Finding[] {
       err([...cp, 'vlan'], `cluster "${c.name}" is on VLAN ${c.vlan} but the NAS is on VLAN ${nas.vlan}: NFS traffic would cross the router; put them on one VLAN or set platform.nfs.exports: []`);
     }
   });
+
+  out.push(...checkOsUpdates(raw));
 
   const git = raw.git;
   const provider = git.provider ?? (gitHostOf(git.url) === 'github.com' ? 'github' : 'ssh');

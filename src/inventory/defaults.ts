@@ -14,6 +14,8 @@ export const PINNED = {
   kubeVip: 'v1.2.3',
   certManager: '1.21.1',
   trivyOperator: '0.34.0',
+  /** kured's chart (kured 1.23.0). */
+  kured: '6.1.0',
   /** cloudflared's image tag (Cloudflare's multi-arch image). */
   cloudflared: '2025.11.1',
 } as const;
@@ -26,6 +28,7 @@ export const CHART_VERSIONS_LABEL = {
   csiDriverNfs: 'csi-driver-nfs',
   certManager: 'cert-manager',
   trivyOperator: 'trivy-operator',
+  kured: 'kured',
 } as const;
 
 /** The k3s release `bramble init` suggests: the newest one this release of bramble was tested with. */
@@ -40,6 +43,7 @@ export const CHART_REPOS = {
   csiDriverNfs: 'https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts',
   jetstack: 'https://charts.jetstack.io',
   aqua: 'https://aquasecurity.github.io/helm-charts',
+  kubereboot: 'https://kubereboot.github.io/charts',
 } as const;
 
 /**
@@ -107,4 +111,10 @@ export const DEFAULTS = {
     critical: { snapshot: { schedule: '*/5 * * * *', retain: 12 }, backup: { schedule: '0 * * * *', retain: 48 } },
   },
   acmeServer: 'https://acme-v02.api.letsencrypt.org/directory',
+  // Security updates only; reboots any night between 2 and 5 am UTC. A reboot waits while any alert fires but these two:
+  // Watchdog always fires (it proves the alert pipeline), InfoInhibitor fires whenever an info alert does.
+  osUpdates: {
+    packages: 'security',
+    reboot: { days: ['mo', 'tu', 'we', 'th', 'fr', 'sa', 'su'], start: '02:00', end: '05:00', timeZone: 'UTC', drainTimeout: '30m', ignoreAlerts: ['Watchdog', 'InfoInhibitor'] },
+  },
 } as const;

@@ -132,6 +132,17 @@ export function longestGapMinutes(cron: string): number {
   return gap || 62 * 24 * 60;
 }
 
+/** A zone the time-zone database knows, as kured's Go runtime loads it (Go and Intl share the IANA database). */
+function isTimeZone(v: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(v)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: v });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const FORMATS: Record<string, Format> = {
   ipv4: { describe: 'an IPv4 address such as 192.168.100.10', test: isIpv4 },
   cidr: { describe: 'an IPv4 network in CIDR form such as 192.168.100.0/24', test: isCidr },
@@ -163,6 +174,10 @@ export const FORMATS: Record<string, Format> = {
   'ssh-fingerprint': { describe: 'an SSH host key fingerprint such as SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s', test: (v) => /^SHA256:[A-Za-z0-9+/]{43}$/.test(v) },
   email: { describe: 'an e-mail address such as owner@example.com', test: (v) => /^[^\s@<>(),;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/.test(v) },
   'host-port': { describe: 'a host and port such as smtp.example.com:587', test: (v) => { const m = /^(.+):(\d{1,5})$/.exec(v); return !!m && (isIpv4(m[1]!) || isHostname(m[1]!)) && Number(m[2]) >= 1 && Number(m[2]) <= 65535; } },
+  'time-of-day': { describe: 'a time of day such as 02:00 (24-hour HH:MM)', test: (v) => /^([01]\d|2[0-3]):[0-5]\d$/.test(v) },
+  'time-zone': { describe: 'an IANA time zone such as Europe/London or UTC', test: isTimeZone },
+  'go-duration': { describe: 'a duration such as 30m or 1h30m (h, m, s)', test: (v) => /^(\d+(h|m|s))+$/.test(v) },
+  'alert-name': { describe: 'a Prometheus alert name such as Watchdog (letters, digits and "_")', test: (v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) },
   taint: {
     describe: 'a taint such as dedicated=gpu:NoSchedule (effect NoSchedule, PreferNoSchedule or NoExecute)',
     test: (v) => /^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?(=[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?:(NoSchedule|PreferNoSchedule|NoExecute)$/.test(v),

@@ -132,6 +132,14 @@ export interface Platform {
   scanning?: { version: string; cache: string };
 }
 
+export interface OsUpdatesSpec {
+  packages: 'security' | 'all';
+  /** kured's window (days as kured writes them; start and end HH:MM the same day), drain limit and the alerts that do not hold a reboot back. */
+  reboot: { days: string[]; start: string; end: string; timeZone: string; drainTimeout: string; ignoreAlerts: string[] };
+  /** kured's chart. */
+  version: string;
+}
+
 export interface ClusterSpec {
   name: string;
   environment: string;
@@ -143,6 +151,8 @@ export interface ClusterSpec {
   backup?: BackupSpec;
   /** Flux events and Alertmanager to a webhook whose URL is the SOPS secret monitoring/notify. */
   notifications?: { type?: 'discord' | 'slack' | 'generic' | 'telegram'; severity: 'error' | 'info'; chatId?: number; email?: EmailSpec };
+  /** The boards' OS kept patched: unattended-upgrades on the nodes, kured's reboots in Git. Absent: bramble leaves the OS alone. */
+  osUpdates?: OsUpdatesSpec;
   /** Cloudflare Tunnel: the public names sent to Traefik, and the webhook Receiver's. */
   tunnel?: { hostnames: string[]; receiver?: string; version: string };
   /**

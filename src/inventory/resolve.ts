@@ -2,8 +2,8 @@
 // reference followed (a cluster's NAS, its VLAN, its datastore and API address).
 import ipaddr from 'ipaddr.js';
 import { PINNED, PROFILES, DEFAULTS } from './defaults.ts';
-import { type SshSettings, type Vlan, type NodeSpec, type Nas, type BackupTarget, type BackupSpec, type TlsSpec, type ClusterSpec, type Inventory, gitHostOf, deepMerge, mergedPlatform, defaultReplicas } from './model.ts';
-import type { RawInventory, RawPlatform, RawSsh, RawVlan } from './schema.ts';
+import { type SshSettings, type Vlan, type NodeSpec, type Nas, type BackupTarget, type BackupSpec, type TlsSpec, type OsUpdatesSpec, type ClusterSpec, type Inventory, gitHostOf, deepMerge, mergedPlatform, defaultReplicas } from './model.ts';
+import type { RawInventory, RawOsUpdates, RawPlatform, RawSsh, RawVlan } from './schema.ts';
 
 function ssh(...layers: Array<RawSsh | undefined>): SshSettings {
   return deepMerge<SshSettings>(DEFAULTS.ssh as SshSettings, ...layers);
@@ -115,6 +115,7 @@ export function resolve(raw: RawInventory, source: string): Inventory {
             ...(c.notifications.email ? { email: { ...c.notifications.email, to: [...c.notifications.email.to], requireTls: c.notifications.email.requireTls ?? true } } : {}),
           }
         : undefined,
+      osUpdates: osUpdatesSpec(raw.site.osUpdates, c.osUpdates),
       tunnel: c.tunnel && { hostnames: [...c.tunnel.hostnames], ...(c.tunnel.receiver ? { receiver: c.tunnel.receiver } : {}), version: c.tunnel.version ?? PINNED.cloudflared },
       kubeVip: kubeVipFor(c.apiEndpoint, c.ingressAddress, { ...raw.site.k3s.kubeVip, ...c.k3s?.kubeVip }),
       jumpHost: c.jumpHost && { address: c.jumpHost.address, ssh: deepMerge<SshSettings>(siteSsh, c.jumpHost.ssh), hostKey: c.jumpHost.hostKey },
@@ -191,5 +192,25 @@ export function resolve(raw: RawInventory, source: string): Inventory {
     alerts: { ...DEFAULTS.alerts, ...raw.alerts },
     clusters,
     warnings: [],
+  };
+}
+
+/** A cluster's own osUpdates over the site's; off unless one of them turns it on. */
+function osUpdatesSpec(site: RawOsUpdates | undefined, own: RawOsUpdates | undefined): OsUpdatesSpec | undefined {
+  if (!site && !own) return undefined;
+  const o = deepMerge<RawOsUpdates>(site, own);
+  if (o.enabled === false) return undefined;
+  const d = DEFAULTS.osUpdates;
+  return {
+    packages: o.packages ?? d.packages,
+    reboot: {
+      days: [...(o.reboot?.days ?? d.reboot.days)],
+      start: o.reboot?.start ?? d.reboot.start,
+      end: o.reboot?.end ?? d.reboot.end,
+      timeZone: o.reboot?.timeZone ?? d.reboot.timeZone,
+      drainTimeout: o.reboot?.drainTimeout ?? d.reboot.drainTimeout,
+      ignoreAlerts: [...(o.reboot?.ignoreAlerts ?? d.reboot.ignoreAlerts)],
+    },
+    version: o.version ?? PINNED.kured,
   };
 }

@@ -187,3 +187,32 @@ export const Backup = Type.Object(
   },
   { ...closed, description: 'backups to the NAS (docs/backup.md)' },
 );
+
+const Weekday = Type.Union(['mo', 'tu', 'we', 'th', 'fr', 'sa', 'su'].map((d) => Type.Literal(d)), { description: "a day as kured writes it: mo, tu, we, th, fr, sa or su" });
+
+/** The boards' own OS: security updates by unattended-upgrades, reboots by kured in a window. */
+export const OsUpdates = Type.Object(
+  {
+    enabled: Type.Optional(withDefault(Type.Boolean({ description: 'keep the OS patched (false turns it off where a site default turned it on)' }), true)),
+    packages: Type.Optional(
+      withDefault(Type.Union([Type.Literal('security'), Type.Literal('all')], { description: "security: the distribution's security updates only; all: every update of the distribution and the board vendor's repository" }), DEFAULTS.osUpdates.packages),
+    ),
+    reboot: Type.Optional(
+      Type.Object(
+        {
+          days: Type.Optional(withDefault(Type.Array(Weekday, { minItems: 1, uniqueItems: true }), [...DEFAULTS.osUpdates.reboot.days])),
+          start: Type.Optional(withDefault(Type.String({ format: 'time-of-day', description: 'the window opens (kured reboots only after this time)' }), DEFAULTS.osUpdates.reboot.start)),
+          end: Type.Optional(withDefault(Type.String({ format: 'time-of-day', description: "the window closes, the same day: kured's window does not cross midnight" }), DEFAULTS.osUpdates.reboot.end)),
+          timeZone: Type.Optional(withDefault(Type.String({ format: 'time-zone', description: 'the zone the window is read in' }), DEFAULTS.osUpdates.reboot.timeZone)),
+          drainTimeout: Type.Optional(withDefault(Type.String({ format: 'go-duration', description: 'how long a drain may take before kured gives up, uncordons and tries again later (status warns when the lock is held longer)' }), DEFAULTS.osUpdates.reboot.drainTimeout)),
+          ignoreAlerts: Type.Optional(
+            withDefault(Type.Array(Type.String({ format: 'alert-name' }), { uniqueItems: true, description: "firing alerts that do not hold a reboot back; any other firing alert does (bramble's own NodeRebootOverdue never holds one back)" }), [...DEFAULTS.osUpdates.reboot.ignoreAlerts]),
+          ),
+        },
+        { ...closed, description: 'when kured may reboot a node that needs it: one node at a time, drained first (docs/nodes.md)' },
+      ),
+    ),
+    version: Type.Optional(withDefault(SemVer, PINNED.kured)),
+  },
+  { ...closed, description: "the boards' OS kept patched: unattended-upgrades on every node without automatic reboots, and kured rebooting one node at a time in the window (docs/nodes.md). A cluster's own osUpdates is read over the site's" },
+);

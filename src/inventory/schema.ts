@@ -4,9 +4,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULTS, PINNED } from './defaults.ts';
 import { closed, Ipv4, Cidr, DnsLabel, K3sVersion, withDefault } from './schema-formats.ts';
-import { Backup, Platform } from './schema-platform.ts';
+import { Backup, OsUpdates, Platform } from './schema-platform.ts';
 
-export { Backup, Platform };
+export { Backup, OsUpdates, Platform };
 
 /** How k3s gets onto the nodes; a cluster may override the site's choice. */
 const K3sInstall = {
@@ -203,6 +203,7 @@ export const Cluster = Type.Object(
     k3s: Type.Optional(Type.Object({ version: Type.Optional(K3sVersion), ...K3sInstall }, closed)),
     nodes: Type.Array(Node, { minItems: 1 }),
     platform: Type.Optional(Platform),
+    osUpdates: Type.Optional(OsUpdates),
     tunnel: Type.Optional(
       Type.Object(
         {
@@ -279,6 +280,7 @@ export const InventorySchema = Type.Object(
         domain: Type.Optional(withDefault(Type.String({ format: 'hostname' }), DEFAULTS.domain)),
         ssh: Type.Optional(Ssh),
         k3s: Type.Object({ version: K3sVersion, ...K3sInstall }, closed),
+        osUpdates: Type.Optional(OsUpdates),
       },
       closed,
     ),
@@ -305,3 +307,4 @@ export type RawVlan = Static<typeof Vlan>;
 export type RawNas = Static<typeof Nas>;
 export type RawNfsExport = Static<typeof NfsExport>;
 export type RawSsh = Static<typeof Ssh>;
+export type RawOsUpdates = Static<typeof OsUpdates>;

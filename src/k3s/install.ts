@@ -151,7 +151,7 @@ async function chooseToken(first: Session): Promise<string> {
 async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, first: () => Session, o: InstallOptions, upgrade: UpgradeCheck | undefined): Promise<NodeOutcome> {
   const node = link.node;
   o.onNode?.(node.name, 'start');
-  const prepared = await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note });
+  const prepared = await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note, osUpdates: cluster.osUpdates });
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   const s = link.session;
   const state = await inspectNode(s);

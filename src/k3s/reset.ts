@@ -8,6 +8,7 @@ import { shQuote, type Session } from '../ssh/session.ts';
 import { AIRGAP_DIR, failed, inspectNode, skipped, type NodeOutcome } from './install.ts';
 import { CONFIG_FILE, TOKEN_FILE } from './config.ts';
 import { KUBE_VIP_MANIFEST } from './kube-vip.ts';
+import { UNATTENDED_FILE, UNATTENDED_PACKAGE } from '../site/reboots.ts';
 
 /** What bramble itself puts on a node beside k3s, removed by reset. */
 const BRAMBLE_FILES = [TOKEN_FILE, CONFIG_FILE, MODULES_FILE, MULTIPATH_FILE, AIRGAP_DIR, KUBE_VIP_MANIFEST];
@@ -57,12 +58,18 @@ async function scriptLinks(s: Session): Promise<string[]> {
   return r.stdout.split('\n').filter((l) => links.includes(l));
 }
 
-/** What reset leaves on a node on purpose, in the words it prints: prepare's packages, and a Pi's memory cgroup. */
+/** What reset leaves on a node on purpose, in the words it prints: prepare's packages, a Pi's memory cgroup, and the OS's security updates. */
 async function keptOnNode(s: Session): Promise<string[]> {
   const backup = (await existing(s, CMDLINE_FILES.map((f) => `${f}.bramble-bak`), 'find the kernel command line backup'))[0];
   const cmdline = backup ? [`cgroup_enable=memory in ${backup.replace(/\.bramble-bak$/, '')} (k3s needs it; the original is ${backup})`] : [];
-  const packages = await installedPackages(s);
-  return [...cmdline, ...(packages.length ? [`the packages ${packages.join(' and ')} (Longhorn's iSCSI and NFS clients; apt-get remove them if nothing else uses them)`] : [])];
+  const packages = (await installedPackages(s)).filter((p) => p !== UNATTENDED_PACKAGE);
+  // The board stays patched without k3s: taking its updates away is not reset's to do.
+  const updates = (await existing(s, [UNATTENDED_FILE], 'find the unattended-upgrades configuration')).length > 0;
+  return [
+    ...cmdline,
+    ...(packages.length ? [`the packages ${packages.join(' and ')} (Longhorn's iSCSI and NFS clients; apt-get remove them if nothing else uses them)`] : []),
+    ...(updates ? [`${UNATTENDED_FILE} (the OS keeps installing its updates; remove the file to stop)`] : []),
+  ];
 }
 
 /**

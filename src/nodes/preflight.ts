@@ -5,6 +5,7 @@ import { PROFILES } from '../inventory/defaults.ts';
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
 import { detailOf } from '../base/errors.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts } from './k3s-state.ts';
+import { OS_PROBE, osLine, osState } from './os-state.ts';
 import { shQuote, type Session } from '../ssh/session.ts';
 
 export type Verdict = 'pass' | 'warn' | 'fail';
@@ -46,6 +47,7 @@ export function factsScript(nasAddress?: string): string {
     `for p in open-iscsi nfs-common; do echo "pkg_$p=$(dpkg-query -W -f='\${Status}' $p 2>/dev/null)"; done`,
     'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
     K3S_PROBE,
+    OS_PROBE,
     nas,
   ].join('\n');
 }
@@ -80,6 +82,10 @@ export function judge(node: NodeSpec, cluster: ClusterSpec, inv: Inventory, f: R
   }
 
   add('os', 'pass', `${f.os || 'unknown OS'}, kernel ${f.kernel || '?'}`);
+  // A pending reboot is not a fault, but an install or upgrade on top of it runs on the old kernel and is rebooted under later.
+  const os = osState(f);
+  if (os.pending) add('reboot', 'warn', `${osLine(os)}; ${cluster.osUpdates ? 'kured reboots it in the window, or reboot it now (sudo reboot) before installing' : 'reboot it (sudo reboot) before installing or upgrading'}`);
+  else add('reboot', 'pass', osLine(os));
 
   // Size against the profile
   const profile = PROFILES[node.hardware];

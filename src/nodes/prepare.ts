@@ -1,6 +1,7 @@
 // Preparing a node for k3s and Longhorn. Every step looks first and changes
 // only what differs, so a second run changes nothing.
-import type { NodeSpec } from '../inventory/model.ts';
+import type { NodeSpec, OsUpdatesSpec } from '../inventory/model.ts';
+import { UNATTENDED_FILE, UNATTENDED_PACKAGE, unattendedConfig } from '../site/reboots.ts';
 import { BrambleError } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 
@@ -18,6 +19,8 @@ export interface PrepareOptions {
   dryRun?: boolean;
   /** Called with what was changed, for the run's summary. */
   note?: (node: string, what: string) => void;
+  /** The cluster's OS updates; absent: bramble's configuration is taken off the node, if it was there. */
+  osUpdates?: OsUpdatesSpec;
 }
 
 export interface Prepared {
@@ -35,7 +38,7 @@ export interface Prepared {
 
 export const MODULES_FILE = '/etc/modules-load.d/bramble-longhorn.conf';
 export const MULTIPATH_FILE = '/etc/multipath/conf.d/bramble-longhorn.conf';
-const PACKAGES = ['open-iscsi', 'nfs-common'];
+const PACKAGES = ['open-iscsi', 'nfs-common', UNATTENDED_PACKAGE];
 
 /** A Debian package name (policy 5.6.1), or an error: never anything else on apt-get's command line. */
 export function packageName(name: string): string {
@@ -45,7 +48,7 @@ export function packageName(name: string): string {
 
 /** Where a Pi keeps its kernel command line (Bookworm, then older Ubuntu images). */
 /** Where a Pi's kernel command line is, newest OS layout first. */
-/** Which of bramble's packages (PACKAGES) the node has installed, as dpkg says. */
+/** Which of the packages bramble installs (PACKAGES) the node has, as dpkg says. */
 export async function installedPackages(s: Session): Promise<string[]> {
   const status = await s.exec(PACKAGES.map((p) => `echo ${shQuote(p + '=')}"$(dpkg-query -W -f='\${Status}' ${shQuote(p)} 2>/dev/null)"`).join('; '), { step: 'check packages' });
   return PACKAGES.filter((p) => status.stdout.split('\n').includes(`${p}=install ok installed`));
@@ -83,8 +86,9 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
 
   // Packages Longhorn (iSCSI) and the NFS StorageClass need.
   const present = await installedPackages(s());
+  const wanted = PACKAGES.filter((p) => p !== UNATTENDED_PACKAGE || o.osUpdates);
   // Only names from bramble's own list, each checked and quoted: nothing the node printed reaches apt-get.
-  const missing = PACKAGES.filter((p) => !present.includes(p)).map(packageName);
+  const missing = wanted.filter((p) => !present.includes(p)).map(packageName);
   if (missing.length > 0 && did(`installed ${missing.join(', ')}`, `install ${missing.join(', ')}`)) {
     await s().exec(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${missing.map(shQuote).join(' ')}`, { sudo: true, step: 'install packages', timeoutMs: 15 * 60_000 });
   }
@@ -118,6 +122,8 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
     if (unloaded.length > 0) o.note?.(node.name, `WARNING could not load ${unloaded.join(', ')}; Longhorn needs iscsi_tcp (is it built for this kernel?)`);
   }
 
+  await configureUpdates(link, o, did);
+
   // multipathd claims Longhorn's block devices unless told not to.
   const mp = await s().exec('command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]', { check: false, step: 'check multipathd' });
   if (mp.code === 0) {
@@ -128,6 +134,25 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
     }
   }
   return out;
+}
+
+/**
+ * unattended-upgrades told what to install and never to reboot (kured
+ * reboots). Off in the inventory: bramble's file goes, the package stays.
+ */
+async function configureUpdates(link: Link, o: PrepareOptions, did: Did): Promise<void> {
+  const s = link.session;
+  const current = await s.readFile(UNATTENDED_FILE, { step: 'check unattended-upgrades' });
+  if (!o.osUpdates) {
+    if (current !== undefined && did(`removed ${UNATTENDED_FILE} (osUpdates is off)`, `remove ${UNATTENDED_FILE} (osUpdates is off)`)) {
+      await s.exec(`rm -f ${shQuote(UNATTENDED_FILE)}`, { sudo: true, step: 'remove unattended-upgrades configuration' });
+    }
+    return;
+  }
+  const wanted = unattendedConfig(o.osUpdates.packages);
+  if (current !== wanted && did(`wrote ${UNATTENDED_FILE} (${o.osUpdates.packages === 'all' ? 'all updates' : 'security updates'}, no automatic reboot)`, `write ${UNATTENDED_FILE} (${o.osUpdates.packages === 'all' ? 'all updates' : 'security updates'}, no automatic reboot)`)) {
+    await s.writeFile(UNATTENDED_FILE, wanted, { sudo: true, step: 'configure unattended-upgrades' });
+  }
 }
 
 /** Record a change (`done`) or, in a dry run, what would change (`would`); true when the caller should make it. */

@@ -7,6 +7,7 @@ import { CHART_REPOS, DEFAULTS } from '../inventory/defaults.ts';
 import { sshUrl, type ClusterSpec, type Inventory } from '../inventory/model.ts';
 import { CLOUDFLARE_TOKEN, NOTIFY_REF, notifyKey, PRIVATE_CA, RECEIVER_TOKEN, TUNNEL_TOKEN } from '../site/secrets.ts';
 import { critical, platformTls, type CriticalContext, type TlsContext } from './platform.ts';
+import { alertFilter, GATE_LABEL, LOCK_RELEASE_DELAY, OVERDUE_ALERT, overdueHours, UPGRADE_POD_SELECTOR } from '../site/reboots.ts';
 
 export const CLUSTERS_DIR = 'clusters';
 
@@ -49,6 +50,22 @@ export interface ClusterContext {
   tls: TlsContext;
   tunnel?: { hostnames: string[]; receiver: string | undefined; image: string; secret: string; traefik: string; receiverSecret: string; configHash: string };
   scanning?: { version: string; cache: string };
+  /** kured: the window, the drain limit, what holds a reboot back, and when a waiting reboot is overdue. */
+  osUpdates?: {
+    version: string;
+    days: string[];
+    start: string;
+    end: string;
+    timeZone: string;
+    drainTimeout: string;
+    lockReleaseDelay: string;
+    alertFilter: string;
+    prometheusUrl: string;
+    blockingPodSelector: string;
+    overdueAlert: string;
+    overdueAfter: string;
+    gate: { name: string; value: string };
+  };
   critical?: CriticalContext;
   /** More than one node: what can run twice does, with a PodDisruptionBudget, so a drain never takes it down. */
   multiNode: boolean;
@@ -119,6 +136,18 @@ export function clusterContext(inv: Inventory, cluster: ClusterSpec): ClusterCon
       configHash: createHash('sha256').update(JSON.stringify([cluster.tunnel.hostnames, cluster.tunnel.receiver ?? null])).digest('hex').slice(0, 16),
     },
     scanning: cluster.platform.scanning,
+    osUpdates: cluster.osUpdates && {
+      version: cluster.osUpdates.version,
+      ...cluster.osUpdates.reboot,
+      lockReleaseDelay: LOCK_RELEASE_DELAY,
+      alertFilter: alertFilter(cluster.osUpdates.reboot.ignoreAlerts),
+      // kube-prometheus-stack's Prometheus Service (release kube-prometheus-stack in monitoring).
+      prometheusUrl: 'http://kube-prometheus-stack-prometheus.monitoring.svc:9090',
+      blockingPodSelector: UPGRADE_POD_SELECTOR,
+      overdueAlert: OVERDUE_ALERT,
+      overdueAfter: `${overdueHours(cluster.osUpdates.reboot.days)}h`,
+      gate: { ...GATE_LABEL },
+    },
     critical: critical(cluster),
     multiNode: cluster.active.length > 1,
     secrets: { cloudflare: CLOUDFLARE_TOKEN.name, ca: PRIVATE_CA.name },

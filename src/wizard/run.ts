@@ -21,6 +21,7 @@ import { askClusters } from './clusters.ts';
 import { Draft } from './draft.ts';
 import type { Pending } from './secrets.ts';
 import { askGit, askNas, askSite, askVlans } from './site.ts';
+import { askOsUpdates } from './os.ts';
 
 export { COMMON_VLANS } from './site.ts';
 export { WizardError, type Ask } from './ask.ts';
@@ -59,6 +60,8 @@ export async function runWizard(file: string, o: WizardOptions): Promise<number>
   try {
     io.out('\nThe site');
     await askSite(d, ask, io);
+    io.out("\nThe boards' OS");
+    await askOsUpdates(d, ask);
     io.out('\nVLANs');
     await askVlans(d, ask, io);
     io.out('\nThe NAS');
