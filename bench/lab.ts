@@ -11,31 +11,17 @@
 // The lab's nodes are given a kernel with iSCSI (lab.ts, iscsi: true), as real
 // boards have; otherwise every run would retry iscsid on them.
 // Usage (as root): npm run build && node dist/bench/lab.js [--delay SECONDS] [--only scaling|rerun]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../scripts/lab/lab.ts';
-import { packageRoot } from '../src/base/paths.ts';
+import { bramble } from './cli.ts';
 import { serveFlux } from '../test/lab-standins/flux-install.ts';
 import { gitopsInventory, labInventory } from '../test/lab-helpers.ts';
 
 const args = process.argv.slice(2);
 const delay = args.includes('--delay') ? Number(args[args.indexOf('--delay') + 1]) : 20;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const cli = join(packageRoot(), 'dist', 'bootstrap.js');
-
-function bramble(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - t0 }));
-  });
-}
 
 /** Remote commands that change a node, as -v prints them. */
 const CHANGING = /sftp put |\$ .*(apt-get install|systemctl (enable|start|restart)|hostnamectl|\breboot\b|modprobe|install\.sh|kubectl (apply|annotate|delete)|mv -f|cp -p)/;

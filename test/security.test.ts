@@ -102,5 +102,6 @@ test('an unexpected file error is one line naming the path and the reason; the s
   assert.match(r.stderr, new RegExp(`^bramble: cannot (open|list) ${notAFolder}/clusters/\\S+: not a directory \\(ENOTDIR\\)\\n$`));
   const v = bramble(['render', '-v', '-i', HOMELAB, '--repo', notAFolder]);
   assert.equal(v.code, 1);
-  assert.match(v.stderr, /^bramble: cannot (open|list) .*\(ENOTDIR\)\n.*ENOTDIR[\s\S]*\n    at /);
+  // -v's own lines (phases, stamped) may come first; then the error, then its stack.
+  assert.match(v.stderr, /^(\[ *\d+\.\d{3}\] phase: .*\n)*bramble: cannot (open|list) .*\(ENOTDIR\)\n.*ENOTDIR[\s\S]*\n    at /);
 });

@@ -4,7 +4,7 @@
 // started alone; then each other server, its old etcd data removed, started
 // and waited for one at a time. The plan is shown before anything is done.
 import { firstServer } from '../k3s/config.ts';
-import { waitReady } from '../k3s/install.ts';
+import { waitReady } from '../k3s/ready.ts';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { shQuote, type Session } from '../ssh/session.ts';
 import type { Io } from '../base/io.ts';

@@ -29,7 +29,7 @@ export const OPTIONS = {
   force: { type: 'boolean', help: 'replace or prune generated files that were edited by hand' },
   'known-hosts': { type: 'string', value: 'FILE', kind: 'file', help: 'SSH known_hosts to check host keys against (default ~/.ssh/known_hosts)' },
   'accept-new-host-keys': { type: 'boolean', help: 'trust and record host keys never seen before (never a changed one, nor one of another type than the key on record)' },
-  verbose: { type: 'boolean', short: 'v', help: 'show every remote command (secrets blanked out); after an unexpected file error, its stack trace' },
+  verbose: { type: 'boolean', short: 'v', help: 'show every remote command (secrets blanked out) and each phase of the run, stamped with the seconds since bramble started; after an unexpected file error, its stack trace' },
   kubeconfig: { type: 'string', value: 'FILE', kind: 'file', help: "merge the cluster's context here (default $KUBECONFIG or ~/.kube/config)" },
   timeout: { type: 'string', value: 'SECONDS', kind: 'word', help: "how long to wait: install, for a node to be Ready or back from a reboot (300); flux, for Flux to reconcile (600)" },
   'rotate-deploy-key': { type: 'boolean', help: "replace Flux's deploy key on the Git host and the cluster together" },

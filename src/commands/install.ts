@@ -33,7 +33,9 @@ export const install: Command = {
     };
     for (const cluster of selectClusters(inv, opts.cluster)) {
       io.out(`cluster ${cluster.name}: ${cluster.servers.length} server(s), ${cluster.agents.length} agent(s), k3s ${cluster.k3sVersion}`);
+      sessionOpts.log?.(`phase: connect (${cluster.name})`);
       const linked = await linkCluster(cluster, sessionOpts);
+      sessionOpts.log?.(`phase: k3s (${cluster.name})`);
       try {
         const result = await installStep(cluster, linked, o, indented(io), track);
         for (const l of outcomeLines(result.nodes)) io.out(l);
@@ -44,6 +46,7 @@ export const install: Command = {
         for (const l of linked.links) l.session.close();
       }
     }
+    sessionOpts.log?.('phase: summary');
     return ok ? 0 : 1;
   },
 };

@@ -1,5 +1,6 @@
 import { UsageError, type Command } from './command.ts';
 import { isInteractive, nodeOptions } from './shared.ts';
+import { verboseLog } from '../base/io.ts';
 
 export const promote: Command = {
   name: 'promote',
@@ -102,7 +103,7 @@ export const promote: Command = {
       await applyTree(scratch.dir, tree, out.scopes);
       const files = [invRel, ...tree.changes.map((c) => c.path)];
       const { gitHostFor } = await import('../git/host.ts');
-      const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: opts.verbose ? (l) => io.err(l) : undefined });
+      const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: opts.verbose ? verboseLog(io) : undefined });
       const prop = p.proposal(from.name, to.name, changes, state.head, host.commitLink(state.head), files, from.active.length, expected.length);
       for (const l of p.planLines(from.name, to.name, changes, state.head, prop.branch, files)) io.out(l);
       io.out(`${from.name} is Ready at ${state.head.slice(0, 12)}: ${from.active.length} node(s), ${expected.length} Flux object(s)`);

@@ -5,6 +5,7 @@ import type { Session } from '../ssh/session.ts';
 import type { RunOptions } from '../run/steps.ts';
 import { UsageError, type Io, type Options } from './command.ts';
 import { BrambleError } from '../base/errors.ts';
+import { verboseLog } from '../base/io.ts';
 
 export function isInteractive(): boolean {
   return Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -24,7 +25,7 @@ export async function nodeOptions(opts: Options, io: Io) {
     knownHosts: opts['known-hosts'],
     acceptNewHostKeys: opts['accept-new-host-keys'],
     interactive: isInteractive(),
-    log: opts.verbose ? (l) => io.err(l) : undefined,
+    log: opts.verbose ? verboseLog(io) : undefined,
   });
 }
 
@@ -141,6 +142,7 @@ export async function inventoryWithGit(
   { write, quiet = false, fastForward = 'no' }: { write: boolean; quiet?: boolean; fastForward?: 'no' | 'strict' | 'best effort' },
 ) {
   const [{ loadInventory }, { takeVersionsFromGit, takenLines }, { resolve }] = await Promise.all([import('../inventory/load.ts'), import('../render/versions.ts'), import('node:path')]);
+  if (opts.verbose) verboseLog(io)('phase: the inventory and the versions in Git');
   const loaded = await loadInventory(opts.inventory!);
   const repo = resolve(opts.repo ?? '.');
   if (fastForward !== 'no') {

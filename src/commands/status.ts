@@ -30,15 +30,28 @@ export const status: Command = {
     const allHealthy = await visitClusters(selectClusters(inv, opts.cluster), opts, io, async (cluster, first) => {
       let healthy = true;
       const s = first.session;
-      const flux = await installedFlux(s);
+      // Every read goes out at once (channels of the first server's session,
+      // and one session per node for its OS); the lines are printed in order.
+      const early = <T>(p: Promise<T>): Promise<T> => (p.catch(() => undefined), p);
+      const fluxRead = early(installedFlux(s));
+      const apiRead = early(probeApiAddress(s, cluster));
+      const holderRead = early(cluster.kubeVip?.address ? kubeVipHolder(s) : Promise.resolve(undefined));
+      const nodesRead = early(readApiNodes(s));
+      // The nodes' own sessions only when the API answered: their lines print only then.
+      const osRead = early(nodesRead.then((r) => ('error' in r ? [] : readOs(cluster, first, opts, io))));
+      const plansRead = readPlans(s).catch((e: Error) => e);
+      const objectsRead = readFluxObjects(s).catch(() => undefined);
+      const tls: string[] = [];
+      const tlsRead = early(tlsLines(cluster, s, { out: (l) => tls.push(l), err: io.err }, opts.inventory!));
+      const flux = await fluxRead;
       io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
-      const api = await probeApiAddress(s, cluster);
+      const api = await apiRead;
       if (!api.answers) healthy = false;
-      const holder = cluster.kubeVip?.address ? await kubeVipHolder(s) : undefined;
+      const holder = await holderRead;
       const by = cluster.kubeVip?.address ? `kube-vip ${holder ? `on ${holder}` : 'holds no lease'}` : cluster.apiEndpoint ? 'the site answers there' : cluster.servers.length > 1 ? "the first server's address; an apiEndpoint would outlive it" : "the server's address";
       io.out(`  api: ${api.url} ${api.answers ? 'answers' : `DOES NOT ANSWER (${api.detail})`} (${by})`);
       io.out('  nodes:');
-      const read = await readApiNodes(s);
+      const read = await nodesRead;
       if ('error' in read) {
         io.out(`    ${read.error}`);
         healthy = false;
@@ -49,10 +62,10 @@ export const status: Command = {
           if (state === 'MISSING' || state === 'NotReady') healthy = false;
           io.out(`    ${spec.name.padEnd(16)} ${(n ? n.role : spec.role).padEnd(6)} ${state.padEnd(8)} ${n?.version ?? ''}${n?.unschedulable ? ' (cordoned)' : ''}`.trimEnd());
         }
-        await osLines(cluster, first, opts, io);
+        for (const l of await osRead) io.out(l);
         io.out('  upgrades:');
         io.out(`    ${upgradeLine(checkUpgrade(cluster, read.nodes))}`);
-        const plans = await readPlans(s).catch((e: Error) => e);
+        const plans = await plansRead;
         if (plans instanceof Error) io.out(`    ${plans.message}`);
         else if (plans.length === 0) io.out('    no upgrade Plans on the cluster yet (Flux applies them with system-upgrade-controller)');
         for (const p of plans instanceof Error ? [] : plans) {
@@ -65,7 +78,7 @@ export const status: Command = {
         // Not a fault: the cluster has not been handed over yet. The next step is named, and the exit code stays 0.
         io.out(`    Flux not installed yet: bramble flux -i ${opts.inventory} -c ${cluster.name} (or bramble apply) hands the cluster over`);
       } else {
-        const objects = await readFluxObjects(s).catch(() => undefined);
+        const objects = await objectsRead;
         if (!objects) {
           io.out("    Flux's resource types are not served yet");
           healthy = false;
@@ -76,7 +89,8 @@ export const status: Command = {
           io.out(`    ${refText(o).padEnd(48)} ${state.padEnd(11)} ${o.revision ?? '-'}${o.ready === 'True' ? '' : `  ${[o.reason, o.message].filter(Boolean).join(': ')}`}`);
         }
       }
-      await tlsLines(cluster, s, io, opts.inventory!);
+      await tlsRead;
+      for (const l of tls) io.out(l);
       const file = opts.kubeconfig ?? defaultKubeconfig();
       const contexts = await kubeconfigContexts(file);
       io.out(`  kubeconfig: ${contexts.includes(cluster.name) ? `context "${cluster.name}" in ${file}` : `no context "${cluster.name}" in ${file} (bramble install merges it there)`}`);
@@ -123,13 +137,14 @@ async function tlsLines(cluster: ClusterSpec, s: Session, io: Io, inventory: str
   }
 }
 
-/** Each node's OS (boot, kernel, a pending reboot) and, where kured reboots, its lock. */
-async function osLines(cluster: ClusterSpec, first: { node: NodeSpec; session: Session }, opts: Parameters<typeof nodeOptions>[0], io: Io): Promise<void> {
+/** Each node's OS (boot, kernel, a pending reboot) and, where kured reboots, its lock: the lines to print. */
+async function readOs(cluster: ClusterSpec, first: { node: NodeSpec; session: Session }, opts: Parameters<typeof nodeOptions>[0], io: Io): Promise<string[]> {
   const [{ readOsStates, osLine }, { readRebootLock, lockLine }] = await Promise.all([import('../nodes/os-state.ts'), import('../k3s/reboots.ts')]);
   const u = cluster.osUpdates;
-  io.out(`  os: ${u ? `${u.packages === 'all' ? 'all updates' : 'security updates'} by unattended-upgrades; kured reboots one node at a time, ${u.reboot.days.join(',')} ${u.reboot.start}-${u.reboot.end} ${u.reboot.timeZone}` : 'not kept patched by bramble (site.osUpdates is not set)'}`);
-  for (const n of await readOsStates(cluster, await nodeOptions(opts, io), first)) {
-    io.out(`    ${n.node.padEnd(16)} ${n.state ? osLine(n.state) : `unreachable: ${n.error}`}`);
-  }
-  if (u) io.out(`    ${lockLine(await readRebootLock(first.session), u.reboot.drainTimeout).line}`);
+  const [states, lock] = await Promise.all([readOsStates(cluster, await nodeOptions(opts, io), first), u ? readRebootLock(first.session) : undefined]);
+  const out: string[] = [];
+  out.push(`  os: ${u ? `${u.packages === 'all' ? 'all updates' : 'security updates'} by unattended-upgrades; kured reboots one node at a time, ${u.reboot.days.join(',')} ${u.reboot.start}-${u.reboot.end} ${u.reboot.timeZone}` : 'not kept patched by bramble (site.osUpdates is not set)'}`);
+  for (const n of states) out.push(`    ${n.node.padEnd(16)} ${n.state ? osLine(n.state) : `unreachable: ${n.error}`}`);
+  if (u && lock !== undefined) out.push(`    ${lockLine(lock, u.reboot.drainTimeout).line}`);
+  return out;
 }

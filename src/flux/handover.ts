@@ -40,8 +40,7 @@ const same = (a: DeployKey | undefined, b: DeployKey | undefined) => Boolean(a &
 /** Get a deploy key the Git host accepts, and the flux-system secret holding it. */
 async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, knownHosts: string, o: HandoverOptions): Promise<KeyState> {
   const title = deployKeyTitle(cluster.name, `clusters/${cluster.name}`);
-  const current = await readFluxSecret(first);
-  const pending = await readFluxSecret(first, PENDING);
+  const [current, pending] = await Promise.all([readFluxSecret(first), readFluxSecret(first, PENDING)]);
   const candidate: DeployKey = o.rotate ? generateDeployKey(`flux-${cluster.name}`) : (pending ?? current ?? generateDeployKey(`flux-${cluster.name}`));
 
   let state = await host.authorize(candidate, title, o.rotate);
@@ -78,18 +77,25 @@ export async function handOver(cluster: ClusterSpec, first: Session, host: GitHo
   const { version, installUrl } = cluster.platform.flux;
   const flux = await installFlux(first, version, installUrl);
   o.note(flux === 'from Git' ? `Flux: running, upgraded from Git (flux-system/flux.yaml names ${version})` : `Flux ${version}: ${flux}`);
-  await waitForFluxApi(first, o.timeoutMs);
+  // Flux's objects read means its resource types are served: a Flux that was
+  // already running is waited for only when they cannot be read.
+  let before = flux === 'unchanged' || flux === 'from Git' ? await readFluxObjects(first).catch(() => undefined) : undefined;
+  if (!before) {
+    await waitForFluxApi(first, o.timeoutMs);
+    before = await readFluxObjects(first).catch(() => []);
+  }
   // A re-run changes nothing that is already right: the sync objects are
   // applied when they differ, and Flux is asked to fetch only when its source
   // does not hold the pushed commit yet (or no commit is known: `bramble flux`).
-  const before = await readFluxObjects(first).catch(() => []);
   const inPlace = syncInPlace(rendered.sync, before);
   if (!inPlace) await applySync(first, rendered.sync);
   const source = before.find((x) => x.kind === 'GitRepository' && x.namespace === 'flux-system' && x.name === 'flux-system');
   const fetched = inPlace && o.commit !== undefined && (source?.revision ?? '').includes(o.commit);
   const token = fetched ? undefined : await requestReconcile(first);
   o.note(`sync objects ${inPlace ? 'in place' : 'applied'}; ${fetched ? 'Flux already has the commit' : 'asked Flux to fetch now'}; waiting for Flux to reconcile`);
-  const watch = await watchReconciliation(first, { expected: rendered.expected, commit: o.commit, token, timeoutMs: o.timeoutMs, failAfterMs: o.failAfterMs, pollMs: o.pollMs, note: o.note });
+  // Nothing applied and nothing asked: what was just read is the watch's first read.
+  const seen = inPlace && fetched ? before : undefined;
+  const watch = await watchReconciliation(first, { expected: rendered.expected, commit: o.commit, token, timeoutMs: o.timeoutMs, failAfterMs: o.failAfterMs, pollMs: o.pollMs, note: o.note, seen });
   if (watch.outcome === 'reconciled' && (await leaveFluxToGit(first)) === 'removed') {
     o.note(`Flux now upgrades itself from Git; removed the first-start manifest ${FLUX_MANIFEST} (what k3s applied from it stays)`);
   }

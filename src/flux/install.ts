@@ -7,6 +7,7 @@
 // auto-deploy file is taken away so k3s never applies an older Flux again.
 import type { Session } from '../ssh/session.ts';
 import { shQuote, SshError } from '../ssh/session.ts';
+import { pollPause } from '../base/wait.ts';
 import { MANIFESTS_DIR } from '../k3s/config.ts';
 
 export const FLUX_MANIFEST = `${MANIFESTS_DIR}/bramble-flux.yaml`;
@@ -86,13 +87,14 @@ const CRDS = ['gitrepositories.source.toolkit.fluxcd.io', 'kustomizations.kustom
 /** Wait until k3s has applied the manifest: Flux's resource types are served. */
 export async function waitForFluxApi(first: Session, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let reads = 0;
   let last = '';
   for (;;) {
     const r = await first.exec(`k3s kubectl wait --for condition=established --timeout=10s ${CRDS.map((c) => `crd/${c}`).join(' ')}`, { sudo: true, check: false, step: 'wait for the Flux API' });
     if (r.code === 0) return;
     last = r.stderr.trim().split('\n').pop() ?? '';
     if (Date.now() > deadline) throw new SshError(first.target.name, 'wait for the Flux API', `Flux's resource types are not served after ${Math.round(timeoutMs / 1000)} s (k3s applies ${FLUX_MANIFEST}); last: ${last}`);
-    await new Promise((res) => setTimeout(res, 1000));
+    await pollPause(++reads);
   }
 }
 

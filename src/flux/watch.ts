@@ -2,6 +2,7 @@
 // cluster over the existing SSH session until each reports Ready for the
 // pushed revision, one of them fails, or time runs out.
 import type { Session } from '../ssh/session.ts';
+import { pollPause } from '../base/wait.ts';
 
 /** The Flux kinds that report a Ready condition, and the resource names kubectl knows them by. */
 export const FLUX_KINDS: Record<string, string> = {
@@ -103,7 +104,10 @@ export interface WatchOptions {
   timeoutMs: number;
   /** How long a failing object may stay failing before the wait ends (Flux retries on its own). */
   failAfterMs: number;
+  /** The longest pause between two reads; they start at 200 ms (base/wait.ts). */
   pollMs: number;
+  /** Objects read a moment ago with nothing changed since: the first read. */
+  seen?: FluxObject[];
   note: (line: string) => void;
 }
 
@@ -128,8 +132,9 @@ export async function watchReconciliation(first: Session, o: WatchOptions): Prom
   const said = new Map<string, string>();
   const key = (r: ObjectRef) => `${r.kind}/${r.namespace}/${r.name}`;
   let objects: FluxObject[] = [];
+  let reads = 0;
   for (;;) {
-    objects = await readFluxObjects(first);
+    objects = reads === 0 && o.seen ? o.seen : await readFluxObjects(first);
     const byKey = new Map(objects.map((x) => [key(x), x]));
     const source = byKey.get('GitRepository/flux-system/flux-system');
     // The source counts only once it holds the pushed commit, or has handled bramble's request.
@@ -169,6 +174,6 @@ export async function watchReconciliation(first: Session, o: WatchOptions): Prom
     const broken = states.filter((s) => s.state === 'failing' && (s.obj!.stalled || Date.now() - failingSince.get(key(s.ref))! >= o.failAfterMs));
     if (broken.length > 0) return { outcome: 'failed', objects, problems: broken.map((s) => describe(s.obj, s.ref)) };
     if (Date.now() - start >= o.timeoutMs) return { outcome: 'timeout', objects, problems };
-    await new Promise((res) => setTimeout(res, o.pollMs));
+    await pollPause(++reads, o.pollMs);
   }
 }

@@ -12,10 +12,11 @@ import { prepareNode } from '../nodes/prepare.ts';
 import { BrambleError, detailOf } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
+import { waitApiEndpoint, waitReady } from './ready.ts';
 import { checkUpgrade, type UpgradeCheck } from './upgrade.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts, type K3sState } from '../nodes/k3s-state.ts';
 import { apiUrl, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
-import { KUBE_VIP_MANIFEST, KUBE_VIP_NAMESPACE, KUBE_VIP_OBJECTS, kubeVipManifest, probeApiAddress } from './kube-vip.ts';
+import { KUBE_VIP_MANIFEST, KUBE_VIP_NAMESPACE, KUBE_VIP_OBJECTS, kubeVipManifest } from './kube-vip.ts';
 
 export interface InstallOptions {
   readyTimeoutMs: number;
@@ -66,8 +67,8 @@ export async function inspectNode(s: Session): Promise<K3sState> {
  * Write a root-owned file only when its content differs; in a dry run only
  * compare. Returns the old content when it differed (`null` when it was absent).
  */
-async function ensureFile(s: Session, path: string, content: string, mode: number, step: string, o: { secret?: boolean; dryRun?: boolean } = {}): Promise<string | null | false> {
-  const old = await s.readFile(path, { sudo: true, step });
+async function ensureFile(s: Session, path: string, content: string, mode: number, step: string, o: { secret?: boolean; dryRun?: boolean; read?: Promise<string | undefined> } = {}): Promise<string | null | false> {
+  const old = await (o.read ?? s.readFile(path, { sudo: true, step }));
   if (old === content) return false;
   if (!o.dryRun) await s.writeFile(path, content, { sudo: true, mode, step, secret: o.secret });
   return old ?? null;
@@ -112,40 +113,12 @@ async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec
 }
 
 /**
- * Ask the first server until `name` reports Ready. `missing` is called once
- * when the API has no Node of that name (a node deleted from the API while
- * its k3s runs); what it returns is added to the failure's words.
- */
-export async function waitReady(first: Session, name: string, timeoutMs: number, missing?: () => Promise<string>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'not registered yet';
-  let hint = '';
-  let repaired = !missing;
-  for (;;) {
-    const read = await readApiNodes(first, `wait for ${name} to be Ready`);
-    if ('error' in read) last = read.error;
-    else {
-      const node = read.nodes.find((n) => n.name === name);
-      if (node?.ready) return;
-      last = node ? node.why! : 'not registered yet';
-      if (!node && !repaired) {
-        repaired = true;
-        hint = await missing!();
-      }
-    }
-    if (Date.now() > deadline) throw new SshError(name, 'wait for Ready', `not Ready after ${Math.round(timeoutMs / 1000)} s: ${last}${hint}`);
-    await new Promise((res) => setTimeout(res, 1000));
-  }
-}
-
-/**
  * The first server's token: what bramble gave it before (re-runs), else the
  * one a cluster installed without bramble already has, else a new one.
  */
-async function chooseToken(first: Session): Promise<string> {
-  const ours = (await first.readFile(TOKEN_FILE, { sudo: true, step: 'read the cluster token' }))?.trim();
-  const theirs = (await first.readFile(SERVER_TOKEN, { sudo: true, step: 'read the cluster token' }))?.trim();
-  return ours || theirs || randomBytes(32).toString('hex');
+async function chooseToken(first: Session): Promise<{ token: string; server?: string }> {
+  const [ours, theirs] = (await Promise.all([TOKEN_FILE, SERVER_TOKEN].map((f) => first.readFile(f, { sudo: true, step: 'read the cluster token' })))).map((t) => t?.trim());
+  return { token: ours || theirs || randomBytes(32).toString('hex'), server: theirs || undefined };
 }
 
 async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, first: () => Session, o: InstallOptions, upgrade: UpgradeCheck | undefined): Promise<NodeOutcome> {
@@ -154,6 +127,10 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   const prepared = await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note, osUpdates: cluster.osUpdates });
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   const s = link.session;
+  // The node's k3s files are read at once; each is written below only when it differs.
+  const read = (path: string, step: string) => s.readFile(path, { sudo: true, step });
+  const reads = { token: read(TOKEN_FILE, 'write token'), config: read(CONFIG_FILE, 'write config'), kubeVip: node.role === 'server' ? read(KUBE_VIP_MANIFEST, 'read the kube-vip manifest') : undefined };
+  for (const r of Object.values(reads)) r?.catch(() => undefined);
   const state = await inspectNode(s);
   if (state.install === 'complete' && state.version !== cluster.k3sVersion) {
     // The Plans in Git change versions; bramble only checks that the change is one the cluster can take.
@@ -164,10 +141,10 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
     throw new SshError(node.name, 'k3s role', `k3s is installed here as ${state.unit === 'k3s' ? 'a server' : 'an agent'} but the inventory says ${node.role}; reset the node first (bramble reset)`);
   }
   const dry = { dryRun: o.dryRun };
-  const tokenBefore = await ensureFile(s, TOKEN_FILE, token + '\n', 0o600, 'write token', { ...dry, secret: true });
-  const configBefore = await ensureFile(s, CONFIG_FILE, k3sConfig(cluster, node), 0o600, 'write config', dry);
+  const tokenBefore = await ensureFile(s, TOKEN_FILE, token + '\n', 0o600, 'write token', { ...dry, secret: true, read: reads.token });
+  const configBefore = await ensureFile(s, CONFIG_FILE, k3sConfig(cluster, node), 0o600, 'write config', { ...dry, read: reads.config });
   const verb = o.dryRun ? 'write' : 'wrote';
-  if (node.role === 'server') outcome.changes.push(...(await placeKubeVip(s, cluster, node.name === firstServer(cluster).name, o.dryRun)));
+  if (node.role === 'server') outcome.changes.push(...(await placeKubeVip(s, cluster, node.name === firstServer(cluster).name, o.dryRun, reads.kubeVip)));
   if (configBefore !== false) outcome.changes.push(configBefore === null ? `${verb} ${CONFIG_FILE}` : `${verb} ${CONFIG_FILE} (${changedSettings(configBefore, k3sConfig(cluster, node)).join(', ')})`);
   if (tokenBefore !== false) outcome.changes.push(`${verb} ${TOKEN_FILE}`);
 
@@ -223,14 +200,14 @@ async function reRegister(s: Session, cluster: string, node: NodeSpec, outcome: 
  * it, and gone when it no longer does, with its objects (k3s leaves them when
  * the file goes).
  */
-async function placeKubeVip(s: Session, cluster: ClusterSpec, isFirst: boolean, dryRun: boolean | undefined): Promise<string[]> {
+async function placeKubeVip(s: Session, cluster: ClusterSpec, isFirst: boolean, dryRun: boolean | undefined, read = s.readFile(KUBE_VIP_MANIFEST, { sudo: true, step: 'read the kube-vip manifest' })): Promise<string[]> {
   const manifest = kubeVipManifest(cluster);
   const verb = dryRun ? 'write' : 'wrote';
   if (manifest) {
-    const before = await ensureFile(s, KUBE_VIP_MANIFEST, manifest, 0o600, 'write the kube-vip manifest', { dryRun });
+    const before = await ensureFile(s, KUBE_VIP_MANIFEST, manifest, 0o600, 'write the kube-vip manifest', { dryRun, read });
     return before === false ? [] : [`${verb} ${KUBE_VIP_MANIFEST} (kube-vip ${cluster.kubeVip!.version} holding ${[cluster.kubeVip!.address, cluster.kubeVip!.ingress].filter(Boolean).join(' and ')})`];
   }
-  const old = await s.readFile(KUBE_VIP_MANIFEST, { sudo: true, step: 'read the kube-vip manifest' });
+  const old = await read;
   if (old === undefined) return [];
   if (dryRun) return [`remove ${KUBE_VIP_MANIFEST}${isFirst ? ' and the kube-vip objects' : ''} (the inventory no longer asks for kube-vip)`];
   // The objects go first, while the file is still there to retry from if this fails.
@@ -245,20 +222,6 @@ async function retireKubeVip(first: Session): Promise<void> {
   const namespaced = KUBE_VIP_OBJECTS.filter((o) => o.namespaced).map((o) => `${o.kind}/${o.name}`);
   const cluster = names.filter((n) => !namespaced.includes(n));
   await first.exec(`k3s kubectl delete -n ${KUBE_VIP_NAMESPACE} --ignore-not-found ${namespaced.join(' ')} && k3s kubectl delete --ignore-not-found ${cluster.map(shQuote).join(' ')}`, { sudo: true, step: 'delete kube-vip' });
-}
-
-/** Ask the API at the cluster's address until it answers (see probeApiAddress). */
-async function waitApiEndpoint(first: Session, cluster: ClusterSpec, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const probe = await probeApiAddress(first, cluster);
-    if (probe.answers) return;
-    if (Date.now() > deadline) {
-      const who = cluster.kubeVip?.address ? `kube-vip (kube-system/kube-vip-ds) has not taken ${cluster.kubeVip.address}` : `nothing answers at ${cluster.apiEndpoint} (k3s.kubeVip.enabled is false: the site provides this address)`;
-      throw new SshError(first.target.name, 'wait for the API address', `${probe.url} does not answer after ${Math.round(timeoutMs / 1000)} s: ${who}; last: ${probe.detail}. No other node joins until it does`);
-    }
-    await new Promise((res) => setTimeout(res, 1000));
-  }
 }
 
 export function failed(node: NodeSpec, e: unknown): NodeOutcome {
@@ -312,17 +275,64 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
     for (const n of cluster.active) if (!outcomes.has(n.name)) record({ node: n.name, role: n.role, status: 'failed', changes: [], step: 'k3s upgrade', detail: upgrade.problem });
     return { ...done(), upgrade };
   }
-  const token = await chooseToken(firstLink.session).catch(() => randomBytes(32).toString('hex'));
+  const chosen = await chooseToken(firstLink.session).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined }));
+  const token = chosen.token;
+  // Others join with the full token, which pins the cluster's CA. (A new
+  // cluster has none until its first server is installed: read it again then.)
+  const readJoinToken = async () => (await firstLink.session.readFile(SERVER_TOKEN, { sudo: true, step: 'read the join token' }))?.trim() || token;
+  const others = [...cluster.servers.slice(1), ...cluster.agents].filter((n) => !outcomes.has(n.name));
+
+  // Every node is read at once: a dry run is only reads, and a real run needs
+  // its join order only for the nodes that change. A node that would change
+  // nothing and that the API listed Ready is done when read.
+  const joinToken = chosen.server ?? token;
+  const survey = new Map<string, NodeOutcome>();
+  const quiet = { ...o, dryRun: true, note: () => undefined, onNode: undefined };
+  await Promise.all(
+    [firstSpec, ...others].map(async (n) => {
+      const r = await installNode(byName.get(n.name)!, cluster, n === firstSpec ? token : joinToken, () => firstLink.session, quiet, upgrade).catch((e: unknown) => failed(n, e));
+      survey.set(n.name, r);
+    }),
+  );
+  const readyInApi = new Set(api && !('error' in api) ? api.nodes.filter((n) => n.ready).map((n) => n.name) : []);
+  const settled = (n: NodeSpec) => {
+    const r = survey.get(n.name)!;
+    return r.status === 'unchanged' && r.changes.length === 0 && readyInApi.has(n.name) ? r : undefined;
+  };
+  const turn = async (n: NodeSpec, tokenFor: string): Promise<NodeOutcome> => {
+    if (o.dryRun) {
+      o.onNode?.(n.name, 'start');
+      const r = survey.get(n.name)!;
+      if (r.status === 'failed') throw new SshError(n.name, r.step ?? 'install', r.detail ?? 'failed');
+      return r;
+    }
+    const done = settled(n);
+    if (done) {
+      o.onNode?.(n.name, 'start');
+      return done;
+    }
+    return installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, o, upgrade);
+  };
+
+  let firstRan = false;
   try {
-    record(await installNode(firstLink, cluster, token, () => firstLink.session, o, upgrade));
+    const r = await turn(firstSpec, token);
+    firstRan = r.status !== 'unchanged' || !settled(firstSpec);
+    record(r);
   } catch (e) {
-    record(failed(firstSpec, e));
+    record(o.dryRun ? survey.get(firstSpec.name)! : failed(firstSpec, e));
     for (const n of cluster.active) if (!outcomes.has(n.name)) record(skipped(n, `the first server ${firstSpec.name} failed`));
     return { ...done(), upgrade };
   }
-  // Others join with the full token, which pins the cluster's CA. (A dry run
-  // on a new cluster has none yet: its joins show as installs either way.)
-  const joinToken = (await firstLink.session.readFile(SERVER_TOKEN, { sudo: true, step: 'read the join token' }))?.trim() || token;
+  const joinWith = firstRan && !o.dryRun ? await readJoinToken() : joinToken;
+  // A node that joins does so through the API address: when the first
+  // server was done when read, its address is checked before the first join.
+  let addressChecked = firstRan || o.dryRun || !cluster.apiEndpoint;
+  const beforeJoin = async (n: NodeSpec) => {
+    if (addressChecked || settled(n)) return;
+    addressChecked = true;
+    await waitApiEndpoint(firstLink.session, cluster, o.readyTimeoutMs);
+  };
 
   let serverFailed: string | undefined;
   for (const server of cluster.servers.slice(1)) {
@@ -332,16 +342,18 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
       continue;
     }
     try {
-      record(await installNode(byName.get(server.name)!, cluster, joinToken, () => firstLink.session, o, upgrade));
+      await beforeJoin(server);
+      record(await turn(server, joinWith));
     } catch (e) {
-      record(failed(server, e));
+      record(o.dryRun ? survey.get(server.name)! : failed(server, e));
       serverFailed = server.name;
     }
   }
   const agents = cluster.agents.filter((a) => !outcomes.has(a.name));
   await pool(agents, o.agentConcurrency, (a) =>
-    installNode(byName.get(a.name)!, cluster, joinToken, () => firstLink.session, o, upgrade)
-      .catch((e) => failed(a, e))
+    beforeJoin(a)
+      .then(() => turn(a, joinWith))
+      .catch((e) => (o.dryRun ? survey.get(a.name)! : failed(a, e)))
       .then(record),
   );
 

@@ -70,8 +70,23 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   const s = () => link.session;
   const node = link.node;
 
+  // Every look this function takes is made at once (channels of one
+  // connection), so an unchanged node costs one round trip, not ten.
+  const look = () => Promise.all([
+    s().exec('hostname', { step: 'hostname' }),
+    installedPackages(s()),
+    s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' }),
+    s().readFile(MODULES_FILE, { step: 'check kernel modules' }),
+    // /sys/module lists loaded modules and those built into the kernel alike.
+    s().exec('for m in iscsi_tcp dm_crypt; do [ -d /sys/module/$m ] || echo $m; done', { check: false, step: 'check kernel modules' }),
+    s().readFile(UNATTENDED_FILE, { step: 'check unattended-upgrades' }),
+    s().exec('command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]', { check: false, step: 'check multipathd' }),
+    s().readFile(MULTIPATH_FILE, { step: 'check multipath' }),
+  ]);
+  let seen = await look();
+
   // Hostname: k3s names nodes after it, and joins need them unique.
-  const host = (await s().exec('hostname', { step: 'hostname' })).stdout.trim();
+  const host = seen[0].stdout.trim();
   if (host !== node.name && did(`hostname ${host} -> ${node.name}`, `set hostname ${host} -> ${node.name}`)) {
     const n = shQuote(node.name);
     await s().exec(
@@ -82,17 +97,21 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   }
 
   // Memory cgroup on a Pi: off in its device tree until the command line turns it on.
-  if (node.hardware === 'pi5') await enableMemoryCgroup(link, o, did);
+  if (node.hardware === 'pi5') {
+    const reboots = out.disruptive.length;
+    await enableMemoryCgroup(link, o, did);
+    // A reboot changed what runs and what is loaded: look again.
+    if (!o.dryRun && out.disruptive.length > reboots) seen = await look();
+  }
+  const [, present, iscsid, modulesFile, absentRead, updatesFile, multipathd, multipathFile] = seen;
 
   // Packages Longhorn (iSCSI) and the NFS StorageClass need.
-  const present = await installedPackages(s());
   const wanted = PACKAGES.filter((p) => p !== UNATTENDED_PACKAGE || o.osUpdates);
   // Only names from bramble's own list, each checked and quoted: nothing the node printed reaches apt-get.
   const missing = wanted.filter((p) => !present.includes(p)).map(packageName);
   if (missing.length > 0 && did(`installed ${missing.join(', ')}`, `install ${missing.join(', ')}`)) {
     await s().exec(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${missing.map(shQuote).join(' ')}`, { sudo: true, step: 'install packages', timeoutMs: 15 * 60_000 });
   }
-  const iscsid = await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
   if (iscsid.code !== 0 && o.dryRun) did('', 'start iscsid');
   else if (iscsid.code !== 0) {
     await s().exec('systemctl enable --now iscsid', { sudo: true, step: 'start iscsid' });
@@ -109,11 +128,10 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   // Kernel modules, loaded now and at every boot. Vendor RK3588 kernels have
   // lacked iscsi_tcp: probe it rather than assume it.
   const modules = 'iscsi_tcp\ndm_crypt\n';
-  if ((await s().readFile(MODULES_FILE, { step: 'check kernel modules' })) !== modules && did(`wrote ${MODULES_FILE}`, `write ${MODULES_FILE}`)) {
+  if (modulesFile !== modules && did(`wrote ${MODULES_FILE}`, `write ${MODULES_FILE}`)) {
     await s().writeFile(MODULES_FILE, modules, { sudo: true, step: 'persist kernel modules' });
   }
-  // /sys/module lists loaded modules and those built into the kernel alike.
-  const absent = (await s().exec('for m in iscsi_tcp dm_crypt; do [ -d /sys/module/$m ] || echo $m; done', { check: false, step: 'check kernel modules' })).stdout.split('\n').filter(Boolean);
+  const absent = absentRead.stdout.split('\n').filter(Boolean);
   if (absent.length > 0 && did('', `load ${absent.join(', ')}`)) {
     const probe = await s().exec(`for m in ${absent.join(' ')}; do modprobe "$m" 2>/dev/null || echo "$m"; done`, { sudo: true, check: false, step: 'load kernel modules' });
     const unloaded = probe.stdout.split('\n').filter(Boolean);
@@ -122,13 +140,12 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
     if (unloaded.length > 0) o.note?.(node.name, `WARNING could not load ${unloaded.join(', ')}; Longhorn needs iscsi_tcp (is it built for this kernel?)`);
   }
 
-  await configureUpdates(link, o, did);
+  await configureUpdates(link, updatesFile, o, did);
 
   // multipathd claims Longhorn's block devices unless told not to.
-  const mp = await s().exec('command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]', { check: false, step: 'check multipathd' });
-  if (mp.code === 0) {
+  if (multipathd.code === 0) {
     const blacklist = 'blacklist {\n    devnode "^sd[a-z0-9]+"\n}\n';
-    if ((await s().readFile(MULTIPATH_FILE, { step: 'check multipath' })) !== blacklist && did(`wrote ${MULTIPATH_FILE}`, `write ${MULTIPATH_FILE}`)) {
+    if (multipathFile !== blacklist && did(`wrote ${MULTIPATH_FILE}`, `write ${MULTIPATH_FILE}`)) {
       await s().writeFile(MULTIPATH_FILE, blacklist, { sudo: true, step: 'multipath blacklist' });
       await s().exec('systemctl restart multipathd', { sudo: true, check: false, step: 'restart multipathd' });
     }
@@ -140,9 +157,8 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
  * unattended-upgrades told what to install and never to reboot (kured
  * reboots). Off in the inventory: bramble's file goes, the package stays.
  */
-async function configureUpdates(link: Link, o: PrepareOptions, did: Did): Promise<void> {
+async function configureUpdates(link: Link, current: string | undefined, o: PrepareOptions, did: Did): Promise<void> {
   const s = link.session;
-  const current = await s.readFile(UNATTENDED_FILE, { step: 'check unattended-upgrades' });
   if (!o.osUpdates) {
     if (current !== undefined && did(`removed ${UNATTENDED_FILE} (osUpdates is off)`, `remove ${UNATTENDED_FILE} (osUpdates is off)`)) {
       await s.exec(`rm -f ${shQuote(UNATTENDED_FILE)}`, { sudo: true, step: 'remove unattended-upgrades configuration' });

@@ -43,17 +43,27 @@ interface Results {
 export async function connectAndPlan(inv: Inventory, clusters: ClusterSpec[], o: RunOptions, sessionOpts: SessionOptions): Promise<{ plan: Plan; linked: Map<string, Linked>; rendered: RenderOutput }> {
   const linked = new Map<string, Linked>();
   try {
-    for (const c of clusters) linked.set(c.name, await linkCluster(c, sessionOpts));
-    const rendered = await renderInventory(inv, { clusters: clusters.map((c) => c.name) });
-    const planned = await Promise.all(
-      clusters.map((c) => {
-        const expected = expectedObjects(rendered.docs.filter((d) => d.file.startsWith(`clusters/${c.name}/`)).map((d) => d.object as unknown));
-        const l = linked.get(c.name)!;
-        return planCluster(inv, c, l.links, l.unreachable, expected);
-      }),
-    );
+    // The clusters are reached at once, each kept as soon as it is linked, so a failure closes every session opened.
+    sessionOpts.log?.('phase: connect');
+    const rendering = renderInventory(inv, { clusters: clusters.map((c) => c.name) });
+    rendering.catch(() => undefined);
+    const reached = await Promise.allSettled(clusters.map(async (c) => linked.set(c.name, await linkCluster(c, sessionOpts))));
+    for (const r of reached) if (r.status === 'rejected') throw r.reason;
+    const rendered = await rendering;
     const { repo, remote } = repoOf(inv, o);
-    return { plan: { clusters: planned, repo: await planRepo(inv, repo, remote, rendered, o.force) }, linked, rendered };
+    sessionOpts.log?.('phase: read the nodes, Flux and the repository');
+    // The nodes, Flux and the repository are read at once: none of them changes anything.
+    const [planned, repoPlan] = await Promise.all([
+      Promise.all(
+        clusters.map((c) => {
+          const expected = expectedObjects(rendered.docs.filter((d) => d.file.startsWith(`clusters/${c.name}/`)).map((d) => d.object as unknown));
+          const l = linked.get(c.name)!;
+          return planCluster(inv, c, l.links, l.unreachable, expected);
+        }),
+      ),
+      planRepo(inv, repo, remote, rendered, o.force),
+    ]);
+    return { plan: { clusters: planned, repo: repoPlan }, linked, rendered };
   } catch (e) {
     closeLinked(linked);
     throw e;
@@ -238,6 +248,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
     tasks.push({
       title: `repository ${redactUrl(repoOf(inv, o).remote)} (branch ${inv.git.branch})`,
       task: async (_ctx, t) => {
+        sessionOpts.log?.('phase: publish');
         results.pushed = await publishStep(inv, o, taskIo(t), sessionOpts, rendered);
         t.title = `repository: ${results.pushed.committed ? `committed and pushed ${results.pushed.head.slice(0, 12)}` : `already at ${results.pushed.head.slice(0, 12)}`}`;
       },
@@ -250,6 +261,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
         exitOnError: false,
         task: async (_ctx, t) => {
           const first = linked.get(c.name)!.links.find((x) => x.node.name === firstServer(c).name)!;
+          sessionOpts.log?.(`phase: Flux (${c.name})`);
           try {
             const w = await fluxStep(inv, c, first.session, { ...o, confirm: undefined }, taskIo(t), sessionOpts, results.pushed?.head, rendered);
             results.flux.set(c.name, w);
@@ -278,6 +290,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
       if (!fluxErrors.includes(e)) report(e);
     }
     for (const e of fluxErrors) report(e);
+    sessionOpts.log?.('phase: summary');
     if (mode === 'json') jsonEvent(io.out, summaryEvent(clusters, results, inv, o));
     else for (const l of summaryLines(clusters, results, inv, o)) io.out(l);
     return code;

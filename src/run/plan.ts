@@ -89,9 +89,12 @@ function nodePlan(o: NodeOutcome, cluster: ClusterSpec, unreachable: Set<string>
 
 /** The nodes and Flux of one cluster, through its open links: preflight first, then a dry run of the install. */
 export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: NodeLink[], unreachable: NodeOutcome[], expected: ObjectRef[]): Promise<ClusterPlan> {
-  const reports = await Promise.all(links.map((l) => preflightNode(l.session, l.node, cluster, inv)));
+  // Both are only reads, so they are made at once.
+  const [reports, dry] = await Promise.all([
+    Promise.all(links.map((l) => preflightNode(l.session, l.node, cluster, inv))),
+    installCluster(cluster, links, unreachable, { dryRun: true, readyTimeoutMs: 0, rebootTimeoutMs: 0, agentConcurrency: 8, note: () => undefined }),
+  ]);
   const preflight = reports.flatMap((r) => r.checks.filter((c) => c.verdict !== 'pass').map((c) => ({ node: r.node, verdict: c.verdict as 'warn' | 'fail', check: c.name, detail: c.detail })));
-  const dry = await installCluster(cluster, links, unreachable, { dryRun: true, readyTimeoutMs: 0, rebootTimeoutMs: 0, agentConcurrency: 8, note: () => undefined });
   const away = new Set(unreachable.map((u) => u.node));
   const nodes = dry.nodes.map((n) => nodePlan(n, cluster, away));
   const upgrade = dry.upgrade && (dry.upgrade.problem || dry.upgrade.behind.length > 0) ? upgradeLine(dry.upgrade) : undefined;

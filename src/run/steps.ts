@@ -11,7 +11,7 @@ import type { RenderOutput } from '../render/render.ts';
 import type { TreePlan, FileChange } from '../render/tree.ts';
 import type { Session, SessionOptions } from '../ssh/session.ts';
 import type { WatchResult } from '../flux/watch.ts';
-import type { Io } from '../base/io.ts';
+import { verboseLog, type Io } from '../base/io.ts';
 
 export type { Io };
 
@@ -189,7 +189,7 @@ export async function publishStep(
   if (!o.remote && sessionOpts && inv.git.provider === 'github') {
     // Pushing to the inventory's own repository: on GitHub, create it first when it does not exist.
     const { gitHostFor } = await import('../git/host.ts');
-    io.out(await gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? (l) => io.err(l) : undefined }).ensureRepository());
+    io.out(await gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? verboseLog(io) : undefined }).ensureRepository());
   }
   const how = await ensureRepo(repo, remote, inv.git.branch);
   if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
@@ -263,7 +263,7 @@ async function clusterIdentity(cluster: ClusterSpec): Promise<string> {
  */
 export async function fluxStep(inv: Inventory, cluster: ClusterSpec, first: Session, o: RunOptions, io: Io, sessionOpts: SessionOptions, commit?: string, rendered?: RenderOutput): Promise<WatchResult> {
   const [{ gitHostFor }, { handOver }, { redactUrl }] = await Promise.all([import('../git/host.ts'), import('../flux/handover.ts'), import('../git/repo.ts')]);
-  const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? (l) => io.err(l) : undefined });
+  const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? verboseLog(io) : undefined });
   io.out(`handing over to Flux (${redactUrl(inv.git.url)}, branch ${inv.git.branch}, path clusters/${cluster.name})`);
   const ageIdentity = cluster.sops ? await clusterIdentity(cluster) : undefined;
   const r = await handOver(cluster, first, host, await renderedFor(inv, cluster, rendered), {

@@ -322,6 +322,12 @@ export class Session {
   close(): void {
     this.closed = true;
     this.client.end();
+    // A node that goes away as the connection ends (a reboot, a lab stopped)
+    // never answers the close, and the half-closed socket would keep the
+    // process alive: it is dropped after a moment.
+    const drop = setTimeout(() => this.client.destroy(), 2000);
+    drop.unref();
+    this.client.once('close', () => clearTimeout(drop));
     this.jump?.close();
   }
 }

@@ -1,0 +1,32 @@
+// A test reporter that prints nothing while the suite runs and, at its end,
+// the ten slowest tests with their files: the next regression in the suite's
+// time is seen in every run's log (docs/testing.md keeps the budget).
+import { relative } from 'node:path';
+
+interface Finished {
+  name: string;
+  nesting: number;
+  file?: string;
+  details: { duration_ms: number; type?: string };
+}
+
+export default async function* slowest(source: AsyncIterable<{ type: string; data: unknown }>): AsyncGenerator<string> {
+  const done: Array<{ name: string; file: string; ms: number }> = [];
+  for await (const event of source) {
+    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    const d = event.data as Finished;
+    // A file run in its own process may be reported as a test named by its path: not a test.
+    if (d.file && d.name === d.file) continue;
+    if (d.nesting !== 0 || d.details.type === 'suite') continue;
+    done.push({ name: d.name, file: d.file ? relative(process.cwd(), d.file) : '?', ms: d.details.duration_ms });
+  }
+  done.sort((a, b) => b.ms - a.ms);
+  const total = done.reduce((s, t) => s + t.ms, 0);
+  const files = new Set(done.map((t) => t.file)).size;
+  const lines = [`\nthe ten slowest of ${done.length} tests in ${files} files (${(total / 1000).toFixed(0)} s of test time in all):`];
+  for (const t of done.slice(0, 10)) {
+    const name = t.name.length > 90 ? `${t.name.slice(0, 89)}…` : t.name;
+    lines.push(`  ${(t.ms / 1000).toFixed(1).padStart(6)} s  ${t.file}: ${name}`);
+  }
+  yield `${lines.join('\n')}\n`;
+}
