@@ -3,6 +3,7 @@ import type { Session } from '../ssh/session.ts';
 import type { Command, Io } from './command.ts';
 import { nodeOptions, visitClusters } from './shared.ts';
 import type { NodeSpec } from '../inventory/model.ts';
+import { ahead } from '../base/wait.ts';
 
 export const status: Command = {
   name: 'status',
@@ -32,17 +33,16 @@ export const status: Command = {
       const s = first.session;
       // Every read goes out at once (channels of the first server's session,
       // and one session per node for its OS); the lines are printed in order.
-      const early = <T>(p: Promise<T>): Promise<T> => (p.catch(() => undefined), p);
-      const fluxRead = early(installedFlux(s));
-      const apiRead = early(probeApiAddress(s, cluster));
-      const holderRead = early(cluster.kubeVip?.address ? kubeVipHolder(s) : Promise.resolve(undefined));
-      const nodesRead = early(readApiNodes(s));
+      const fluxRead = ahead(installedFlux(s));
+      const apiRead = ahead(probeApiAddress(s, cluster));
+      const holderRead = ahead(cluster.kubeVip?.address ? kubeVipHolder(s) : Promise.resolve(undefined));
+      const nodesRead = ahead(readApiNodes(s));
       // The nodes' own sessions only when the API answered: their lines print only then.
-      const osRead = early(nodesRead.then((r) => ('error' in r ? [] : readOs(cluster, first, opts, io))));
+      const osRead = ahead(nodesRead.then((r) => ('error' in r ? [] : readOs(cluster, first, opts, io))));
       const plansRead = readPlans(s).catch((e: Error) => e);
       const objectsRead = readFluxObjects(s).catch(() => undefined);
       const tls: string[] = [];
-      const tlsRead = early(tlsLines(cluster, s, { out: (l) => tls.push(l), err: io.err }, opts.inventory!));
+      const tlsRead = ahead(tlsLines(cluster, s, { out: (l) => tls.push(l), err: io.err }, opts.inventory!));
       const flux = await fluxRead;
       io.out(`cluster ${cluster.name} (via ${first.node.name}; Flux ${flux ? flux.version : 'not installed'})`);
       const api = await apiRead;

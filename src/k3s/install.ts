@@ -13,6 +13,7 @@ import { BrambleError, detailOf } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
 import { waitApiEndpoint, waitReady } from './ready.ts';
+import { ahead } from '../base/wait.ts';
 import { checkUpgrade, type UpgradeCheck } from './upgrade.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts, type K3sState } from '../nodes/k3s-state.ts';
 import { apiUrl, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
@@ -128,9 +129,8 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, 
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   const s = link.session;
   // The node's k3s files are read at once; each is written below only when it differs.
-  const read = (path: string, step: string) => s.readFile(path, { sudo: true, step });
+  const read = (path: string, step: string) => ahead(s.readFile(path, { sudo: true, step }));
   const reads = { token: read(TOKEN_FILE, 'write token'), config: read(CONFIG_FILE, 'write config'), kubeVip: node.role === 'server' ? read(KUBE_VIP_MANIFEST, 'read the kube-vip manifest') : undefined };
-  for (const r of Object.values(reads)) r?.catch(() => undefined);
   const state = await inspectNode(s);
   if (state.install === 'complete' && state.version !== cluster.k3sVersion) {
     // The Plans in Git change versions; bramble only checks that the change is one the cluster can take.
@@ -277,15 +277,13 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   }
   const chosen = await chooseToken(firstLink.session).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined }));
   const token = chosen.token;
-  // Others join with the full token, which pins the cluster's CA. (A new
-  // cluster has none until its first server is installed: read it again then.)
-  const readJoinToken = async () => (await firstLink.session.readFile(SERVER_TOKEN, { sudo: true, step: 'read the join token' }))?.trim() || token;
+  // Others join with the full token, which pins the cluster's CA.
+  const joinToken = chosen.server ?? token;
   const others = [...cluster.servers.slice(1), ...cluster.agents].filter((n) => !outcomes.has(n.name));
 
   // Every node is read at once: a dry run is only reads, and a real run needs
   // its join order only for the nodes that change. A node that would change
   // nothing and that the API listed Ready is done when read.
-  const joinToken = chosen.server ?? token;
   const survey = new Map<string, NodeOutcome>();
   const quiet = { ...o, dryRun: true, note: () => undefined, onNode: undefined };
   await Promise.all(
@@ -297,42 +295,36 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   const readyInApi = new Set(api && !('error' in api) ? api.nodes.filter((n) => n.ready).map((n) => n.name) : []);
   const settled = (n: NodeSpec) => {
     const r = survey.get(n.name)!;
-    return r.status === 'unchanged' && r.changes.length === 0 && readyInApi.has(n.name) ? r : undefined;
+    return r.status === 'unchanged' && r.changes.length === 0 && readyInApi.has(n.name);
   };
+  // The first server is installed now unless it was done when read.
+  const firstRuns = !o.dryRun && !settled(firstSpec);
+  // A node that joins does so through the API address: when the first
+  // server was done when read, its address is checked before the first join.
+  // One check, awaited by every node that joins (agents join side by side).
+  let addressCheck: Promise<void> | undefined = firstRuns || o.dryRun || !cluster.apiEndpoint ? Promise.resolve() : undefined;
+  /** A node's turn: in a dry run, or for a node done when read, what the read found; else its install (a failure is its outcome). */
   const turn = async (n: NodeSpec, tokenFor: string): Promise<NodeOutcome> => {
-    if (o.dryRun) {
+    if (o.dryRun || settled(n)) {
       o.onNode?.(n.name, 'start');
-      const r = survey.get(n.name)!;
-      if (r.status === 'failed') throw new SshError(n.name, r.step ?? 'install', r.detail ?? 'failed');
-      return r;
+      return survey.get(n.name)!;
     }
-    const done = settled(n);
-    if (done) {
-      o.onNode?.(n.name, 'start');
-      return done;
+    try {
+      await (addressCheck ??= waitApiEndpoint(firstLink.session, cluster, o.readyTimeoutMs));
+      return await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, o, upgrade);
+    } catch (e) {
+      return failed(n, e);
     }
-    return installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, o, upgrade);
   };
 
-  let firstRan = false;
-  try {
-    const r = await turn(firstSpec, token);
-    firstRan = r.status !== 'unchanged' || !settled(firstSpec);
-    record(r);
-  } catch (e) {
-    record(o.dryRun ? survey.get(firstSpec.name)! : failed(firstSpec, e));
+  const first = await turn(firstSpec, token);
+  record(first);
+  if (first.status === 'failed') {
     for (const n of cluster.active) if (!outcomes.has(n.name)) record(skipped(n, `the first server ${firstSpec.name} failed`));
     return { ...done(), upgrade };
   }
-  const joinWith = firstRan && !o.dryRun ? await readJoinToken() : joinToken;
-  // A node that joins does so through the API address: when the first
-  // server was done when read, its address is checked before the first join.
-  let addressChecked = firstRan || o.dryRun || !cluster.apiEndpoint;
-  const beforeJoin = async (n: NodeSpec) => {
-    if (addressChecked || settled(n)) return;
-    addressChecked = true;
-    await waitApiEndpoint(firstLink.session, cluster, o.readyTimeoutMs);
-  };
+  // A first server installed just now made the cluster's token: read it.
+  const joinWith = firstRuns ? (await firstLink.session.readFile(SERVER_TOKEN, { sudo: true, step: 'read the join token' }))?.trim() || token : joinToken;
 
   let serverFailed: string | undefined;
   for (const server of cluster.servers.slice(1)) {
@@ -341,21 +333,12 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
       record(skipped(server, `server ${serverFailed} failed to join; servers join one at a time`));
       continue;
     }
-    try {
-      await beforeJoin(server);
-      record(await turn(server, joinWith));
-    } catch (e) {
-      record(o.dryRun ? survey.get(server.name)! : failed(server, e));
-      serverFailed = server.name;
-    }
+    const r = await turn(server, joinWith);
+    record(r);
+    if (r.status === 'failed') serverFailed = server.name;
   }
   const agents = cluster.agents.filter((a) => !outcomes.has(a.name));
-  await pool(agents, o.agentConcurrency, (a) =>
-    beforeJoin(a)
-      .then(() => turn(a, joinWith))
-      .catch((e) => (o.dryRun ? survey.get(a.name)! : failed(a, e)))
-      .then(record),
-  );
+  await pool(agents, o.agentConcurrency, (a) => turn(a, joinWith).then(record));
 
   const result = { ...done(), upgrade };
   if (o.kubeconfig && !o.dryRun) result.kubeconfig = await fetchKubeconfig(cluster, firstLink.session, o.kubeconfig);

@@ -17,6 +17,7 @@ import { fetchKubeconfig } from '../k3s/install.ts';
 import { defaultKubeconfig } from '../k3s/kubeconfig.ts';
 import { redactUrl } from '../git/repo.ts';
 import { unexpectedLines } from '../base/errors.ts';
+import { ahead } from '../base/wait.ts';
 import type { ListrTask } from 'listr2';
 
 export interface ApplyOptions extends RunOptions {
@@ -45,8 +46,7 @@ export async function connectAndPlan(inv: Inventory, clusters: ClusterSpec[], o:
   try {
     // The clusters are reached at once, each kept as soon as it is linked, so a failure closes every session opened.
     sessionOpts.log?.('phase: connect');
-    const rendering = renderInventory(inv, { clusters: clusters.map((c) => c.name) });
-    rendering.catch(() => undefined);
+    const rendering = ahead(renderInventory(inv, { clusters: clusters.map((c) => c.name) }));
     const reached = await Promise.allSettled(clusters.map(async (c) => linked.set(c.name, await linkCluster(c, sessionOpts))));
     for (const r of reached) if (r.status === 'rejected') throw r.reason;
     const rendered = await rendering;
