@@ -157,6 +157,24 @@ test('files are written atomically with their mode; root-owned secrets stay 0600
   assert.equal(lab.readNodeFile('pi', '/etc/rancher/k3s/config.yaml'), 'token-file: /etc/rancher/k3s/token\n');
 });
 
+test('several files in one command: each text exactly as it is, absent ones undefined, an unreadable one an error naming the step', async () => {
+  const s = await Session.connect(target(lab, 'pi'), trusting(lab));
+  try {
+    // No newline at the end, an empty file, text that looks like the separator, newlines of its own.
+    await s.exec("mkdir -p /tmp/many && printf 'no newline' > /tmp/many/a && : > /tmp/many/b && printf '\\nbramble-file-0:here\\n\\n\\n' > /tmp/many/c");
+    await s.writeFile('/tmp/many/root-only', 'secret\n', { sudo: true, mode: 0o600 });
+    const paths = ['/tmp/many/a', '/tmp/many/absent', '/tmp/many/b', '/tmp/many/c', "/tmp/many/it's absent too", '/tmp/many/root-only'];
+    const sudoRead = await s.readFiles(paths, { sudo: true, step: 'read them' });
+    assert.deepEqual(sudoRead, ['no newline', undefined, '', '\nbramble-file-0:here\n\n\n', undefined, 'secret\n']);
+    for (const [i, p] of paths.entries()) assert.equal(await s.readFile(p, { sudo: true }), sudoRead[i], `readFile and readFiles agree on ${p}`);
+    // Without sudo the root-only file cannot be read: the whole read fails, by node and step.
+    await rejectsWith(s.readFiles(paths, { step: 'read them' }), /^pi: read them: .*Permission denied/);
+  } finally {
+    await s.exec('rm -rf /tmp/many', { sudo: true });
+    s.close();
+  }
+});
+
 test('a connection that drops mid-command is an error naming node and step', async () => {
   await using _ = { async [Symbol.asyncDispose]() { await lab.powerOn('pi'); } };
   const s = await Session.connect(target(lab, 'pi'), trusting(lab));

@@ -37,8 +37,9 @@ export const status: Command = {
       const apiRead = ahead(probeApiAddress(s, cluster));
       const holderRead = ahead(cluster.kubeVip?.address ? kubeVipHolder(s) : Promise.resolve(undefined));
       const nodesRead = ahead(readApiNodes(s));
-      // The nodes' own sessions only when the API answered: their lines print only then.
-      const osRead = ahead(nodesRead.then((r) => ('error' in r ? [] : readOs(cluster, first, opts, io))));
+      // The nodes' own sessions open beside the first server's reads, not after them; their
+      // lines print only when the API answered (as the node lines above them).
+      const osRead = ahead(readOs(cluster, first, opts, io));
       const plansRead = readPlans(s).catch((e: Error) => e);
       const objectsRead = readFluxObjects(s).catch(() => undefined);
       const tls: string[] = [];
@@ -55,6 +56,7 @@ export const status: Command = {
       if ('error' in read) {
         io.out(`    ${read.error}`);
         healthy = false;
+        await osRead.catch(() => undefined);
       } else {
         for (const spec of cluster.nodes) {
           const n = read.nodes.find((i) => i.name === spec.name);

@@ -4,8 +4,9 @@
 import { GitHostError, type GitHost, type KeyState } from '../git/host.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
-import { FLUX_MANIFEST, installFlux, applySync, leaveFluxToGit, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';
+import { FLUX_MANIFEST, installFlux, installedFlux, applySync, leaveFluxToGit, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';
 import { applyFluxSecret, deleteFluxSecret, ensureSopsAgeSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, type DeployKey } from './secret.ts';
+import { ahead } from '../base/wait.ts';
 import { readFluxObjects, watchReconciliation, type ObjectRef, type WatchResult } from './watch.ts';
 
 export interface HandoverOptions {
@@ -69,17 +70,22 @@ async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, kn
 }
 
 export async function handOver(cluster: ClusterSpec, first: Session, host: GitHost, rendered: Rendered, o: HandoverOptions): Promise<HandoverResult> {
+  // Flux's version and objects are read while the key is checked; the objects
+  // read is used only when neither the key nor Flux changed.
+  const fluxRead = ahead(installedFlux(first));
+  const objectsRead = ahead(readFluxObjects(first).catch(() => undefined));
   const knownHosts = await host.knownHosts();
   const key = await ensureKey(cluster, first, host, knownHosts, o);
   o.note(`deploy key: ${key === 'exists' ? `in place (${host.label} accepts it)` : key}`);
   if (o.ageIdentity) o.note(`age key (sops-age): ${await ensureSopsAgeSecret(first, o.ageIdentity)}`);
 
   const { version, installUrl } = cluster.platform.flux;
-  const flux = await installFlux(first, version, installUrl);
+  const flux = await installFlux(first, version, installUrl, fluxRead);
   o.note(flux === 'from Git' ? `Flux: running, upgraded from Git (flux-system/flux.yaml names ${version})` : `Flux ${version}: ${flux}`);
   // Flux's objects read means its resource types are served: a Flux that was
   // already running is waited for only when they cannot be read.
-  let before = flux === 'unchanged' || flux === 'from Git' ? await readFluxObjects(first).catch(() => undefined) : undefined;
+  const running = flux === 'unchanged' || flux === 'from Git';
+  let before = running ? await (key === 'exists' ? objectsRead : readFluxObjects(first).catch(() => undefined)) : undefined;
   if (!before) {
     await waitForFluxApi(first, o.timeoutMs);
     before = await readFluxObjects(first).catch(() => []);

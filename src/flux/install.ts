@@ -24,10 +24,13 @@ export function manifestHeader(version: string, url: string): string {
  * Undefined when there is neither.
  */
 export async function installedFlux(first: Session): Promise<{ version: string; url?: string } | undefined> {
-  const r = await first.exec(`head -n 1 ${FLUX_MANIFEST} 2>/dev/null || true`, { sudo: true, step: 'read the Flux manifest' });
+  // Both at once: once Flux upgrades itself from Git the file is gone and the Deployments are what answers.
+  const [r, d] = await Promise.all([
+    first.exec(`head -n 1 ${FLUX_MANIFEST} 2>/dev/null || true`, { sudo: true, step: 'read the Flux manifest' }),
+    first.exec('k3s kubectl get deployments -n flux-system -o json', { sudo: true, check: false, step: 'read the running Flux version' }),
+  ]);
   const m = /^# bramble: flux v(\S+) from (\S+)/.exec(r.stdout.trim());
   if (m) return { version: m[1]!, url: m[2]! };
-  const d = await first.exec('k3s kubectl get deployments -n flux-system -o json', { sudo: true, check: false, step: 'read the running Flux version' });
   if (d.code !== 0) return undefined;
   const items = (JSON.parse(d.stdout) as { items?: Array<{ metadata?: { name?: string; labels?: Record<string, string> } }> }).items ?? [];
   const label = items.find((i) => i.metadata?.name === 'source-controller')?.metadata?.labels?.['app.kubernetes.io/version'];
@@ -64,8 +67,9 @@ export async function leaveFluxToGit(first: Session): Promise<'removed' | 'gone'
  * when the version or URL differs. The download lands beside it under a name
  * k3s ignores, is checked to be Flux, and is renamed into place at once.
  */
-export async function installFlux(first: Session, version: string, url: string): Promise<'installed' | 'upgraded' | 'unchanged' | 'from Git'> {
-  const now = await installedFlux(first);
+/** `read`: installedFlux() started by the caller beside its other reads. */
+export async function installFlux(first: Session, version: string, url: string, read = installedFlux(first)): Promise<'installed' | 'upgraded' | 'unchanged' | 'from Git'> {
+  const now = await read;
   // Flux already runs without bramble's file: its version is Git's (flux-system/flux.yaml).
   if (now && now.url === undefined) return 'from Git';
   if (now && now.version === version && now.url === url) return 'unchanged';

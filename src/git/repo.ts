@@ -304,8 +304,9 @@ async function integrate(repo: string, remote: string, branch: string): Promise<
  * (publish rebases them); 'blocked' means the owner's uncommitted changes are
  * in the way, and nothing was changed.
  */
-export async function fastForward(repo: string, remote: string, branch: string): Promise<'current' | 'updated' | 'ahead' | 'blocked'> {
-  const upstream = await remoteHead(repo, remote, branch);
+export async function fastForward(repo: string, remote: string, branch: string, read?: { head: string | undefined }): Promise<'current' | 'updated' | 'ahead' | 'blocked'> {
+  // `read`: the remote's branch as a check made a moment before read it; one `ls-remote` fewer.
+  const upstream = read ? read.head : await remoteHead(repo, remote, branch);
   const local = await git(repo)`git rev-parse --verify --quiet HEAD`;
   if (!upstream || local.exitCode !== 0 || local.stdout.trim() === upstream) return 'current';
   await must(repo, ['fetch', '--quiet', '--', remote, `refs/heads/${branch}`], `fetching ${redactUrl(remote)}`);
@@ -320,8 +321,8 @@ export async function fastForward(repo: string, remote: string, branch: string):
  */
 export async function syncWorkTree(repo: string, remote: string, branch: string): Promise<Awaited<ReturnType<typeof fastForward>>> {
   await ensureRepoAt(repo, remote);
-  await checkPublishable(repo, remote, branch);
-  return fastForward(repo, remote, branch);
+  const checked = await checkPublishable(repo, remote, branch);
+  return fastForward(repo, remote, branch, checked.upstream);
 }
 
 /** A second work tree of `repo` at `commit`, detached, for a branch that must not touch the owner's checkout. */

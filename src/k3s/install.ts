@@ -32,6 +32,8 @@ export interface InstallOptions {
   note: (node: string, line: string) => void;
   /** A node's turn has come (progress), and later how it ended. */
   onNode?: (node: string, event: 'start' | NodeOutcome) => void;
+  /** K3S_PROBE's output per node, read by the caller anyway (plan, for preflight): a dry run reads it no second time. */
+  k3sProbes?: Map<string, Promise<string>>;
 }
 
 export type Status = 'installed' | 'restarted' | 'unchanged' | 'removed' | 'failed' | 'skipped';
@@ -60,8 +62,13 @@ export interface ClusterOutcome {
 }
 
 /** What of k3s is on the node (see state.ts). */
-export async function inspectNode(s: Session): Promise<K3sState> {
-  return k3sState(parseFacts((await s.exec(K3S_PROBE, { step: 'inspect k3s' })).stdout));
+export async function inspectNode(s: Session, probe?: Promise<string>): Promise<K3sState> {
+  return k3sState(parseFacts(await (probe ?? probeK3s(s))));
+}
+
+/** K3S_PROBE's output on one node. */
+export async function probeK3s(s: Session): Promise<string> {
+  return (await s.exec(K3S_PROBE, { step: 'inspect k3s' })).stdout;
 }
 
 /**
@@ -118,30 +125,39 @@ async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec
  * one a cluster installed without bramble already has, else a new one.
  */
 async function chooseToken(first: Session): Promise<{ token: string; server?: string }> {
-  const [ours, theirs] = (await Promise.all([TOKEN_FILE, SERVER_TOKEN].map((f) => first.readFile(f, { sudo: true, step: 'read the cluster token' })))).map((t) => t?.trim());
+  const [ours, theirs] = (await first.readFiles([TOKEN_FILE, SERVER_TOKEN], { sudo: true, step: 'read the cluster token' })).map((t) => t?.trim());
   return { token: ours || theirs || randomBytes(32).toString('hex'), server: theirs || undefined };
 }
 
-async function installNode(link: NodeLink, cluster: ClusterSpec, token: string, first: () => Session, o: InstallOptions, upgrade: UpgradeCheck | undefined): Promise<NodeOutcome> {
+/** `token` and `upgrade` may still be read while the node's own reads go out: each is awaited where it is first needed. */
+async function installNode(link: NodeLink, cluster: ClusterSpec, token: string | Promise<string>, first: () => Session, o: InstallOptions, upgradeRead: UpgradeCheck | undefined | Promise<UpgradeCheck | undefined>): Promise<NodeOutcome> {
   const node = link.node;
   o.onNode?.(node.name, 'start');
+  // The node's k3s files are read in one command; each is written below only when it differs.
+  const readK3s = (s: Session) => {
+    const files = ahead(s.readFiles([TOKEN_FILE, CONFIG_FILE, ...(node.role === 'server' ? [KUBE_VIP_MANIFEST] : [])], { sudo: true, step: 'read the k3s files' }));
+    const nth = (i: number) => ahead(files.then((f) => f[i]));
+    return { token: nth(0), config: nth(1), kubeVip: node.role === 'server' ? nth(2) : undefined, state: ahead(inspectNode(s, o.dryRun ? o.k3sProbes?.get(node.name) : undefined)) };
+  };
+  // Only a reboot in prepare (a Pi's memory cgroup) changes what these reads find: a dry run reboots
+  // nothing, so it reads k3s beside prepare's looks; a real run reads after them.
+  const early = o.dryRun ? readK3s(link.session) : undefined;
   const prepared = await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note, osUpdates: cluster.osUpdates });
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
+  // After prepare: a reboot there gave the node a new session.
   const s = link.session;
-  // The node's k3s files are read at once; each is written below only when it differs.
-  const read = (path: string, step: string) => ahead(s.readFile(path, { sudo: true, step }));
-  const reads = { token: read(TOKEN_FILE, 'write token'), config: read(CONFIG_FILE, 'write config'), kubeVip: node.role === 'server' ? read(KUBE_VIP_MANIFEST, 'read the kube-vip manifest') : undefined };
-  const state = await inspectNode(s);
+  const reads = early ?? readK3s(s);
+  const state = await reads.state;
   if (state.install === 'complete' && state.version !== cluster.k3sVersion) {
     // The Plans in Git change versions; bramble only checks that the change is one the cluster can take.
-    if (!upgrade) throw new SshError(node.name, 'k3s upgrade', `k3s ${state.version} is installed and the inventory says ${cluster.k3sVersion}, but the cluster's API does not answer, so the upgrade cannot be checked; bring the first server back and run again`);
+    if (!(await upgradeRead)) throw new SshError(node.name, 'k3s upgrade', `k3s ${state.version} is installed and the inventory says ${cluster.k3sVersion}, but the cluster's API does not answer, so the upgrade cannot be checked; bring the first server back and run again`);
     outcome.upgrade = `${state.version} -> ${cluster.k3sVersion}, by the ${node.role === 'server' ? 'k3s-server' : 'k3s-agent'} Plan once published`;
   }
   if (state.unit && state.unit !== unitName(node)) {
     throw new SshError(node.name, 'k3s role', `k3s is installed here as ${state.unit === 'k3s' ? 'a server' : 'an agent'} but the inventory says ${node.role}; reset the node first (bramble reset)`);
   }
   const dry = { dryRun: o.dryRun };
-  const tokenBefore = await ensureFile(s, TOKEN_FILE, token + '\n', 0o600, 'write token', { ...dry, secret: true, read: reads.token });
+  const tokenBefore = await ensureFile(s, TOKEN_FILE, (await token) + '\n', 0o600, 'write token', { ...dry, secret: true, read: reads.token });
   const configBefore = await ensureFile(s, CONFIG_FILE, k3sConfig(cluster, node), 0o600, 'write config', { ...dry, read: reads.config });
   const verb = o.dryRun ? 'write' : 'wrote';
   if (node.role === 'server') outcome.changes.push(...(await placeKubeVip(s, cluster, node.name === firstServer(cluster).name, o.dryRun, reads.kubeVip)));
@@ -268,30 +284,31 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
     for (const n of cluster.active) if (!outcomes.has(n.name)) record(skipped(n, `the first server ${firstSpec.name} is not reachable`));
     return done();
   }
-  // A version change is checked before any node is touched: a refused one changes nothing.
-  const api = await readApiNodes(firstLink.session, 'check the k3s version').catch(() => undefined);
-  const upgrade = api && !('error' in api) ? checkUpgrade(cluster, api.nodes) : undefined;
+  // The API's node list, the cluster's token and every node are read at once:
+  // a dry run is only reads, and a real run needs its join order only for the
+  // nodes that change. A node that would change nothing and that the API
+  // listed Ready is done when read.
+  const apiRead = ahead(readApiNodes(firstLink.session, 'check the k3s version').catch(() => undefined));
+  const upgradeRead = ahead(apiRead.then((api) => (api && !('error' in api) ? checkUpgrade(cluster, api.nodes) : undefined)));
+  const tokenRead = ahead(chooseToken(firstLink.session).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined })));
+  const others = [...cluster.servers.slice(1), ...cluster.agents].filter((n) => !outcomes.has(n.name));
+  const survey = new Map<string, NodeOutcome>();
+  const quiet = { ...o, dryRun: true, note: () => undefined, onNode: undefined };
+  const surveyed = Promise.all(
+    [firstSpec, ...others].map(async (n) => {
+      // Others join with the full token, which pins the cluster's CA.
+      const tokenFor = tokenRead.then((c) => (n === firstSpec ? c.token : (c.server ?? c.token)));
+      survey.set(n.name, await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, quiet, upgradeRead).catch((e: unknown) => failed(n, e)));
+    }),
+  );
+  const [api, upgrade, chosen] = await Promise.all([apiRead, upgradeRead, tokenRead, surveyed]);
+  // A version change the cluster cannot take stops everything: nothing was changed.
   if (upgrade?.problem) {
     for (const n of cluster.active) if (!outcomes.has(n.name)) record({ node: n.name, role: n.role, status: 'failed', changes: [], step: 'k3s upgrade', detail: upgrade.problem });
     return { ...done(), upgrade };
   }
-  const chosen = await chooseToken(firstLink.session).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined }));
   const token = chosen.token;
-  // Others join with the full token, which pins the cluster's CA.
   const joinToken = chosen.server ?? token;
-  const others = [...cluster.servers.slice(1), ...cluster.agents].filter((n) => !outcomes.has(n.name));
-
-  // Every node is read at once: a dry run is only reads, and a real run needs
-  // its join order only for the nodes that change. A node that would change
-  // nothing and that the API listed Ready is done when read.
-  const survey = new Map<string, NodeOutcome>();
-  const quiet = { ...o, dryRun: true, note: () => undefined, onNode: undefined };
-  await Promise.all(
-    [firstSpec, ...others].map(async (n) => {
-      const r = await installNode(byName.get(n.name)!, cluster, n === firstSpec ? token : joinToken, () => firstLink.session, quiet, upgrade).catch((e: unknown) => failed(n, e));
-      survey.set(n.name, r);
-    }),
-  );
   const readyInApi = new Set(api && !('error' in api) ? api.nodes.filter((n) => n.ready).map((n) => n.name) : []);
   const settled = (n: NodeSpec) => {
     const r = survey.get(n.name)!;

@@ -25,7 +25,7 @@ export interface NodeReport {
 }
 
 /** Facts a node reports about itself; every line is key=value. Read-only. */
-export function factsScript(nasAddress?: string): string {
+export function factsScript(nasAddress?: string, k3s = true): string {
   const nas = nasAddress
     ? `if command -v timeout >/dev/null && timeout 3 bash -c '</dev/tcp/${nasAddress}/2049' 2>/dev/null; then echo nas_nfs=open; else echo nas_nfs=closed; fi`
     : 'echo nas_nfs=';
@@ -44,9 +44,10 @@ export function factsScript(nasAddress?: string): string {
     `echo "disk_free_kb=$(df -Pk /var/lib | awk 'NR==2{print $4}')"`,
     'echo "ntp=$(timedatectl show -p NTPSynchronized --value 2>/dev/null)"',
     'echo "epoch=$(date +%s)"',
-    `for p in open-iscsi nfs-common; do echo "pkg_$p=$(dpkg-query -W -f='\${Status}' $p 2>/dev/null)"; done`,
+    // One dpkg-query for both: each reads dpkg's whole status database.
+    `dpkg-query -W -f='pkg_\${Package}=\${Status}\\n' open-iscsi nfs-common 2>/dev/null`,
     'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
-    K3S_PROBE,
+    ...(k3s ? [K3S_PROBE] : []),
     OS_PROBE,
     nas,
   ].join('\n');
@@ -146,8 +147,12 @@ export function judge(node: NodeSpec, cluster: ClusterSpec, inv: Inventory, f: R
   return checks;
 }
 
-/** Run preflight on one node over an open session. */
-export async function preflightNode(session: Session, node: NodeSpec, cluster: ClusterSpec, inv: Inventory): Promise<NodeReport> {
+/**
+ * Run preflight on one node over an open session. `k3sProbe`: K3S_PROBE's
+ * output when the caller reads it anyway (plan's dry run), so the node
+ * runs it once.
+ */
+export async function preflightNode(session: Session, node: NodeSpec, cluster: ClusterSpec, inv: Inventory, k3sProbe?: Promise<string>): Promise<NodeReport> {
   const checks: Check[] = [{ name: 'ssh', verdict: 'pass', detail: `${node.ssh.user}@${node.address}:${node.ssh.port}` }];
   try {
     const mode = await session.ensureSudo();
@@ -156,8 +161,8 @@ export async function preflightNode(session: Session, node: NodeSpec, cluster: C
     checks.push({ name: 'sudo', verdict: 'fail', detail: detailOf(e) });
   }
   const nas = cluster.platform.nfs ? inv.nas?.address : undefined;
-  const r = await session.exec(factsScript(nas), { step: 'preflight facts', check: false });
-  const facts = parseFacts(r.stdout);
+  const r = await session.exec(factsScript(nas, !k3sProbe), { step: 'preflight facts', check: false });
+  const facts = parseFacts(r.stdout + (k3sProbe ? `\n${await k3sProbe}` : ''));
   if (nas && facts.nas_nfs === 'open' && sudoWorks(checks)) Object.assign(facts, await probeExports(session, cluster, inv));
   checks.push(...judge(node, cluster, inv, facts, Math.round(Date.now() / 1000)));
   return { cluster: cluster.name, node: node.name, address: node.address, checks, verdict: worst(checks) };

@@ -4,6 +4,7 @@ import type { NodeSpec, OsUpdatesSpec } from '../inventory/model.ts';
 import { UNATTENDED_FILE, UNATTENDED_PACKAGE, unattendedConfig } from '../site/reboots.ts';
 import { BrambleError } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
+import { parseFacts } from './k3s-state.ts';
 
 /** A node's open session, which a reboot replaces. */
 export interface Link {
@@ -50,9 +51,18 @@ export function packageName(name: string): string {
 /** Where a Pi's kernel command line is, newest OS layout first. */
 /** Which of the packages bramble installs (PACKAGES) the node has, as dpkg says. */
 export async function installedPackages(s: Session): Promise<string[]> {
-  const status = await s.exec(PACKAGES.map((p) => `echo ${shQuote(p + '=')}"$(dpkg-query -W -f='\${Status}' ${shQuote(p)} 2>/dev/null)"`).join('; '), { step: 'check packages' });
+  // One dpkg-query for all: each reads dpkg's whole status database. A package dpkg never heard of prints nothing.
+  const status = await s.exec(`dpkg-query -W -f='\${Package}=\${Status}\\n' ${PACKAGES.map(shQuote).join(' ')} 2>/dev/null; true`, { step: 'check packages' });
   return PACKAGES.filter((p) => status.stdout.split('\n').includes(`${p}=install ok installed`));
 }
+
+/** The small looks, as key=value lines: the hostname, iscsid, the modules not loaded (/sys/module lists loaded and built-in ones alike), multipathd. */
+const LOOK = [
+  'echo "hostname=$(hostname)"',
+  'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
+  'echo "modules_absent=$(for m in iscsi_tcp dm_crypt; do [ -d /sys/module/$m ] || printf \'%s \' $m; done)"',
+  'if command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]; then echo multipathd=yes; else echo multipathd=no; fi',
+].join('\n');
 
 export const CMDLINE_FILES = ['/boot/firmware/cmdline.txt', '/boot/firmware/current/cmdline.txt'];
 
@@ -71,22 +81,21 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   const node = link.node;
 
   // Every look this function takes is made at once (channels of one
-  // connection), so an unchanged node costs one round trip, not ten.
-  const look = () => Promise.all([
-    s().exec('hostname', { step: 'hostname' }),
-    installedPackages(s()),
-    s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' }),
-    s().readFile(MODULES_FILE, { step: 'check kernel modules' }),
-    // /sys/module lists loaded modules and those built into the kernel alike.
-    s().exec('for m in iscsi_tcp dm_crypt; do [ -d /sys/module/$m ] || echo $m; done', { check: false, step: 'check kernel modules' }),
-    s().readFile(UNATTENDED_FILE, { step: 'check unattended-upgrades' }),
-    s().exec('command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]', { check: false, step: 'check multipathd' }),
-    s().readFile(MULTIPATH_FILE, { step: 'check multipath' }),
-  ]);
+  // connection), and the small ones are one script: an unchanged node costs
+  // one round trip and three commands, not ten.
+  const look = async () => {
+    const [facts, present, [modulesFile, updatesFile, multipathFile]] = await Promise.all([
+      s().exec(LOOK, { step: 'look at the node' }).then((r) => parseFacts(r.stdout)),
+      installedPackages(s()),
+      s().readFiles([MODULES_FILE, UNATTENDED_FILE, MULTIPATH_FILE], { step: 'read the kernel modules, unattended-upgrades and multipath files' }),
+    ]);
+    const absent = (facts.modules_absent ?? '').split(/\s+/).filter(Boolean);
+    return { host: facts.hostname ?? '', present, iscsid: facts.iscsid === 'running', modulesFile, absent, updatesFile, multipathd: facts.multipathd === 'yes', multipathFile };
+  };
   let seen = await look();
 
   // Hostname: k3s names nodes after it, and joins need them unique.
-  const host = seen[0].stdout.trim();
+  const host = seen.host;
   if (host !== node.name && did(`hostname ${host} -> ${node.name}`, `set hostname ${host} -> ${node.name}`)) {
     const n = shQuote(node.name);
     await s().exec(
@@ -103,7 +112,7 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
     // A reboot changed what runs and what is loaded: look again.
     if (!o.dryRun && out.disruptive.length > reboots) seen = await look();
   }
-  const [, present, iscsid, modulesFile, absentRead, updatesFile, multipathd, multipathFile] = seen;
+  const { present, iscsid, modulesFile, absent, updatesFile, multipathd, multipathFile } = seen;
 
   // Packages Longhorn (iSCSI) and the NFS StorageClass need.
   const wanted = PACKAGES.filter((p) => p !== UNATTENDED_PACKAGE || o.osUpdates);
@@ -112,8 +121,8 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   if (missing.length > 0 && did(`installed ${missing.join(', ')}`, `install ${missing.join(', ')}`)) {
     await s().exec(`DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${missing.map(shQuote).join(' ')}`, { sudo: true, step: 'install packages', timeoutMs: 15 * 60_000 });
   }
-  if (iscsid.code !== 0 && o.dryRun) did('', 'start iscsid');
-  else if (iscsid.code !== 0) {
+  if (!iscsid && o.dryRun) did('', 'start iscsid');
+  else if (!iscsid) {
     await s().exec('systemctl enable --now iscsid', { sudo: true, step: 'start iscsid' });
     const started = Date.now();
     out.settle = async () => {
@@ -131,7 +140,6 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   if (modulesFile !== modules && did(`wrote ${MODULES_FILE}`, `write ${MODULES_FILE}`)) {
     await s().writeFile(MODULES_FILE, modules, { sudo: true, step: 'persist kernel modules' });
   }
-  const absent = absentRead.stdout.split('\n').filter(Boolean);
   if (absent.length > 0 && did('', `load ${absent.join(', ')}`)) {
     const probe = await s().exec(`for m in ${absent.join(' ')}; do modprobe "$m" 2>/dev/null || echo "$m"; done`, { sudo: true, check: false, step: 'load kernel modules' });
     const unloaded = probe.stdout.split('\n').filter(Boolean);
@@ -143,7 +151,7 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   await configureUpdates(link, updatesFile, o, did);
 
   // multipathd claims Longhorn's block devices unless told not to.
-  if (multipathd.code === 0) {
+  if (multipathd) {
     const blacklist = 'blacklist {\n    devnode "^sd[a-z0-9]+"\n}\n';
     if (multipathFile !== blacklist && did(`wrote ${MULTIPATH_FILE}`, `write ${MULTIPATH_FILE}`)) {
       await s().writeFile(MULTIPATH_FILE, blacklist, { sudo: true, step: 'multipath blacklist' });

@@ -7,15 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import { firstServer } from '../k3s/config.ts';
-import { installCluster, type NodeOutcome } from '../k3s/install.ts';
+import { installCluster, probeK3s, type NodeOutcome } from '../k3s/install.ts';
 import { upgradeLine } from '../k3s/upgrade.ts';
 import type { NodeLink } from '../nodes/connect.ts';
 import { preflightNode } from '../nodes/preflight.ts';
 import { planTree, type Conflict, type FileChange } from '../render/tree.ts';
 import type { RenderOutput } from '../render/render.ts';
 import { installedFlux } from '../flux/install.ts';
-import { readFluxSecret } from '../flux/secret.ts';
-import { readFluxObjects, refText, type ObjectRef } from '../flux/watch.ts';
+import { readFluxSecret, type StoredKey } from '../flux/secret.ts';
+import { readFluxObjects, refText, type FluxObject, type ObjectRef } from '../flux/watch.ts';
+import type { Session } from '../ssh/session.ts';
+import { ahead } from '../base/wait.ts';
 import { ensureRepoAt, redactUrl, remoteTree } from '../git/repo.ts';
 import { SIGN } from './steps.ts';
 
@@ -89,10 +91,16 @@ function nodePlan(o: NodeOutcome, cluster: ClusterSpec, unreachable: Set<string>
 
 /** The nodes and Flux of one cluster, through its open links: preflight first, then a dry run of the install. */
 export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: NodeLink[], unreachable: NodeOutcome[], expected: ObjectRef[]): Promise<ClusterPlan> {
-  // Both are only reads, so they are made at once.
+  const first = links.find((l) => l.node.name === firstServer(cluster).name);
+  // Flux is read on the first server beside the nodes' reads, not after them; its answer is
+  // used only when the dry run finds k3s running there (a node to install has no Flux to read).
+  const fluxRead = first ? ahead(readFlux(first.session)) : undefined;
+  // Preflight and the dry run both need what of k3s each node has: it is read once for both.
+  const k3sProbes = new Map(links.map((l) => [l.node.name, ahead(probeK3s(l.session))]));
+  // All of these are only reads, so they are made at once.
   const [reports, dry] = await Promise.all([
-    Promise.all(links.map((l) => preflightNode(l.session, l.node, cluster, inv))),
-    installCluster(cluster, links, unreachable, { dryRun: true, readyTimeoutMs: 0, rebootTimeoutMs: 0, agentConcurrency: 8, note: () => undefined }),
+    Promise.all(links.map((l) => preflightNode(l.session, l.node, cluster, inv, k3sProbes.get(l.node.name)))),
+    installCluster(cluster, links, unreachable, { dryRun: true, readyTimeoutMs: 0, rebootTimeoutMs: 0, agentConcurrency: 8, note: () => undefined, k3sProbes }),
   ]);
   const preflight = reports.flatMap((r) => r.checks.filter((c) => c.verdict !== 'pass').map((c) => ({ node: r.node, verdict: c.verdict as 'warn' | 'fail', check: c.name, detail: c.detail })));
   const away = new Set(unreachable.map((u) => u.node));
@@ -101,13 +109,11 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
   const version = cluster.platform.flux.version;
   const fresh: FluxPlan = { flux: `install ${version}`, deployKey: 'create', create: expected, existing: 0 };
 
-  const first = links.find((l) => l.node.name === firstServer(cluster).name);
   const firstPlan = nodes.find((n) => n.node === firstServer(cluster).name);
-  if (!first || firstPlan?.action === 'blocked') return { cluster: cluster.name, nodes, preflight, upgrade, flux: { ...fresh, flux: `unknown: the first server ${firstServer(cluster).name} cannot be read`, deployKey: 'unknown' } };
+  if (!fluxRead || firstPlan?.action === 'blocked') return { cluster: cluster.name, nodes, preflight, upgrade, flux: { ...fresh, flux: `unknown: the first server ${firstServer(cluster).name} cannot be read`, deployKey: 'unknown' } };
   if (firstPlan?.action === 'install') return { cluster: cluster.name, nodes, preflight, upgrade, flux: fresh };
 
-  const s = first.session;
-  const installed = await installedFlux(s);
+  const { installed, key, objects } = await fluxRead;
   const flux = !installed
     ? `install ${version}`
     : installed.url === undefined
@@ -115,11 +121,15 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
         ? `unchanged (${version}, from Git)`
         : `upgrade ${installed.version} -> ${version} through Git (flux-system/flux.yaml)`
       : installed.version !== version ? `upgrade ${installed.version} -> ${version}` : installed.url !== cluster.platform.flux.installUrl ? `reinstall ${version} from ${cluster.platform.flux.installUrl}` : `unchanged (${version})`;
-  const key = await readFluxSecret(s).catch(() => undefined);
-  // Before Flux's resource types exist, nothing of Flux's can exist either.
-  const objects = installed ? await readFluxObjects(s).catch(() => []) : [];
   const has = (r: ObjectRef) => objects.some((x) => x.kind === r.kind && x.namespace === r.namespace && x.name === r.name);
   return { cluster: cluster.name, nodes, preflight, upgrade, flux: { flux, deployKey: key ? 'in place' : 'create', create: expected.filter((r) => !has(r)), existing: expected.filter(has).length } };
+}
+
+/** What the plan needs of Flux on the first server: its version, the deploy-key secret, and the Flux objects, read at once. */
+async function readFlux(s: Session): Promise<{ installed: Awaited<ReturnType<typeof installedFlux>>; key: StoredKey | undefined; objects: FluxObject[] }> {
+  const [installed, key, objects] = await Promise.all([installedFlux(s), readFluxSecret(s).catch(() => undefined), readFluxObjects(s).catch(() => [])]);
+  // Before Flux's resource types exist, nothing of Flux's can exist either.
+  return { installed, key, objects: installed ? objects : [] };
 }
 
 /**

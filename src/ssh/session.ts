@@ -1,6 +1,7 @@
 // One SSH connection to one node for the whole run (ssh2), with the host key
 // checked against known_hosts, keepalives and timeouts, privileged commands
 // through sudo, and every command visible to the logger with secrets removed.
+import { randomBytes } from 'node:crypto';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { detailOf } from '../base/errors.ts';
 import { credentials } from './auth.ts';
@@ -42,6 +43,9 @@ export interface ExecOptions {
 /** POSIX single-quoting: safe in sh, dash and bash alike. */
 /** Commands run at once on one connection; below sshd's default MaxSessions of 10. */
 const CHANNELS = 8;
+
+/** A line of its own between files in readFiles(): the newline before it ends the previous file's text, whatever that ended with. */
+const SEPARATOR = "printf '\\n%s\\n' ";
 
 /** The server refused to open a channel: the command did not start. */
 class OpenFailure extends Error {
@@ -307,6 +311,27 @@ export class Session {
     if (r.code !== 0) throw new SshError(this.target.name, o.step ?? `read ${path}`, r.stderr.trim() || `exit ${r.code}`);
     return r.stdout;
   }
+  /**
+   * Several files in one command: one channel, one sudo, each file's
+   * content or undefined when it does not exist, in the order asked. Each
+   * file's text follows a line of a mark no file holds.
+   */
+  async readFiles(paths: string[], o: { sudo?: boolean; step?: string } = {}): Promise<Array<string | undefined>> {
+    const step = o.step ?? `read ${paths.join(', ')}`;
+    const mark = 'bramble-file-' + randomBytes(9).toString('hex');
+    const say = (word: string) => SEPARATOR + shQuote(mark + ':' + word);
+    const script = paths.map((p) => ['if [ -e', shQuote(p), ']; then', say('here') + '; cat', shQuote(p), '|| exit 4; else', say('absent') + '; fi'].join(' ')).join('\n');
+    const r = await this.exec(script, { sudo: o.sudo, check: false, step });
+    if (r.code !== 0) throw new SshError(this.target.name, step, r.stderr.trim() || `exit ${r.code}`);
+    // split with a group keeps the marks: ['', 'here', text, 'absent', '', ...]
+    const parts = r.stdout.split(new RegExp('\n' + mark + ':(here|absent)\n'));
+    const out: Array<string | undefined> = [];
+    for (let k = 1; k < parts.length; k += 2) out.push(parts[k] === 'here' ? parts[k + 1]! : undefined);
+    if (out.length !== paths.length) throw new SshError(this.target.name, step, `read ${out.length} of ${paths.length} files`);
+    return out;
+  }
+
+
 
   /** A TCP stream to host:port, opened from this node (for jump hosts). */
   forward(host: string, port: number): Promise<import('node:stream').Duplex> {
