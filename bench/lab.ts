@@ -10,7 +10,9 @@
 //  3. SSH logins per node per run, from each node's sshd log.
 // The lab's nodes are given a kernel with iSCSI (lab.ts, iscsi: true), as real
 // boards have; otherwise every run would retry iscsid on them.
-// Usage (as root): npm run build && node dist/bench/lab.js [--delay SECONDS] [--only scaling|rerun]
+// Usage (as root): npm run build && node dist/bench/lab.js [--delay SECONDS] [--only scaling|rerun] [--nodes N] [--timeline]
+// --nodes N: the scaling run at N nodes only; --timeline: its -v lines, each
+// stamped with the seconds since bramble started (where a join step's time goes).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +24,8 @@ import { gitopsInventory, labInventory } from '../test/lab-helpers.ts';
 const args = process.argv.slice(2);
 const delay = args.includes('--delay') ? Number(args[args.indexOf('--delay') + 1]) : 20;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const sizes = args.includes('--nodes') ? [Number(args[args.indexOf('--nodes') + 1])] : [1, 4, 16];
+const timeline = args.includes('--timeline');
 
 /** Remote commands that change a node, as -v prints them. */
 const CHANGING = /sftp put |\$ .*(apt-get install|systemctl (enable|start|restart)|hostnamectl|\breboot\b|modprobe|install\.sh|kubectl (apply|annotate|delete)|mv -f|cp -p)/;
@@ -37,7 +41,7 @@ async function scaling(n: number): Promise<void> {
     writeFileSync(inv, labInventory(lab, [{ name: 'bench', nodes: lab.nodes.map((x, i) => ({ node: x.name, role: i < servers ? ('server' as const) : ('agent' as const) })) }], { installScriptUrl: url }));
     const kh = join(work, 'known_hosts');
     writeFileSync(kh, lab.knownHosts(), { mode: 0o600 });
-    const r = await bramble(['install', '-i', inv, '--known-hosts', kh, '--kubeconfig', join(work, 'kubeconfig'), '--timeout', '600']);
+    const r = await bramble(['install', '-i', inv, '--known-hosts', kh, '--kubeconfig', join(work, 'kubeconfig'), '--timeout', '600', ...(timeline ? ['-v'] : [])]);
     if (r.code !== 0) throw new Error(`install on ${n} nodes failed:\n${r.stdout}${r.stderr}`);
     const agents = n - servers;
     const ideal = (servers + (agents > 0 ? 1 : 0)) * delay * 1000;
@@ -48,6 +52,8 @@ async function scaling(n: number): Promise<void> {
         `ideal ${(ideal / 1000).toFixed(0).padStart(4)} s  wall/ideal ${(r.ms / ideal).toFixed(2)}x  wall/serial ${(r.ms / serial).toFixed(2)}x  ` +
         `SSH logins per node ${Math.min(...logins)}-${Math.max(...logins)}`,
     );
+    // A command's first line only: the scripts bramble sends are long.
+    if (timeline) for (const l of r.stderr.split('\n').filter((x) => /^\[\s*[\d.]+\]/.test(x))) console.log(`  ${l.slice(0, 160)}`);
   } finally {
     await lab.stop();
     rmSync(work, { recursive: true, force: true });
@@ -101,5 +107,5 @@ async function rerun(): Promise<void> {
 }
 
 console.log(`bramble on the lab, one run each (install stand-in delay D = ${delay} s)`);
-if (!only || only === 'scaling') for (const n of [1, 4, 16]) await scaling(n);
+if (!only || only === 'scaling') for (const n of sizes) await scaling(n);
 if (!only || only === 'rerun') await rerun();

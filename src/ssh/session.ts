@@ -288,20 +288,26 @@ export class Session {
     const mode = o.mode ?? 0o644;
     const step = o.step ?? `write ${path}`;
     const sftp = await this.sftp();
-    const dir = (await this.exec('mktemp -d', { step, check: true })).stdout.trim();
-    const tmp = `${dir}/upload`;
+    // A fresh name, created exclusively (O_EXCL) and 0600 by SFTP itself: nothing
+    // else can have made it or read it, with no round trip for mktemp.
+    const tmp = `/tmp/bramble-upload-${randomBytes(12).toString('hex')}`;
     this.log(`sftp put ${path} (${Buffer.byteLength(content)} bytes, mode ${mode.toString(8)})${o.secret ? ' [secret]' : ''}`);
+    let removed = false;
     try {
       await new Promise<void>((resolve, reject) =>
-        sftp.writeFile(tmp, content, { mode: 0o600 }, (err) => (err ? reject(new SshError(this.target.name, step, `upload failed: ${err.message}`)) : resolve())),
+        sftp.writeFile(tmp, content, { mode: 0o600, flag: 'wx' }, (err) => (err ? reject(new SshError(this.target.name, step, `upload failed: ${err.message}`)) : resolve())),
       );
       const m = mode.toString(8);
       const q = shQuote(path);
-      await this.exec(`mkdir -p "$(dirname ${q})" && install -m ${m} ${shQuote(tmp)} ${q}.bramble-new && mv -f ${q}.bramble-new ${q}`, { sudo: o.sudo, step });
+      // Put in place and remove the upload in one command; it exits as the placing did.
+      const r = await this.exec(`mkdir -p "$(dirname ${q})" && install -m ${m} ${shQuote(tmp)} ${q}.bramble-new && mv -f ${q}.bramble-new ${q}; s=$?; rm -f ${shQuote(tmp)}; exit $s`, { sudo: o.sudo, step, check: false });
+      removed = true;
+      if (r.code !== 0) throw new SshError(this.target.name, step, `exited ${r.code}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ')}`);
     } finally {
-      await this.exec(`rm -rf ${shQuote(dir)}`, { check: false, step });
+      if (!removed) await this.exec(`rm -f ${shQuote(tmp)}`, { check: false, step });
     }
   }
+
 
   /** A file's content, or undefined when it does not exist. */
   async readFile(path: string, o: { sudo?: boolean; step?: string } = {}): Promise<string | undefined> {
