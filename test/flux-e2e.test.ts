@@ -239,6 +239,25 @@ test('rotation on a plain host: the new key waits beside the old one until the o
   assert.match(r.stdout, /cluster staging: reconciled/);
 });
 
+test('a stored key ssh cannot parse (an older bramble made some, ssh2#1513) is passed over and removed, not a crash', async () => {
+  // Left as a waiting key: flux-system-pending holding a private key no parser takes.
+  const objects = join(lab.root, 'cluster', 'objects');
+  const ca = readdirSync(objects).find((c) => existsSync(join(objects, c, 'flux-system', 'Secret', 'flux-system.json')))!;
+  const current = JSON.parse(readFileSync(join(objects, ca, 'flux-system', 'Secret', 'flux-system.json'), 'utf8'));
+  const broken = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n';
+  const pending = { ...current, metadata: { ...current.metadata, name: 'flux-system-pending' }, data: { ...current.data, identity: Buffer.from(broken).toString('base64') } };
+  writeFileSync(join(objects, ca, 'flux-system', 'Secret', 'flux-system-pending.json'), JSON.stringify(pending));
+  assert.ok(secretKey('flux-system-pending'));
+  const before = secretKey();
+
+  const r = await run(['flux', '--timeout', '60']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.doesNotMatch(r.stdout + r.stderr, /Cannot parse privateKey|a bug in bramble/);
+  assert.match(r.stdout, /deploy key: in place/);
+  assert.equal(secretKey(), before, 'the working key stays');
+  assert.equal(secretKey('flux-system-pending'), undefined, 'the broken one is gone');
+});
+
 test('an unknown Git server host key is refused unless pinned or accepted', async () => {
   const unpinned = join(work, 'unpinned.yaml');
   writeFileSync(unpinned, inventory([`url: ${repoUrl}`]));

@@ -57,6 +57,26 @@ test('a deploy key is an ed25519 pair in OpenSSH form, titled after the cluster 
   assert.equal(deployKeyTitle('staging', 'clusters/staging'), 'bramble flux staging (clusters/staging)');
 });
 
+test('every deploy key parses: a pair ssh2 made malformed (1 in 256, its public key short of a leading zero byte) is made again', () => {
+  // From ssh2's keygen alone, 2000 keys hold a malformed one in all but about 0.04 % of runs (mscdex/ssh2#1513).
+  for (let i = 0; i < 2000; i++) {
+    const key = generateDeployKey('flux-staging');
+    assert.ok(!(ssh2.utils.parseKey(key.privateKey) instanceof Error), `private key ${i} parses`);
+    assert.ok(!(ssh2.utils.parseKey(key.publicKey) instanceof Error), `public key ${i} parses`);
+  }
+  // A malformed pair as ssh2 makes it: the public key's blob one byte short.
+  const made0 = generateDeployKey('flux-staging');
+  const good = { private: made0.privateKey, public: made0.publicKey };
+  const [type, blob, comment] = good.public.split(' ');
+  const raw = Buffer.from(blob!, 'base64');
+  const short = Buffer.concat([raw.subarray(0, raw.length - 36), Buffer.from([0, 0, 0, 31]), raw.subarray(raw.length - 31)]);
+  const broken = { private: good.private, public: `${type} ${short.toString('base64')} ${comment}` };
+  assert.ok(ssh2.utils.parseKey(broken.public) instanceof Error, 'the forged pair is malformed, as ssh2 sometimes makes one');
+  const made = [broken, good];
+  assert.deepEqual(generateDeployKey('flux-staging', () => made.shift()!), { privateKey: good.private, publicKey: good.public });
+  assert.throws(() => generateDeployKey('flux-staging', () => broken), /16 malformed ed25519 keys in a row/);
+});
+
 test('the flux-system secret reaches the cluster on stdin only; re-runs read the public key back; rotation replaces it', async () => {
   const log: string[] = [];
   const s = await Session.connect(target(lab, 'rk'), trusting(lab, log));

@@ -5,7 +5,7 @@ import { GitHostError, type GitHost, type KeyState } from '../git/host.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import { FLUX_MANIFEST, installFlux, installedFlux, applySync, leaveFluxToGit, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';
-import { applyFluxSecret, deleteFluxSecret, ensureSopsAgeSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, type DeployKey } from './secret.ts';
+import { applyFluxSecret, deleteFluxSecret, ensureSopsAgeSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, usableKey, type DeployKey } from './secret.ts';
 import { ahead } from '../base/wait.ts';
 import { readFluxObjects, watchReconciliation, type ObjectRef, type WatchResult } from './watch.ts';
 
@@ -42,7 +42,8 @@ const same = (a: DeployKey | undefined, b: DeployKey | undefined) => Boolean(a &
 async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, knownHosts: string, o: HandoverOptions): Promise<KeyState> {
   const title = deployKeyTitle(cluster.name, `clusters/${cluster.name}`);
   const [current, pending] = await Promise.all([readFluxSecret(first), readFluxSecret(first, PENDING)]);
-  const candidate: DeployKey = o.rotate ? generateDeployKey(`flux-${cluster.name}`) : (pending ?? current ?? generateDeployKey(`flux-${cluster.name}`));
+  // A stored key ssh cannot parse is never offered again: a new one takes its place.
+  const candidate: DeployKey = o.rotate ? generateDeployKey(`flux-${cluster.name}`) : (usableKey(pending) ?? usableKey(current) ?? generateDeployKey(`flux-${cluster.name}`));
 
   let state = await host.authorize(candidate, title, o.rotate);
   if (state === 'needs-owner') {

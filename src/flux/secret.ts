@@ -12,9 +12,25 @@ import { SOPS_AGE_KEY, SOPS_AGE_SECRET } from '../site/secrets.ts';
 
 export type { DeployKey };
 
-export function generateDeployKey(comment: string): DeployKey {
-  const pair = utils.generateKeyPairSync('ed25519', { comment });
-  return { privateKey: pair.private, publicKey: pair.public };
+type KeyPair = { private: string; public: string };
+
+/** `key` when ssh can use it; undefined for a malformed one (one an older bramble stored, made by ssh2's faulty keygen below). */
+export function usableKey<K extends DeployKey>(key: K | undefined): K | undefined {
+  return key && !(utils.parseKey(key.privateKey) instanceof Error) ? key : undefined;
+}
+
+/**
+ * An ed25519 deploy key. ssh2's keygen drops the leading zero byte of a
+ * public key that starts with one (mscdex/ssh2#1513): about 1 key in 256
+ * comes out malformed, and its own parser, ssh and the Git host refuse it.
+ * Such a pair is made again.
+ */
+export function generateDeployKey(comment: string, make: () => KeyPair = () => utils.generateKeyPairSync('ed25519', { comment })): DeployKey {
+  for (let attempt = 1; attempt <= 16; attempt++) {
+    const pair = make();
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return { privateKey: pair.private, publicKey: pair.public };
+  }
+  throw new Error('ssh2 made 16 malformed ed25519 keys in a row');
 }
 
 /** How GitHub titles the key: it names the cluster and its path, so several clusters can share one repository. */
