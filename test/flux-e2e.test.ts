@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import ssh2 from 'ssh2';
+import { generateDeployKey } from '../src/flux/secret.ts';
 import { brambleAsync, type Run } from './helpers.ts';
 import { FakeGitHub, GITHUB_SSH_KEYS } from './github-standin.ts';
 import { labFluxDefaults, labInventory, startGitopsLab } from './lab-helpers.ts';
@@ -244,7 +246,10 @@ test('a stored key ssh cannot parse (an older bramble made some, ssh2#1513) is p
   const objects = join(lab.root, 'cluster', 'objects');
   const ca = readdirSync(objects).find((c) => existsSync(join(objects, c, 'flux-system', 'Secret', 'flux-system.json')))!;
   const current = JSON.parse(readFileSync(join(objects, ca, 'flux-system', 'Secret', 'flux-system.json'), 'utf8'));
-  const broken = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n';
+  // A real key cut short, made here: no key text is kept in the test.
+  const lines = generateDeployKey('flux-staging').privateKey.trim().split('\n');
+  const broken = `${[lines[0], lines[1]!.slice(0, 24), lines.at(-1)].join('\n')}\n`;
+  assert.ok(ssh2.utils.parseKey(broken) instanceof Error, 'no parser takes the cut key');
   const pending = { ...current, metadata: { ...current.metadata, name: 'flux-system-pending' }, data: { ...current.data, identity: Buffer.from(broken).toString('base64') } };
   writeFileSync(join(objects, ca, 'flux-system', 'Secret', 'flux-system-pending.json'), JSON.stringify(pending));
   assert.ok(secretKey('flux-system-pending'));
