@@ -14,9 +14,11 @@ export type { DeployKey };
 
 type KeyPair = { private: string; public: string };
 
+const parses = (text: string) => !(utils.parseKey(text) instanceof Error);
+
 /** `key` when ssh can use it; undefined for a malformed one (one an older bramble stored, made by ssh2's faulty keygen below). */
 export function usableKey<K extends DeployKey>(key: K | undefined): K | undefined {
-  return key && !(utils.parseKey(key.privateKey) instanceof Error) ? key : undefined;
+  return key && parses(key.privateKey) ? key : undefined;
 }
 
 /**
@@ -28,7 +30,7 @@ export function usableKey<K extends DeployKey>(key: K | undefined): K | undefine
 export function generateDeployKey(comment: string, make: () => KeyPair = () => utils.generateKeyPairSync('ed25519', { comment })): DeployKey {
   for (let attempt = 1; attempt <= 16; attempt++) {
     const pair = make();
-    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return { privateKey: pair.private, publicKey: pair.public };
+    if (parses(pair.private) && parses(pair.public)) return { privateKey: pair.private, publicKey: pair.public };
   }
   throw new Error('ssh2 made 16 malformed ed25519 keys in a row');
 }

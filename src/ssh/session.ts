@@ -166,6 +166,12 @@ export class Session {
   }
 
   /** Run a command; with `sudo`, as root. */
+  /** A command that exited non-zero, in its last words (at most three lines), secrets blanked out. */
+  private exited(step: string, r: ExecResult, secrets: string[] = []): SshError {
+    const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ');
+    return new SshError(this.target.name, step, `exited ${r.code}${why ? `: ${redact(why, secrets)}` : ''}`);
+  }
+
   async exec(command: string, o: ExecOptions = {}): Promise<ExecResult> {
     const step = o.step ?? command;
     if (o.sudo) await this.ensureSudo();
@@ -181,8 +187,7 @@ export class Session {
     const result = await this.run(full, stdin, o.timeoutMs, step);
     const clean = { ...result, stdout: result.stdout, stderr: redact(result.stderr, [...this.secretValues, this.sudoPassword]) };
     if ((o.check ?? true) && clean.code !== 0) {
-      const why = (clean.stderr.trim() || clean.stdout.trim()).split('\n').slice(-3).join(' / ');
-      throw new SshError(this.target.name, step, `exited ${clean.code}${why ? `: ${redact(why, o.secrets ?? [])}` : ''}`);
+      throw this.exited(step, clean, o.secrets);
     }
     return clean;
   }
@@ -302,21 +307,17 @@ export class Session {
       // Put in place and remove the upload in one command; it exits as the placing did.
       const r = await this.exec(`mkdir -p "$(dirname ${q})" && install -m ${m} ${shQuote(tmp)} ${q}.bramble-new && mv -f ${q}.bramble-new ${q}; s=$?; rm -f ${shQuote(tmp)}; exit $s`, { sudo: o.sudo, step, check: false });
       removed = true;
-      if (r.code !== 0) throw new SshError(this.target.name, step, `exited ${r.code}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ')}`);
+      if (r.code !== 0) throw this.exited(step, r);
     } finally {
       if (!removed) await this.exec(`rm -f ${shQuote(tmp)}`, { check: false, step });
     }
   }
 
-
   /** A file's content, or undefined when it does not exist. */
   async readFile(path: string, o: { sudo?: boolean; step?: string } = {}): Promise<string | undefined> {
-    const q = shQuote(path);
-    const r = await this.exec(`if [ -e ${q} ]; then cat ${q}; else exit 3; fi`, { sudo: o.sudo, check: false, step: o.step ?? `read ${path}` });
-    if (r.code === 3) return undefined;
-    if (r.code !== 0) throw new SshError(this.target.name, o.step ?? `read ${path}`, r.stderr.trim() || `exit ${r.code}`);
-    return r.stdout;
+    return (await this.readFiles([path], o))[0];
   }
+
   /**
    * Several files in one command: one channel, one sudo, each file's
    * content or undefined when it does not exist, in the order asked. Each
@@ -336,8 +337,6 @@ export class Session {
     if (out.length !== paths.length) throw new SshError(this.target.name, step, `read ${out.length} of ${paths.length} files`);
     return out;
   }
-
-
 
   /** A TCP stream to host:port, opened from this node (for jump hosts). */
   forward(host: string, port: number): Promise<import('node:stream').Duplex> {
