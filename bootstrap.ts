@@ -13,5 +13,14 @@ if (major < NEEDED[0] || (major === NEEDED[0] && minor < NEEDED[1])) {
   process.exit(1);
 }
 
+// V8's compiled code for bramble's modules, kept between runs: loading them is
+// a good part of a short command's start-up. Kept in the user's own cache
+// folder, not a shared /tmp one another user could have made first.
+// NODE_COMPILE_CACHE chooses another folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+const { enableCompileCache } = await import('node:module');
+const { homedir } = await import('node:os');
+const cacheHome = process.env.XDG_CACHE_HOME || `${homedir()}/.cache`;
+enableCompileCache?.(process.env.NODE_COMPILE_CACHE || `${cacheHome}/bramble/compile-cache`);
+
 const { main } = await import('./src/cli.ts');
 process.exitCode = await main(process.argv.slice(2));

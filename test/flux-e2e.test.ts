@@ -166,6 +166,24 @@ test('a re-run changes nothing and is reconciled again at once', async () => {
   assert.ok(!r.stderr.includes('curl'), r.stderr);
 });
 
+test("an apply that leaves k3s alone reads Flux once: the hand-over takes what the plan read seconds before", async () => {
+  const r = await run(['apply', '--timeout', '60', '--repo', join(work, 'repo'), '-v']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  // The lab's kernel has no iSCSI: prepare starts iscsid again, which leaves k3s alone.
+  assert.match(r.stdout, /rk +server prepare only\n/);
+  assert.match(r.stdout, /✔ .*rk \(server\): unchanged/);
+  assert.match(r.stdout, /deploy key: in place/);
+  const count = (needle: string) => r.stderr.split('\n').filter((l) => l.includes(needle)).length;
+  // Each once, by the plan: Flux's manifest, its version, the flux-system secret and Flux's objects.
+  assert.equal(count('$ head -n 1 /var/lib/rancher/k3s/server/manifests/bramble-flux.yaml'), 1, r.stderr);
+  assert.equal(count('$ k3s kubectl get deployments -n flux-system -o json'), 1, r.stderr);
+  assert.equal(count('$ k3s kubectl get secret flux-system -n flux-system'), 1, r.stderr);
+  // The pending key is not the plan's to read: the hand-over reads it.
+  assert.equal(count('$ k3s kubectl get secret flux-system-pending -n flux-system'), 1, r.stderr);
+  assert.equal(count('$ k3s kubectl apply -f -'), 0, r.stderr);
+  assert.match(r.stdout, /staging: Flux reconciled \(main@sha1:/);
+});
+
 test('status shows nodes, Flux objects with their revision, and the URLs', async () => {
   const r = await run(['status']);
   assert.equal(r.code, 0, r.stdout + r.stderr);

@@ -283,3 +283,36 @@ test('every SOPS file these runs made bramble write, set, edit and rotate passes
   assert.ok(files.length >= 2, files.join(', '));
   for (const f of files) assert.equal(typeof sopsCheck(f, ids), 'object', f);
 });
+
+test('a plain Secret is found however its kind is spelt: quoted, escaped, folded, through an anchor; other files are not flagged', async () => {
+  const { parseInventory } = await import('../src/inventory/load.ts');
+  const { checkSecrets } = await import('../src/secrets/check.ts');
+  const { HOMELAB, tempDir } = await import('./helpers.ts');
+  const staging = parseInventory(readFileSync(HOMELAB, 'utf8'), 'homelab.yaml').clusters.find((c) => c.name === 'staging')!;
+  const dir = tempDir('bramble-secret-spellings-');
+  const apps = join(dir, 'clusters/staging/apps');
+  mkdirSync(apps, { recursive: true });
+  const spellings: Record<string, string> = {
+    'plain.yaml': 'kind: Secret\nmetadata:\n  name: plain\n',
+    'hex.yaml': 'kind: "Secr\\x65t"\nmetadata:\n  name: hex\n',
+    'unicode.yaml': 'kind: "\\u0053ecret"\nmetadata:\n  name: unicode\n',
+    'continued.yaml': 'kind: "Sec\\\n  ret"\nmetadata:\n  name: continued\n',
+    'anchor.yaml': 'x: &k Secret\n---\nkind: ConfigMap\nmetadata: {name: not-this}\n---\nbase: &b {kind: Secret}\n<<: *b\nmetadata:\n  name: merged\n',
+    'block.yaml': 'kind: >-\n  Secret\nmetadata:\n  name: block\n',
+    'flow.yaml': '{"kind": "Secret", "metadata": {"name": "flow"}}\n',
+  };
+  for (const [file, text] of Object.entries(spellings)) writeFileSync(join(apps, file), text);
+  // Neither is a Secret: one only says the word in lower case, the other folds it into two words.
+  writeFileSync(join(apps, 'config.yaml'), 'kind: ConfigMap\nmetadata:\n  name: secret-free\ndata:\n  note: a secretRef elsewhere\n');
+  writeFileSync(join(apps, 'folded.yaml'), 'kind: ConfigMap\nmetadata:\n  name: folded\ndata:\n  k: "Sec\n    ret"\n');
+  const found = (await checkSecrets(dir, [staging], async () => undefined)).filter((l) => l.startsWith('clusters/staging/apps/'));
+  assert.deepEqual(found.map((l) => /^clusters\/staging\/apps\/([\w.]+): Secret (\S+) is in plain text/.exec(l)?.slice(1, 3).join(' ')).sort(), [
+    'anchor.yaml merged',
+    'block.yaml block',
+    'continued.yaml continued',
+    'flow.yaml flow',
+    'hex.yaml hex',
+    'plain.yaml plain',
+    'unicode.yaml unicode',
+  ]);
+});

@@ -1,6 +1,7 @@
 // A test reporter that prints nothing while the suite runs and, at its end,
-// the ten slowest tests with their files: the next regression in the suite's
-// time is seen in every run's log (docs/testing.md keeps the budget).
+// the ten slowest tests with their files, and the ten files whose tests take
+// longest in all: the next regression in the suite's time is seen in every
+// run's log (docs/testing.md keeps the budget).
 import { relative } from 'node:path';
 
 interface Finished {
@@ -27,6 +28,17 @@ export default async function* slowest(source: AsyncIterable<{ type: string; dat
   for (const t of done.slice(0, 10)) {
     const name = t.name.length > 90 ? `${t.name.slice(0, 89)}…` : t.name;
     lines.push(`  ${(t.ms / 1000).toFixed(1).padStart(6)} s  ${t.file}: ${name}`);
+  }
+  const byFile = new Map<string, { ms: number; tests: number }>();
+  for (const t of done) {
+    const f = byFile.get(t.file) ?? { ms: 0, tests: 0 };
+    f.ms += t.ms;
+    f.tests += 1;
+    byFile.set(t.file, f);
+  }
+  lines.push('the ten files whose tests take longest in all:');
+  for (const [file, f] of [...byFile].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10)) {
+    lines.push(`  ${(f.ms / 1000).toFixed(1).padStart(6)} s  ${file} (${f.tests} tests)`);
   }
   yield `${lines.join('\n')}\n`;
 }

@@ -25,7 +25,7 @@ test('-v lines are stamped with the seconds since the process started, in order'
   assert.ok(a! > 0 && b! >= a! && b! <= performance.now() / 1000 + 0.001, `${a} then ${b}`);
 });
 
-test('the reporter prints the ten slowest top-level tests with their files, leaving out suites, subtests and file entries', async () => {
+test('the reporter prints the ten slowest top-level tests with their files, then the files by their tests\' time, leaving out suites, subtests and file entries', async () => {
   const cwd = process.cwd();
   const pass = (name: string, ms: number, extra: Record<string, unknown> = {}) => ({ type: 'test:pass', data: { name, nesting: 0, file: `${cwd}/test/f${ms % 3}.test.ts`, details: { duration_ms: ms }, ...extra } });
   const events = [
@@ -43,9 +43,16 @@ test('the reporter prints the ten slowest top-level tests with their files, leav
   for await (const chunk of slowest(source())) text += chunk;
   const lines = text.trim().split('\n');
   assert.equal(lines[0], 'the ten slowest of 13 tests in 4 files (177 s of test time in all):');
-  assert.equal(lines.length, 11);
+  assert.equal(lines.length, 16);
   assert.match(lines[1]!, /^\s+99\.0 s {2}test\/f9\.test\.ts: broken$/);
   assert.match(lines[2]!, /^\s+12\.0 s {2}test\/f0\.test\.ts: t11$/);
   assert.match(lines[10]!, /^\s+4\.0 s {2}test\/f1\.test\.ts: t3$/);
+  assert.equal(lines[11], 'the ten files whose tests take longest in all:');
+  assert.deepEqual(lines.slice(12).map((l) => l.trim()), [
+    '99.0 s  test/f9.test.ts (1 tests)',
+    '30.0 s  test/f0.test.ts (4 tests)',
+    '26.0 s  test/f2.test.ts (4 tests)',
+    '22.0 s  test/f1.test.ts (4 tests)',
+  ]);
   assert.doesNotMatch(text, /suite|subtest|whole/);
 });

@@ -5,9 +5,9 @@ import { GitHostError, type GitHost, type KeyState } from '../git/host.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import { FLUX_MANIFEST, installFlux, installedFlux, applySync, leaveFluxToGit, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';
-import { applyFluxSecret, deleteFluxSecret, ensureSopsAgeSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, usableKey, type DeployKey } from './secret.ts';
+import { applyFluxSecret, deleteFluxSecret, ensureSopsAgeSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, usableKey, type DeployKey, type StoredKey } from './secret.ts';
 import { ahead } from '../base/wait.ts';
-import { readFluxObjects, watchReconciliation, type ObjectRef, type WatchResult } from './watch.ts';
+import { readFluxObjects, watchReconciliation, type FluxObject, type ObjectRef, type WatchResult } from './watch.ts';
 
 export interface HandoverOptions {
   /** Replace the deploy key (and the cluster's secret with it). */
@@ -22,6 +22,18 @@ export interface HandoverOptions {
   /** The cluster's age identity, for a cluster that keeps SOPS-encrypted secrets. */
   ageIdentity?: string;
   note: (line: string) => void;
+  /**
+   * What this run read of Flux seconds earlier (apply's plan), when nothing
+   * on the cluster changed since: it is used instead of reading it again.
+   */
+  earlier?: EarlierRead;
+}
+
+export interface EarlierRead {
+  installed: Awaited<ReturnType<typeof installedFlux>>;
+  /** Absent when that read failed: the secret is read again. */
+  key?: { value: StoredKey | undefined };
+  objects: FluxObject[] | undefined;
 }
 
 export interface HandoverResult {
@@ -41,7 +53,7 @@ const same = (a: DeployKey | undefined, b: DeployKey | undefined) => Boolean(a &
 /** Get a deploy key the Git host accepts, and the flux-system secret holding it. */
 async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, knownHosts: string, o: HandoverOptions): Promise<KeyState> {
   const title = deployKeyTitle(cluster.name, `clusters/${cluster.name}`);
-  const [current, pending] = await Promise.all([readFluxSecret(first), readFluxSecret(first, PENDING)]);
+  const [current, pending] = await Promise.all([o.earlier?.key ? o.earlier.key.value : readFluxSecret(first), readFluxSecret(first, PENDING)]);
   // A stored key ssh cannot parse is never offered again: a new one takes its place.
   const candidate: DeployKey = o.rotate ? generateDeployKey(`flux-${cluster.name}`) : (usableKey(pending) ?? usableKey(current) ?? generateDeployKey(`flux-${cluster.name}`));
 
@@ -73,8 +85,8 @@ async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, kn
 export async function handOver(cluster: ClusterSpec, first: Session, host: GitHost, rendered: Rendered, o: HandoverOptions): Promise<HandoverResult> {
   // Flux's version and objects are read while the key is checked; the objects
   // read is used only when neither the key nor Flux changed.
-  const fluxRead = ahead(installedFlux(first));
-  const objectsRead = ahead(readFluxObjects(first).catch(() => undefined));
+  const fluxRead = o.earlier ? Promise.resolve(o.earlier.installed) : ahead(installedFlux(first));
+  const objectsRead = o.earlier ? Promise.resolve(o.earlier.objects) : ahead(readFluxObjects(first).catch(() => undefined));
   const knownHosts = await host.knownHosts();
   const key = await ensureKey(cluster, first, host, knownHosts, o);
   o.note(`deploy key: ${key === 'exists' ? `in place (${host.label} accepts it)` : key}`);

@@ -7,7 +7,7 @@ import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import type { ClusterOutcome, NodeOutcome } from '../k3s/install.ts';
 import { firstServer } from '../k3s/config.ts';
 import type { NodeLink } from '../nodes/connect.ts';
-import { disruptiveSteps, planCluster, planIsEmpty, planLines, planRepo, type Plan } from './plan.ts';
+import { disruptiveSteps, planCluster, planIsEmpty, planLines, planRepo, type FluxRead, type Plan } from './plan.ts';
 import { jsonEvent, progressList, progressMode } from './progress.ts';
 import { renderInventory, type RenderOutput } from '../render/render.ts';
 import { expectedObjects, type WatchResult } from '../flux/watch.ts';
@@ -41,8 +41,14 @@ interface Results {
 }
 
 /** Connect, plan and print the plan; shared by `plan` and `apply`. */
-export async function connectAndPlan(inv: Inventory, clusters: ClusterSpec[], o: RunOptions, sessionOpts: SessionOptions): Promise<{ plan: Plan; linked: Map<string, Linked>; rendered: RenderOutput }> {
+export async function connectAndPlan(
+  inv: Inventory,
+  clusters: ClusterSpec[],
+  o: RunOptions,
+  sessionOpts: SessionOptions,
+): Promise<{ plan: Plan; linked: Map<string, Linked>; rendered: RenderOutput; fluxReads: Map<string, FluxRead> }> {
   const linked = new Map<string, Linked>();
+  const fluxReads = new Map<string, FluxRead>();
   try {
     // The clusters are reached at once, each kept as soon as it is linked, so a failure closes every session opened.
     sessionOpts.log?.('phase: connect');
@@ -58,12 +64,12 @@ export async function connectAndPlan(inv: Inventory, clusters: ClusterSpec[], o:
         clusters.map((c) => {
           const expected = expectedObjects(rendered.docs.filter((d) => d.file.startsWith(`clusters/${c.name}/`)).map((d) => d.object as unknown));
           const l = linked.get(c.name)!;
-          return planCluster(inv, c, l.links, l.unreachable, expected);
+          return planCluster(inv, c, l.links, l.unreachable, expected, (read) => fluxReads.set(c.name, read));
         }),
       ),
       planRepo(inv, repo, remote, rendered, o.force),
     ]);
-    return { plan: { clusters: planned, repo: repoPlan }, linked, rendered };
+    return { plan: { clusters: planned, repo: repoPlan }, linked, rendered, fluxReads };
   } catch (e) {
     closeLinked(linked);
     throw e;
@@ -181,7 +187,7 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
     return refuse(io, mode, e.message, e.lines, 'Nothing was changed.');
   }
   // The render the plan was made from is the one published and handed to Flux.
-  const { plan, linked, rendered } = planned;
+  const { plan, linked, rendered, fluxReads } = planned;
   const results: Results = { install: new Map(), flux: new Map() };
   try {
     if (mode === 'json') jsonEvent(io.out, { event: 'plan', plan });
@@ -263,7 +269,11 @@ export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOpt
           const first = linked.get(c.name)!.links.find((x) => x.node.name === firstServer(c).name)!;
           sessionOpts.log?.(`phase: Flux (${c.name})`);
           try {
-            const w = await fluxStep(inv, c, first.session, { ...o, confirm: undefined }, taskIo(t), sessionOpts, results.pushed?.head, rendered);
+            // The plan's read of Flux stands when the install left k3s alone on every node since: nothing
+            // installed, restarted or rebooted (prepare's other changes, packages and modules, do not reach Flux).
+            const installed = results.install.get(c.name);
+            const untouched = installed?.ok === true && installed.nodes.every((n) => n.status === 'unchanged' && (n.disruptive ?? []).length === 0);
+            const w = await fluxStep(inv, c, first.session, { ...o, confirm: undefined }, taskIo(t), sessionOpts, results.pushed?.head, rendered, untouched ? fluxReads.get(c.name) : undefined);
             results.flux.set(c.name, w);
             t.title = `${c.name}: Flux reconciled (${reconciledRevision(w)})`;
           } catch (e) {

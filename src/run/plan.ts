@@ -14,8 +14,9 @@ import { preflightNode } from '../nodes/preflight.ts';
 import { planTree, type Conflict, type FileChange } from '../render/tree.ts';
 import type { RenderOutput } from '../render/render.ts';
 import { installedFlux } from '../flux/install.ts';
-import { readFluxSecret, type StoredKey } from '../flux/secret.ts';
-import { readFluxObjects, refText, type FluxObject, type ObjectRef } from '../flux/watch.ts';
+import { readFluxSecret } from '../flux/secret.ts';
+import type { EarlierRead } from '../flux/handover.ts';
+import { readFluxObjects, refText, type ObjectRef } from '../flux/watch.ts';
 import type { Session } from '../ssh/session.ts';
 import { ahead } from '../base/wait.ts';
 import { ensureRepoAt, redactUrl, remoteTree } from '../git/repo.ts';
@@ -89,8 +90,18 @@ function nodePlan(o: NodeOutcome, cluster: ClusterSpec, unreachable: Set<string>
   }
 }
 
-/** The nodes and Flux of one cluster, through its open links: preflight first, then a dry run of the install. */
-export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: NodeLink[], unreachable: NodeOutcome[], expected: ObjectRef[]): Promise<ClusterPlan> {
+/**
+ * What the plan read of Flux on the first server is kept for the same run's
+ * hand-over (flux/handover.ts), never put in the plan that is shown: it holds
+ * the deploy key.
+ */
+export type FluxRead = EarlierRead;
+
+/**
+ * The nodes and Flux of one cluster, through its open links: preflight first, then a dry run of the install.
+ * `keep` is given what was read of Flux, when it was read.
+ */
+export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: NodeLink[], unreachable: NodeOutcome[], expected: ObjectRef[], keep?: (read: FluxRead) => void): Promise<ClusterPlan> {
   const first = links.find((l) => l.node.name === firstServer(cluster).name);
   // Flux is read on the first server beside the nodes' reads, not after them; its answer is
   // used only when the dry run finds k3s running there (a node to install has no Flux to read).
@@ -113,7 +124,12 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
   if (!fluxRead || firstPlan?.action === 'blocked') return { cluster: cluster.name, nodes, preflight, upgrade, flux: { ...fresh, flux: `unknown: the first server ${firstServer(cluster).name} cannot be read`, deployKey: 'unknown' } };
   if (firstPlan?.action === 'install') return { cluster: cluster.name, nodes, preflight, upgrade, flux: fresh };
 
-  const { installed, key, objects } = await fluxRead;
+  const read = await fluxRead;
+  keep?.(read);
+  const { installed } = read;
+  const key = read.key?.value;
+  // Before Flux's resource types exist, nothing of Flux's can exist either.
+  const objects = installed ? (read.objects ?? []) : [];
   const flux = !installed
     ? `install ${version}`
     : installed.url === undefined
@@ -126,10 +142,13 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
 }
 
 /** What the plan needs of Flux on the first server: its version, the deploy-key secret, and the Flux objects, read at once. */
-async function readFlux(s: Session): Promise<{ installed: Awaited<ReturnType<typeof installedFlux>>; key: StoredKey | undefined; objects: FluxObject[] }> {
-  const [installed, key, objects] = await Promise.all([installedFlux(s), readFluxSecret(s).catch(() => undefined), readFluxObjects(s).catch(() => [])]);
-  // Before Flux's resource types exist, nothing of Flux's can exist either.
-  return { installed, key, objects: installed ? objects : [] };
+async function readFlux(s: Session): Promise<FluxRead> {
+  const [installed, key, objects] = await Promise.all([
+    installedFlux(s),
+    readFluxSecret(s).then((value) => ({ value }), () => undefined),
+    readFluxObjects(s).catch(() => undefined),
+  ]);
+  return { installed, key, objects };
 }
 
 /**

@@ -11,6 +11,7 @@ import type { RenderOutput } from '../render/render.ts';
 import type { TreePlan, FileChange } from '../render/tree.ts';
 import type { Session, SessionOptions } from '../ssh/session.ts';
 import type { WatchResult } from '../flux/watch.ts';
+import type { EarlierRead } from '../flux/handover.ts';
 import { verboseLog, type Io } from '../base/io.ts';
 
 export type { Io };
@@ -261,7 +262,18 @@ async function clusterIdentity(cluster: ClusterSpec): Promise<string> {
  * Hand one cluster to Flux through a session on one of its servers and wait
  * for reconciliation. Throws PhaseError (exit 3 or 4) when Flux fails or is late.
  */
-export async function fluxStep(inv: Inventory, cluster: ClusterSpec, first: Session, o: RunOptions, io: Io, sessionOpts: SessionOptions, commit?: string, rendered?: RenderOutput): Promise<WatchResult> {
+export async function fluxStep(
+  inv: Inventory,
+  cluster: ClusterSpec,
+  first: Session,
+  o: RunOptions,
+  io: Io,
+  sessionOpts: SessionOptions,
+  commit?: string,
+  rendered?: RenderOutput,
+  /** apply's plan's read of Flux, when nothing on the cluster changed since. */
+  earlier?: EarlierRead,
+): Promise<WatchResult> {
   const [{ gitHostFor }, { handOver }, { redactUrl }] = await Promise.all([import('../git/host.ts'), import('../flux/handover.ts'), import('../git/repo.ts')]);
   const host = gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? verboseLog(io) : undefined });
   io.out(`handing over to Flux (${redactUrl(inv.git.url)}, branch ${inv.git.branch}, path clusters/${cluster.name})`);
@@ -274,6 +286,7 @@ export async function fluxStep(inv: Inventory, cluster: ClusterSpec, first: Sess
     failAfterMs: Math.min(o.fluxTimeoutMs / 2, 120_000),
     pollMs: 1000,
     commit,
+    earlier,
     note: (l) => io.out(l),
   });
   if (r.watch.outcome === 'reconciled') return r.watch;
