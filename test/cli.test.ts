@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { bramble, git, HOMELAB, ROOT, SECOND, tempDir } from './helpers.ts';
+import { bramble, git, HOMELAB, homelabWithS3Backups, ROOT, SECOND, tempDir } from './helpers.ts';
 
 test('validate accepts the reference and the second inventory', () => {
   for (const file of [HOMELAB, SECOND]) {
@@ -111,4 +111,53 @@ test('a built bramble whose generated validator is missing or broken says so in 
   const missing = run();
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /^bramble's inventory validator \(.*validator\.generated\.js\) is missing or broken: Cannot find module .*\. Rebuild bramble \(npm run build\) or reinstall it\.\n$/);
+
+  // The Plan and RecurringJob models' validators, which render needs: the message comes when a render validates.
+  cpSync(join(ROOT, 'dist', 'src', 'inventory', 'validator.generated.js'), generated);
+  // The reference site with backups, so that Longhorn's RecurringJobs are rendered beside the Plans.
+  const { generateX25519Identity, identityToRecipient } = await import('age-encryption');
+  const withBackups = join(dir, 'backups.yaml');
+  writeFileSync(withBackups, await homelabWithS3Backups(await identityToRecipient(await generateX25519Identity())));
+  const render = () => spawnSync(process.execPath, [join(dir, 'dist', 'bootstrap.js'), 'render', '-i', withBackups, '--repo', join(dir, 'out')], { encoding: 'utf8' });
+  for (const model of ['plan-model', 'longhorn-model']) {
+    const file = join(dir, 'dist', 'src', 'render', `${model}.generated.js`);
+    const kept = readFileSync(file, 'utf8');
+    writeFileSync(file, 'export default 42;\n');
+    const r = render();
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.ok(r.stderr.includes(`bramble's validator ${file} is missing or broken: it exports no validator function. Rebuild bramble (npm run build) or reinstall it.`), r.stderr);
+    rmSync(file);
+    assert.match(render().stderr, new RegExp(`bramble's validator .*${model}\\.generated\\.js is missing or broken: Cannot find module`));
+    writeFileSync(file, kept);
+  }
+  const good = render();
+  assert.equal(good.status, 0, good.stdout + good.stderr);
+});
+
+test('a built bramble renders with the templates compiled at build time, and compiles again a template changed since', async () => {
+  const { cpSync, symlinkSync } = await import('node:fs');
+  const dir = tempDir();
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  cpSync(join(ROOT, 'dist', 'bootstrap.js'), join(dir, 'dist', 'bootstrap.js'));
+  cpSync(join(ROOT, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true });
+  cpSync(join(ROOT, 'templates'), join(dir, 'templates'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  const comment = "# The owner's workloads, applied once the platform is healthy.";
+  const render = () => spawnSync(process.execPath, [join(dir, 'dist', 'bootstrap.js'), 'render', '-i', HOMELAB, '--repo', join(dir, 'out')], { encoding: 'utf8' });
+  const apps = () => readFileSync(join(dir, 'out', 'clusters', 'staging', 'apps.yaml'), 'utf8');
+  // The compiled copy is what runs: a change made to it (and to it only) shows in the output.
+  const built = join(dir, 'dist', 'src', 'render', 'templates.generated.js');
+  const text = readFileSync(built, 'utf8');
+  assert.ok(text.includes(comment));
+  writeFileSync(built, text.replace(comment, '# CHANGED IN THE BUILD ONLY.'));
+  const first = render();
+  assert.equal(first.status, 0, first.stdout + first.stderr);
+  assert.match(apps(), /# CHANGED IN THE BUILD ONLY\./);
+  // The template's text no longer matches what was compiled: it is compiled from the file.
+  const source = join(dir, 'templates', 'cluster', 'apps.yaml.hbs');
+  writeFileSync(source, readFileSync(source, 'utf8').replace(comment, '# EDITED AFTER THE BUILD.'));
+  const second = render();
+  assert.equal(second.status, 0, second.stdout + second.stderr);
+  assert.match(apps(), /# EDITED AFTER THE BUILD\./);
+  assert.doesNotMatch(apps(), /CHANGED IN THE BUILD/);
 });

@@ -55,3 +55,29 @@ test('secrets publish would refuse are in the plan, each on its own line', () =>
   const lines = planLines(plan({}, { secrets: [problem] }), new Map([['staging', 'v1.35.6+k3s1']]));
   assert.ok(lines.includes(`  ! ${problem}`), lines.join('\n'));
 });
+
+test('linking takes the connections apply opened while Git was read when they reach the same nodes; others are closed and made again', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { linkCluster } = await import('../src/run/steps.ts');
+  const { parseInventory } = await import('../src/inventory/load.ts');
+  const { sessionOptions } = await import('../src/nodes/connect.ts');
+  const { HOMELAB, tempDir } = await import('./helpers.ts');
+  type Session = import('../src/ssh/session.ts').Session;
+  const production = parseInventory(readFileSync(HOMELAB, 'utf8'), 'homelab.yaml').clusters.find((c) => c.name === 'production')!;
+  const opts = await sessionOptions({ knownHosts: `${tempDir('bramble-early-')}/known_hosts`, interactive: false, env: {}, connectTimeoutMs: 2000 });
+  const closed: string[] = [];
+  const early = () => production.active.map((node) => ({ node, session: { close: () => closed.push(node.name) } as unknown as Session }));
+
+  const opened = early();
+  const same = await linkCluster(production, opts, Promise.resolve(opened));
+  assert.deepEqual(same.links.map((l) => l.session), opened.map((c) => c.session), 'the early sessions are the links');
+  assert.deepEqual(same.links.map((l) => l.node), production.active, 'with the nodes as the final inventory has them');
+  assert.deepEqual(closed, []);
+
+  // The same names at another address (loopback, where nothing listens on port 1): the early ones are closed, the nodes reached again.
+  const moved = { ...production, active: production.active.map((n) => ({ ...n, address: '127.0.0.1', ssh: { ...n.ssh, port: 1 } })) };
+  const again = await linkCluster(moved, opts, Promise.resolve(early()));
+  assert.deepEqual(closed.sort(), production.active.map((n) => n.name).sort());
+  assert.equal(again.links.length, 0);
+  assert.deepEqual(again.unreachable.map((u) => u.node), production.active.map((n) => n.name));
+});

@@ -413,3 +413,34 @@ test('the Plan model refuses what the API server would: a misspelt field, a bad 
   assert.match(await problems({ concurrency: 1 }), /must have required property 'upgrade'/);
   assert.match(await problems({ upgrade: { image: 'x' }, nodeSelector: { matchExpressions: [{ key: 'a' }] } }), /\/spec\/nodeSelector\/matchExpressions\/0 must have required property '?operator'?/);
 });
+
+test("the built Plan and RecurringJob validators (compiled by npm run build) answer as ajv's own compile of the same schemas", async () => {
+  const { PLAN_MODEL } = await import('../src/render/plan-model.ts');
+  const { RECURRING_JOB_MODEL } = await import('../src/render/longhorn-model.ts');
+  const plans = parseAllDocuments(readFileSync(join(ROOT, 'clusters/production/upgrades/plans.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+  const rendered = await renderInventory(parseInventory(await homelabWithS3Backups('age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'), 'backups.yaml'));
+  const jobs = rendered.docs.filter((d) => d.object.kind === 'RecurringJob').map((d) => d.object as unknown as Record<string, unknown>);
+  assert.ok(plans.length >= 2 && jobs.length >= 2, `${plans.length} Plans, ${jobs.length} RecurringJobs`);
+  const spoilt = (o: Record<string, unknown>) => {
+    const spec = o.spec as Record<string, unknown>;
+    return [
+      { ...o, spec: { ...spec, concurency: 1 } },
+      { ...o, spec: { ...spec, concurrency: 'one' } },
+      { ...o, metadata: { name: '' } },
+      { ...o, kind: 'Other', extra: true },
+      { ...o, spec: { cron: 5 } },
+      {},
+    ];
+  };
+  for (const [model, objects] of [[PLAN_MODEL, plans], [RECURRING_JOB_MODEL, jobs]] as const) {
+    const builtCheck = ((await import(join(ROOT, 'dist', 'src', 'render', model.generated))) as { default: { (x: unknown): boolean; errors?: unknown } }).default;
+    const fresh = new Ajv(model.options).compile(model.schema);
+    for (const o of [...objects, ...objects.flatMap(spoilt)]) {
+      const a = fresh(o);
+      const b = builtCheck(o);
+      assert.equal(b, a, JSON.stringify(o));
+      assert.deepEqual(builtCheck.errors ?? null, fresh.errors ?? null, JSON.stringify(o));
+    }
+    assert.ok(objects.every((o) => fresh(o)), 'the rendered objects pass');
+  }
+});

@@ -1,4 +1,6 @@
 import type { Command } from './command.ts';
+import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import type { Connection } from '../nodes/connect.ts';
 import { inventoryWithGit, isInteractive, nodeOptions, runOptions } from './shared.ts';
 
 export const apply: Command = {
@@ -10,10 +12,29 @@ export const apply: Command = {
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'repo', 'remote', 'force', 'rotate-deploy-key', 'yes', 'json'],
   notes: { timeout: 'how long to wait for Flux to reconcile (default 600)', json: 'one JSON event per line on stdout, nothing on stderr' },
   async run(opts, io) {
-    const [{ selectClusters }, { apply: run }] = await Promise.all([import('../inventory/model.ts'), import('../run/apply.ts')]);
-    const { inv, written } = await inventoryWithGit(opts, io, { write: true, quiet: opts.json, fastForward: 'best effort' });
-    const clusters = selectClusters(inv, opts.cluster);
+    const [{ selectClusters }, { apply: run, closeConnections }, { connectCluster }] = await Promise.all([import('../inventory/model.ts'), import('../run/apply.ts'), import('../nodes/connect.ts')]);
     const sessionOpts = await nodeOptions(opts, io);
+    // The nodes are reached while Git is read: their addresses are the file's, whatever versions
+    // Git brings (a node the versions change is connected again when the plan links it).
+    const opened = new Map<string, Promise<Connection[]>>();
+    const openEarly = (loaded: Inventory) => {
+      let selected: ClusterSpec[];
+      try {
+        selected = selectClusters(loaded, opts.cluster);
+      } catch {
+        return; // the same selection fails again below, where it is reported
+      }
+      for (const c of selected) opened.set(c.name, connectCluster(c, sessionOpts));
+    };
+    let inv: Inventory;
+    let written: boolean;
+    try {
+      ({ inv, written } = await inventoryWithGit(opts, io, { write: true, quiet: opts.json, fastForward: 'best effort', whileSyncing: openEarly }));
+    } catch (e) {
+      for (const early of opened.values()) void early.then(closeConnections);
+      throw e;
+    }
+    const clusters = selectClusters(inv, opts.cluster);
     // Files bramble writes are replaced atomically, so an interrupted run leaves each whole; say so.
     process.once('SIGINT', () => {
       io.err('\ninterrupted: every file written so far is complete (atomic writes); run apply again to resume where this run stopped');
@@ -34,6 +55,7 @@ export const apply: Command = {
       },
       sessionOpts,
       io,
+      opened,
     );
   },
 };

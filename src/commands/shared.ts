@@ -1,6 +1,6 @@
 // What several commands need from the command line: SSH session options,
 // the phases' run options, whether a person is at the terminal.
-import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
+import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import type { RunOptions } from '../run/steps.ts';
 import { UsageError, type Io, type Options } from './command.ts';
@@ -139,11 +139,23 @@ export async function hiddenPrompt(message: string): Promise<string> {
 export async function inventoryWithGit(
   opts: Options,
   io: Io,
-  { write, quiet = false, fastForward = 'no' }: { write: boolean; quiet?: boolean; fastForward?: 'no' | 'strict' | 'best effort' },
+  {
+    write,
+    quiet = false,
+    fastForward = 'no',
+    whileSyncing,
+  }: {
+    write: boolean;
+    quiet?: boolean;
+    fastForward?: 'no' | 'strict' | 'best effort';
+    /** Called with the inventory as the file has it, before the work tree is brought up to date. */
+    whileSyncing?: (loaded: Inventory) => void;
+  },
 ) {
   const [{ loadInventory }, { takeVersionsFromGit, takenLines }, { resolve }] = await Promise.all([import('../inventory/load.ts'), import('../render/versions.ts'), import('node:path')]);
   if (opts.verbose) verboseLog(io)('phase: the inventory and the versions in Git');
   const loaded = await loadInventory(opts.inventory!);
+  whileSyncing?.(loaded);
   const repo = resolve(opts.repo ?? '.');
   if (fastForward !== 'no') {
     // Commands that push: a Renovate change merged on the remote is read before anything is rendered.

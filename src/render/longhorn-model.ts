@@ -4,8 +4,7 @@
 // fields every release since 1.4 has: closed objects, so a misspelt field is
 // an error here as it is for the API server's strict validation, and the task
 // is one of the CRD's enum.
-import { createRequire } from 'node:module';
-import type { ValidateFunction } from 'ajv';
+import { modelValidator, type ModelSchema } from './compiled.ts';
 import { isCron } from '../inventory/formats.ts';
 
 const TASKS = ['snapshot', 'snapshot-force-create', 'snapshot-cleanup', 'snapshot-delete', 'backup', 'backup-force-create', 'filesystem-trim', 'system-backup'];
@@ -38,15 +37,8 @@ const RECURRING_JOB = {
   },
 };
 
-let compiled: ValidateFunction | undefined;
-
-function shape(): ValidateFunction {
-  if (!compiled) {
-    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-    compiled = new Ajv({ allErrors: true, strict: true }).compile(RECURRING_JOB);
-  }
-  return compiled;
-}
+export const RECURRING_JOB_MODEL: ModelSchema = { generated: './longhorn-model.generated.js', schema: RECURRING_JOB, options: { allErrors: true, strict: true } };
+const shape = await modelValidator(import.meta.url, RECURRING_JOB_MODEL);
 
 export class RecurringJob {
   private readonly data: { spec?: { cron?: string } };

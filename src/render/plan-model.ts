@@ -5,8 +5,7 @@
 // server's strict validation. The Kubernetes types inside it (label selector,
 // tolerations, env, security context) are checked by kubernetes-models' own
 // schemas. The suite also checks rendered Plans against the real CRD.
-import { createRequire } from 'node:module';
-import type { ValidateFunction } from 'ajv';
+import { modelValidator, type ModelSchema } from './compiled.ts';
 import { LabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector';
 import { EnvVar } from 'kubernetes-models/v1/EnvVar';
 import { SecurityContext } from 'kubernetes-models/v1/SecurityContext';
@@ -73,15 +72,8 @@ const PLAN = object(
   ['apiVersion', 'kind', 'metadata', 'spec'],
 );
 
-let compiled: ValidateFunction | undefined;
-
-function shape(): ValidateFunction {
-  if (!compiled) {
-    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-    compiled = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(PLAN);
-  }
-  return compiled;
-}
+export const PLAN_MODEL: ModelSchema = { generated: './plan-model.generated.js', schema: PLAN, options: { allErrors: true, strict: true, allowUnionTypes: true } };
+const shape = await modelValidator(import.meta.url, PLAN_MODEL);
 
 interface PlanSpec {
   nodeSelector?: unknown;

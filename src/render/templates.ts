@@ -1,7 +1,11 @@
 // Loading and running the Handlebars templates under templates/.
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
+
+// Handlebars' types keep it global, not exported.
+type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
 import { packageRoot } from '../base/paths.ts';
 import { yamlQuote } from './tree.ts';
 
@@ -53,17 +57,43 @@ async function walk(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-async function load(hb: typeof Handlebars, root: string): Promise<Template[]> {
-  const files = await walk(root);
-  return Promise.all(
-    files.map(async (file) => {
-      const source = await readFile(file, 'utf8');
-      // strict: a misspelt variable is an error, not an empty string.
-      const compiled = hb.compile(source, { noEscape: true, strict: true });
-      const path = relative(root, file).split(sep).join('/').replace(/\.hbs$/, '');
-      return { path, run: (context: object) => compiled(context) };
-    }),
-  );
+// strict: a misspelt variable is an error, not an empty string.
+export const COMPILE_OPTIONS = { noEscape: true, strict: true } as const;
+
+/**
+ * The templates under templates/ compiled by `npm run build`
+ * (scripts/gen-validator.ts), each with the SHA-256 of the text it was
+ * compiled from: Handlebars' compile was a tenth of a second of every run
+ * that renders. A template whose text differs from its entry, or has none, is
+ * compiled here, as is every one when bramble runs from its sources.
+ */
+export type Precompiled = Record<string, { sha256: string; spec: TemplateSpecification }>;
+const PRECOMPILED = './templates.generated.js';
+
+async function precompiled(dir: string): Promise<Precompiled> {
+  if (import.meta.url.endsWith('.ts') || dir !== defaultTemplatesDir()) return {};
+  try {
+    return ((await import(PRECOMPILED)) as { default: Precompiled }).default;
+  } catch {
+    return {};
+  }
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The template files under `dir`, each with its path relative to `dir` (forward slashes) and its text. */
+export async function templateSources(dir: string): Promise<Array<{ key: string; source: string }>> {
+  return Promise.all((await walk(dir)).map(async (file) => ({ key: relative(dir, file).split(sep).join('/'), source: await readFile(file, 'utf8') })));
+}
+
+async function load(hb: typeof Handlebars, dir: string, kind: 'cluster' | 'seed', built: Precompiled): Promise<Template[]> {
+  return (await templateSources(join(dir, kind))).map(({ key, source }) => {
+    const entry = built[`${kind}/${key}`];
+    const compiled = entry && entry.sha256 === sha256(source) ? hb.template(entry.spec) : hb.compile(source, COMPILE_OPTIONS);
+    return { path: key.replace(/\.hbs$/, ''), run: (context: object) => compiled(context) };
+  });
 }
 
 const cache = new Map<string, Promise<TemplateSet>>();
@@ -72,7 +102,10 @@ export function loadTemplates(dir = defaultTemplatesDir()): Promise<TemplateSet>
   let set = cache.get(dir);
   if (!set) {
     const hb = engine();
-    set = (async () => ({ cluster: await load(hb, join(dir, 'cluster')), seed: await load(hb, join(dir, 'seed')) }))();
+    set = (async () => {
+      const built = await precompiled(dir);
+      return { cluster: await load(hb, dir, 'cluster', built), seed: await load(hb, dir, 'seed', built) };
+    })();
     cache.set(dir, set);
   }
   return set;

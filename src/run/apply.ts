@@ -6,7 +6,7 @@
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import type { ClusterOutcome, NodeOutcome } from '../k3s/install.ts';
 import { firstServer } from '../k3s/config.ts';
-import type { NodeLink } from '../nodes/connect.ts';
+import type { Connection, NodeLink } from '../nodes/connect.ts';
 import { disruptiveSteps, planCluster, planIsEmpty, planLines, planRepo, type FluxRead, type Plan } from './plan.ts';
 import { jsonEvent, progressList, progressMode } from './progress.ts';
 import { renderInventory, type RenderOutput } from '../render/render.ts';
@@ -46,14 +46,17 @@ export async function connectAndPlan(
   clusters: ClusterSpec[],
   o: RunOptions,
   sessionOpts: SessionOptions,
+  /** Connections opened earlier by cluster name (apply opens them while Git is read). */
+  opened?: Map<string, Promise<Connection[]>>,
 ): Promise<{ plan: Plan; linked: Map<string, Linked>; rendered: RenderOutput; fluxReads: Map<string, FluxRead> }> {
   const linked = new Map<string, Linked>();
   const fluxReads = new Map<string, FluxRead>();
+  for (const [name, early] of opened ?? []) if (!clusters.some((c) => c.name === name)) void early.then(closeConnections);
   try {
     // The clusters are reached at once, each kept as soon as it is linked, so a failure closes every session opened.
     sessionOpts.log?.('phase: connect');
     const rendering = ahead(renderInventory(inv, { clusters: clusters.map((c) => c.name) }));
-    const reached = await Promise.allSettled(clusters.map(async (c) => linked.set(c.name, await linkCluster(c, sessionOpts))));
+    const reached = await Promise.allSettled(clusters.map(async (c) => linked.set(c.name, await linkCluster(c, sessionOpts, opened?.get(c.name)))));
     for (const r of reached) if (r.status === 'rejected') throw r.reason;
     const rendered = await rendering;
     const { repo, remote } = repoOf(inv, o);
@@ -74,6 +77,10 @@ export async function connectAndPlan(
     closeLinked(linked);
     throw e;
   }
+}
+
+export function closeConnections(connections: Connection[]): void {
+  for (const c of connections) if ('session' in c) c.session.close();
 }
 
 export function closeLinked(linked: Map<string, Linked>): void {
@@ -174,13 +181,13 @@ function summaryEvent(clusters: ClusterSpec[], results: Results, inv: Inventory,
   };
 }
 
-export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOptions, sessionOpts: SessionOptions, io: Io): Promise<number> {
+export async function apply(inv: Inventory, clusters: ClusterSpec[], o: ApplyOptions, sessionOpts: SessionOptions, io: Io, opened?: Map<string, Promise<Connection[]>>): Promise<number> {
   const mode = progressMode(o.json, o.tree);
   const say = (line: string) => (mode === 'json' ? jsonEvent(io.out, { event: 'output', message: line }) : io.out(line));
 
   let planned: Awaited<ReturnType<typeof connectAndPlan>>;
   try {
-    planned = await connectAndPlan(inv, clusters, o, sessionOpts);
+    planned = await connectAndPlan(inv, clusters, o, sessionOpts, opened);
   } catch (e) {
     // A failure while planning is reported like any other: under --json as an event on stdout.
     if (mode !== 'json' || !isExplained(e)) throw e;

@@ -4,9 +4,9 @@
 // through an Io, so a command prints lines and apply feeds its progress tree.
 import { BrambleError } from '../base/errors.ts';
 import { resolve as resolvePath } from 'node:path';
-import type { ClusterSpec, Inventory } from '../inventory/model.ts';
+import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
 import type { ClusterOutcome, NodeOutcome } from '../k3s/install.ts';
-import type { NodeLink } from '../nodes/connect.ts';
+import type { Connection, NodeLink } from '../nodes/connect.ts';
 import type { RenderOutput } from '../render/render.ts';
 import type { TreePlan, FileChange } from '../render/tree.ts';
 import type { Session, SessionOptions } from '../ssh/session.ts';
@@ -90,15 +90,27 @@ export function outcomeLines(nodes: NodeOutcome[]): string[] {
 }
 
 /** Connect a cluster's nodes; the unreachable ones become failed outcomes. */
-export async function linkCluster(cluster: ClusterSpec, sessionOpts: SessionOptions): Promise<{ links: NodeLink[]; unreachable: NodeOutcome[] }> {
-  const { connectCluster, NodeLink } = await import('../nodes/connect.ts');
-  const connections = await connectCluster(cluster, sessionOpts);
+/**
+ * Every active node of the cluster connected. `opened`: connections started
+ * earlier from the same inventory file (apply opens them while Git is read);
+ * they are used only when they are to the same nodes at the same addresses,
+ * and closed otherwise.
+ */
+export async function linkCluster(cluster: ClusterSpec, sessionOpts: SessionOptions, opened?: Promise<Connection[]>): Promise<{ links: NodeLink[]; unreachable: NodeOutcome[] }> {
+  const { connectCluster, NodeLink, targetOf } = await import('../nodes/connect.ts');
+  const early = await opened;
+  const key = (n: NodeSpec) => JSON.stringify(targetOf(n, cluster));
+  const same = early !== undefined && early.length === cluster.active.length && early.every((c, i) => c.node.name === cluster.active[i]!.name && key(c.node) === key(cluster.active[i]!));
+  if (early && !same) for (const c of early) if ('session' in c) c.session.close();
+  const connections = same ? early : await connectCluster(cluster, sessionOpts);
   const links: NodeLink[] = [];
   const unreachable: NodeOutcome[] = [];
-  for (const c of connections) {
-    if ('session' in c) links.push(new NodeLink(c.node, c.session, sessionOpts, cluster));
-    else unreachable.push({ node: c.node.name, role: c.node.role, status: 'failed', changes: [], step: c.error.step, detail: c.error.detail });
-  }
+  connections.forEach((c, i) => {
+    // The node as this inventory has it (an early connection was made from the file before Git's versions were taken).
+    const node = cluster.active[i]!;
+    if ('session' in c) links.push(new NodeLink(node, c.session, sessionOpts, cluster));
+    else unreachable.push({ node: node.name, role: node.role, status: 'failed', changes: [], step: c.error.step, detail: c.error.detail });
+  });
   return { links, unreachable };
 }
 
