@@ -6,7 +6,7 @@
 // Needs root. Everything is torn down by stop().
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, openSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, openSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join, normalize } from 'node:path';
@@ -393,14 +393,20 @@ export class Lab {
 
   /** The node's k3s is down (crashed, or the board died): the API lists it NotReady. */
   k3sDown(name: string): void {
-    const entry = join(this.root, 'cluster', `${name}.json`);
-    writeFileSync(entry, JSON.stringify({ ...JSON.parse(readFileSync(entry, 'utf8')), state: 'stopped' }));
+    this.setK3sState(name, 'stopped');
   }
 
   /** The node's k3s runs again, as an enabled unit does when its board is back. */
   k3sUp(name: string): void {
+    this.setK3sState(name, 'running');
+  }
+
+  /** Replaced whole, as the k3s stand-in saves it: a read beside it never finds the entry half written. */
+  private setK3sState(name: string, state: 'running' | 'stopped'): void {
     const entry = join(this.root, 'cluster', `${name}.json`);
-    writeFileSync(entry, JSON.stringify({ ...JSON.parse(readFileSync(entry, 'utf8')), state: 'running' }));
+    const tmp = join(this.root, 'cluster', `.${name}.lab.tmp`);
+    writeFileSync(tmp, JSON.stringify({ ...JSON.parse(readFileSync(entry, 'utf8')), state }));
+    renameSync(tmp, entry);
   }
 
   /** How many times a node has gone down for a reboot. */
