@@ -135,6 +135,26 @@ test('sudo without a password, and with one asked once and never logged', async 
   n.close();
 });
 
+test('sudo commands sent at once before its way is known: each runs once, and the password is asked once', async () => {
+  for (const [node, password] of [['pi', undefined], ['rk', lab.password]] as const) {
+    let asked = 0;
+    const opts = { ...trusting(lab), secrets: { get: async () => (asked++, password) } };
+    const s = await Session.connect(target(lab, node), opts);
+    const file = `/tmp/sudo-once-${node}`;
+    await s.exec(`rm -f ${file}`);
+    // Ten at once, each leaving a line: a command sent again after sudo refused it would leave two.
+    const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => s.exec(`echo ${i} >> ${file}; id -u; cat`, { sudo: true, stdin: `in-${i}` })));
+    assert.deepEqual(runs.map((r) => r.stdout), Array.from({ length: 10 }, (_, i) => `0\nin-${i}`));
+    assert.deepEqual((await s.exec(`cat ${file}`)).stdout.trim().split('\n').sort(), Array.from({ length: 10 }, (_, i) => String(i)).sort());
+    assert.equal(asked, password ? 1 : 0, `${node}: the password is asked ${password ? 'once' : 'never'}`);
+    // A command's own failure is its own, not a sudo question.
+    const own = await s.exec('echo "sudo: not this one" >&2; exit 1', { sudo: true, check: false });
+    assert.equal(own.code, 1);
+    await s.exec(`rm -f ${file}`, { sudo: true });
+    s.close();
+  }
+});
+
 test('a failing command names the node and the step; secrets in the command are not logged', async () => {
   const log: string[] = [];
   const s = await Session.connect(target(lab, 'pi'), trusting(lab, log));

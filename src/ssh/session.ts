@@ -72,6 +72,7 @@ export class Session {
   private readonly opts: SessionOptions;
   private sudoPassword: string | undefined;
   private sudoMode: 'root' | 'nopasswd' | 'password' | undefined;
+  private sudoProbe: Promise<'root' | 'nopasswd' | 'password'> | undefined;
   private closed = false;
   private lost: Error | undefined;
   private sftpChannel: SFTPWrapper | undefined;
@@ -174,17 +175,25 @@ export class Session {
 
   async exec(command: string, o: ExecOptions = {}): Promise<ExecResult> {
     const step = o.step ?? command;
-    if (o.sudo) await this.ensureSudo();
+    // Before sudo's way is known, a sudo command goes out as if no password were needed (most
+    // boards): that saves the probe's round trip. sudo -n refuses before running anything when
+    // one is needed, and only then is the command sent again the way the probe finds.
+    const guess = o.sudo && this.sudoMode === undefined && this.target.user !== 'root';
+    if (o.sudo && !guess) await this.ensureSudo();
     let full = command;
     let stdin = o.stdin;
-    if (o.sudo && this.sudoMode === 'nopasswd') full = `sudo -n -- sh -c ${shQuote(command)}`;
-    if (o.sudo && this.sudoMode === 'password') {
+    if (o.sudo && (guess || this.sudoMode === 'nopasswd')) full = `sudo -n -- sh -c ${shQuote(command)}`;
+    if (o.sudo && !guess && this.sudoMode === 'password') {
       // The password goes in on stdin, ahead of the command's own input; never on a command line.
       full = `sudo -S -p '' -- sh -c ${shQuote(command)}`;
       stdin = `${this.sudoPassword}\n${stdin ?? ''}`;
     }
     this.log(`$ ${redact(command, o.secrets ?? [])}${o.sudo && this.sudoMode !== 'root' ? '   (sudo)' : ''}`);
     const result = await this.run(full, stdin, o.timeoutMs, step);
+    if (guess && result.code === 1 && /^sudo: /.test(result.stderr)) {
+      // sudo itself refused (a password, no rights): the probe says which, or fails with why.
+      if ((await this.ensureSudo()) === 'password') return this.exec(command, o);
+    } else if (guess && this.sudoMode === undefined) this.sudoMode = 'nopasswd';
     const clean = { ...result, stdout: result.stdout, stderr: redact(result.stderr, [...this.secretValues, this.sudoPassword]) };
     if ((o.check ?? true) && clean.code !== 0) {
       throw this.exited(step, clean, o.secrets);
@@ -261,6 +270,12 @@ export class Session {
   /** How this session becomes root; asks for the sudo password once, when needed. */
   async ensureSudo(): Promise<'root' | 'nopasswd' | 'password'> {
     if (this.sudoMode) return this.sudoMode;
+    // Commands sent at once share one probe, and one password prompt.
+    this.sudoProbe ??= this.probeSudo().finally(() => (this.sudoProbe = undefined));
+    return this.sudoProbe;
+  }
+
+  private async probeSudo(): Promise<'root' | 'nopasswd' | 'password'> {
     if (this.target.user === 'root') return (this.sudoMode = 'root');
     const probe = await this.run('sudo -n true', undefined, 15000, 'sudo');
     if (probe.code === 0) return (this.sudoMode = 'nopasswd');
