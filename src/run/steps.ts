@@ -89,9 +89,8 @@ export function outcomeLines(nodes: NodeOutcome[]): string[] {
   return nodes.map((n) => `  ${n.node.padEnd(16)} ${n.role.padEnd(6)} ${outcomeLine(n)}`);
 }
 
-/** Connect a cluster's nodes; the unreachable ones become failed outcomes. */
 /**
- * Every active node of the cluster connected. `opened`: connections started
+ * Connect a cluster's nodes; the unreachable ones become failed outcomes. `opened`: connections started
  * earlier from the same inventory file (apply opens them while Git is read);
  * they are used only when they are to the same nodes at the same addresses,
  * and closed otherwise.
