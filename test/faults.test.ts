@@ -59,6 +59,21 @@ test('power lost during the install step: the error names node and step; the re-
   assert.equal(installs.length, 1, `the install script completed once:\n${installs.join('\n')}`);
 });
 
+test('iscsid stopped on a kernel that keeps it running is started and reported, and nothing else is touched', { timeout: 120_000 }, async () => {
+  const inv = join(work, 'cut.yaml');
+  const args = ['install', '-i', inv, '--known-hosts', knownHosts, '--kubeconfig', join(work, 'kubeconfig'), '--timeout', '60'];
+  assert.equal(lab.nodeExec('cut', 'pkill -x iscsid; sleep 0.2; ! pidof iscsid').code, 0);
+  const log = (f: string) => (lab.readNodeFile('cut', `/var/lib/bramble-lab/${f}`) ?? '').split('\n').filter(Boolean);
+  const before = { systemctl: log('systemctl.log').length, installs: log('k3s-install.log').length };
+  const r = await brambleAsync(args, {}, 120_000);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ {2}cut +server +unchanged \(started iscsid\)$/m);
+  assert.doesNotMatch(r.stdout, /WARNING iscsid/);
+  assert.equal(lab.nodeExec('cut', 'pidof iscsid').code, 0, 'iscsid runs');
+  assert.deepEqual(log('systemctl.log').slice(before.systemctl).map((l) => l.split(' ').slice(1).join(' ')), ['enable --now iscsid']);
+  assert.equal(log('k3s-install.log').length, before.installs);
+});
+
 test('a full disk while rendering: the error says so, and every file is as it was', async () => {
   const disk = join(work, 'small');
   mkdirSync(disk);

@@ -113,10 +113,27 @@ test('production: three servers join one at a time, the agent after them, all Re
   assert.ok(at('rk-a running') < at('rk-b joining'));
   assert.ok(at('rk-b running') < at('rk-c joining'));
   assert.ok(at('rk-c running') < at('tower running'));
+  // Preparing waits for no join: the agent, last to join, was prepared before the second server's install began.
+  const written = (n: string, f: string) => statSync(join(lab.node(n).dir, 'upper', 'etc', f.slice('/etc/'.length))).mtimeMs;
+  assert.ok(written('tower', '/etc/modules-load.d/bramble-longhorn.conf') < written('rk-b', '/etc/systemd/system/k3s.service'));
   // Joining nodes got the full token (K10<CA hash>::server:...), not only the secret.
   assert.match(lab.readNodeFile('tower', '/etc/rancher/k3s/bramble-token')!, /^K10[0-9a-f]{64}::server:[0-9a-f]{64}\n$/);
   assert.equal(lab.readNodeFile('tower', '/etc/rancher/k3s/bramble-token'), lab.readNodeFile('rk-b', '/etc/rancher/k3s/bramble-token'));
   assert.doesNotMatch(r.stdout + r.stderr, new RegExp(lab.password));
+});
+
+test('a node whose k3s is as it should be is prepared without waiting for a turn, and nothing of k3s is touched', { timeout: 120_000 }, async () => {
+  for (const n of ['rk-c', 'tower']) assert.equal(lab.nodeExec(n, 'rm /etc/modules-load.d/bramble-longhorn.conf').code, 0);
+  const before = Object.fromEntries(['rk-a', 'rk-b', 'rk-c', 'tower'].map((n) => [n, nodeLog(n, 'systemctl.log').length]));
+  const r = await install(inventory(PRODUCTION), ['-v']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  // No turn: the API's node list is read once, at the start, and no node waits to be listed Ready again.
+  assert.equal((r.stdout + r.stderr).split('\n').filter((l) => /: \$ k3s kubectl get nodes -o json/.test(l)).length, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ {2}rk-c +server unchanged \(wrote \/etc\/modules-load\.d\/bramble-longhorn\.conf\)$/m);
+  assert.match(r.stdout, /^ {2}tower +agent +unchanged \(wrote \/etc\/modules-load\.d\/bramble-longhorn\.conf\)$/m);
+  for (const n of ['rk-a', 'rk-b']) assert.match(r.stdout, new RegExp(`^ {2}${n} +server unchanged$`, 'm'));
+  for (const n of ['rk-c', 'tower']) assert.equal(lab.readNodeFile(n, '/etc/modules-load.d/bramble-longhorn.conf'), 'iscsi_tcp\ndm_crypt\n', n);
+  for (const n of ['rk-a', 'rk-b', 'rk-c', 'tower']) assert.deepEqual(nodeLog(n, 'systemctl.log').slice(before[n]!).filter((l) => !/iscsid/.test(l)), [], n);
 });
 
 test('a changed setting rewrites that node\'s config and restarts only it', { timeout: 120_000 }, async () => {

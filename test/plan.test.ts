@@ -3,7 +3,7 @@
 // against lab nodes in apply-e2e.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { changedSettings } from '../src/k3s/install.ts';
+import { changedSettings } from '../src/k3s/config.ts';
 import { disruptiveSteps, planIsEmpty, planLines, type Plan } from '../src/run/plan.ts';
 
 test('changedSettings names the top-level k3s settings that differ, ignoring comments and order', () => {

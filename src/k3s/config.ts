@@ -1,7 +1,7 @@
 // k3s's /etc/rancher/k3s/config.yaml for each node. Values that must be the
 // same on every server (disabled components, metrics bindings) come from one
 // place here, so a join never fails on "critical configuration value mismatch".
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import { ETCD_S3_SECRET } from '../site/secrets.ts';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 
@@ -68,4 +68,19 @@ export function k3sConfig(cluster: ClusterSpec, node: NodeSpec): string {
 
 export function unitName(node: NodeSpec): 'k3s' | 'k3s-agent' {
   return node.role === 'server' ? 'k3s' : 'k3s-agent';
+}
+
+/** The top-level settings of a k3s config.yaml that differ between two versions. */
+export function changedSettings(before: string, after: string): string[] {
+  const read = (text: string): Record<string, unknown> => {
+    try {
+      const v = parseYaml(text) as unknown;
+      return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  };
+  const a = read(before);
+  const b = read(after);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }

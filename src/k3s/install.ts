@@ -1,14 +1,15 @@
 // Installing k3s on a cluster's nodes: the first server, then the other
 // servers one at a time (concurrent etcd joins fail), then the agents in
 // parallel. Each node: prepare, write config and token, install or restart
-// only when something differs, wait until it is Ready.
+// only when something differs, wait until it is Ready. Preparing is the
+// node's own business, so it runs on every node at once; only a prepare that
+// reboots waits for the node's turn, so that servers go down one at a time.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import type { NodeLink } from '../nodes/connect.ts';
-import { prepareNode } from '../nodes/prepare.ts';
+import { prepareNode, type Prepared } from '../nodes/prepare.ts';
 import { BrambleError, detailOf } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
@@ -16,7 +17,7 @@ import { waitApiEndpoint, waitReady } from './ready.ts';
 import { ahead } from '../base/wait.ts';
 import { checkUpgrade, type UpgradeCheck } from './upgrade.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts, type K3sState } from '../nodes/k3s-state.ts';
-import { apiUrl, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
+import { apiUrl, changedSettings, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
 import { KUBE_VIP_MANIFEST, KUBE_VIP_NAMESPACE, KUBE_VIP_OBJECTS, kubeVipManifest } from './kube-vip.ts';
 
 export interface InstallOptions {
@@ -82,20 +83,6 @@ async function ensureFile(s: Session, path: string, content: string, mode: numbe
   return old ?? null;
 }
 
-/** The top-level settings of a k3s config.yaml that differ between two versions. */
-export function changedSettings(before: string, after: string): string[] {
-  const read = (text: string): Record<string, unknown> => {
-    try {
-      const v = parseYaml(text) as unknown;
-      return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-    } catch {
-      return {};
-    }
-  };
-  const a = read(before);
-  const b = read(after);
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
-}
 
 /** Where an air-gapped install's script is uploaded to. */
 export const AIRGAP_DIR = '/usr/local/lib/bramble';
@@ -129,8 +116,14 @@ async function chooseToken(first: Session): Promise<{ token: string; server?: st
   return { token: ours || theirs || randomBytes(32).toString('hex'), server: theirs || undefined };
 }
 
+/** How a node's prepare is shared with its turn: one already under way, and a copy of what it found, taken before the k3s part adds to it. */
+interface PrepareLink {
+  given?: Promise<Prepared>;
+  seen?: (p: Pick<Prepared, 'changes' | 'disruptive'>) => void;
+}
+
 /** `token` and `upgrade` may still be read while the node's own reads go out: each is awaited where it is first needed. */
-async function installNode(link: NodeLink, cluster: ClusterSpec, token: string | Promise<string>, first: () => Session, o: InstallOptions, upgradeRead: UpgradeCheck | undefined | Promise<UpgradeCheck | undefined>): Promise<NodeOutcome> {
+async function installNode(link: NodeLink, cluster: ClusterSpec, token: string | Promise<string>, first: () => Session, o: InstallOptions, upgradeRead: UpgradeCheck | undefined | Promise<UpgradeCheck | undefined>, prep: PrepareLink = {}): Promise<NodeOutcome> {
   const node = link.node;
   o.onNode?.(node.name, 'start');
   // The node's k3s files are read in one command; each is written below only when it differs.
@@ -142,7 +135,8 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string |
   // Only a reboot in prepare (a Pi's memory cgroup) changes what these reads find: a dry run reboots
   // nothing, so it reads k3s beside prepare's looks; a real run reads after them.
   const early = o.dryRun ? readK3s(link.session) : undefined;
-  const prepared = await prepareNode(link, { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note, osUpdates: cluster.osUpdates });
+  const prepared = await (prep.given ?? prepareNode(link, prepareOptions(cluster, o)));
+  prep.seen?.({ changes: [...prepared.changes], disruptive: [...prepared.disruptive] });
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   // After prepare: a reboot there gave the node a new session.
   const s = link.session;
@@ -240,6 +234,10 @@ async function retireKubeVip(first: Session): Promise<void> {
   await first.exec(`k3s kubectl delete -n ${KUBE_VIP_NAMESPACE} --ignore-not-found ${namespaced.join(' ')} && k3s kubectl delete --ignore-not-found ${cluster.map(shQuote).join(' ')}`, { sudo: true, step: 'delete kube-vip' });
 }
 
+function prepareOptions(cluster: ClusterSpec, o: InstallOptions) {
+  return { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note, osUpdates: cluster.osUpdates };
+}
+
 export function failed(node: NodeSpec, e: unknown): NodeOutcome {
   return { node: node.name, role: node.role, status: 'failed', changes: [], step: (e instanceof BrambleError && e.step) || 'install', detail: detailOf(e) };
 }
@@ -293,12 +291,14 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   const tokenRead = ahead(chooseToken(firstLink.session).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined })));
   const others = [...cluster.servers.slice(1), ...cluster.agents].filter((n) => !outcomes.has(n.name));
   const survey = new Map<string, NodeOutcome>();
+  const surveyPrep = new Map<string, Pick<Prepared, 'changes' | 'disruptive'>>();
   const quiet = { ...o, dryRun: true, note: () => undefined, onNode: undefined };
   const surveyed = Promise.all(
     [firstSpec, ...others].map(async (n) => {
       // Others join with the full token, which pins the cluster's CA.
       const tokenFor = tokenRead.then((c) => (n === firstSpec ? c.token : (c.server ?? c.token)));
-      survey.set(n.name, await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, quiet, upgradeRead).catch((e: unknown) => failed(n, e)));
+      const seen = (p: Pick<Prepared, 'changes' | 'disruptive'>) => surveyPrep.set(n.name, p);
+      survey.set(n.name, await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, quiet, upgradeRead, { seen }).catch((e: unknown) => failed(n, e)));
     }),
   );
   const [api, upgrade, chosen] = await Promise.all([apiRead, upgradeRead, tokenRead, surveyed]);
@@ -314,8 +314,31 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
     const r = survey.get(n.name)!;
     return r.status === 'unchanged' && r.changes.length === 0 && readyInApi.has(n.name);
   };
+  // Every node whose prepare reboots nothing is prepared now, all at once.
+  // A node whose k3s was done when read is then done: it needs no turn.
+  const early = new Map<string, Promise<Prepared>>();
+  const quick = new Map<string, Promise<NodeOutcome>>();
+  for (const n of o.dryRun ? [] : [firstSpec, ...others]) {
+    const seen = surveyPrep.get(n.name);
+    if (!seen || seen.disruptive.length > 0 || settled(n)) continue;
+    const prepared = ahead(prepareNode(byName.get(n.name)!, prepareOptions(cluster, o)));
+    early.set(n.name, prepared);
+    const r = survey.get(n.name)!;
+    if (r.status === 'unchanged' && r.changes.length === seen.changes.length && readyInApi.has(n.name)) {
+      quick.set(n.name, ahead(prepared.then(async (p) => {
+        await p.settle?.();
+        return { ...r, changes: p.changes, disruptive: p.disruptive };
+      })).catch((e: unknown) => failed(n, e)));
+    }
+  }
+  /** A node left out: what its early prepare changed is still said. */
+  const skip = async (n: NodeSpec, why: string): Promise<NodeOutcome> => {
+    const p = await early.get(n.name)?.catch(() => undefined);
+    await p?.settle?.().catch(() => undefined);
+    return { ...skipped(n, why), changes: p?.changes ?? [] };
+  };
   // The first server is installed now unless it was done when read.
-  const firstRuns = !o.dryRun && !settled(firstSpec);
+  const firstRuns = !o.dryRun && !settled(firstSpec) && !quick.has(firstSpec.name);
   // A node that joins does so through the API address: when the first
   // server was done when read, its address is checked before the first join.
   // One check, awaited by every node that joins (agents join side by side).
@@ -326,9 +349,14 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
       o.onNode?.(n.name, 'start');
       return survey.get(n.name)!;
     }
+    const done = quick.get(n.name);
+    if (done) {
+      o.onNode?.(n.name, 'start');
+      return done;
+    }
     try {
       await (addressCheck ??= waitApiEndpoint(firstLink.session, cluster, o.readyTimeoutMs));
-      return await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, o, upgrade);
+      return await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, o, upgrade, { given: early.get(n.name) });
     } catch (e) {
       return failed(n, e);
     }
@@ -337,7 +365,7 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   const first = await turn(firstSpec, token);
   record(first);
   if (first.status === 'failed') {
-    for (const n of cluster.active) if (!outcomes.has(n.name)) record(skipped(n, `the first server ${firstSpec.name} failed`));
+    for (const n of cluster.active) if (!outcomes.has(n.name)) record(await skip(n, `the first server ${firstSpec.name} failed`));
     return { ...done(), upgrade };
   }
   // A first server installed just now made the cluster's token: read it.
@@ -347,7 +375,7 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   for (const server of cluster.servers.slice(1)) {
     if (outcomes.has(server.name)) continue;
     if (serverFailed) {
-      record(skipped(server, `server ${serverFailed} failed to join; servers join one at a time`));
+      record(await skip(server, `server ${serverFailed} failed to join; servers join one at a time`));
       continue;
     }
     const r = await turn(server, joinWith);

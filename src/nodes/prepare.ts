@@ -5,6 +5,7 @@ import { UNATTENDED_FILE, UNATTENDED_PACKAGE, unattendedConfig } from '../site/r
 import { BrambleError } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { parseFacts } from './k3s-state.ts';
+import { pauseMs } from '../base/wait.ts';
 
 /** A node's open session, which a reboot replaces. */
 export interface Link {
@@ -40,6 +41,8 @@ export interface Prepared {
 export const MODULES_FILE = '/etc/modules-load.d/bramble-longhorn.conf';
 export const MULTIPATH_FILE = '/etc/multipath/conf.d/bramble-longhorn.conf';
 const PACKAGES = ['open-iscsi', 'nfs-common', UNATTENDED_PACKAGE];
+/** How long iscsid, once started, has to keep running to count as staying up. */
+const ISCSID_SETTLE_MS = 2000;
 
 /** A Debian package name (policy 5.6.1), or an error: never anything else on apt-get's command line. */
 export function packageName(name: string): string {
@@ -126,11 +129,18 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
     await s().exec('systemctl enable --now iscsid', { sudo: true, step: 'start iscsid' });
     const started = Date.now();
     out.settle = async () => {
-      // Two seconds after the start at least, then look again.
-      await new Promise((r) => setTimeout(r, Math.max(0, 2000 - (Date.now() - started))));
-      const again = await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' });
-      if (again.code === 0) did('started iscsid', '');
-      else o.note?.(node.name, `WARNING iscsid does not stay running (does the kernel support iSCSI?); Longhorn needs it`);
+      // Running two seconds after the start is staying up; gone at any look before that is an answer already.
+      for (let attempt = 1; ; attempt++) {
+        const running = (await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' })).code === 0;
+        if (!running) {
+          o.note?.(node.name, `WARNING iscsid does not stay running (does the kernel support iSCSI?); Longhorn needs it`);
+          return;
+        }
+        const left = ISCSID_SETTLE_MS - (Date.now() - started);
+        if (left <= 0) break;
+        await new Promise((r) => setTimeout(r, Math.min(left, pauseMs(attempt, 500))));
+      }
+      did('started iscsid', '');
     };
   }
 

@@ -81,7 +81,7 @@ function commitMessage(inv: Inventory, clusters: string[], plan: TreePlan): stri
 
 export function outcomeLine(n: NodeOutcome): string {
   if (n.status === 'failed') return `FAILED at ${n.step}: ${n.detail}`;
-  if (n.status === 'skipped') return `skipped: ${n.detail}`;
+  if (n.status === 'skipped') return `skipped: ${n.detail}${n.changes.length ? `; prepared (${n.changes.join('; ')})` : ''}`;
   return `${n.status}${n.changes.length ? ` (${n.changes.join('; ')})` : ''}${n.detail ? `: ${n.detail}` : ''}${n.upgrade ? `; k3s ${n.upgrade}` : ''}`;
 }
 
