@@ -18,7 +18,8 @@ import { ahead } from '../base/wait.ts';
 import { checkUpgrade, type UpgradeCheck } from './upgrade.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts, type K3sState } from '../nodes/k3s-state.ts';
 import { apiUrl, changedSettings, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
-import { KUBE_VIP_MANIFEST, KUBE_VIP_NAMESPACE, KUBE_VIP_OBJECTS, kubeVipManifest } from './kube-vip.ts';
+import { KUBE_VIP_MANIFEST, placeKubeVip } from './kube-vip.ts';
+import { ensureFile } from './files.ts';
 
 export interface InstallOptions {
   readyTimeoutMs: number;
@@ -71,18 +72,6 @@ export async function inspectNode(s: Session, probe?: Promise<string>): Promise<
 export async function probeK3s(s: Session): Promise<string> {
   return (await s.exec(K3S_PROBE, { step: 'inspect k3s' })).stdout;
 }
-
-/**
- * Write a root-owned file only when its content differs; in a dry run only
- * compare. Returns the old content when it differed (`null` when it was absent).
- */
-async function ensureFile(s: Session, path: string, content: string, mode: number, step: string, o: { secret?: boolean; dryRun?: boolean; read?: Promise<string | undefined> } = {}): Promise<string | null | false> {
-  const old = await (o.read ?? s.readFile(path, { sudo: true, step }));
-  if (old === content) return false;
-  if (!o.dryRun) await s.writeFile(path, content, { sudo: true, mode, step, secret: o.secret });
-  return old ?? null;
-}
-
 
 /** Where an air-gapped install's script is uploaded to. */
 export const AIRGAP_DIR = '/usr/local/lib/bramble';
@@ -151,10 +140,14 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string |
     throw new SshError(node.name, 'k3s role', `k3s is installed here as ${state.unit === 'k3s' ? 'a server' : 'an agent'} but the inventory says ${node.role}; reset the node first (bramble reset)`);
   }
   const dry = { dryRun: o.dryRun };
-  const tokenBefore = await ensureFile(s, TOKEN_FILE, (await token) + '\n', 0o600, 'write token', { ...dry, secret: true, read: reads.token });
-  const configBefore = await ensureFile(s, CONFIG_FILE, k3sConfig(cluster, node), 0o600, 'write config', { ...dry, read: reads.config });
+  // The files are independent of each other: written side by side, each only when it differs.
+  const [tokenBefore, configBefore, kubeVip] = await Promise.all([
+    ensureFile(s, TOKEN_FILE, (await token) + '\n', 0o600, 'write token', { ...dry, secret: true, read: reads.token }),
+    ensureFile(s, CONFIG_FILE, k3sConfig(cluster, node), 0o600, 'write config', { ...dry, read: reads.config }),
+    node.role === 'server' ? placeKubeVip(s, cluster, node.name === firstServer(cluster).name, o.dryRun, reads.kubeVip) : [],
+  ]);
   const verb = o.dryRun ? 'write' : 'wrote';
-  if (node.role === 'server') outcome.changes.push(...(await placeKubeVip(s, cluster, node.name === firstServer(cluster).name, o.dryRun, reads.kubeVip)));
+  outcome.changes.push(...kubeVip);
   if (configBefore !== false) outcome.changes.push(configBefore === null ? `${verb} ${CONFIG_FILE}` : `${verb} ${CONFIG_FILE} (${changedSettings(configBefore, k3sConfig(cluster, node)).join(', ')})`);
   if (tokenBefore !== false) outcome.changes.push(`${verb} ${TOKEN_FILE}`);
 
@@ -203,35 +196,6 @@ async function reRegister(s: Session, cluster: string, node: NodeSpec, outcome: 
   outcome.status = 'restarted';
   outcome.changes.push('restarted k3s-agent: the API had no Node for it (deleted while its k3s ran), and k3s registers it again when it starts');
   return r.code === 0 ? '' : `; restarting k3s-agent to register it again failed: run sudo systemctl restart k3s-agent on ${node.name}`;
-}
-
-/**
- * kube-vip's manifest in a server's auto-deploy folder when the cluster runs
- * it, and gone when it no longer does, with its objects (k3s leaves them when
- * the file goes).
- */
-async function placeKubeVip(s: Session, cluster: ClusterSpec, isFirst: boolean, dryRun: boolean | undefined, read = s.readFile(KUBE_VIP_MANIFEST, { sudo: true, step: 'read the kube-vip manifest' })): Promise<string[]> {
-  const manifest = kubeVipManifest(cluster);
-  const verb = dryRun ? 'write' : 'wrote';
-  if (manifest) {
-    const before = await ensureFile(s, KUBE_VIP_MANIFEST, manifest, 0o600, 'write the kube-vip manifest', { dryRun, read });
-    return before === false ? [] : [`${verb} ${KUBE_VIP_MANIFEST} (kube-vip ${cluster.kubeVip!.version} holding ${[cluster.kubeVip!.address, cluster.kubeVip!.ingress].filter(Boolean).join(' and ')})`];
-  }
-  const old = await read;
-  if (old === undefined) return [];
-  if (dryRun) return [`remove ${KUBE_VIP_MANIFEST}${isFirst ? ' and the kube-vip objects' : ''} (the inventory no longer asks for kube-vip)`];
-  // The objects go first, while the file is still there to retry from if this fails.
-  if (isFirst) await retireKubeVip(s);
-  await s.exec(`rm -f ${KUBE_VIP_MANIFEST}`, { sudo: true, step: 'remove the kube-vip manifest' });
-  return [`removed ${KUBE_VIP_MANIFEST}${isFirst ? ' and the kube-vip objects' : ''} (the inventory no longer asks for kube-vip)`];
-}
-
-/** Delete the kube-vip objects a former manifest created; k3s does not when the file goes. */
-async function retireKubeVip(first: Session): Promise<void> {
-  const names = KUBE_VIP_OBJECTS.map((o) => `${o.kind}/${o.name}`);
-  const namespaced = KUBE_VIP_OBJECTS.filter((o) => o.namespaced).map((o) => `${o.kind}/${o.name}`);
-  const cluster = names.filter((n) => !namespaced.includes(n));
-  await first.exec(`k3s kubectl delete -n ${KUBE_VIP_NAMESPACE} --ignore-not-found ${namespaced.join(' ')} && k3s kubectl delete --ignore-not-found ${cluster.map(shQuote).join(' ')}`, { sudo: true, step: 'delete kube-vip' });
 }
 
 function prepareOptions(cluster: ClusterSpec, o: InstallOptions) {
@@ -321,10 +285,11 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   for (const n of o.dryRun ? [] : [firstSpec, ...others]) {
     const seen = surveyPrep.get(n.name);
     if (!seen || seen.disruptive.length > 0 || settled(n)) continue;
+    const r = survey.get(n.name)!;
+    const k3sDone = r.status === 'unchanged' && r.changes.length === seen.changes.length && readyInApi.has(n.name);
     const prepared = ahead(prepareNode(byName.get(n.name)!, prepareOptions(cluster, o)));
     early.set(n.name, prepared);
-    const r = survey.get(n.name)!;
-    if (r.status === 'unchanged' && r.changes.length === seen.changes.length && readyInApi.has(n.name)) {
+    if (k3sDone) {
       quick.set(n.name, ahead(prepared.then(async (p) => {
         await p.settle?.();
         return { ...r, changes: p.changes, disruptive: p.disruptive };

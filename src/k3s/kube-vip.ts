@@ -19,6 +19,7 @@ import type { ClusterSpec } from '../inventory/model.ts';
 import { BrambleError } from '../base/errors.ts';
 import { shQuote, type Session } from '../ssh/session.ts';
 import { apiUrl, MANIFESTS_DIR } from './config.ts';
+import { ensureFile } from './files.ts';
 
 export const KUBE_VIP_MANIFEST = `${MANIFESTS_DIR}/bramble-kube-vip.yaml`;
 export const KUBE_VIP_NAMESPACE = 'kube-system';
@@ -169,4 +170,33 @@ export async function kubeVipHolder(server: Session): Promise<string | undefined
   } catch {
     return undefined;
   }
+}
+
+/**
+ * kube-vip's manifest in a server's auto-deploy folder when the cluster runs
+ * it, and gone when it no longer does, with its objects (k3s leaves them when
+ * the file goes).
+ */
+export async function placeKubeVip(s: Session, cluster: ClusterSpec, isFirst: boolean, dryRun: boolean | undefined, read = s.readFile(KUBE_VIP_MANIFEST, { sudo: true, step: 'read the kube-vip manifest' })): Promise<string[]> {
+  const manifest = kubeVipManifest(cluster);
+  const verb = dryRun ? 'write' : 'wrote';
+  if (manifest) {
+    const before = await ensureFile(s, KUBE_VIP_MANIFEST, manifest, 0o600, 'write the kube-vip manifest', { dryRun, read });
+    return before === false ? [] : [`${verb} ${KUBE_VIP_MANIFEST} (kube-vip ${cluster.kubeVip!.version} holding ${[cluster.kubeVip!.address, cluster.kubeVip!.ingress].filter(Boolean).join(' and ')})`];
+  }
+  const old = await read;
+  if (old === undefined) return [];
+  if (dryRun) return [`remove ${KUBE_VIP_MANIFEST}${isFirst ? ' and the kube-vip objects' : ''} (the inventory no longer asks for kube-vip)`];
+  // The objects go first, while the file is still there to retry from if this fails.
+  if (isFirst) await retireKubeVip(s);
+  await s.exec(`rm -f ${KUBE_VIP_MANIFEST}`, { sudo: true, step: 'remove the kube-vip manifest' });
+  return [`removed ${KUBE_VIP_MANIFEST}${isFirst ? ' and the kube-vip objects' : ''} (the inventory no longer asks for kube-vip)`];
+}
+
+/** Delete the kube-vip objects a former manifest created; k3s does not when the file goes. */
+async function retireKubeVip(first: Session): Promise<void> {
+  const names = KUBE_VIP_OBJECTS.map((o) => `${o.kind}/${o.name}`);
+  const namespaced = KUBE_VIP_OBJECTS.filter((o) => o.namespaced).map((o) => `${o.kind}/${o.name}`);
+  const cluster = names.filter((n) => !namespaced.includes(n));
+  await first.exec(`k3s kubectl delete -n ${KUBE_VIP_NAMESPACE} --ignore-not-found ${namespaced.join(' ')} && k3s kubectl delete --ignore-not-found ${cluster.map(shQuote).join(' ')}`, { sudo: true, step: 'delete kube-vip' });
 }
