@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { BrambleError } from '../base/errors.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import { readIfExists } from '../base/files.ts';
-import { identityFor } from '../secrets/keys.ts';
-import { secretFile, setSecretValues, type SetResult } from '../secrets/store.ts';
+import { setSecretValues, type SetResult } from '../secrets/store.ts';
+import { secretFile } from '../site/secrets.ts';
 import { ETCD_S3_SECRET, etcdS3Settings, LONGHORN_S3_SECRET } from '../site/backup.ts';
 
 export interface S3Keys {
@@ -47,7 +47,9 @@ export async function setS3Keys(repo: string, cluster: ClusterSpec, keys: S3Keys
  * without it, or before the keys are set, nothing is changed.
  */
 export async function followS3Settings(repo: string, cluster: ClusterSpec): Promise<SetResult[]> {
-  if (cluster.backup?.target.kind !== 's3' || !cluster.sops || !(await identityFor(cluster.sops.recipient))) return [];
+  if (cluster.backup?.target.kind !== 's3' || !cluster.sops) return [];
+  const { identityFor } = await import('../secrets/keys.ts');
+  if (!(await identityFor(cluster.sops.recipient))) return [];
   const out: SetResult[] = [];
   for (const [ref, v] of values(cluster)) {
     if ((await readIfExists(join(repo, secretFile(cluster, ref)))) === undefined) continue;

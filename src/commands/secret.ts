@@ -45,11 +45,12 @@ export const secret: Command = {
     const [action, name, key] = (opts.args ?? []) as [string, string | undefined, string | undefined];
     if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`secret takes init, set, show, edit or rotate, not "${action}"`);
     if (!opts.cluster || opts.cluster.length !== 1) throw new UsageError(`secret ${action} needs exactly one --cluster NAME`);
-    const [{ loadInventory }, { selectClusters }, store, { ageKeysFile }] = await Promise.all([
+    const [{ loadInventory }, { selectClusters }, store, { ageKeysFile }, { secretFile }] = await Promise.all([
       import('../inventory/load.ts'),
       import('../inventory/model.ts'),
       import('../secrets/store.ts'),
       import('../secrets/keys.ts'),
+      import('../site/secrets.ts'),
     ]);
     const inv = await loadInventory(opts.inventory!);
     const [cluster] = selectClusters(inv, opts.cluster);
@@ -109,7 +110,7 @@ export const secret: Command = {
     }
     const opened = await store.openSecret(repo, cluster!, ref);
     if (!opened) {
-      io.err(`bramble: no ${store.secretFile(cluster!, ref)} in ${repo}`);
+      io.err(`bramble: no ${secretFile(cluster!, ref)} in ${repo}`);
       return 1;
     }
     if (key === undefined) {
@@ -118,7 +119,7 @@ export const secret: Command = {
     }
     const value = opened.doc.getIn(['stringData', key]) ?? (opened.doc.hasIn(['data', key]) ? Buffer.from(String(opened.doc.getIn(['data', key])), 'base64').toString('utf8') : undefined);
     if (value === undefined) {
-      io.err(`bramble: ${store.secretFile(cluster!, ref)} has no key ${key}`);
+      io.err(`bramble: ${secretFile(cluster!, ref)} has no key ${key}`);
       return 1;
     }
     io.out(String(value));

@@ -7,7 +7,8 @@
 
 /** Shell lines printing k3s_* facts; parsed by k3sState(). */
 export const K3S_PROBE = [
-  'echo "k3s_version=$(/usr/local/bin/k3s --version 2>/dev/null | head -n1 | awk \'{print $3}\')"',
+  // The version is the third word of `k3s version v1.35.6+k3s1 (hash)`: split by the shell, no head or awk.
+  'v=; [ -x /usr/local/bin/k3s ] && v=$(/usr/local/bin/k3s --version 2>/dev/null); set -f; set -- $v; set +f; echo "k3s_version=$3"',
   'for u in k3s k3s-agent; do if [ -f /etc/systemd/system/$u.service ]; then echo "k3s_unit=$u"; echo "k3s_enabled=$(systemctl is-enabled $u 2>/dev/null)"; echo "k3s_active=$(systemctl is-active $u 2>/dev/null)"; fi; done',
   'for f in k3s-uninstall.sh k3s-agent-uninstall.sh; do [ -x /usr/local/bin/$f ] && echo "k3s_uninstall=$f"; done; true',
 ].join('\n');

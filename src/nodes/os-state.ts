@@ -9,15 +9,22 @@ import { Session, type SessionOptions } from '../ssh/session.ts';
 import { targetOf } from './connect.ts';
 import { parseFacts } from './k3s-state.ts';
 
-/** Shell lines printing os_* facts; parsed by osState(). Read-only, no privileges. */
-export const OS_PROBE = [
-  'echo "os_kernel=$(uname -r)"',
+/**
+ * Shell lines printing os_* facts but the running kernel (os_kernel), for a
+ * script that has it already. Shell builtins where they do: every process
+ * forked on a board is paid for on each of its nodes, on every run.
+ */
+export const OS_PROBE_REST = [
   // Debian, Ubuntu, Armbian and Raspberry Pi OS all install a kernel as /boot/vmlinuz-<release>.
-  `echo "os_kernels=$(ls -1 /boot 2>/dev/null | sed -n 's/^vmlinuz-//p' | tr '\\n' ' ')"`,
-  `echo "os_reboot_since=$(stat -c %Y ${REBOOT_SENTINEL} 2>/dev/null)"`,
-  `echo "os_reboot_pkgs=$(sort -u ${REBOOT_SENTINEL}.pkgs 2>/dev/null | tr '\\n' ' ')"`,
-  `echo "os_booted=$(awk '/^btime /{print $2}' /proc/stat)"`,
+  `printf 'os_kernels='; for k in /boot/vmlinuz-*; do [ -e "$k" ] && printf '%s ' "\${k#/boot/vmlinuz-}"; done; echo`,
+  `[ -e ${REBOOT_SENTINEL} ] && echo "os_reboot_since=$(stat -c %Y ${REBOOT_SENTINEL} 2>/dev/null)"`,
+  `[ -e ${REBOOT_SENTINEL}.pkgs ] && echo "os_reboot_pkgs=$(sort -u ${REBOOT_SENTINEL}.pkgs 2>/dev/null | tr '\\n' ' ')"`,
+  'while read -r k v _; do [ "$k" = btime ] && { echo "os_booted=$v"; break; }; done < /proc/stat',
+  'true',
 ].join('\n');
+
+/** Shell lines printing os_* facts; parsed by osState(). Read-only, no privileges. */
+export const OS_PROBE = ['echo "os_kernel=$(uname -r)"', OS_PROBE_REST].join('\n');
 
 export interface OsState {
   kernel: string;

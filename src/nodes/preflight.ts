@@ -5,7 +5,7 @@ import { PROFILES } from '../inventory/defaults.ts';
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
 import { detailOf } from '../base/errors.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts } from './k3s-state.ts';
-import { OS_PROBE, osLine, osState } from './os-state.ts';
+import { OS_PROBE_REST, osLine, osState } from './os-state.ts';
 import { shQuote, type Session } from '../ssh/session.ts';
 
 export type Verdict = 'pass' | 'warn' | 'fail';
@@ -24,31 +24,37 @@ export interface NodeReport {
   verdict: Verdict;
 }
 
-/** Facts a node reports about itself; every line is key=value. Read-only. */
+/**
+ * Facts a node reports about itself; every line is key=value. Read-only.
+ * Files are read with the shell's own `read` and absent ones are not looked
+ * into: each process forked here is paid for on every node, on every run.
+ */
 export function factsScript(nasAddress?: string, k3s = true): string {
   const nas = nasAddress
     ? `if command -v timeout >/dev/null && timeout 3 bash -c '</dev/tcp/${nasAddress}/2049' 2>/dev/null; then echo nas_nfs=open; else echo nas_nfs=closed; fi`
     : 'echo nas_nfs=';
+  const dt = '/sys/firmware/devicetree/base';
   return [
-    'echo "arch=$(uname -m)"',
-    `echo "model=$(tr -d '\\000' < /sys/firmware/devicetree/base/model 2>/dev/null)"`,
-    `echo "compatible=$(tr '\\000' ',' < /sys/firmware/devicetree/base/compatible 2>/dev/null)"`,
-    'echo "os=$( . /etc/os-release 2>/dev/null; echo "$PRETTY_NAME")"',
-    'echo "kernel=$(uname -r)"',
+    // os-release is sourced first, before this script's own variables: it can set any name.
+    'PRETTY_NAME=; [ -r /etc/os-release ] && . /etc/os-release; echo "os=$PRETTY_NAME"',
+    // One uname for both: the release comes before the machine in its output, whatever the order asked.
+    'set -- $(uname -r -m); echo "kernel=$1"; echo "os_kernel=$1"; echo "arch=$2"',
+    'line() { v=; [ -r "$1" ] && { IFS= read -r v < "$1" || :; }; echo "$2=$v"; }',
+    `[ -r ${dt}/model ] && echo "model=$(tr -d '\\000' < ${dt}/model)"`,
+    `[ -r ${dt}/compatible ] && echo "compatible=$(tr '\\000' ',' < ${dt}/compatible)"`,
     'echo "cores=$(nproc)"',
-    `echo "mem_kb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo)"`,
-    `echo "swap_kb=$(awk '/^SwapTotal:/{print $2}' /proc/meminfo)"`,
-    'echo "cgroup_controllers=$(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null)"',
-    'echo "cmdline=$(cat /proc/cmdline)"',
+    'while read -r k v _; do case $k in MemTotal:) echo "mem_kb=$v" ;; SwapTotal:) echo "swap_kb=$v" ;; esac; done < /proc/meminfo',
+    'line /sys/fs/cgroup/cgroup.controllers cgroup_controllers',
+    'line /proc/cmdline cmdline',
     'echo "page_size=$(getconf PAGESIZE)"',
-    `echo "disk_free_kb=$(df -Pk /var/lib | awk 'NR==2{print $4}')"`,
+    'df -Pk /var/lib | { read -r _; read -r _ _ _ free _; echo "disk_free_kb=$free"; }',
     'echo "ntp=$(timedatectl show -p NTPSynchronized --value 2>/dev/null)"',
     'echo "epoch=$(date +%s)"',
     // One dpkg-query for both: each reads dpkg's whole status database.
     `dpkg-query -W -f='pkg_\${Package}=\${Status}\\n' open-iscsi nfs-common 2>/dev/null`,
     'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
     ...(k3s ? [K3S_PROBE] : []),
-    OS_PROBE,
+    OS_PROBE_REST,
     nas,
   ].join('\n');
 }
@@ -154,14 +160,16 @@ export function judge(node: NodeSpec, cluster: ClusterSpec, inv: Inventory, f: R
  */
 export async function preflightNode(session: Session, node: NodeSpec, cluster: ClusterSpec, inv: Inventory, k3sProbe?: Promise<string>): Promise<NodeReport> {
   const checks: Check[] = [{ name: 'ssh', verdict: 'pass', detail: `${node.ssh.user}@${node.address}:${node.ssh.port}` }];
-  try {
-    const mode = await session.ensureSudo();
-    checks.push({ name: 'sudo', verdict: 'pass', detail: mode === 'root' ? 'logged in as root' : mode === 'nopasswd' ? 'works without a password' : 'works with the password given' });
-  } catch (e) {
-    checks.push({ name: 'sudo', verdict: 'fail', detail: detailOf(e) });
-  }
   const nas = cluster.platform.nfs ? inv.nas?.address : undefined;
-  const r = await session.exec(factsScript(nas, !k3sProbe), { step: 'preflight facts', check: false });
+  // The facts need no privilege: they are read while sudo is tried.
+  const [sudo, r] = await Promise.all([
+    session.ensureSudo().then(
+      (mode): Check => ({ name: 'sudo', verdict: 'pass', detail: mode === 'root' ? 'logged in as root' : mode === 'nopasswd' ? 'works without a password' : 'works with the password given' }),
+      (e: unknown): Check => ({ name: 'sudo', verdict: 'fail', detail: detailOf(e) }),
+    ),
+    session.exec(factsScript(nas, !k3sProbe), { step: 'preflight facts', check: false }),
+  ]);
+  checks.push(sudo);
   const facts = parseFacts(r.stdout + (k3sProbe ? `\n${await k3sProbe}` : ''));
   if (nas && facts.nas_nfs === 'open' && sudoWorks(checks)) Object.assign(facts, await probeExports(session, cluster, inv));
   checks.push(...judge(node, cluster, inv, facts, Math.round(Date.now() / 1000)));

@@ -61,9 +61,10 @@ export async function installedPackages(s: Session): Promise<string[]> {
 
 /** The small looks, as key=value lines: the hostname, iscsid, the modules not loaded (/sys/module lists loaded and built-in ones alike), multipathd. */
 const LOOK = [
-  'echo "hostname=$(hostname)"',
+  // The kernel's own copy of the name (what `hostname` prints), read without a process.
+  'h=; read -r h < /proc/sys/kernel/hostname; echo "hostname=$h"',
   'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
-  'echo "modules_absent=$(for m in iscsi_tcp dm_crypt; do [ -d /sys/module/$m ] || printf \'%s \' $m; done)"',
+  'printf modules_absent=; for m in iscsi_tcp dm_crypt; do [ -d /sys/module/$m ] || printf \'%s \' $m; done; echo',
   'if command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]; then echo multipathd=yes; else echo multipathd=no; fi',
 ].join('\n');
 

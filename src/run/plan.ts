@@ -159,8 +159,10 @@ async function readFlux(s: Session): Promise<FluxRead> {
 export async function planRepo(inv: Inventory, repo: string, remote: string, rendered: Pick<RenderOutput, 'files' | 'scopes'>, force = false): Promise<RepoPlan> {
   const compare = async (dir: string, basis: string): Promise<RepoPlan> => {
     const t = await planTree(dir, rendered.files, rendered.scopes, force);
-    const [{ checkSecrets }, { identityFor }] = await Promise.all([import('../secrets/check.ts'), import('../secrets/keys.ts')]);
-    const secrets = await checkSecrets(dir, inv.clusters.filter((c) => rendered.scopes.includes(`clusters/${c.name}`)), (r) => identityFor(r));
+    const { checkSecrets } = await import('../secrets/check.ts');
+    // The age key (and its cryptography, a tenth of a second to load) only when an encrypted Secret is there to check.
+    const identity = async (r: string) => (await import('../secrets/keys.ts')).identityFor(r);
+    const secrets = await checkSecrets(dir, inv.clusters.filter((c) => rendered.scopes.includes(`clusters/${c.name}`)), identity);
     return { basis, changes: t.changes.map((c) => ({ path: c.path, action: c.action })), conflicts: t.conflicts, unchanged: t.unchanged.length, secrets };
   };
   if (existsSync(repo)) {

@@ -13,6 +13,7 @@ import type { Session, SessionOptions } from '../ssh/session.ts';
 import type { WatchResult } from '../flux/watch.ts';
 import type { EarlierRead } from '../flux/handover.ts';
 import { verboseLog, type Io } from '../base/io.ts';
+import { ahead } from '../base/wait.ts';
 
 export type { Io };
 
@@ -205,16 +206,19 @@ export async function publishStep(
   }
   const how = await ensureRepo(repo, remote, inv.git.branch);
   if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
-  const checked = await checkPublishable(repo, remote, inv.git.branch, bramblePaths(inv.source));
+  // The remote's branch is read while the work tree is compared: the read is a
+  // round trip to the Git host, the comparison is local, and neither writes.
+  const checking = ahead(checkPublishable(repo, remote, inv.git.branch, bramblePaths(inv.source)));
 
   // apply passes the render its plan made: one render per run.
   const out = rendered ?? (await renderInventory(inv, { clusters: o.cluster }));
-  const plan = await planTree(repo, out.files, out.scopes, o.force);
-  if (plan.conflicts.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, conflictLines(plan));
   const { checkSecrets } = await import('../secrets/check.ts');
-  const { identityFor } = await import('../secrets/keys.ts');
   const selected = inv.clusters.filter((c) => out.scopes.includes(`clusters/${c.name}`));
-  const refused = [...(await checkSecrets(repo, selected, (r) => identityFor(r))), ...(upgradeCheck ? await upgradeProblems(inv, repo, plan, upgradeCheck) : [])];
+  const identity = async (r: string) => (await import('../secrets/keys.ts')).identityFor(r);
+  const [plan, secretProblems] = await Promise.all([planTree(repo, out.files, out.scopes, o.force), checkSecrets(repo, selected, identity)]);
+  const checked = await checking;
+  if (plan.conflicts.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, conflictLines(plan));
+  const refused = [...secretProblems, ...(upgradeCheck ? await upgradeProblems(inv, repo, plan, upgradeCheck) : [])];
   if (refused.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, refused.map((l) => `  ${l}`));
   await applyTree(repo, plan, out.scopes);
   for (const l of changeLines(plan)) io.out(l);

@@ -6,9 +6,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import type { ClusterSpec } from '../inventory/model.ts';
-import { requiredSecrets } from '../site/secrets.ts';
+import { requiredSecrets, secretFile, secretsDir } from '../site/secrets.ts';
 import { yamlFiles } from '../base/files.ts';
-import { secretFile, secretsDir } from './store.ts';
 
 
 const ENCRYPTED = /^ENC\[AES256_GCM,/;

@@ -9,10 +9,14 @@ import { setKeepingText } from '../inventory/edit.ts';
 import { BrambleError } from '../base/errors.ts';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import { readIfExists, writeAtomic, yamlFiles } from '../base/files.ts';
-import { caCommonName, GRAFANA_ADMIN, PRIVATE_CA, RECEIVER_TOKEN, type SecretRef } from '../site/secrets.ts';
-import { ageKeysFile, identityFor, keepInKeysFile, newClusterKey } from './keys.ts';
-import { decryptSops, encryptSops, type Decrypted } from './sops.ts';
-import { rekeySops } from './rekey.ts';
+import { caCommonName, GRAFANA_ADMIN, PRIVATE_CA, RECEIVER_TOKEN, secretFile, secretsDir, type SecretRef } from '../site/secrets.ts';
+import type { Decrypted } from './sops.ts';
+
+// The cryptography (age and its curves, about a tenth of a second to load) is
+// loaded where a secret is opened, sealed or made: a publish that finds every
+// secret in place needs none of it.
+const keys = () => import('./keys.ts');
+const sops = () => import('./sops.ts');
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const KEY = /^[-._a-zA-Z0-9]{1,253}$/;
@@ -30,14 +34,6 @@ export function checkKeyName(key: string): void {
   if (!KEY.test(key)) throw new BrambleError(`"${key}" is not a Secret key: letters, digits, '-', '_' and '.' only`);
 }
 
-export function secretsDir(cluster: { name: string }): string {
-  return `clusters/${cluster.name}/secrets`;
-}
-
-export function secretFile(cluster: { name: string }, ref: SecretRef): string {
-  return `${secretsDir(cluster)}/${ref.namespace}-${ref.name}.sops.yaml`;
-}
-
 export function recipientOf(cluster: ClusterSpec): string {
   if (!cluster.sops) throw new BrambleError(`cluster ${cluster.name} keeps no secrets in Git yet: bramble secret init -c ${cluster.name} makes its age key`);
   return cluster.sops.recipient;
@@ -49,9 +45,10 @@ export async function openSecret(repo: string, cluster: ClusterSpec, ref: Secret
   const path = secretFile(cluster, ref);
   const text = await readIfExists(join(repo, path));
   if (text === undefined) return undefined;
+  const { identityFor, ageKeysFile } = await keys();
   const identity = await identityFor(recipient);
   if (!identity) throw new BrambleError(`${path}: opening it needs cluster ${cluster.name}'s age key (${recipient}), which is not in ${ageKeysFile()} or SOPS_AGE_KEY (docs/secrets.md, "A lost key")`);
-  return decryptSops(text, [identity], path);
+  return (await sops()).decryptSops(text, [identity], path);
 }
 
 export interface SetResult {
@@ -80,7 +77,7 @@ export async function setSecretValues(repo: string, cluster: ClusterSpec, ref: S
     if (doc.hasIn(['data', key])) doc.deleteIn(['data', key]);
     doc.setIn(['stringData', key], value);
   }
-  const text = await encryptSops(doc, { recipients: [recipient], previous, file: path });
+  const text = await (await sops()).encryptSops(doc, { recipients: [recipient], previous, file: path });
   if (previous && text === previous.text) return { file: path, action: 'unchanged' };
   await writeSecret(repo, cluster, ref, text);
   return { file: path, action: previous ? 'changed' : 'added' };
@@ -163,6 +160,7 @@ export function withRecipient(text: string, index: number, recipient: string): s
  */
 export async function initClusterKey(inv: Inventory, cluster: ClusterSpec, inventoryFile: string): Promise<{ recipient: string; keysFile: string }> {
   if (cluster.sops) throw new BrambleError(`cluster ${cluster.name} already has an age key (${cluster.sops.recipient})`);
+  const { newClusterKey, keepInKeysFile } = await keys();
   const key = await newClusterKey();
   const keysFile = await keepInKeysFile(key, `bramble: cluster ${cluster.name} of site ${inv.site.name}`);
   const text = await readFile(inventoryFile, 'utf8');
@@ -198,7 +196,7 @@ export async function ensurePlatformSecrets(repo: string, cluster: ClusterSpec, 
     const path = secretFile(cluster, ref);
     if ((await readIfExists(join(repo, path))) !== undefined) return;
     const doc = newSecret(ref, values(), type);
-    await writeSecret(repo, cluster, ref, await encryptSops(doc, { recipients: [cluster.sops!.recipient] }));
+    await writeSecret(repo, cluster, ref, await (await sops()).encryptSops(doc, { recipients: [cluster.sops!.recipient] }));
     made.push({ file: path, what });
   };
   await make(GRAFANA_ADMIN, `the Grafana admin password; bramble secret show -c ${cluster.name} ${GRAFANA_ADMIN.namespace}/${GRAFANA_ADMIN.name} admin-password`, () => ({ 'admin-user': 'admin', 'admin-password': randomBytes(24).toString('base64url') }));
@@ -241,7 +239,7 @@ export async function editSecret(repo: string, cluster: ClusterSpec, ref: Secret
     if (!same(['kind']) || !same(['metadata', 'name']) || !same(['metadata', 'namespace'])) {
       throw new BrambleError(`the edited file must stay Secret ${ref.namespace}/${ref.name} (kind, name and namespace unchanged); ${path} is as it was`);
     }
-    const text = await encryptSops(edited, { recipients: [recipientOf(cluster)], previous, file: path });
+    const text = await (await sops()).encryptSops(edited, { recipients: [recipientOf(cluster)], previous, file: path });
     if (text === previous.text) return { file: path, action: 'unchanged' };
     await writeAtomic(join(repo, path), text, 0o600);
     return { file: path, action: 'changed' };
@@ -269,6 +267,7 @@ export async function sopsFilesOf(repo: string, cluster: ClusterSpec): Promise<s
  */
 export async function rotateClusterKey(inv: Inventory, cluster: ClusterSpec, inventoryFile: string, repo: string): Promise<{ recipient: string; files: string[]; keysFile: string }> {
   const old = recipientOf(cluster);
+  const [{ identityFor, ageKeysFile, newClusterKey, keepInKeysFile }, { rekeySops }] = await Promise.all([keys(), import('./rekey.ts')]);
   const identity = await identityFor(old);
   if (!identity) throw new BrambleError(`rotating cluster ${cluster.name}'s key needs the current one (${old}) to open its files, and it is not in ${ageKeysFile()} or SOPS_AGE_KEY`);
   const files = await sopsFilesOf(repo, cluster);

@@ -31,6 +31,15 @@ export const TUNNEL_TOKEN: SecretRef = { namespace: 'cloudflared', name: 'tunnel
 /** The token GitHub signs its webhook calls with, shared with Flux's Receiver. */
 export const RECEIVER_TOKEN: SecretRef = { namespace: 'flux-system', name: 'github-receiver' };
 
+/** Where a cluster's SOPS-encrypted Secrets live in the repository. */
+export function secretsDir(cluster: { name: string }): string {
+  return `clusters/${cluster.name}/secrets`;
+}
+
+export function secretFile(cluster: { name: string }, ref: SecretRef): string {
+  return `${secretsDir(cluster)}/${ref.namespace}-${ref.name}.sops.yaml`;
+}
+
 /** The private CA's subject: names the site and the cluster, so a device that trusts it shows whose it is. */
 export function caCommonName(site: string, cluster: string): string {
   return `bramble ${site} ${cluster} CA`;

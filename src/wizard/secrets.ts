@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { readIfExists } from '../base/files.ts';
 import { ageKeysFile, newClusterKey, type ClusterKey } from '../secrets/keys.ts';
-import { secretFile } from '../secrets/store.ts';
+import { secretFile } from '../site/secrets.ts';
 import { NOTIFY_REF, notifyKey, type SecretRef } from '../site/secrets.ts';
 import type { Io } from '../base/io.ts';
 import type { Ask } from './ask.ts';
