@@ -54,9 +54,14 @@ export function packageName(name: string): string {
 /** Where a Pi's kernel command line is, newest OS layout first. */
 /** Which of the packages bramble installs (PACKAGES) the node has, as dpkg says. */
 export async function installedPackages(s: Session): Promise<string[]> {
-  // One dpkg-query for all: each reads dpkg's whole status database. A package dpkg never heard of prints nothing.
-  const status = await s.exec(`dpkg-query -W -f='\${Package}=\${Status}\\n' ${PACKAGES.map(shQuote).join(' ')} 2>/dev/null; true`, { step: 'check packages' });
-  return PACKAGES.filter((p) => status.stdout.split('\n').includes(`${p}=install ok installed`));
+  return packagesIn(parseFacts((await s.exec(`${PACKAGES_LOOK}; true`, { step: 'check packages' })).stdout));
+}
+
+/** One dpkg-query for all: each reads dpkg's whole status database. A package dpkg never heard of prints nothing. */
+const PACKAGES_LOOK = `dpkg-query -W -f='pkg_\${Package}=\${Status}\\n' ${PACKAGES.map(shQuote).join(' ')} 2>/dev/null`;
+
+function packagesIn(facts: Record<string, string>): string[] {
+  return PACKAGES.filter((p) => facts[`pkg_${p}`] === 'install ok installed');
 }
 
 /** The small looks, as key=value lines: the hostname, iscsid, the modules not loaded (/sys/module lists loaded and built-in ones alike), multipathd. */
@@ -66,6 +71,9 @@ const LOOK = [
   'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
   'printf modules_absent=; for m in iscsi_tcp dm_crypt; do [ -d /sys/module/$m ] || printf \'%s \' $m; done; echo',
   'if command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]; then echo multipathd=yes; else echo multipathd=no; fi',
+  // The packages in the same script: one command on the node, not two.
+  PACKAGES_LOOK,
+  'true',
 ].join('\n');
 
 export const CMDLINE_FILES = ['/boot/firmware/cmdline.txt', '/boot/firmware/current/cmdline.txt'];
@@ -88,13 +96,12 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   // connection), and the small ones are one script: an unchanged node costs
   // one round trip and three commands, not ten.
   const look = async () => {
-    const [facts, present, [modulesFile, updatesFile, multipathFile]] = await Promise.all([
+    const [facts, [modulesFile, updatesFile, multipathFile]] = await Promise.all([
       s().exec(LOOK, { step: 'look at the node' }).then((r) => parseFacts(r.stdout)),
-      installedPackages(s()),
       s().readFiles([MODULES_FILE, UNATTENDED_FILE, MULTIPATH_FILE], { step: 'read the kernel modules, unattended-upgrades and multipath files' }),
     ]);
     const absent = (facts.modules_absent ?? '').split(/\s+/).filter(Boolean);
-    return { host: facts.hostname ?? '', present, iscsid: facts.iscsid === 'running', modulesFile, absent, updatesFile, multipathd: facts.multipathd === 'yes', multipathFile };
+    return { host: facts.hostname ?? '', present: packagesIn(facts), iscsid: facts.iscsid === 'running', modulesFile, absent, updatesFile, multipathd: facts.multipathd === 'yes', multipathFile };
   };
   let seen = await look();
 
