@@ -6,6 +6,7 @@ import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
 import { detailOf } from '../base/errors.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts } from './k3s-state.ts';
 import { OS_PROBE_REST, osLine, osState } from './os-state.ts';
+import { packagesLook } from './prepare.ts';
 import { shQuote, type Session } from '../ssh/session.ts';
 
 export type Verdict = 'pass' | 'warn' | 'fail';
@@ -50,8 +51,7 @@ export function factsScript(nasAddress?: string, k3s = true): string {
     'df -Pk /var/lib | { read -r _; read -r _ _ _ free _; echo "disk_free_kb=$free"; }',
     'echo "ntp=$(timedatectl show -p NTPSynchronized --value 2>/dev/null)"',
     'echo "epoch=$(date +%s)"',
-    // One dpkg-query for both: each reads dpkg's whole status database.
-    `dpkg-query -W -f='pkg_\${Package}=\${Status}\\n' open-iscsi nfs-common 2>/dev/null`,
+    packagesLook(['open-iscsi', 'nfs-common']),
     'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
     ...(k3s ? [K3S_PROBE] : []),
     OS_PROBE_REST,

@@ -57,8 +57,15 @@ export async function installedPackages(s: Session): Promise<string[]> {
   return packagesIn(parseFacts((await s.exec(`${PACKAGES_LOOK}; true`, { step: 'check packages' })).stdout));
 }
 
-/** One dpkg-query for all: each reads dpkg's whole status database. A package dpkg never heard of prints nothing. */
-const PACKAGES_LOOK = `dpkg-query -W -f='pkg_\${Package}=\${Status}\\n' ${PACKAGES.map(shQuote).join(' ')} 2>/dev/null`;
+/**
+ * A pkg_NAME=STATUS line for each of `names` dpkg knows; one dpkg-query for all,
+ * since each reads dpkg's whole status database. A package dpkg never heard of prints nothing.
+ */
+export function packagesLook(names: readonly string[]): string {
+  return `dpkg-query -W -f='pkg_\${Package}=\${Status}\\n' ${names.map(shQuote).join(' ')} 2>/dev/null`;
+}
+
+const PACKAGES_LOOK = packagesLook(PACKAGES);
 
 function packagesIn(facts: Record<string, string>): string[] {
   return PACKAGES.filter((p) => facts[`pkg_${p}`] === 'install ok installed');

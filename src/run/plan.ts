@@ -160,9 +160,7 @@ export async function planRepo(inv: Inventory, repo: string, remote: string, ren
   const compare = async (dir: string, basis: string): Promise<RepoPlan> => {
     const t = await planTree(dir, rendered.files, rendered.scopes, force);
     const { checkSecrets } = await import('../secrets/check.ts');
-    // The age key (and its cryptography, a tenth of a second to load) only when an encrypted Secret is there to check.
-    const identity = async (r: string) => (await import('../secrets/keys.ts')).identityFor(r);
-    const secrets = await checkSecrets(dir, inv.clusters.filter((c) => rendered.scopes.includes(`clusters/${c.name}`)), identity);
+    const secrets = await checkSecrets(dir, inv.clusters.filter((c) => rendered.scopes.includes(`clusters/${c.name}`)));
     return { basis, changes: t.changes.map((c) => ({ path: c.path, action: c.action })), conflicts: t.conflicts, unchanged: t.unchanged.length, secrets };
   };
   if (existsSync(repo)) {

@@ -214,8 +214,7 @@ export async function publishStep(
   const out = rendered ?? (await renderInventory(inv, { clusters: o.cluster }));
   const { checkSecrets } = await import('../secrets/check.ts');
   const selected = inv.clusters.filter((c) => out.scopes.includes(`clusters/${c.name}`));
-  const identity = async (r: string) => (await import('../secrets/keys.ts')).identityFor(r);
-  const [plan, secretProblems] = await Promise.all([planTree(repo, out.files, out.scopes, o.force), checkSecrets(repo, selected, identity)]);
+  const [plan, secretProblems] = await Promise.all([planTree(repo, out.files, out.scopes, o.force), checkSecrets(repo, selected)]);
   const checked = await checking;
   if (plan.conflicts.length > 0) throw new PhaseError('publish refused; nothing was written, committed or pushed:', 1, conflictLines(plan));
   const refused = [...secretProblems, ...(upgradeCheck ? await upgradeProblems(inv, repo, plan, upgradeCheck) : [])];

@@ -13,8 +13,11 @@ import { yamlFiles } from '../base/files.ts';
 const ENCRYPTED = /^ENC\[AES256_GCM,/;
 const MAYBE_SECRET = /Secret|\\/;
 
+/** The owner's age key for a recipient; age and its curves (about a tenth of a second to load) only when an encrypted Secret asks. */
+const ownersKey = async (recipient: string) => (await import('./keys.ts')).identityFor(recipient);
+
 /** Problems, one line each, naming the file: empty when every secret is fit to push. */
-export async function checkSecrets(repo: string, clusters: ClusterSpec[], identityFor: (recipient: string) => Promise<string | undefined>): Promise<string[]> {
+export async function checkSecrets(repo: string, clusters: ClusterSpec[], identityFor: (recipient: string) => Promise<string | undefined> = ownersKey): Promise<string[]> {
   const problems: string[] = [];
   for (const cluster of clusters) {
     const files = await yamlFiles(join(repo, 'clusters', cluster.name));
