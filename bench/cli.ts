@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../src/base/paths.ts';
 
-export const cli = join(packageRoot(), 'dist', 'bootstrap.js');
+export const cli = join(packageRoot(), 'dist', 'bin', 'bramble.js');
 
 export function bramble(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
   const t0 = performance.now();

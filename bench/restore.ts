@@ -14,7 +14,7 @@ import { Lab } from '../scripts/lab/lab.ts';
 import { packageRoot } from '../src/base/paths.ts';
 import { labInventory } from '../test/lab-helpers.ts';
 
-const cli = join(packageRoot(), 'dist', 'bootstrap.js');
+const cli = join(packageRoot(), 'dist', 'bin', 'bramble.js');
 const RTO_S = 15 * 60;
 
 /** A bramble run, with the moment each line of its output arrived. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../src/base/paths.ts';
 
 const root = packageRoot();
-const cli = join(root, 'dist', 'bootstrap.js');
+const cli = join(root, 'dist', 'bin', 'bramble.js');
 
 function median(args: string[], runs = 15): number {
   const times: number[] = [];

@@ -5,14 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-$PWD/.bramble-example}"
-[ -f dist/bootstrap.js ] || { echo "build first: npm run build" >&2; exit 2; }
+[ -f dist/bin/bramble.js ] || { echo "build first: npm run build" >&2; exit 2; }
 
 rm -rf "$out/remote.git" "$out/work"
 mkdir -p "$out"
 git init --quiet --bare --initial-branch main "$out/remote.git"
 
-node dist/bootstrap.js validate -i inventory/homelab.yaml
-node dist/bootstrap.js publish -i inventory/homelab.yaml --repo "$out/work" --remote "$out/remote.git"
+node dist/bin/bramble.js validate -i inventory/homelab.yaml
+node dist/bin/bramble.js publish -i inventory/homelab.yaml --repo "$out/work" --remote "$out/remote.git"
 
 echo
 echo "The rendered repository:  $out/work/clusters"

@@ -5,6 +5,7 @@ import { OPTIONS, UsageError, type Io, type Options } from './commands/command.t
 import { COMMANDS, commandNamed } from './commands/index.ts';
 import { commandUsage } from './commands/help.ts';
 import { BrambleError, unexpectedLines } from './base/errors.ts';
+import { parse as parseYaml } from 'yaml';
 
 export type { Io };
 
@@ -43,7 +44,7 @@ function parse(argv: string[]): { command: string; opts: Options } {
  */
 async function withWorkTree(cmd: string, o: Options): Promise<Options> {
   if (o.repo !== undefined || !o.inventory || !(commandNamed(cmd)!.options as string[]).includes('repo')) return o;
-  const [{ readFile }, { parse: parseYaml }] = await Promise.all([import('node:fs/promises'), import('yaml')]);
+  const { readFile } = await import('node:fs/promises');
   let url: unknown;
   try {
     url = (parseYaml(await readFile(o.inventory, 'utf8')) as { git?: { url?: unknown } } | null)?.git?.url;

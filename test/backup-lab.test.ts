@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { newClusterKey } from '../src/secrets/keys.ts';
-import { brambleAsync, ROOT } from './helpers.ts';
+import { brambleAsync, CLI } from './helpers.ts';
 import { gitopsInventory, startGitopsLab } from './lab-helpers.ts';
 
 const SERVERS = ['bk-1', 'bk-2', 'bk-3'];
@@ -65,7 +65,7 @@ test('S3 backups: refused without keys, then snapshots on every server and in th
   assert.equal(refused.code, 1, refused.stdout + refused.stderr);
   assert.match(refused.stdout + refused.stderr, /clusters\/ha\/secrets\/longhorn-system-backup-s3\.sops\.yaml: missing; cluster ha backs up to the NAS's S3 service, whose access keys go here first: bramble backup credentials -c ha/);
 
-  const keys = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), 'backup', 'credentials', '-i', inv, '-c', 'ha', '--repo', repo], { input: 'lab-access\nlab-Secret-Key-0123456789\n', encoding: 'utf8', env: { ...process.env, ...env } });
+  const keys = spawnSync(process.execPath, [CLI, 'backup', 'credentials', '-i', inv, '-c', 'ha', '--repo', repo], { input: 'lab-access\nlab-Secret-Key-0123456789\n', encoding: 'utf8', env: { ...process.env, ...env } });
   assert.equal(keys.status, 0, keys.stdout + keys.stderr);
   assert.ok(!(keys.stdout + keys.stderr).includes('lab-Secret-Key'), 'the secret key is not echoed');
 

@@ -22,7 +22,7 @@ import { RecurringJob } from '../src/render/longhorn-model.ts';
 import { renderInventory } from '../src/render/render.ts';
 import { checkSecrets } from '../src/secrets/check.ts';
 import { newClusterKey } from '../src/secrets/keys.ts';
-import { HOMELAB, homelabWithS3Backups, ROOT, tempDir, UPSTREAM, sopsCheck } from './helpers.ts';
+import { CLI, HOMELAB, homelabWithS3Backups, sopsCheck, tempDir, UPSTREAM } from './helpers.ts';
 
 const key = await newClusterKey();
 const S3_SITE = await homelabWithS3Backups(key.recipient);
@@ -247,7 +247,7 @@ test('the backup and restore commands refuse what they cannot do, saying why, be
   // A work tree already there: these inventories' remote is GitHub, which tests never reach.
   spawnSync('git', ['init', '-q', join(dir, 'repo')]);
   const run = (args: string[], input = '') => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], { input, encoding: 'utf8', env: { ...process.env, SOPS_AGE_KEY: key.identity } });
+    const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', env: { ...process.env, SOPS_AGE_KEY: key.identity } });
     return { code: r.status, out: r.stdout + r.stderr };
   };
   const cases: Array<[string[], RegExp, string?]> = [

@@ -91,70 +91,103 @@ test('the Quick start example job renders, validates, commits and pushes to a lo
   assert.equal(pushed + '\n', readFileSync(join(ROOT, 'clusters/production/infrastructure/controllers/longhorn.yaml'), 'utf8'));
 });
 
-test('a built bramble whose generated validator is missing or broken says so in one line, and does not quietly compile one', async () => {
-  const { cpSync, rmSync, symlinkSync } = await import('node:fs');
-  const dir = tempDir();
-  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-  cpSync(join(ROOT, 'dist', 'bootstrap.js'), join(dir, 'dist', 'bootstrap.js'));
-  cpSync(join(ROOT, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true });
-  // As package.json's files ship it: validate renders the platform in memory to size it.
-  cpSync(join(ROOT, 'templates'), join(dir, 'templates'), { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  const generated = join(dir, 'dist', 'src', 'inventory', 'validator.generated.js');
-  const run = () => spawnSync(process.execPath, [join(dir, 'dist', 'bootstrap.js'), 'validate', '-i', HOMELAB], { encoding: 'utf8' });
-  assert.equal(run().status, 0, 'the copy works as built');
-  writeFileSync(generated, 'export default 42;\n');
-  const broken = run();
-  assert.equal(broken.status, 1);
-  assert.equal(broken.stderr, `bramble's inventory validator (${generated}) is missing or broken: it exports no validator function. Rebuild bramble (npm run build) or reinstall it.\n`);
-  rmSync(generated);
-  const missing = run();
-  assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /^bramble's inventory validator \(.*validator\.generated\.js\) is missing or broken: Cannot find module .*\. Rebuild bramble \(npm run build\) or reinstall it\.\n$/);
-
-  // The Plan and RecurringJob models' validators, which render needs: the message comes when a render validates.
-  cpSync(join(ROOT, 'dist', 'src', 'inventory', 'validator.generated.js'), generated);
-  // The reference site with backups, so that Longhorn's RecurringJobs are rendered beside the Plans.
-  const { generateX25519Identity, identityToRecipient } = await import('age-encryption');
-  const withBackups = join(dir, 'backups.yaml');
-  writeFileSync(withBackups, await homelabWithS3Backups(await identityToRecipient(await generateX25519Identity())));
-  const render = () => spawnSync(process.execPath, [join(dir, 'dist', 'bootstrap.js'), 'render', '-i', withBackups, '--repo', join(dir, 'out')], { encoding: 'utf8' });
-  for (const model of ['plan-model', 'longhorn-model']) {
-    const file = join(dir, 'dist', 'src', 'render', `${model}.generated.js`);
-    const kept = readFileSync(file, 'utf8');
-    writeFileSync(file, 'export default 42;\n');
-    const r = render();
-    assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.ok(r.stderr.includes(`bramble's validator ${file} is missing or broken: it exports no validator function. Rebuild bramble (npm run build) or reinstall it.`), r.stderr);
-    rmSync(file);
-    assert.match(render().stderr, new RegExp(`bramble's validator .*${model}\\.generated\\.js is missing or broken: Cannot find module`));
-    writeFileSync(file, kept);
-  }
-  const good = render();
-  assert.equal(good.status, 0, good.stdout + good.stderr);
-});
-
-test('a built bramble renders with the templates compiled at build time, and compiles again a template changed since', async () => {
+/**
+ * A copy of the built tree (package.json's files, the unbundled modules tsc
+ * made, the build scripts) in a folder of its own, to break and rebuild.
+ */
+async function builtCopy() {
   const { cpSync, symlinkSync } = await import('node:fs');
   const dir = tempDir();
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-  cpSync(join(ROOT, 'dist', 'bootstrap.js'), join(dir, 'dist', 'bootstrap.js'));
-  cpSync(join(ROOT, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true });
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  // As package.json's files ship it: validate renders the platform in memory to size it.
   cpSync(join(ROOT, 'templates'), join(dir, 'templates'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return {
+    dir,
+    /** The built command: the bundle, or with `unbundled` the modules as tsc left them. */
+    run: (args: string[], unbundled = false) => spawnSync(process.execPath, [join(dir, 'dist', ...(unbundled ? ['bootstrap.js'] : ['bin', 'bramble.js'])), ...args], { encoding: 'utf8' }),
+    /** The bundle step of `npm run build`, again. */
+    bundle: () => spawnSync(process.execPath, [join(dir, 'dist', 'scripts', 'bundle.js')], { encoding: 'utf8' }),
+  };
+}
+
+test('a built bramble whose generated validator is missing or broken says so in one line, and does not quietly compile one', async () => {
+  const { rmSync } = await import('node:fs');
+  const copy = await builtCopy();
+  const generated = join(copy.dir, 'dist', 'src', 'inventory', 'validator.generated.js');
+  const kept = readFileSync(generated, 'utf8');
+  const message = (why: string) => `bramble's inventory validator (validator.generated.js, made by npm run build) is missing or broken: ${why}. Rebuild bramble (npm run build) or reinstall it.\n`;
+  for (const unbundled of [true, false]) assert.equal(copy.run(['validate', '-i', HOMELAB], unbundled).status, 0, 'the copy works as built');
+  writeFileSync(generated, 'export default 42;\n');
+  assert.equal(copy.run(['validate', '-i', HOMELAB], true).stderr, message('it exports no validator function'));
+  // The bundle carries what it was built with: a broken one bundled is reported the same way.
+  assert.equal(copy.bundle().status, 0);
+  const broken = copy.run(['validate', '-i', HOMELAB]);
+  assert.equal(broken.status, 1);
+  assert.equal(broken.stderr, message('it exports no validator function'));
+  rmSync(generated);
+  const missing = copy.run(['validate', '-i', HOMELAB], true);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^bramble's inventory validator \(validator\.generated\.js, made by npm run build\) is missing or broken: Cannot find module .*validator\.generated\.js.*\. Rebuild bramble \(npm run build\) or reinstall it\.\n$/);
+  // A bundle cannot be made without it: the build stops and names the file.
+  const refused = copy.bundle();
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /^bundle: \.\/validator\.generated\.js not found beside the built modules that import them; run the whole build \(npm run build\)\n$/);
+  writeFileSync(generated, kept);
+
+  // The Plan and RecurringJob models' validators, which render needs: the message comes when a render validates.
+  // The reference site with backups, so that Longhorn's RecurringJobs are rendered beside the Plans.
+  const { generateX25519Identity, identityToRecipient } = await import('age-encryption');
+  const withBackups = join(copy.dir, 'backups.yaml');
+  writeFileSync(withBackups, await homelabWithS3Backups(await identityToRecipient(await generateX25519Identity())));
+  const render = (unbundled = true) => copy.run(['render', '-i', withBackups, '--repo', join(copy.dir, 'out')], unbundled);
+  for (const model of ['plan-model', 'longhorn-model']) {
+    const file = join(copy.dir, 'dist', 'src', 'render', `${model}.generated.js`);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, 'export default 42;\n');
+    const r = render();
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.ok(r.stderr.includes(`bramble's validator ${model}.generated.js (made by npm run build) is missing or broken: it exports no validator function. Rebuild bramble (npm run build) or reinstall it.`), r.stderr);
+    rmSync(file);
+    assert.match(render().stderr, new RegExp(`bramble's validator ${model}\\.generated\\.js \\(made by npm run build\\) is missing or broken: Cannot find module`));
+    const unbuilt = copy.bundle();
+    assert.notEqual(unbuilt.status, 0);
+    assert.match(unbuilt.stderr, new RegExp(`Could not resolve "\\./${model}\\.generated\\.js"`));
+    assert.doesNotMatch(unbuilt.stderr, /\n +at /, 'no stack trace');
+    writeFileSync(file, text);
+  }
+  assert.equal(render().status, 0);
+  assert.equal(copy.bundle().status, 0);
+  const good = render(false);
+  assert.equal(good.status, 0, good.stdout + good.stderr);
+});
+
+test('the bundle step refuses an import() of a CommonJS package, which in a bundle would lose its named exports', async () => {
+  const copy = await builtCopy();
+  // What src/run/steps.ts once did with yaml: fine under Node, undefined names in the bundle.
+  writeFileSync(join(copy.dir, 'dist', 'src', 'cli.js'), readFileSync(join(copy.dir, 'dist', 'src', 'cli.js'), 'utf8') + "export const later = async () => (await import('yaml')).parseAllDocuments;\n");
+  const r = copy.bundle();
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stderr, /^bundle: import\(\) of CommonJS \S*node_modules\/yaml\/dist\/index\.js: import it statically instead\n$/);
+});
+
+test('a built bramble renders with the templates compiled at build time, and compiles again a template changed since', async () => {
+  const copy = await builtCopy();
   const comment = "# The owner's workloads, applied once the platform is healthy.";
-  const render = () => spawnSync(process.execPath, [join(dir, 'dist', 'bootstrap.js'), 'render', '-i', HOMELAB, '--repo', join(dir, 'out')], { encoding: 'utf8' });
-  const apps = () => readFileSync(join(dir, 'out', 'clusters', 'staging', 'apps.yaml'), 'utf8');
-  // The compiled copy is what runs: a change made to it (and to it only) shows in the output.
-  const built = join(dir, 'dist', 'src', 'render', 'templates.generated.js');
+  const render = () => copy.run(['render', '-i', HOMELAB, '--repo', join(copy.dir, 'out')]);
+  const apps = () => readFileSync(join(copy.dir, 'out', 'clusters', 'staging', 'apps.yaml'), 'utf8');
+  // The compiled copy is what runs: a change made to it (and to it only) shows in the output of the bundle made from it.
+  const built = join(copy.dir, 'dist', 'src', 'render', 'templates.generated.js');
   const text = readFileSync(built, 'utf8');
   assert.ok(text.includes(comment));
   writeFileSync(built, text.replace(comment, '# CHANGED IN THE BUILD ONLY.'));
+  assert.equal(copy.bundle().status, 0);
   const first = render();
   assert.equal(first.status, 0, first.stdout + first.stderr);
   assert.match(apps(), /# CHANGED IN THE BUILD ONLY\./);
   // The template's text no longer matches what was compiled: it is compiled from the file.
-  const source = join(dir, 'templates', 'cluster', 'apps.yaml.hbs');
+  const source = join(copy.dir, 'templates', 'cluster', 'apps.yaml.hbs');
   writeFileSync(source, readFileSync(source, 'utf8').replace(comment, '# EDITED AFTER THE BUILD.'));
   const second = render();
   assert.equal(second.status, 0, second.stdout + second.stderr);

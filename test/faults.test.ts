@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { bramble, brambleAsync, HOMELAB, ROOT, SECOND, tempDir } from './helpers.ts';
+import { bramble, brambleAsync, CLI, HOMELAB, ROOT, SECOND, tempDir } from './helpers.ts';
 import { labInventory, startLab } from './lab-helpers.ts';
 
 const lab = await startLab([{ name: 'cut', board: 'x86', iscsi: true }]);
@@ -103,7 +103,7 @@ test('Ctrl-C while rendering leaves every file whole, and the next render comple
   spawnSync('git', ['init', '-q', repo]);
   assert.equal(bramble(['render', '-i', HOMELAB, '--repo', repo]).code, 0);
   const old = filesUnder(repo);
-  const cli = join(ROOT, 'dist', 'bootstrap.js');
+  const cli = CLI;
   // Another site name: every generated file's header changes, so every file has two versions.
   const renamed = join(work, 'renamed.yaml');
   writeFileSync(renamed, readFileSync(HOMELAB, 'utf8').replace('  name: tinyhome', '  name: tinyhouse'));

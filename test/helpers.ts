@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 const above = dirname(dirname(fileURLToPath(import.meta.url)));
 /** The repository root, from test/ or (for the benchmarks) dist/test/. */
 export const ROOT = basename(above) === 'dist' ? dirname(above) : above;
+/** The built command, as package.json's bin installs it: the bundle scripts/bundle.ts makes. */
+export const CLI = join(ROOT, 'dist', 'bin', 'bramble.js');
 export const UPSTREAM = join(ROOT, '..', 'shared', 'upstream');
 export const HOMELAB = join(ROOT, 'inventory', 'homelab.yaml');
 export const SECOND = join(ROOT, 'test', 'fixtures', 'second-site.yaml');
@@ -38,7 +40,7 @@ export interface Run {
 
 /** Run the built CLI (dist/) as a user would. */
 export function bramble(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}): Run {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd,
     encoding: 'utf8',
     env: { ...process.env, ...env },
@@ -53,7 +55,7 @@ export function bramble(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {})
  * serves what the command fetches (the lab's install script).
  */
 export function brambleAsync(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000): Promise<Run> {
-  return runAsync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], env, timeoutMs);
+  return runAsync(process.execPath, [CLI, ...args], env, timeoutMs);
 }
 
 /** Any command, without blocking this process; killed after `timeoutMs`. */

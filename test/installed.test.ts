@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { HOMELAB, ROOT, tempDir } from './helpers.ts';
+import { CLI, HOMELAB, ROOT, tempDir } from './helpers.ts';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; engines: { node: string } };
 const nodeVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'node', 'package.json'), 'utf8')) as { version: string }).version;
@@ -89,7 +89,7 @@ test('under a Node older than the engines field the entry refuses in one line: f
   const found = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '');
   assert.match(pkg.engines.node, /^>=22\.13$/, 'the entry checks the same version as the engines field');
   for (const args of [['--version'], ['validate', '-i', HOMELAB]]) {
-    const r = spawnSync(node, [join(ROOT, 'dist', 'bootstrap.js'), ...args], { encoding: 'utf8' });
+    const r = spawnSync(node, [CLI, ...args], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.equal(r.stdout, '');
     const lines = r.stderr.split('\n').filter(Boolean);

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { brambleAsync, git, ROOT, type Run } from './helpers.ts';
+import { brambleAsync, CLI, git, type Run } from './helpers.ts';
 import { FakeGitHub } from './github-standin.ts';
 import { gitopsInventory, startGitopsLab } from './lab-helpers.ts';
 
@@ -42,7 +42,7 @@ const apiUrl = await gh.start();
 const onGitHub = join(repo, 'inventory', 'github.yaml');
 writeFileSync(onGitHub, site.replace(/git:\n {2}url: .*\n {2}hostKey: .*\n/, `git:\n  url: ssh://git@github.com/lab/gitops.git\n  apiUrl: ${apiUrl}\n`));
 // Both clusters' files as the owner first published them (production's board is never reached here).
-const rendered = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), 'render', '-i', inv, '--repo', repo], { encoding: 'utf8' });
+const rendered = spawnSync(process.execPath, [CLI, 'render', '-i', inv, '--repo', repo], { encoding: 'utf8' });
 assert.equal(rendered.status, 0, rendered.stderr);
 owner(repo, 'add', '-A');
 owner(repo, 'commit', '-q', '-m', 'the site inventory and its first render');

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { brambleAsync, ROOT, tempDir } from './helpers.ts';
+import { brambleAsync, CLI, tempDir } from './helpers.ts';
 import { Lab } from '../scripts/lab/lab.ts';
 import { labInventory, startLab } from './lab-helpers.ts';
 
@@ -213,7 +213,7 @@ test('reset removes a partial install and bramble\'s files, and says what it kee
 test('Ctrl-C during install: an "interrupted" line, what finished and what was cut, exit 130; the next run completes it', { timeout: 180_000 }, async () => {
   const { spawn } = await import('node:child_process');
   const inv = inventory('solo-stall', SOLO, script('install-stall-after-binary-30.sh'));
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), 'install', '-i', inv, '--known-hosts', knownHosts, '--kubeconfig', join(work, 'kubeconfig'), '--timeout', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'install', '-i', inv, '--known-hosts', knownHosts, '--kubeconfig', join(work, 'kubeconfig'), '--timeout', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -39,7 +39,7 @@ function kustomizeDirs(dir: string): string[] {
 test('the committed clusters/ is exactly the render of inventory/homelab.yaml', async () => {
   const out = await renderInventory(homelab);
   const plan = await planTree(ROOT, out.files, out.scopes);
-  assert.deepEqual(plan.changes.map((c) => `${c.action} ${c.path}`), [], 'clusters/ has drifted: run `npm run build && node dist/bootstrap.js render -i inventory/homelab.yaml`');
+  assert.deepEqual(plan.changes.map((c) => `${c.action} ${c.path}`), [], 'clusters/ has drifted: run `npm run build && node dist/bin/bramble.js render -i inventory/homelab.yaml`');
   assert.deepEqual(plan.conflicts, []);
   assert.equal(plan.unchanged.length, out.files.filter((f) => !f.seed).length);
 });

@@ -13,12 +13,12 @@ import { parse } from 'yaml';
 import { decryptSops as independent } from 'sops-age';
 import { encryptSops } from '../src/secrets/sops.ts';
 import { parseDocument } from 'yaml';
-import { git, ROOT, sopsCheck, secretsWorkspace } from './helpers.ts';
+import { CLI, git, secretsWorkspace, sopsCheck } from './helpers.ts';
 
 const { work, keys, env, inventory, repo } = secretsWorkspace();
 
 function run(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = env) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: work,
     encoding: 'utf8',
     env: { ...process.env, ...extraEnv },

@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseDocument } from 'yaml';
 import { encryptSops } from '../src/secrets/sops.ts';
-import { git, ROOT, sopsCheck, secretsWorkspace } from './helpers.ts';
+import { CLI, git, secretsWorkspace, sopsCheck } from './helpers.ts';
 
 const { work, keys, env, inventory, repo } = secretsWorkspace();
 
 function run(args: string[], input?: string, o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), ...args], {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: o.cwd ?? work,
     encoding: 'utf8',
     env: { ...process.env, ...env, ...o.env },

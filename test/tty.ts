@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { ROOT, tempDir } from './helpers.ts';
+import { CLI, tempDir } from './helpers.ts';
 
 const socket = `bramble-test-${process.pid}`;
 const conf = join(tempDir(), 'tmux.conf');
@@ -18,7 +18,7 @@ export class Terminal {
   readonly name: string;
   constructor(name: string, args: string[], env: Record<string, string> = {}) {
     this.name = name;
-    const cmd = [process.execPath, join(ROOT, 'dist', 'bootstrap.js'), ...args].map((a) => `'${a}'`).join(' ');
+    const cmd = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
     const vars = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
     const r = tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', ...vars, `${cmd}; echo "EXIT=$?"`);
     assert.equal(r.status, 0, r.stderr);

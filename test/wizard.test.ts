@@ -7,7 +7,7 @@ import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseInventory } from '../src/inventory/load.ts';
-import { ROOT, runAsync, tempDir } from './helpers.ts';
+import { CLI, ROOT, runAsync, tempDir } from './helpers.ts';
 import { drive, Terminal, type Answer } from './tty.ts';
 
 const work = tempDir();
@@ -145,7 +145,7 @@ test('Ctrl-C in the middle leaves the file as it was', { timeout: 60_000 }, asyn
 test('without a terminal init refuses at once, naming the non-interactive way', async () => {
   const file = join(work, 'none.yaml');
   const started = Date.now();
-  const r = await runAsync(process.execPath, [join(ROOT, 'dist', 'bootstrap.js'), 'init', '-i', file], {}, 20_000);
+  const r = await runAsync(process.execPath, [CLI, 'init', '-i', file], {}, 20_000);
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /bramble init asks questions and needs a terminal; none is attached\. .*"bramble apply -i FILE --yes"/);
   assert.ok(Date.now() - started < 10_000, 'it does not wait for input');

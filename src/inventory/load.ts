@@ -16,14 +16,14 @@ import type { RawInventory } from './schema.ts';
 
 // `npm run build` writes this module next to the built load.js (scripts/gen-validator.ts):
 // the same schema and formats, compiled ahead of time, which saves every run the compile.
+// Its name is spelt out in the import so that the bundle (scripts/bundle.ts) carries it.
 // Run from the sources (the tests), the schema is compiled here instead; only
 // then are TypeBox and ajv loaded at all. A built bramble without its
 // generated validator is broken, and says so rather than quietly compiling.
-const PRECOMPILED = './validator.generated.js';
 const fromSources = import.meta.url.endsWith('.ts');
 const compiled: ValidateFunction = fromSources
   ? inventoryAjv().compile((await import('./schema.ts')).InventorySchema)
-  : await import(PRECOMPILED).then(
+  : await import('./validator.generated.js').then(
       (m: { default: unknown }) => {
         if (typeof m.default !== 'function') throw brokenValidator('it exports no validator function');
         return m.default as ValidateFunction;
@@ -34,7 +34,7 @@ const compiled: ValidateFunction = fromSources
     );
 
 function brokenValidator(why: string): BrambleError {
-  return new BrambleError(`bramble's inventory validator (${new URL(PRECOMPILED, import.meta.url).pathname}) is missing or broken: ${why}. Rebuild bramble (npm run build) or reinstall it.`);
+  return new BrambleError(`bramble's inventory validator (validator.generated.js, made by npm run build) is missing or broken: ${why}. Rebuild bramble (npm run build) or reinstall it.`);
 }
 
 function validator(): ValidateFunction {

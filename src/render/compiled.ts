@@ -16,8 +16,12 @@ export interface ModelSchema {
   options: Options;
 }
 
-/** The validator for `model`, given the model module's own URL; the compile is deferred to the first use. */
-export async function modelValidator(moduleUrl: string, model: ModelSchema): Promise<() => ValidateFunction> {
+/**
+ * The validator for `model`, given the model module's own URL and the import
+ * of its generated module (spelt out there, so that the bundle carries it);
+ * the compile is deferred to the first use.
+ */
+export async function modelValidator(moduleUrl: string, model: ModelSchema, generated: () => Promise<{ default?: unknown }>): Promise<() => ValidateFunction> {
   if (moduleUrl.endsWith('.ts')) {
     let compiled: ValidateFunction | undefined;
     return () => {
@@ -28,15 +32,14 @@ export async function modelValidator(moduleUrl: string, model: ModelSchema): Pro
       return compiled;
     };
   }
-  const url = new URL(model.generated, moduleUrl);
   // A missing one is reported where a render needs it, not when the module loads: the build
   // step that writes these imports the model modules before they exist.
   const broken = (why: string) => () => {
-    throw new BrambleError(`bramble's validator ${url.pathname} is missing or broken: ${why}. Rebuild bramble (npm run build) or reinstall it.`);
+    throw new BrambleError(`bramble's validator ${model.generated.slice(2)} (made by npm run build) is missing or broken: ${why}. Rebuild bramble (npm run build) or reinstall it.`);
   };
   let m: { default?: unknown };
   try {
-    m = (await import(url.href)) as { default?: unknown };
+    m = await generated();
   } catch (e) {
     return broken((e as Error).message.split('\n')[0]!);
   }

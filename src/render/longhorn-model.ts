@@ -38,7 +38,7 @@ const RECURRING_JOB = {
 };
 
 export const RECURRING_JOB_MODEL: ModelSchema = { generated: './longhorn-model.generated.js', schema: RECURRING_JOB, options: { allErrors: true, strict: true } };
-const shape = await modelValidator(import.meta.url, RECURRING_JOB_MODEL);
+const shape = await modelValidator(import.meta.url, RECURRING_JOB_MODEL, () => import('./longhorn-model.generated.js'));
 
 export class RecurringJob {
   private readonly data: { spec?: { cron?: string } };

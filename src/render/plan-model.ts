@@ -73,7 +73,7 @@ const PLAN = object(
 );
 
 export const PLAN_MODEL: ModelSchema = { generated: './plan-model.generated.js', schema: PLAN, options: { allErrors: true, strict: true, allowUnionTypes: true } };
-const shape = await modelValidator(import.meta.url, PLAN_MODEL);
+const shape = await modelValidator(import.meta.url, PLAN_MODEL, () => import('./plan-model.generated.js'));
 
 interface PlanSpec {
   nodeSelector?: unknown;

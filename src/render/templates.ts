@@ -68,12 +68,12 @@ export const COMPILE_OPTIONS = { noEscape: true, strict: true } as const;
  * compiled here, as is every one when bramble runs from its sources.
  */
 export type Precompiled = Record<string, { sha256: string; spec: TemplateSpecification }>;
-const PRECOMPILED = './templates.generated.js';
 
 async function precompiled(dir: string): Promise<Precompiled> {
   if (import.meta.url.endsWith('.ts') || dir !== defaultTemplatesDir()) return {};
   try {
-    return ((await import(PRECOMPILED)) as { default: Precompiled }).default;
+    // Spelt out, so that the bundle (scripts/bundle.ts) carries it.
+    return (await import('./templates.generated.js')).default;
   } catch {
     return {};
   }

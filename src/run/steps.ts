@@ -14,6 +14,7 @@ import type { WatchResult } from '../flux/watch.ts';
 import type { EarlierRead } from '../flux/handover.ts';
 import { verboseLog, type Io } from '../base/io.ts';
 import { ahead } from '../base/wait.ts';
+import { parseAllDocuments } from 'yaml';
 
 export type { Io };
 
@@ -147,10 +148,9 @@ export function repoOf(inv: Inventory, o: RunOptions): { repo: string; remote: s
  * `publish` alone checks it here, before anything is written.
  */
 async function upgradeProblems(inv: Inventory, repo: string, plan: TreePlan, sessionOpts: SessionOptions): Promise<string[]> {
-  const [{ readFile }, { join }, { parseAllDocuments }, { connectServer }, { readApiNodes }, { checkUpgrade }] = await Promise.all([
+  const [{ readFile }, { join }, { connectServer }, { readApiNodes }, { checkUpgrade }] = await Promise.all([
     import('node:fs/promises'),
     import('node:path'),
-    import('yaml'),
     import('../nodes/connect.ts'),
     import('../k3s/cluster.ts'),
     import('../k3s/upgrade.ts'),
