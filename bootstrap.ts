@@ -22,11 +22,10 @@ const { homedir } = await import('node:os');
 const cacheHome = process.env.XDG_CACHE_HOME || `${homedir()}/.cache`;
 enableCompileCache?.(process.env.NODE_COMPILE_CACHE || `${cacheHome}/bramble/compile-cache`);
 
-// The built bramble is a bundle (scripts/bundle.ts): with -v, a stack trace
-// names bramble's own modules through the bundle's source maps. Only then,
-// since reading the maps costs every run that turns them on.
+// The built bramble is a bundle (scripts/bundle.ts) with source maps beside
+// it; they are not read on a run (that costs every run, -v ones too), so a
+// stack trace names the bundle's chunks and bramble's functions. Node's
+// --enable-source-maps maps it to bramble's modules.
 const argv = process.argv.slice(2);
-if (argv.includes('-v') || argv.includes('--verbose')) process.setSourceMapsEnabled(true);
-
 const { main } = await import('./src/cli.ts');
 process.exitCode = await main(argv);

@@ -39,7 +39,7 @@ const result = await build({
   alias: { punycode: 'punycode/punycode.js' },
   // CommonJS packages inside an ES module bundle still call require() for Node's own modules.
   banner: { js: "import { createRequire as bundleRequire } from 'node:module'; const require = bundleRequire(import.meta.url);" },
-  // Maps for -v's stack traces (bootstrap.ts turns them on only then).
+  // Maps for stack traces, read only under node --enable-source-maps (bootstrap.ts says why).
   sourcemap: 'linked',
   sourcesContent: false,
   logLevel: 'warning',
