@@ -26,6 +26,5 @@ enableCompileCache?.(process.env.NODE_COMPILE_CACHE || `${cacheHome}/bramble/com
 // it; they are not read on a run (that costs every run, -v ones too), so a
 // stack trace names the bundle's chunks and bramble's functions. Node's
 // --enable-source-maps maps it to bramble's modules.
-const argv = process.argv.slice(2);
 const { main } = await import('./src/cli.ts');
-process.exitCode = await main(argv);
+process.exitCode = await main(process.argv.slice(2));

@@ -20,6 +20,14 @@ const EXTERNAL = ['ssh2', 're2-wasm'];
 const root = packageRoot();
 const out = join(root, 'dist', 'bin');
 rmSync(out, { recursive: true, force: true });
+
+/** The build stops: no bundle is left that a later run could take for a good one. */
+function refuse(why: string): never {
+  rmSync(out, { recursive: true, force: true });
+  console.error(`bundle: ${why}`);
+  process.exit(1);
+}
+
 // esbuild has printed what it could not build; its stack would add nothing.
 const result = await build({
   absWorkingDir: root,
@@ -50,11 +58,7 @@ const result = await build({
 // if gen-validator has not run): the build stops instead.
 const outputs = Object.entries(result.metafile.outputs);
 const unresolved = outputs.flatMap(([, o]) => o.imports.filter((i) => i.external && /^\.\.?\//.test(i.path)).map((i) => i.path));
-if (unresolved.length > 0) {
-  rmSync(out, { recursive: true, force: true });
-  console.error(`bundle: ${[...new Set(unresolved)].join(', ')} not found beside the built modules that import them; run the whole build (npm run build)`);
-  process.exit(1);
-}
+if (unresolved.length > 0) refuse(`${[...new Set(unresolved)].join(', ')} not found beside the built modules that import them; run the whole build (npm run build)`);
 // A dynamic import() of a CommonJS package gives, in the bundle, only a
 // default export, where Node gives its named exports too: code that takes a
 // name from it would find undefined at run time, so the build stops.
@@ -62,10 +66,6 @@ if (unresolved.length > 0) {
 const commonJsImported = outputs
   .filter(([f, o]) => o.entryPoint?.includes('node_modules/') && f.endsWith('.js') && /^export default require_\w+\(\);$/m.test(readFileSync(join(root, f), 'utf8')))
   .map(([, o]) => o.entryPoint!);
-if (commonJsImported.length > 0) {
-  rmSync(out, { recursive: true, force: true });
-  console.error(`bundle: import() of CommonJS ${commonJsImported.join(', ')}: import it statically instead`);
-  process.exit(1);
-}
+if (commonJsImported.length > 0) refuse(`import() of CommonJS ${commonJsImported.join(', ')}: import it statically instead`);
 const files = outputs.map(([f]) => f).filter((f) => f.endsWith('.js'));
 console.log(`bundled ${Object.keys(result.metafile.inputs).length} modules into ${files.length} files under ${out}`);
