@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
 import { generateDeployKey } from '../src/flux/secret.ts';
+import { fingerprint } from '../src/ssh/known-hosts.ts';
 import { brambleAsync, type Run } from './helpers.ts';
 import { FakeGitHub, GITHUB_SSH_KEYS } from './github-standin.ts';
 import { labFluxDefaults, labInventory, startGitopsLab } from './lab-helpers.ts';
@@ -167,21 +168,53 @@ test('a re-run changes nothing and is reconciled again at once', async () => {
 });
 
 test("an apply that leaves k3s alone reads Flux once: the hand-over takes what the plan read seconds before", async () => {
+  const before = lab.gitConnections(lab.gateway).length;
   const r = await run(['apply', '--timeout', '60', '--repo', join(work, 'repo'), '-v']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
+  // The deploy key is checked on one connection to the Git host, which checks the host key too: no key scan before it.
+  const deployKey = fingerprint(Buffer.from(firstKey.split(' ')[1]!, 'base64'));
+  const during = lab.gitConnections(lab.gateway).slice(before);
+  assert.equal(during.filter((c) => c.key === deployKey).length, 1, JSON.stringify(during));
+  assert.equal(during.filter((c) => c.key === undefined).length, 0, `no connection without a login: ${JSON.stringify(during)}`);
   // The lab's kernel has no iSCSI: prepare starts iscsid again, which leaves k3s alone.
   assert.match(r.stdout, /rk +server prepare only\n/);
   assert.match(r.stdout, /✔ .*rk \(server\): unchanged/);
   assert.match(r.stdout, /deploy key: in place/);
   const count = (needle: string) => r.stderr.split('\n').filter((l) => l.includes(needle)).length;
-  // Each once, by the plan: Flux's manifest, its version, the flux-system secret and Flux's objects.
-  assert.equal(count('$ head -n 1 /var/lib/rancher/k3s/server/manifests/bramble-flux.yaml'), 1, r.stderr);
+  // Each once, by the plan: Flux's manifest, its version, the deploy-key secrets (the current and a pending one, in one command) and Flux's objects.
+  assert.equal(count('$ if [ -e /var/lib/rancher/k3s/server/manifests/bramble-flux.yaml ]; then echo present; head -n 1'), 1, r.stderr);
   assert.equal(count('$ k3s kubectl get deployments -n flux-system -o json'), 1, r.stderr);
-  assert.equal(count('$ k3s kubectl get secret flux-system -n flux-system'), 1, r.stderr);
-  // The pending key is not the plan's to read: the hand-over reads it.
-  assert.equal(count('$ k3s kubectl get secret flux-system-pending -n flux-system'), 1, r.stderr);
+  assert.equal(count('$ k3s kubectl get secret flux-system flux-system-pending -n flux-system --ignore-not-found -o json'), 1, r.stderr);
+  assert.equal(count('$ k3s kubectl get secret'), 1, r.stderr);
+  assert.equal(count('$ k3s kubectl get gitrepositories.source.toolkit.fluxcd.io,'), 1, r.stderr);
+  // Flux upgraded itself from Git in the test before: the plan's read found the first-start file gone, so it is not looked for again.
+  assert.equal(count('$ test -e /var/lib/rancher/k3s/server/manifests/bramble-flux.yaml'), 0, r.stderr);
   assert.equal(count('$ k3s kubectl apply -f -'), 0, r.stderr);
   assert.match(r.stdout, /staging: Flux reconciled \(main@sha1:/);
+
+  // The plan reads a node without privilege in one command: preflight's facts, what of k3s is there and prepare's look.
+  const p = await run(['plan', '--repo', join(work, 'repo'), '-v']);
+  assert.equal(p.code, 0, p.stdout + p.stderr);
+  const started = (script: string) => p.stderr.split('\n').filter((l) => l.includes(`rk: $ ${script}`)).length;
+  assert.equal(started('PRETTY_NAME=;'), 1, p.stderr);
+  assert.equal(started('h=; read -r h'), 0, p.stderr);
+  assert.equal(started('v=; [ -x /usr/local/bin/k3s ]'), 0, p.stderr);
+  assert.equal(p.stderr.split('\n').filter((l) => l.startsWith('dpkg-query ')).length, 1, 'dpkg is asked once');
+  assert.match(p.stderr, /^dpkg-query .* 'open-iscsi' 'nfs-common' 'unattended-upgrades'/m);
+
+  // The stand-in answers that one read as kubectl does: several names give a List of those found; a missing
+  // one is an error unless --ignore-not-found, which prints nothing when none is found.
+  const get = (names: string, flags = '') => lab.nodeExec('rk', `k3s kubectl get secret ${names} -n flux-system ${flags} -o json`);
+  const names = (out: string) => (JSON.parse(out) as { kind: string; items: Array<{ metadata: { name: string } }> }).items.map((i) => i.metadata.name);
+  const both = get('flux-system flux-system-pending', '--ignore-not-found');
+  assert.equal(both.code, 0, both.stderr);
+  assert.deepEqual(names(both.stdout), ['flux-system']);
+  const strict = get('flux-system flux-system-pending');
+  assert.equal(strict.code, 1);
+  assert.deepEqual(names(strict.stdout), ['flux-system']);
+  assert.match(strict.stderr, /^Error from server \(NotFound\): secrets "flux-system-pending" not found$/m);
+  assert.deepEqual(get('nope flux-system-pending', '--ignore-not-found'), { code: 0, stdout: '', stderr: '' });
+  assert.deepEqual(get('nope', '--ignore-not-found'), { code: 0, stdout: '', stderr: '' });
 });
 
 test('status shows nodes, Flux objects with their revision, and the URLs', async () => {

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { generateDeployKey } from '../src/flux/secret.ts';
 import { gitHostFor } from '../src/git/host.ts';
 import { checkHostKey, fingerprint } from '../src/ssh/known-hosts.ts';
 import { envSecrets } from '../src/ssh/secrets.ts';
@@ -161,4 +162,31 @@ test("the Git server on :2222: its recorded key goes to Flux's known_hosts; a ch
   // After the owner removes the stale entry, the pinned new key is trusted and written for Flux as [host]:port.
   const fresh = knownHostsFile('');
   assert.equal(await gitHostFor({ ...git, hostKey: gitServer.fingerprint }, { policy: { knownHosts: fresh, acceptNew: false } }).knownHosts(), `[${gitServer.address}]:2222 ${gitServer.hostKey}\n`);
+});
+
+test('a deploy key check reads the Git server host key on its own connection: a changed key is refused there, a pinned one needs no scan, a closed port is unreachable', async () => {
+  const git = { url: gitServer.url('gitops.git'), branch: 'main', provider: 'ssh' as const, apiUrl: 'https://api.github.com', private: true };
+  const key = generateDeployKey('flux-check');
+  // On record: a key the server does not have (as after the server was reinstalled).
+  const stale = `[${gitServer.address}]:2222 ${generateDeployKey('old').publicKey.split(' ').slice(0, 2).join(' ')}\n`;
+  const staleFile = knownHostsFile(stale);
+  await assert.rejects(gitHostFor(git, { policy: { knownHosts: staleFile, acceptNew: true } }).authorize(key, 't', false), {
+    message: new RegExp(`^Git server git@${re(gitServer.address)}:2222: THE HOST KEY OF \\[${re(gitServer.address)}\\]:2222 HAS CHANGED`),
+  });
+  assert.equal(readFileSync(staleFile, 'utf8'), stale, 'the presented key is not recorded');
+
+  // Pinned: the key the check saw is what Flux is given, with no second connection to read it.
+  const fresh = knownHostsFile('');
+  const host = gitHostFor({ ...git, hostKey: gitServer.fingerprint }, { policy: { knownHosts: fresh, acceptNew: false } });
+  const before = lab.gitConnections(lab.gateway).length;
+  assert.equal(await host.authorize(key, 't', false), 'needs-owner', 'the key is not added on the server');
+  assert.equal(await host.knownHosts(), `[${gitServer.address}]:2222 ${gitServer.hostKey}\n`);
+  assert.equal(lab.gitConnections(lab.gateway).length - before, 1);
+  assert.match(host.instructions(key).join('\n'), new RegExp(`trust the server's host key ${re(gitServer.fingerprint)}`));
+
+  // Nothing listens: said as a server that cannot be reached, not as a key the owner has yet to add.
+  const closed = { ...git, url: `ssh://git@${gitServer.address}:2299/gitops.git` };
+  await assert.rejects(gitHostFor(closed, { policy: { knownHosts: fresh, acceptNew: true } }).authorize(key, 't', false), {
+    message: new RegExp(`^Git server git@${re(gitServer.address)}:2299: cannot read the host key of ${re(gitServer.address)}:2299: .*ECONNREFUSED`),
+  });
 });

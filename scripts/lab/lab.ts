@@ -579,6 +579,29 @@ export class Lab {
   }
 
   /** What the owner does on a forge: add a read-only deploy key. */
+  /**
+   * Every SSH connection the Git server has seen from `address`, in order (from
+   * its log): the key it logged in with (its SHA256 fingerprint), or undefined
+   * for one that never logged in (a host key scan, a refused key).
+   */
+  gitConnections(address: string): Array<{ port: number; key?: string }> {
+    const f = join(this.root, 'git', 'sshd.log');
+    const all: Array<{ port: number; key?: string }> = [];
+    // By source port while the connection is open: a port is used again by a later connection.
+    const open = new Map<number, { port: number; key?: string }>();
+    for (const line of existsSync(f) ? readFileSync(f, 'utf8').split('\n') : []) {
+      const m = new RegExp(` ${address.replace(/\./g, '\\.')} port (\\d+)\\b(?:.*ssh2: \\S+ (SHA256:\\S+))?`).exec(line);
+      if (!m) continue;
+      const port = Number(m[1]);
+      let c = open.get(port);
+      if (!c) all.push((c = { port }));
+      open.set(port, c);
+      if (m[2]) c.key = m[2];
+      if (/^(Disconnected from|Connection closed by|Connection reset by)/.test(line)) open.delete(port);
+    }
+    return all;
+  }
+
   addDeployKey(publicKey: string): void {
     if (!this.git) throw new Error('lab: start the Git server first');
     const readOnly = join(this.root, 'git', 'etc', 'read-only');

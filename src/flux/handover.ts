@@ -5,7 +5,7 @@ import { GitHostError, type GitHost, type KeyState } from '../git/host.ts';
 import type { ClusterSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import { FLUX_MANIFEST, installFlux, installedFlux, applySync, leaveFluxToGit, requestReconcile, syncInPlace, waitForFluxApi } from './install.ts';
-import { applyFluxSecret, deleteFluxSecret, ensureSopsAgeSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecret, usableKey, type DeployKey, type StoredKey } from './secret.ts';
+import { applyFluxSecret, deleteFluxSecret, ensureSopsAgeSecret, deployKeyTitle, generateDeployKey, PENDING, readFluxSecrets, usableKey, type DeployKey, type StoredKey } from './secret.ts';
 import { ahead } from '../base/wait.ts';
 import { readFluxObjects, watchReconciliation, type FluxObject, type ObjectRef, type WatchResult } from './watch.ts';
 
@@ -31,8 +31,8 @@ export interface HandoverOptions {
 
 export interface EarlierRead {
   installed: Awaited<ReturnType<typeof installedFlux>>;
-  /** Absent when that read failed: the secret is read again. */
-  key?: { value: StoredKey | undefined };
+  /** The deploy-key secrets (readFluxSecrets); absent when that read failed: they are read again. */
+  key?: { value: StoredKey | undefined; pending: StoredKey | undefined };
   objects: FluxObject[] | undefined;
 }
 
@@ -51,13 +51,15 @@ export interface Rendered {
 const same = (a: DeployKey | undefined, b: DeployKey | undefined) => Boolean(a && b && a.publicKey.split(/\s+/)[1] === b.publicKey.split(/\s+/)[1]);
 
 /** Get a deploy key the Git host accepts, and the flux-system secret holding it. */
-async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, knownHosts: string, o: HandoverOptions): Promise<KeyState> {
+async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, o: HandoverOptions): Promise<KeyState> {
   const title = deployKeyTitle(cluster.name, `clusters/${cluster.name}`);
-  const [current, pending] = await Promise.all([o.earlier?.key ? o.earlier.key.value : readFluxSecret(first), readFluxSecret(first, PENDING)]);
+  const { current, pending } = o.earlier?.key ? { current: o.earlier.key.value, pending: o.earlier.key.pending } : await readFluxSecrets(first);
   // A stored key ssh cannot parse is never offered again: a new one takes its place.
   const candidate: DeployKey = o.rotate ? generateDeployKey(`flux-${cluster.name}`) : (usableKey(pending) ?? usableKey(current) ?? generateDeployKey(`flux-${cluster.name}`));
 
   let state = await host.authorize(candidate, title, o.rotate);
+  // After the key is tried: a plain host's check has read the server's host key by then.
+  const knownHosts = await host.knownHosts();
   if (state === 'needs-owner') {
     // The key waits on the cluster, not on this machine: a re-run picks it up.
     // Flux keeps reading with the current key until the new one is accepted.
@@ -87,8 +89,7 @@ export async function handOver(cluster: ClusterSpec, first: Session, host: GitHo
   // read is used only when neither the key nor Flux changed.
   const fluxRead = o.earlier ? Promise.resolve(o.earlier.installed) : ahead(installedFlux(first));
   const objectsRead = o.earlier ? Promise.resolve(o.earlier.objects) : ahead(readFluxObjects(first).catch(() => undefined));
-  const knownHosts = await host.knownHosts();
-  const key = await ensureKey(cluster, first, host, knownHosts, o);
+  const key = await ensureKey(cluster, first, host, o);
   o.note(`deploy key: ${key === 'exists' ? `in place (${host.label} accepts it)` : key}`);
   if (o.ageIdentity) o.note(`age key (sops-age): ${await ensureSopsAgeSecret(first, o.ageIdentity)}`);
 
@@ -115,7 +116,9 @@ export async function handOver(cluster: ClusterSpec, first: Session, host: GitHo
   // Nothing applied and nothing asked: what was just read is the watch's first read.
   const seen = inPlace && fetched ? before : undefined;
   const watch = await watchReconciliation(first, { expected: rendered.expected, commit: o.commit, token, timeoutMs: o.timeoutMs, failAfterMs: o.failAfterMs, pollMs: o.pollMs, note: o.note, seen });
-  if (watch.outcome === 'reconciled' && (await leaveFluxToGit(first)) === 'removed') {
+  // Only installFlux writes the file: when it wrote nothing, the read made for it says whether the file is there.
+  const gone = (flux === 'unchanged' || flux === 'from Git') && (await fluxRead)?.firstStartFile === false;
+  if (watch.outcome === 'reconciled' && (await leaveFluxToGit(first, gone)) === 'removed') {
     o.note(`Flux now upgrades itself from Git; removed the first-start manifest ${FLUX_MANIFEST} (what k3s applied from it stays)`);
   }
   return { key, flux, watch };

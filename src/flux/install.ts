@@ -23,19 +23,21 @@ export function manifestHeader(version: string, url: string): string {
  * the running source-controller, once Flux manages itself from Git.
  * Undefined when there is neither.
  */
-export async function installedFlux(first: Session): Promise<{ version: string; url?: string } | undefined> {
+export async function installedFlux(first: Session): Promise<{ version: string; url?: string; firstStartFile: boolean } | undefined> {
   // Both at once: once Flux upgrades itself from Git the file is gone and the Deployments are what answers.
   const [r, d] = await Promise.all([
-    first.exec(`head -n 1 ${FLUX_MANIFEST} 2>/dev/null || true`, { sudo: true, step: 'read the Flux manifest' }),
+    first.exec(`if [ -e ${FLUX_MANIFEST} ]; then echo present; head -n 1 ${FLUX_MANIFEST}; fi`, { sudo: true, step: 'read the Flux manifest' }),
     first.exec('k3s kubectl get deployments -n flux-system -o json', { sudo: true, check: false, step: 'read the running Flux version' }),
   ]);
-  const m = /^# bramble: flux v(\S+) from (\S+)/.exec(r.stdout.trim());
-  if (m) return { version: m[1]!, url: m[2]! };
+  const [there, header = ''] = r.stdout.split('\n');
+  const firstStartFile = there === 'present';
+  const m = /^# bramble: flux v(\S+) from (\S+)/.exec(header.trim());
+  if (m) return { version: m[1]!, url: m[2]!, firstStartFile };
   if (d.code !== 0) return undefined;
   const items = (JSON.parse(d.stdout) as { items?: Array<{ metadata?: { name?: string; labels?: Record<string, string> } }> }).items ?? [];
   const label = items.find((i) => i.metadata?.name === 'source-controller')?.metadata?.labels?.['app.kubernetes.io/version'];
   const v = /^v?(\d+\.\d+\.\d+\S*)$/.exec(label ?? '');
-  return v ? { version: v[1]! } : undefined;
+  return v ? { version: v[1]!, firstStartFile } : undefined;
 }
 
 /** Whether Flux applies its own manifests from Git now: the flux-components Kustomization is Ready. */
@@ -54,7 +56,8 @@ export const FLUX_COMPONENTS = 'flux-components';
  * manifest again at its next start. Deleting the file deletes nothing of
  * what k3s applied from it.
  */
-export async function leaveFluxToGit(first: Session): Promise<'removed' | 'gone' | 'kept'> {
+export async function leaveFluxToGit(first: Session, knownGone = false): Promise<'removed' | 'gone' | 'kept'> {
+  if (knownGone) return 'gone';
   const there = await first.exec(`test -e ${FLUX_MANIFEST}`, { sudo: true, check: false, step: 'look for the first-start Flux manifest' });
   if (there.code !== 0) return 'gone';
   if (!(await fluxFromGit(first))) return 'kept';

@@ -67,6 +67,15 @@ export interface StoredKey extends DeployKey {
   knownHosts: string;
 }
 
+type SecretObject = { metadata?: { name?: string }; data?: Record<string, string> };
+
+function storedKey(secret: SecretObject | undefined): StoredKey | undefined {
+  const data = secret?.data ?? {};
+  const text = (k: string) => (data[k] ? Buffer.from(data[k], 'base64').toString('utf8') : '');
+  if (!data.identity || !data['identity.pub']) return undefined;
+  return { privateKey: text('identity'), publicKey: text('identity.pub').trim(), knownHosts: text('known_hosts') };
+}
+
 /** The key a secret on the cluster holds, read into memory only. */
 export async function readFluxSecret(first: Session, name = SECRET): Promise<StoredKey | undefined> {
   const r = await first.exec(`k3s kubectl get secret ${name} -n flux-system -o json`, { sudo: true, check: false, step: `read the ${name} secret` });
@@ -74,10 +83,19 @@ export async function readFluxSecret(first: Session, name = SECRET): Promise<Sto
     if (/not ?found/i.test(r.stderr)) return undefined;
     throw new SshError(first.target.name, `read the ${name} secret`, r.stderr.trim() || `exit ${r.code}`);
   }
-  const data = (JSON.parse(r.stdout) as { data?: Record<string, string> }).data ?? {};
-  const text = (k: string) => (data[k] ? Buffer.from(data[k], 'base64').toString('utf8') : '');
-  if (!data.identity || !data['identity.pub']) return undefined;
-  return { privateKey: text('identity'), publicKey: text('identity.pub').trim(), knownHosts: text('known_hosts') };
+  return storedKey(JSON.parse(r.stdout) as SecretObject);
+}
+
+/** The deploy key Flux reads with, and the one waiting for its owner to add it (a rotation): one command for both. */
+export async function readFluxSecrets(first: Session): Promise<{ current: StoredKey | undefined; pending: StoredKey | undefined }> {
+  const step = 'read the deploy-key secrets';
+  const r = await first.exec(`k3s kubectl get secret ${SECRET} ${PENDING} -n flux-system --ignore-not-found -o json`, { sudo: true, check: false, step });
+  if (r.code !== 0) throw new SshError(first.target.name, step, r.stderr.trim() || `exit ${r.code}`);
+  // Several names give a List of those found; none found prints nothing.
+  const out = r.stdout.trim() === '' ? {} : (JSON.parse(r.stdout) as SecretObject & { kind?: string; items?: SecretObject[] });
+  const items = out.kind === 'List' ? (out.items ?? []) : 'data' in out ? [out] : [];
+  const named = (name: string) => storedKey(items.find((i) => i.metadata?.name === name));
+  return { current: named(SECRET), pending: named(PENDING) };
 }
 
 export async function deleteFluxSecret(first: Session, name: string): Promise<void> {

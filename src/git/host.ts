@@ -151,15 +151,20 @@ class SshGitHost implements GitHost {
     return `${this.label}: plain SSH Git server (the repository must exist)`;
   }
 
+  /** The host key checked against known_hosts, the pin and the owner's policy; kept for this run once accepted. */
+  private async accept(key: Buffer): Promise<void> {
+    const refused = await verifyHostKey({ name: `Git server ${this.ep.host}`, host: this.ep.host, port: this.ep.port, user: this.ep.user, auth: 'key', hostKey: this.git.hostKey }, key, this.o.policy);
+    if (refused) throw new GitHostError(`Git server ${this.label}: ${refused.replace('ssh.hostKey', 'git.hostKey')}`);
+    this.hostKey = key;
+  }
+
   private async trustedKey(): Promise<Buffer> {
     if (this.hostKey) return this.hostKey;
     const scanned = await scanHostKey(this.ep.host, this.ep.port).catch((e: Error) => {
       throw new GitHostError(`Git server ${this.label}: ${e.message}`);
     });
     const key = Buffer.from(scanned.line.trim().split(/\s+/)[2]!, 'base64');
-    const refused = await verifyHostKey({ name: `Git server ${this.ep.host}`, host: this.ep.host, port: this.ep.port, user: this.ep.user, auth: 'key', hostKey: this.git.hostKey }, key, this.o.policy);
-    if (refused) throw new GitHostError(`Git server ${this.label}: ${refused.replace('ssh.hostKey', 'git.hostKey')}`);
-    this.hostKey = key;
+    await this.accept(key);
     return key;
   }
 
@@ -194,38 +199,60 @@ class SshGitHost implements GitHost {
     ];
   }
 
-  /** undefined when `key` can fetch the repository; otherwise why not. Only a read is tried. */
-  canRead(key: DeployKey): Promise<string | undefined> {
-    return this.trustedKey().then(
-      (expected) =>
-        new Promise((resolve) => {
-          const client = new ssh2.Client();
-          let settled = false;
-          const finish = (why: string | undefined) => {
-            if (settled) return;
-            settled = true;
-            client.end();
-            resolve(why);
-          };
-          client.on('error', (e: Error & { level?: string }) => finish(e.level === 'client-authentication' ? 'the server refused the key' : e.message));
-          client.on('ready', () => {
-            client.exec(`git-upload-pack ${shQuote(this.ep.path)}`, (err, stream) => {
-              if (err) return finish(err.message);
-              let stderr = '';
-              stream.on('data', () => finish(undefined));
-              stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-              stream.on('close', (code: number) => finish(code === 0 ? undefined : stderr.trim().split('\n').pop() || `git-upload-pack exited ${code}`));
-            });
-          });
-          client.connect({
-            host: this.ep.host,
-            port: this.ep.port,
-            username: this.ep.user,
-            privateKey: key.privateKey,
-            readyTimeout: 15_000,
-            hostVerifier: (k: Buffer) => k.equals(expected),
-          });
-        }),
-    );
+  /**
+   * undefined when `key` can fetch the repository; otherwise why not. Only a
+   * read is tried. The server's host key is checked on this same connection
+   * (one connection to the Git host, not a key scan and then a login), except
+   * where a person may be asked about it: a question must not race the
+   * handshake's timeout, so the key is scanned and settled first.
+   */
+  async canRead(key: DeployKey): Promise<string | undefined> {
+    if (!this.hostKey && this.o.policy.ask) await this.trustedKey();
+    return new Promise((resolve, reject) => {
+      const client = new ssh2.Client();
+      let settled = false;
+      let hostChecked = false;
+      let refused: Error | undefined;
+      const end = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        f();
+      };
+      const finish = (why: string | undefined) => end(() => resolve(why));
+      client.on('error', (e: Error & { level?: string }) => {
+        if (refused) return end(() => reject(refused));
+        // Before the host key was seen there is no server to judge the deploy key by: reported as the key scan reports it.
+        if (!hostChecked) return end(() => reject(new GitHostError(`Git server ${this.label}: cannot read the host key of ${this.ep.host}:${this.ep.port}: ${e.message}`)));
+        finish(e.level === 'client-authentication' ? 'the server refused the key' : e.message);
+      });
+      client.on('ready', () => {
+        client.exec(`git-upload-pack ${shQuote(this.ep.path)}`, (err, stream) => {
+          if (err) return finish(err.message);
+          let stderr = '';
+          stream.on('data', () => finish(undefined));
+          stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          stream.on('close', (code: number) => finish(code === 0 ? undefined : stderr.trim().split('\n').pop() || `git-upload-pack exited ${code}`));
+        });
+      });
+      client.connect({
+        host: this.ep.host,
+        port: this.ep.port,
+        username: this.ep.user,
+        privateKey: key.privateKey,
+        readyTimeout: 15_000,
+        hostVerifier: (k: Buffer, verify: (ok: boolean) => void) => {
+          hostChecked = true;
+          if (this.hostKey) return verify(k.equals(this.hostKey));
+          this.accept(k).then(
+            () => verify(true),
+            (e: Error) => {
+              refused = e;
+              verify(false);
+            },
+          );
+        },
+      });
+    });
   }
 }

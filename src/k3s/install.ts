@@ -34,8 +34,12 @@ export interface InstallOptions {
   note: (node: string, line: string) => void;
   /** A node's turn has come (progress), and later how it ended. */
   onNode?: (node: string, event: 'start' | NodeOutcome) => void;
-  /** K3S_PROBE's output per node, read by the caller anyway (plan, for preflight): a dry run reads it no second time. */
-  k3sProbes?: Map<string, Promise<string>>;
+  /**
+   * Per node, the output of one command that carried K3S_PROBE and prepare's
+   * look (plan's readNodeLooks, made for preflight anyway): a dry run makes
+   * neither again.
+   */
+  looks?: Map<string, Promise<string>>;
 }
 
 export type Status = 'installed' | 'restarted' | 'unchanged' | 'removed' | 'failed' | 'skipped';
@@ -69,7 +73,7 @@ export async function inspectNode(s: Session, probe?: Promise<string>): Promise<
 }
 
 /** K3S_PROBE's output on one node. */
-export async function probeK3s(s: Session): Promise<string> {
+async function probeK3s(s: Session): Promise<string> {
   return (await s.exec(K3S_PROBE, { step: 'inspect k3s' })).stdout;
 }
 
@@ -119,12 +123,12 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string |
   const readK3s = (s: Session) => {
     const files = ahead(s.readFiles([TOKEN_FILE, CONFIG_FILE, ...(node.role === 'server' ? [KUBE_VIP_MANIFEST] : [])], { sudo: true, step: 'read the k3s files' }));
     const nth = (i: number) => ahead(files.then((f) => f[i]));
-    return { token: nth(0), config: nth(1), kubeVip: node.role === 'server' ? nth(2) : undefined, state: ahead(inspectNode(s, o.dryRun ? o.k3sProbes?.get(node.name) : undefined)) };
+    return { token: nth(0), config: nth(1), kubeVip: node.role === 'server' ? nth(2) : undefined, state: ahead(inspectNode(s, o.dryRun ? o.looks?.get(node.name) : undefined)) };
   };
   // Only a reboot in prepare (a Pi's memory cgroup) changes what these reads find: a dry run reboots
   // nothing, so it reads k3s beside prepare's looks; a real run reads after them.
   const early = o.dryRun ? readK3s(link.session) : undefined;
-  const prepared = await (prep.given ?? prepareNode(link, prepareOptions(cluster, o)));
+  const prepared = await (prep.given ?? prepareNode(link, { ...prepareOptions(cluster, o), look: o.dryRun ? o.looks?.get(node.name) : undefined }));
   prep.seen?.({ changes: [...prepared.changes], disruptive: [...prepared.disruptive] });
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   // After prepare: a reboot there gave the node a new session.

@@ -9,7 +9,8 @@
 export const K3S_PROBE = [
   // The version is the third word of `k3s version v1.35.6+k3s1 (hash)`: split by the shell, no head or awk.
   'v=; [ -x /usr/local/bin/k3s ] && v=$(/usr/local/bin/k3s --version 2>/dev/null); set -f; set -- $v; set +f; echo "k3s_version=$3"',
-  'for u in k3s k3s-agent; do if [ -f /etc/systemd/system/$u.service ]; then echo "k3s_unit=$u"; echo "k3s_enabled=$(systemctl is-enabled $u 2>/dev/null)"; echo "k3s_active=$(systemctl is-active $u 2>/dev/null)"; fi; done',
+  // One systemctl for both states (is-enabled and is-active print UnitFileState and ActiveState), read by name: show orders properties its own way.
+  'for u in k3s k3s-agent; do if [ -f /etc/systemd/system/$u.service ]; then echo "k3s_unit=$u"; systemctl show -p UnitFileState -p ActiveState $u 2>/dev/null | while IFS== read -r k v; do case $k in UnitFileState) echo "k3s_enabled=$v" ;; ActiveState) echo "k3s_active=$v" ;; esac; done; fi; done',
   'for f in k3s-uninstall.sh k3s-agent-uninstall.sh; do [ -x /usr/local/bin/$f ] && echo "k3s_uninstall=$f"; done; true',
 ].join('\n');
 

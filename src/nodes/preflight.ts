@@ -6,7 +6,7 @@ import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
 import { detailOf } from '../base/errors.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts } from './k3s-state.ts';
 import { OS_PROBE_REST, osLine, osState } from './os-state.ts';
-import { packagesLook } from './prepare.ts';
+import { packagesLook, PREPARE_LOOK } from './prepare.ts';
 import { shQuote, type Session } from '../ssh/session.ts';
 
 export type Verdict = 'pass' | 'warn' | 'fail';
@@ -30,12 +30,13 @@ export interface NodeReport {
  * Files are read with the shell's own `read` and absent ones are not looked
  * into: each process forked here is paid for on every node, on every run.
  */
-export function factsScript(nasAddress?: string, k3s = true): string {
+export function factsScript(nasAddress?: string, withPrepareLook = false): string {
   const nas = nasAddress
     ? `if command -v timeout >/dev/null && timeout 3 bash -c '</dev/tcp/${nasAddress}/2049' 2>/dev/null; then echo nas_nfs=open; else echo nas_nfs=closed; fi`
     : 'echo nas_nfs=';
   const dt = '/sys/firmware/devicetree/base';
-  return [
+  const packages = ['open-iscsi', 'nfs-common'];
+  const lines = [
     // os-release is sourced first, before this script's own variables: it can set any name.
     'PRETTY_NAME=; [ -r /etc/os-release ] && . /etc/os-release; echo "os=$PRETTY_NAME"',
     // One uname for both: the release comes before the machine in its output, whatever the order asked.
@@ -51,12 +52,31 @@ export function factsScript(nasAddress?: string, k3s = true): string {
     'df -Pk /var/lib | { read -r _; read -r _ _ _ free _; echo "disk_free_kb=$free"; }',
     'echo "ntp=$(timedatectl show -p NTPSynchronized --value 2>/dev/null)"',
     'echo "epoch=$(date +%s)"',
-    packagesLook(['open-iscsi', 'nfs-common']),
+    // dpkg reads its whole status database per call: prepare's packages are asked in the same one.
+    packagesLook(withPrepareLook ? [...new Set([...packages, ...PREPARE_LOOK.packages])] : packages),
     'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
-    ...(k3s ? [K3S_PROBE] : []),
+    K3S_PROBE,
     OS_PROBE_REST,
     nas,
-  ].join('\n');
+  ];
+  // A line both looks have (iscsid) runs once.
+  if (withPrepareLook) lines.push(...PREPARE_LOOK.lines.filter((l) => !lines.includes(l)));
+  return lines.join('\n');
+}
+
+/** The NAS address preflight probes from a node of `cluster`: only where the cluster mounts NFS from it. */
+function nasFor(cluster: ClusterSpec, inv: Inventory): string | undefined {
+  return cluster.platform.nfs ? inv.nas?.address : undefined;
+}
+
+/**
+ * Everything plan reads of a node without privilege, in one command:
+ * preflight's facts, K3S_PROBE and prepare's look. The output is handed to
+ * preflightNode() and to the dry run (InstallOptions.looks), so each node
+ * answers one command where it answered three.
+ */
+export async function readNodeLooks(session: Session, cluster: ClusterSpec, inv: Inventory): Promise<string> {
+  return (await session.exec(factsScript(nasFor(cluster, inv), true), { step: 'read the node', check: false })).stdout;
 }
 
 export { parseFacts };
@@ -154,23 +174,23 @@ export function judge(node: NodeSpec, cluster: ClusterSpec, inv: Inventory, f: R
 }
 
 /**
- * Run preflight on one node over an open session. `k3sProbe`: K3S_PROBE's
- * output when the caller reads it anyway (plan's dry run), so the node
- * runs it once.
+ * Run preflight on one node over an open session. `looks`: readNodeLooks()'s
+ * output when the caller reads the node anyway (plan), so the node runs the
+ * facts script once.
  */
-export async function preflightNode(session: Session, node: NodeSpec, cluster: ClusterSpec, inv: Inventory, k3sProbe?: Promise<string>): Promise<NodeReport> {
+export async function preflightNode(session: Session, node: NodeSpec, cluster: ClusterSpec, inv: Inventory, looks?: Promise<string>): Promise<NodeReport> {
   const checks: Check[] = [{ name: 'ssh', verdict: 'pass', detail: `${node.ssh.user}@${node.address}:${node.ssh.port}` }];
-  const nas = cluster.platform.nfs ? inv.nas?.address : undefined;
+  const nas = nasFor(cluster, inv);
   // The facts need no privilege: they are read while sudo is tried.
-  const [sudo, r] = await Promise.all([
+  const [sudo, out] = await Promise.all([
     session.ensureSudo().then(
       (mode): Check => ({ name: 'sudo', verdict: 'pass', detail: mode === 'root' ? 'logged in as root' : mode === 'nopasswd' ? 'works without a password' : 'works with the password given' }),
       (e: unknown): Check => ({ name: 'sudo', verdict: 'fail', detail: detailOf(e) }),
     ),
-    session.exec(factsScript(nas, !k3sProbe), { step: 'preflight facts', check: false }),
+    looks ?? session.exec(factsScript(nas), { step: 'preflight facts', check: false }).then((r) => r.stdout),
   ]);
   checks.push(sudo);
-  const facts = parseFacts(r.stdout + (k3sProbe ? `\n${await k3sProbe}` : ''));
+  const facts = parseFacts(out);
   if (nas && facts.nas_nfs === 'open' && sudoWorks(checks)) Object.assign(facts, await probeExports(session, cluster, inv));
   checks.push(...judge(node, cluster, inv, facts, Math.round(Date.now() / 1000)));
   return { cluster: cluster.name, node: node.name, address: node.address, checks, verdict: worst(checks) };

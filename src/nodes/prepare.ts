@@ -23,6 +23,8 @@ export interface PrepareOptions {
   note?: (node: string, what: string) => void;
   /** The cluster's OS updates; absent: bramble's configuration is taken off the node, if it was there. */
   osUpdates?: OsUpdatesSpec;
+  /** Output of a command that carried PREPARE_LOOK, made by the caller a moment ago: the first look is not made again. */
+  look?: Promise<string>;
 }
 
 export interface Prepared {
@@ -72,16 +74,24 @@ function packagesIn(facts: Record<string, string>): string[] {
 }
 
 /** The small looks, as key=value lines: the hostname, iscsid, the modules not loaded (/sys/module lists loaded and built-in ones alike), multipathd. */
-const LOOK = [
+const SMALL_LOOK = [
   // The kernel's own copy of the name (what `hostname` prints), read without a process.
   'h=; read -r h < /proc/sys/kernel/hostname; echo "hostname=$h"',
   'if pidof iscsid >/dev/null 2>&1; then echo iscsid=running; else echo iscsid=stopped; fi',
   'printf modules_absent=; for m in iscsi_tcp dm_crypt; do [ -d /sys/module/$m ] || printf \'%s \' $m; done; echo',
   'if command -v multipathd >/dev/null 2>&1 || [ -x /sbin/multipathd ]; then echo multipathd=yes; else echo multipathd=no; fi',
-  // The packages in the same script: one command on the node, not two.
-  PACKAGES_LOOK,
-  'true',
-].join('\n');
+];
+
+// The packages in the same script: one command on the node, not two.
+const LOOK = [...SMALL_LOOK, PACKAGES_LOOK, 'true'].join('\n');
+
+/**
+ * prepare's look, for a caller that reads the node anyway (plan, with
+ * preflight's facts): its lines and the packages dpkg is to be asked about,
+ * carried in the caller's one command. Its output is passed back as
+ * PrepareOptions.look.
+ */
+export const PREPARE_LOOK: { lines: readonly string[]; packages: readonly string[] } = { lines: SMALL_LOOK, packages: PACKAGES };
 
 export const CMDLINE_FILES = ['/boot/firmware/cmdline.txt', '/boot/firmware/current/cmdline.txt'];
 
@@ -102,9 +112,13 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   // Every look this function takes is made at once (channels of one
   // connection), and the small ones are one script: an unchanged node costs
   // one round trip and three commands, not ten.
+  let given = o.look;
   const look = async () => {
+    const small = given ?? s().exec(LOOK, { step: 'look at the node' }).then((r) => r.stdout);
+    // Only the first look can be the caller's: a later one follows a reboot.
+    given = undefined;
     const [facts, [modulesFile, updatesFile, multipathFile]] = await Promise.all([
-      s().exec(LOOK, { step: 'look at the node' }).then((r) => parseFacts(r.stdout)),
+      small.then(parseFacts),
       s().readFiles([MODULES_FILE, UNATTENDED_FILE, MULTIPATH_FILE], { step: 'read the kernel modules, unattended-upgrades and multipath files' }),
     ]);
     const absent = (facts.modules_absent ?? '').split(/\s+/).filter(Boolean);

@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
 import { firstServer } from '../k3s/config.ts';
-import { installCluster, probeK3s, type NodeOutcome } from '../k3s/install.ts';
+import { installCluster, type NodeOutcome } from '../k3s/install.ts';
 import { upgradeLine } from '../k3s/upgrade.ts';
 import type { NodeLink } from '../nodes/connect.ts';
-import { preflightNode } from '../nodes/preflight.ts';
+import { preflightNode, readNodeLooks } from '../nodes/preflight.ts';
 import { planTree, type Conflict, type FileChange } from '../render/tree.ts';
 import type { RenderOutput } from '../render/render.ts';
 import { installedFlux } from '../flux/install.ts';
-import { readFluxSecret } from '../flux/secret.ts';
+import { readFluxSecrets } from '../flux/secret.ts';
 import type { EarlierRead } from '../flux/handover.ts';
 import { readFluxObjects, refText, type ObjectRef } from '../flux/watch.ts';
 import type { Session } from '../ssh/session.ts';
@@ -106,12 +106,12 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
   // Flux is read on the first server beside the nodes' reads, not after them; its answer is
   // used only when the dry run finds k3s running there (a node to install has no Flux to read).
   const fluxRead = first ? ahead(readFlux(first.session)) : undefined;
-  // Preflight and the dry run both need what of k3s each node has: it is read once for both.
-  const k3sProbes = new Map(links.map((l) => [l.node.name, ahead(probeK3s(l.session))]));
+  // Preflight's facts, what of k3s each node has and prepare's look: one command per node serves both.
+  const looks = new Map(links.map((l) => [l.node.name, ahead(readNodeLooks(l.session, cluster, inv))]));
   // All of these are only reads, so they are made at once.
   const [reports, dry] = await Promise.all([
-    Promise.all(links.map((l) => preflightNode(l.session, l.node, cluster, inv, k3sProbes.get(l.node.name)))),
-    installCluster(cluster, links, unreachable, { dryRun: true, readyTimeoutMs: 0, rebootTimeoutMs: 0, agentConcurrency: 8, note: () => undefined, k3sProbes }),
+    Promise.all(links.map((l) => preflightNode(l.session, l.node, cluster, inv, looks.get(l.node.name)))),
+    installCluster(cluster, links, unreachable, { dryRun: true, readyTimeoutMs: 0, rebootTimeoutMs: 0, agentConcurrency: 8, note: () => undefined, looks }),
   ]);
   const preflight = reports.flatMap((r) => r.checks.filter((c) => c.verdict !== 'pass').map((c) => ({ node: r.node, verdict: c.verdict as 'warn' | 'fail', check: c.name, detail: c.detail })));
   const away = new Set(unreachable.map((u) => u.node));
@@ -145,7 +145,7 @@ export async function planCluster(inv: Inventory, cluster: ClusterSpec, links: N
 async function readFlux(s: Session): Promise<FluxRead> {
   const [installed, key, objects] = await Promise.all([
     installedFlux(s),
-    readFluxSecret(s).then((value) => ({ value }), () => undefined),
+    readFluxSecrets(s).then(({ current, pending }) => ({ value: current, pending }), () => undefined),
     readFluxObjects(s).catch(() => undefined),
   ]);
   return { installed, key, objects };
