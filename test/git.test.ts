@@ -326,6 +326,39 @@ test("publish commits the render it is given (apply's, made once for its plan), 
   assert.doesNotMatch(pushed, /"99d"/);
 });
 
+test("publish takes the remote's head from the check made as the run began: with nothing to commit the remote is not asked again; one that moved since refuses the push and publish rebases onto it", async () => {
+  const { publishStep } = await import('../src/run/steps.ts');
+  const { loadInventory, parseInventory } = await import('../src/inventory/load.ts');
+  const { bramblePaths, syncWorkTree } = await import('../src/git/repo.ts');
+  const { renameSync } = await import('node:fs');
+  const dir = tempDir();
+  const remote = bare(dir);
+  const work = join(dir, 'work');
+  assert.equal(publishRun(work, remote).code, 0);
+  const lines: string[] = [];
+  const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+  const o = { repo: work, remote, nodeTimeoutMs: 1, fluxTimeoutMs: 1 };
+
+  // The check as apply and publish make it first; then the remote cannot be reached: nothing to push, so nothing is asked.
+  const { checked } = await syncWorkTree(work, remote, 'main', bramblePaths('homelab.yaml'));
+  const head = git(remote, 'rev-parse', 'main');
+  renameSync(remote, `${remote}.away`);
+  try {
+    assert.deepEqual(await publishStep(await loadInventory(HOMELAB), { ...o, checked }, io, undefined), { head, committed: undefined, changes: 0 });
+  } finally {
+    renameSync(`${remote}.away`, remote);
+  }
+
+  // Someone pushes after the check; bramble has a change to commit: the push is refused, and publish rebases onto theirs.
+  const theirs = pushFromElsewhere(dir, remote, 'README.md', () => 'ours too\n', 'docs: a readme');
+  const later = parseInventory(readFileSync(HOMELAB, 'utf8').replace('retention: 15d', 'retention: 99d'), 'homelab.yaml');
+  const r = await publishStep(later, { ...o, checked }, io, undefined);
+  assert.ok(r.committed, lines.join('\n'));
+  assert.match(lines.join('\n'), /the remote had moved on; rebased onto it 1 time\(s\)/);
+  assert.equal(git(remote, 'rev-parse', 'main'), r.head);
+  assert.equal(git(remote, 'rev-parse', 'main~1'), theirs, 'their commit is kept under bramble\'s');
+});
+
 test('git in the tests reaches no host but loopback and the lab: any other is refused loudly by the SSH guard', () => {
   const r = spawnSync('git', ['ls-remote', 'ssh://git@github.com/tinyhome/homelab-gitops.git'], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);

@@ -28,8 +28,9 @@ export const apply: Command = {
     };
     let inv: Inventory;
     let written: boolean;
+    let checked: Awaited<ReturnType<typeof inventoryWithGit>>['checked'];
     try {
-      ({ inv, written } = await inventoryWithGit(opts, io, { write: true, quiet: opts.json, fastForward: 'best effort', whileSyncing: openEarly }));
+      ({ inv, written, checked } = await inventoryWithGit(opts, io, { write: true, quiet: opts.json, fastForward: 'best effort', whileSyncing: openEarly }));
     } catch (e) {
       for (const early of opened.values()) void early.then(closeConnections);
       throw e;
@@ -46,6 +47,7 @@ export const apply: Command = {
       {
         ...runOptions(opts),
         inventoryWritten: written ? opts.inventory : undefined,
+        checked,
         nodeTimeoutMs: 300_000,
         yes: opts.yes,
         json: opts.json,

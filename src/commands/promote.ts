@@ -37,7 +37,7 @@ export const promote: Command = {
     const repo = path.resolve(opts.repo ?? '.');
     const remote = opts.remote ?? loaded.git.url;
     const invRel = p.inventoryInRepo(repo, path.resolve(opts.inventory!));
-    const ff = await g.syncWorkTree(repo, remote, loaded.git.branch);
+    const ff = (await g.syncWorkTree(repo, remote, loaded.git.branch)).state;
     if (ff === 'ahead') throw new p.PromoteError(`${repo} holds commits that are not on ${g.redactUrl(remote)} yet: publish them first, so the promotion starts from what the clusters run`);
     if (ff === 'blocked') throw new p.PromoteError(`${repo} is behind ${g.redactUrl(remote)}, and uncommitted changes stop a fast-forward; commit or stash them, then run again`);
     if (ff === 'updated') io.out(`brought ${repo} up to ${g.redactUrl(remote)} (branch ${loaded.git.branch})`);

@@ -10,11 +10,11 @@ export const publish: Command = {
   options: ['inventory', 'cluster', 'repo', 'remote', 'force', 'known-hosts', 'accept-new-host-keys', 'verbose'],
   async run(opts, io) {
     const { publishStep } = await import('../run/steps.ts');
-    const { inv, written } = await inventoryWithGit(opts, io, { write: true, fastForward: 'strict' });
+    const { inv, written, checked } = await inventoryWithGit(opts, io, { write: true, fastForward: 'strict' });
     const nodeOpts = await nodeOptions(opts, io);
     // Only pushing to the inventory's own GitHub repository talks to the Git host (to create it);
     // a k3s version change in the Plans is checked against its cluster over SSH.
-    await publishStep(inv, { ...runOptions(opts), inventoryWritten: written ? opts.inventory : undefined }, io, opts.remote ? undefined : nodeOpts, undefined, nodeOpts);
+    await publishStep(inv, { ...runOptions(opts), inventoryWritten: written ? opts.inventory : undefined, checked }, io, opts.remote ? undefined : nodeOpts, undefined, nodeOpts);
     return 0;
   },
 };

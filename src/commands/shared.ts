@@ -3,6 +3,7 @@
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
 import type { Session } from '../ssh/session.ts';
 import type { RunOptions } from '../run/steps.ts';
+import type { Publishable } from '../git/repo.ts';
 import { UsageError, type Io, type Options } from './command.ts';
 import { BrambleError } from '../base/errors.ts';
 import { verboseLog } from '../base/io.ts';
@@ -157,6 +158,7 @@ export async function inventoryWithGit(
   const loaded = await loadInventory(opts.inventory!);
   whileSyncing?.(loaded);
   const repo = resolve(opts.repo ?? '.');
+  let checked: Publishable | undefined;
   if (fastForward !== 'no') {
     // Commands that push: a Renovate change merged on the remote is read before anything is rendered.
     const { existsSync } = await import('node:fs');
@@ -164,7 +166,9 @@ export async function inventoryWithGit(
       const git = await import('../git/repo.ts');
       const remote = opts.remote ?? loaded.git.url;
       try {
-        if ((await git.syncWorkTree(repo, remote, loaded.git.branch)) === 'updated' && !quiet) io.out(`brought ${repo} up to ${git.redactUrl(remote)} (branch ${loaded.git.branch})`);
+        const synced = await git.syncWorkTree(repo, remote, loaded.git.branch, git.bramblePaths(loaded.source));
+        checked = synced.checked;
+        if (synced.state === 'updated' && !quiet) io.out(`brought ${repo} up to ${git.redactUrl(remote)} (branch ${loaded.git.branch})`);
       } catch (e) {
         // apply's plan and publish check the same things again and report them in their own stream.
         if (!(fastForward === 'best effort' && e instanceof git.GitError)) throw e;
@@ -176,5 +180,5 @@ export async function inventoryWithGit(
     io.out(written ? `versions changed in Git, taken into ${opts.inventory}:` : `versions changed in Git, which ${opts.inventory} would take:`);
     for (const l of takenLines(taken)) io.out(l);
   }
-  return { inv, taken, written };
+  return { inv, taken, written, checked };
 }

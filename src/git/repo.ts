@@ -319,10 +319,15 @@ export async function fastForward(repo: string, remote: string, branch: string, 
  * A work tree bramble may publish from (a clone of `remote`, on `branch`,
  * holding no one else's unpushed commits), fast-forwarded to the remote.
  */
-export async function syncWorkTree(repo: string, remote: string, branch: string): Promise<Awaited<ReturnType<typeof fastForward>>> {
+export async function syncWorkTree(
+  repo: string,
+  remote: string,
+  branch: string,
+  owned: (path: string) => boolean = bramblePaths(),
+): Promise<{ state: Awaited<ReturnType<typeof fastForward>>; checked: Publishable }> {
   await ensureRepoAt(repo, remote);
-  const checked = await checkPublishable(repo, remote, branch);
-  return fastForward(repo, remote, branch, checked.upstream);
+  const checked = await checkPublishable(repo, remote, branch, owned);
+  return { state: await fastForward(repo, remote, branch, checked.upstream), checked };
 }
 
 /** A second work tree of `repo` at `commit`, detached, for a branch that must not touch the owner's checkout. */

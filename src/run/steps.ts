@@ -12,6 +12,7 @@ import type { TreePlan, FileChange } from '../render/tree.ts';
 import type { Session, SessionOptions } from '../ssh/session.ts';
 import type { WatchResult } from '../flux/watch.ts';
 import type { EarlierRead } from '../flux/handover.ts';
+import type { Publishable } from '../git/repo.ts';
 import { verboseLog, type Io } from '../base/io.ts';
 import { ahead } from '../base/wait.ts';
 import { parseAllDocuments } from 'yaml';
@@ -40,6 +41,12 @@ export interface RunOptions {
   inventoryWritten?: string;
   /** Ask the owner (a terminal is attached and no progress display owns it). */
   confirm?: (message: string) => Promise<boolean>;
+  /**
+   * The work tree's check made as this run began (the versions from Git):
+   * publish takes the remote's head from it rather than asking the remote
+   * again. A remote that moved since refuses the push, and publish looks again.
+   */
+  checked?: Publishable;
 }
 
 /** A phase that ended short of done: its message, the lines under it, and the exit code. */
@@ -204,11 +211,12 @@ export async function publishStep(
     const { gitHostFor } = await import('../git/host.ts');
     io.out(await gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? verboseLog(io) : undefined }).ensureRepository());
   }
-  const how = await ensureRepo(repo, remote, inv.git.branch);
+  const earlier = o.checked && o.checked.repo === repo && o.checked.remote === remote && o.checked.branch === inv.git.branch ? o.checked : undefined;
+  const how = earlier ? 'existing' : await ensureRepo(repo, remote, inv.git.branch);
   if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
   // The remote's branch is read while the work tree is compared: the read is a
   // round trip to the Git host, the comparison is local, and neither writes.
-  const checking = ahead(checkPublishable(repo, remote, inv.git.branch, bramblePaths(inv.source)));
+  const checking = earlier ? Promise.resolve(earlier) : ahead(checkPublishable(repo, remote, inv.git.branch, bramblePaths(inv.source)));
 
   // apply passes the render its plan made: one render per run.
   const out = rendered ?? (await renderInventory(inv, { clusters: o.cluster }));
