@@ -520,6 +520,8 @@ export class Lab {
         `AuthorizedKeysFile ${authorized}`,
         'StrictModes no',
         'MaxStartups 50:30:100',
+        // "Connection from" is logged as a connection is accepted: gitConnections() sees one before it ends.
+        'LogLevel VERBOSE',
         '',
       ].join('\n'),
     );
@@ -590,13 +592,14 @@ export class Lab {
     // By source port while the connection is open: a port is used again by a later connection.
     const open = new Map<number, { port: number; key?: string }>();
     for (const line of existsSync(f) ? readFileSync(f, 'utf8').split('\n') : []) {
-      const m = new RegExp(` ${address.replace(/\./g, '\\.')} port (\\d+)\\b(?:.*ssh2: \\S+ (SHA256:\\S+))?`).exec(line);
+      const m = new RegExp(` ${address.replace(/\./g, '\\.')} port (\\d+)\\b`).exec(line);
       if (!m) continue;
       const port = Number(m[1]);
       let c = open.get(port);
       if (!c) all.push((c = { port }));
       open.set(port, c);
-      if (m[2]) c.key = m[2];
+      const login = /^Accepted publickey for .* ssh2: \S+ (SHA256:\S+)/.exec(line);
+      if (login) c.key = login[1];
       if (/^(Disconnected from|Connection closed by|Connection reset by)/.test(line)) open.delete(port);
     }
     return all;
