@@ -2,6 +2,7 @@
 // force-push: when the remote has moved on, bramble rebases its own commit on
 // top, and when that conflicts it stops with the local commit intact.
 import { BrambleError } from '../base/errors.ts';
+import { ahead } from '../base/wait.ts';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -181,7 +182,14 @@ export function bramblePaths(inventoryName?: string): (path: string) => boolean 
   return (p) => p.startsWith('clusters/') || p === '.sops.yaml' || p === 'renovate.json5' || (inventoryName !== undefined && p.split('/').pop() === inventoryName);
 }
 
-export async function checkPublishable(repo: string, remote: string, branch: string, owned: (path: string) => boolean = bramblePaths()): Promise<Publishable> {
+export async function checkPublishable(
+  repo: string,
+  remote: string,
+  branch: string,
+  owned: (path: string) => boolean = bramblePaths(),
+  /** remoteHead() of the branch, started by the caller beside its own checks: the round trip overlaps the local ones. */
+  upstreamRead?: Promise<string | undefined>,
+): Promise<Publishable> {
   const head = await git(repo)`git symbolic-ref -q HEAD`;
   const current = head.stdout.trim();
   if (head.exitCode !== 0 || current === '') {
@@ -191,7 +199,7 @@ export async function checkPublishable(repo: string, remote: string, branch: str
     throw new GitError(`${repo} is on branch ${current.replace(/^refs\/heads\//, '')}; bramble commits only on ${branch} (git.branch): run \`git switch ${branch}\` there, then run again`);
   }
   if ((await git(repo)`git rev-parse --verify --quiet HEAD`).exitCode !== 0) return { repo, remote, branch };
-  const upstream = await remoteHead(repo, remote, branch);
+  const upstream = await (upstreamRead ?? remoteHead(repo, remote, branch));
   const range = ['HEAD'];
   if (upstream) {
     if ((await git(repo)`git cat-file -e ${upstream + '^{commit}'}`).exitCode !== 0) {
@@ -255,12 +263,12 @@ export async function publish(opts: PublishOptions): Promise<PublishResult> {
   const { repo, remote, branch } = opts.checked;
   const committed = opts.paths.length > 0 ? await commitPaths(repo, opts.paths, opts.message) : undefined;
 
-  const hasHead = (await git(repo)`git rev-parse --verify --quiet HEAD`).exitCode === 0;
-  if (!hasHead) throw new GitError(`nothing to push: ${repo} has no commit yet`);
+  const first = await git(repo)`git rev-parse --verify --quiet HEAD`;
+  if (first.exitCode !== 0) throw new GitError(`nothing to push: ${repo} has no commit yet`);
 
   let rebased = 0;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const local = await must(repo, ['rev-parse', 'HEAD'], 'reading HEAD');
+    const local = attempt === 0 ? first.stdout.trim() : await must(repo, ['rev-parse', 'HEAD'], 'reading HEAD');
     // The check has just read the remote; if it moved since, the push is refused and the next attempt reads it again.
     const upstream = attempt === 0 && opts.checked.upstream ? opts.checked.upstream.head : await remoteHead(repo, remote, branch);
     if (upstream === local) return { committed, head: local, pushed: false, rebased };
@@ -325,8 +333,10 @@ export async function syncWorkTree(
   branch: string,
   owned: (path: string) => boolean = bramblePaths(),
 ): Promise<{ state: Awaited<ReturnType<typeof fastForward>>; checked: Publishable }> {
+  // The remote is asked while the work tree is checked; a failed check is reported before a failed read.
+  const upstreamRead = ahead(remoteHead(repo, remote, branch));
   await ensureRepoAt(repo, remote);
-  const checked = await checkPublishable(repo, remote, branch, owned);
+  const checked = await checkPublishable(repo, remote, branch, owned, upstreamRead);
   return { state: await fastForward(repo, remote, branch, checked.upstream), checked };
 }
 

@@ -70,7 +70,7 @@ export async function connectAndPlan(
           return planCluster(inv, c, l.links, l.unreachable, expected, (read) => fluxReads.set(c.name, read));
         }),
       ),
-      planRepo(inv, repo, remote, rendered, o.force),
+      planRepo(inv, repo, remote, rendered, o.force, o.checked?.repo === repo && o.checked.remote === remote),
     ]);
     return { plan: { clusters: planned, repo: repoPlan }, linked, rendered, fluxReads };
   } catch (e) {

@@ -156,7 +156,15 @@ async function readFlux(s: Session): Promise<FluxRead> {
  * exists, else with the remote branch (a throwaway shallow clone), else with
  * nothing (a new repository).
  */
-export async function planRepo(inv: Inventory, repo: string, remote: string, rendered: Pick<RenderOutput, 'files' | 'scopes'>, force = false): Promise<RepoPlan> {
+export async function planRepo(
+  inv: Inventory,
+  repo: string,
+  remote: string,
+  rendered: Pick<RenderOutput, 'files' | 'scopes'>,
+  force = false,
+  /** The work tree was checked as this run began (apply): it is not checked again. */
+  checked = false,
+): Promise<RepoPlan> {
   const compare = async (dir: string, basis: string): Promise<RepoPlan> => {
     const t = await planTree(dir, rendered.files, rendered.scopes, force);
     const { checkSecrets } = await import('../secrets/check.ts');
@@ -164,7 +172,7 @@ export async function planRepo(inv: Inventory, repo: string, remote: string, ren
     return { basis, changes: t.changes.map((c) => ({ path: c.path, action: c.action })), conflicts: t.conflicts, unchanged: t.unchanged.length, secrets };
   };
   if (existsSync(repo)) {
-    await ensureRepoAt(repo, remote);
+    if (!checked) await ensureRepoAt(repo, remote);
     return compare(repo, `the work tree ${repo}`);
   }
   const tree = await remoteTree(remote, inv.git.branch);
