@@ -1,7 +1,6 @@
 import type { Command } from './command.ts';
-import type { ClusterSpec, Inventory } from '../inventory/model.ts';
-import type { Connection } from '../nodes/connect.ts';
-import { inventoryWithGit, isInteractive, nodeOptions, runOptions } from './shared.ts';
+import type { Inventory } from '../inventory/model.ts';
+import { earlyConnections, inventoryWithGit, isInteractive, nodeOptions, runOptions } from './shared.ts';
 
 export const apply: Command = {
   name: 'apply',
@@ -12,27 +11,16 @@ export const apply: Command = {
   options: ['inventory', 'cluster', 'known-hosts', 'accept-new-host-keys', 'verbose', 'kubeconfig', 'timeout', 'repo', 'remote', 'force', 'rotate-deploy-key', 'yes', 'json'],
   notes: { timeout: 'how long to wait for Flux to reconcile (default 600)', json: 'one JSON event per line on stdout, nothing on stderr' },
   async run(opts, io) {
-    const [{ selectClusters }, { apply: run, closeConnections }, { connectCluster }] = await Promise.all([import('../inventory/model.ts'), import('../run/apply.ts'), import('../nodes/connect.ts')]);
+    const [{ selectClusters }, { apply: run }] = await Promise.all([import('../inventory/model.ts'), import('../run/apply.ts')]);
     const sessionOpts = await nodeOptions(opts, io);
-    // The nodes are reached while Git is read: their addresses are the file's, whatever versions
-    // Git brings (a node the versions change is connected again when the plan links it).
-    const opened = new Map<string, Promise<Connection[]>>();
-    const openEarly = (loaded: Inventory) => {
-      let selected: ClusterSpec[];
-      try {
-        selected = selectClusters(loaded, opts.cluster);
-      } catch {
-        return; // the same selection fails again below, where it is reported
-      }
-      for (const c of selected) opened.set(c.name, connectCluster(c, sessionOpts));
-    };
+    const early = await earlyConnections(opts, sessionOpts);
     let inv: Inventory;
     let written: boolean;
     let checked: Awaited<ReturnType<typeof inventoryWithGit>>['checked'];
     try {
-      ({ inv, written, checked } = await inventoryWithGit(opts, io, { write: true, quiet: opts.json, fastForward: 'best effort', whileSyncing: openEarly }));
+      ({ inv, written, checked } = await inventoryWithGit(opts, io, { write: true, quiet: opts.json, fastForward: 'best effort', whileSyncing: early.open }));
     } catch (e) {
-      for (const early of opened.values()) void early.then(closeConnections);
+      early.close();
       throw e;
     }
     const clusters = selectClusters(inv, opts.cluster);
@@ -57,7 +45,7 @@ export const apply: Command = {
       },
       sessionOpts,
       io,
-      opened,
+      early.opened,
     );
   },
 };

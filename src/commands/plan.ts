@@ -1,5 +1,5 @@
 import type { Command } from './command.ts';
-import { inventoryWithGit, nodeOptions, runOptions } from './shared.ts';
+import { earlyConnections, inventoryWithGit, nodeOptions, runOptions } from './shared.ts';
 
 export const plan: Command = {
   name: 'plan',
@@ -16,9 +16,20 @@ export const plan: Command = {
       import('../run/plan.ts'),
       import('../run/steps.ts'),
     ]);
-    const { inv, taken } = await inventoryWithGit(opts, io, { write: false, quiet: opts.json });
-    const clusters = selectClusters(inv, opts.cluster);
-    const { plan, linked } = await connectAndPlan(inv, clusters, runOptions(opts), await nodeOptions(opts, io));
+    const sessionOpts = await nodeOptions(opts, io);
+    // The nodes are reached while the inventory and Git are read, as apply does.
+    const early = await earlyConnections(opts, sessionOpts);
+    let read: Awaited<ReturnType<typeof inventoryWithGit>>;
+    let clusters: ReturnType<typeof selectClusters>;
+    try {
+      read = await inventoryWithGit(opts, io, { write: false, quiet: opts.json, whileSyncing: early.open });
+      clusters = selectClusters(read.inv, opts.cluster);
+    } catch (e) {
+      early.close();
+      throw e;
+    }
+    const { inv, taken } = read;
+    const { plan, linked } = await connectAndPlan(inv, clusters, runOptions(opts), sessionOpts, early.opened);
     closeLinked(linked);
     // A plan that could not read a node or Flux is not a plan of everything apply would do: it says so and exits 5.
     const unread = unreadParts(plan);

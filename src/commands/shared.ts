@@ -1,7 +1,8 @@
 // What several commands need from the command line: SSH session options,
 // the phases' run options, whether a person is at the terminal.
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
-import type { Session } from '../ssh/session.ts';
+import type { Session, SessionOptions } from '../ssh/session.ts';
+import type { Connection } from '../nodes/connect.ts';
 import type { RunOptions } from '../run/steps.ts';
 import type { Publishable } from '../git/repo.ts';
 import { UsageError, type Io, type Options } from './command.ts';
@@ -181,4 +182,30 @@ export async function inventoryWithGit(
     for (const l of takenLines(taken)) io.out(l);
   }
   return { inv, taken, written, checked };
+}
+
+/**
+ * The nodes reached while Git is read (apply, plan): their addresses are the
+ * file's, whatever versions Git brings (a node the versions change is
+ * connected again when the plan links it). `open` goes to inventoryWithGit's
+ * whileSyncing; `close` ends them when the run stops before the plan takes them.
+ */
+export async function earlyConnections(opts: Options, sessionOpts: SessionOptions) {
+  const [{ selectClusters }, { connectCluster }, { closeConnections }] = await Promise.all([import('../inventory/model.ts'), import('../nodes/connect.ts'), import('../run/apply.ts')]);
+  const opened = new Map<string, Promise<Connection[]>>();
+  return {
+    opened,
+    open: (loaded: Inventory) => {
+      let selected: ClusterSpec[];
+      try {
+        selected = selectClusters(loaded, opts.cluster);
+      } catch {
+        return; // the same selection fails again later, where it is reported
+      }
+      for (const c of selected) opened.set(c.name, connectCluster(c, sessionOpts));
+    },
+    close: () => {
+      for (const early of opened.values()) void early.then(closeConnections);
+    },
+  };
 }
