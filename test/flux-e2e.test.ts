@@ -345,6 +345,10 @@ test('GitHub: the deploy key is registered through the API and known_hosts comes
     const secret = stored('Secret', 'flux-system', 'flux-system')!;
     assert.equal(Buffer.from(secret.data!.known_hosts!, 'base64').toString(), GITHUB_SSH_KEYS.map((k) => `github.com ${k}\n`).join(''));
     assert.ok(!r.stdout.includes(gh.token) && !r.stderr.includes(gh.token));
+    // GitHub's host keys are read before the deploy key is registered: a failed read registers none.
+    const meta = gh.requests.indexOf('GET /meta');
+    const register = gh.requests.findIndex((q) => /^POST \/repos\/[^/]+\/[^/]+\/keys$/.test(q));
+    assert.ok(meta >= 0 && register > meta, gh.requests.join('\n'));
   } finally {
     await gh.stop();
   }

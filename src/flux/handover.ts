@@ -57,9 +57,10 @@ async function ensureKey(cluster: ClusterSpec, first: Session, host: GitHost, o:
   // A stored key ssh cannot parse is never offered again: a new one takes its place.
   const candidate: DeployKey = o.rotate ? generateDeployKey(`flux-${cluster.name}`) : (usableKey(pending) ?? usableKey(current) ?? generateDeployKey(`flux-${cluster.name}`));
 
+  const before = host.knownHostsAfterKey ? undefined : await host.knownHosts();
   let state = await host.authorize(candidate, title, o.rotate);
-  // After the key is tried: a plain host's check has read the server's host key by then.
-  const knownHosts = await host.knownHosts();
+  // A plain host's check has read the server's host key by now: no second connection for it.
+  const knownHosts = before ?? (await host.knownHosts());
   if (state === 'needs-owner') {
     // The key waits on the cluster, not on this machine: a re-run picks it up.
     // Flux keeps reading with the current key until the new one is accepted.

@@ -51,6 +51,12 @@ export interface GitHost {
   /** The known_hosts lines Flux checks the server with. */
   knownHosts(): Promise<string>;
   /**
+   * knownHosts() is best asked after authorize(): a plain SSH server's key is
+   * read on the connection that tries the deploy key. GitHub's come from its
+   * API and are asked first, so a failed read registers no key.
+   */
+  readonly knownHostsAfterKey: boolean;
+  /**
    * Make `key` able to read the repository. GitHub registers it; a plain
    * host can only be checked, and answers 'needs-owner' until the owner adds it.
    */
@@ -81,6 +87,7 @@ export function gitHostFor(git: GitSettings, o: GitHostOptions): GitHost {
 }
 
 class GitHubHost implements GitHost {
+  readonly knownHostsAfterKey = false;
   readonly label: string;
   private readonly api: GitHub;
   private readonly ref: { owner: string; repo: string };
@@ -133,6 +140,7 @@ class GitHubHost implements GitHost {
 }
 
 class SshGitHost implements GitHost {
+  readonly knownHostsAfterKey = true;
   readonly label: string;
   private hostKey: Buffer | undefined;
   private readonly git: GitSettings;
