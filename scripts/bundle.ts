@@ -8,6 +8,7 @@
 // Usage: node dist/scripts/bundle.js
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../src/base/paths.ts';
 
@@ -67,5 +68,15 @@ const commonJsImported = outputs
   .filter(([f, o]) => o.entryPoint?.includes('node_modules/') && f.endsWith('.js') && /^export default require_\w+\(\);$/m.test(readFileSync(join(root, f), 'utf8')))
   .map(([, o]) => o.entryPoint!);
 if (commonJsImported.length > 0) refuse(`import() of CommonJS ${commonJsImported.join(', ')}: import it statically instead`);
+// Everything else is in the bundle, so bramble installs with its runtime
+// dependencies only (package.json's dependencies: ssh2 and re2-wasm); the
+// packages the bundle carries are devDependencies. A package left to Node's
+// loader that an install would not bring stops the build.
+const runtime = Object.keys((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
+const leftToNode = new Set(
+  outputs.flatMap(([, o]) => o.imports.filter((i) => i.external && !/^\.\.?\//.test(i.path) && !isBuiltin(i.path)).map((i) => i.path.split('/').slice(0, i.path.startsWith('@') ? 2 : 1).join('/'))),
+);
+const notInstalled = [...leftToNode].filter((p) => !runtime.includes(p));
+if (notInstalled.length > 0) refuse(`${notInstalled.join(', ')} left to Node's loader but not in package.json's dependencies: an installed bramble would not find it`);
 const files = outputs.map(([f]) => f).filter((f) => f.endsWith('.js'));
 console.log(`bundled ${Object.keys(result.metafile.inputs).length} modules into ${files.length} files under ${out}`);

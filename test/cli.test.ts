@@ -172,6 +172,20 @@ test('the bundle step refuses an import() of a CommonJS package, which in a bund
   assert.match(r.stderr, /^bundle: import\(\) of CommonJS \S*node_modules\/yaml\/dist\/index\.js: import it statically instead\n$/);
 });
 
+test("the bundle step refuses to leave a package to Node's loader that an install would not bring (not in package.json's dependencies)", async () => {
+  const copy = await builtCopy();
+  const pkgFile = join(copy.dir, 'package.json');
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  // What the bundle carries needs no install: every other package is a devDependency.
+  assert.deepEqual(Object.keys(pkg.dependencies).sort(), ['re2-wasm', 'ssh2']);
+  assert.equal(copy.bundle().status, 0);
+  delete pkg.dependencies['re2-wasm'];
+  writeFileSync(pkgFile, JSON.stringify(pkg));
+  const r = copy.bundle();
+  assert.equal(r.status, 1, r.stdout);
+  assert.equal(r.stderr, "bundle: re2-wasm left to Node's loader but not in package.json's dependencies: an installed bramble would not find it\n");
+});
+
 test('a built bramble renders with the templates compiled at build time, and compiles again a template changed since', async () => {
   const copy = await builtCopy();
   const comment = "# The owner's workloads, applied once the platform is healthy.";

@@ -3,7 +3,7 @@
 // the entry under a Node older than package.json's engines field.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CLI, HOMELAB, ROOT, tempDir } from './helpers.ts';
@@ -49,6 +49,11 @@ test('the packed tarball, installed globally into a prefix beside node@24, runs 
   assert.equal(installed.code, 0, installed.stderr);
   assert.doesNotMatch(installed.stderr, /EBADENGINE/);
 
+  // The bundle carries every package but ssh2 and re2-wasm: the install brings those two (and what they need), nothing else.
+  const installedModules = join(prefix, 'lib', 'node_modules', 'bramble', 'node_modules');
+  const brought = existsSync(installedModules) ? readdirSync(installedModules).filter((n) => !n.startsWith('.')) : [];
+  assert.ok(brought.includes('ssh2') && brought.includes('re2-wasm'), brought.join(' '));
+  for (const bundled of ['yaml', 'zx', '@kubernetes-models', 'kubernetes-models', '@octokit', 'handlebars', 'listr2']) assert.ok(!brought.includes(bundled), `${bundled} is in the bundle, not installed beside it`);
   // A user's shell: the prefix first, then the system (whose node may be old).
   const shell = userEnv(`${join(prefix, 'bin')}:/usr/local/bin:/usr/bin:/bin`);
   const version = run('bramble', ['--version'], shell, dir);
