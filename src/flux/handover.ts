@@ -119,7 +119,7 @@ export async function handOver(cluster: ClusterSpec, first: Session, host: GitHo
   const watch = await watchReconciliation(first, { expected: rendered.expected, commit: o.commit, token, timeoutMs: o.timeoutMs, failAfterMs: o.failAfterMs, pollMs: o.pollMs, note: o.note, seen });
   // Only installFlux writes the file: when it wrote nothing, the read made for it says whether the file is there.
   const gone = (flux === 'unchanged' || flux === 'from Git') && (await fluxRead)?.firstStartFile === false;
-  if (watch.outcome === 'reconciled' && (await leaveFluxToGit(first, gone)) === 'removed') {
+  if (watch.outcome === 'reconciled' && !gone && (await leaveFluxToGit(first)) === 'removed') {
     o.note(`Flux now upgrades itself from Git; removed the first-start manifest ${FLUX_MANIFEST} (what k3s applied from it stays)`);
   }
   return { key, flux, watch };

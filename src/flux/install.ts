@@ -56,8 +56,7 @@ export const FLUX_COMPONENTS = 'flux-components';
  * manifest again at its next start. Deleting the file deletes nothing of
  * what k3s applied from it.
  */
-export async function leaveFluxToGit(first: Session, knownGone = false): Promise<'removed' | 'gone' | 'kept'> {
-  if (knownGone) return 'gone';
+export async function leaveFluxToGit(first: Session): Promise<'removed' | 'gone' | 'kept'> {
   const there = await first.exec(`test -e ${FLUX_MANIFEST}`, { sudo: true, check: false, step: 'look for the first-start Flux manifest' });
   if (there.code !== 0) return 'gone';
   if (!(await fluxFromGit(first))) return 'kept';

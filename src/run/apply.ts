@@ -12,7 +12,7 @@ import { jsonEvent, progressList, progressMode } from './progress.ts';
 import { renderInventory, type RenderOutput } from '../render/render.ts';
 import { expectedObjects, type WatchResult } from '../flux/watch.ts';
 import type { SessionOptions } from '../ssh/session.ts';
-import { fluxStep, installStep, isExplained, linkCluster, outcomeLine, PhaseError, platformUrls, publishStep, reconciledRevision, repoOf, type Io, type RunOptions } from './steps.ts';
+import { checkedFor, fluxStep, installStep, isExplained, linkCluster, outcomeLine, PhaseError, platformUrls, publishStep, reconciledRevision, repoOf, type Io, type RunOptions } from './steps.ts';
 import { fetchKubeconfig } from '../k3s/install.ts';
 import { defaultKubeconfig } from '../k3s/kubeconfig.ts';
 import { redactUrl } from '../git/repo.ts';
@@ -70,7 +70,7 @@ export async function connectAndPlan(
           return planCluster(inv, c, l.links, l.unreachable, expected, (read) => fluxReads.set(c.name, read));
         }),
       ),
-      planRepo(inv, repo, remote, rendered, o.force, o.checked?.repo === repo && o.checked.remote === remote),
+      planRepo(inv, repo, remote, rendered, o.force, checkedFor(o, repo, remote, inv.git.branch) !== undefined),
     ]);
     return { plan: { clusters: planned, repo: repoPlan }, linked, rendered, fluxReads };
   } catch (e) {

@@ -49,6 +49,11 @@ export interface RunOptions {
   checked?: Publishable;
 }
 
+/** The check made as the run began (RunOptions.checked), when it was of this work tree, remote and branch. */
+export function checkedFor(o: RunOptions, repo: string, remote: string, branch: string): Publishable | undefined {
+  return o.checked && o.checked.repo === repo && o.checked.remote === remote && o.checked.branch === branch ? o.checked : undefined;
+}
+
 /** A phase that ended short of done: its message, the lines under it, and the exit code. */
 export class PhaseError extends BrambleError {
   constructor(message: string, exitCode: number, lines: string[] = []) {
@@ -211,7 +216,7 @@ export async function publishStep(
     const { gitHostFor } = await import('../git/host.ts');
     io.out(await gitHostFor(inv.git, { policy: sessionOpts.policy, log: o.verbose ? verboseLog(io) : undefined }).ensureRepository());
   }
-  const earlier = o.checked && o.checked.repo === repo && o.checked.remote === remote && o.checked.branch === inv.git.branch ? o.checked : undefined;
+  const earlier = checkedFor(o, repo, remote, inv.git.branch);
   const how = earlier ? 'existing' : await ensureRepo(repo, remote, inv.git.branch);
   if (how !== 'existing') io.out(`${how === 'cloned' ? 'cloned' : 'created'} ${repo}`);
   // The remote's branch is read while the work tree is compared: the read is a
