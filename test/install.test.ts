@@ -195,10 +195,14 @@ test('air-gapped: the binary and script are uploaded over SFTP and run with INST
   assert.equal(lab.downloads.length, downloads, 'nothing was downloaded');
 });
 
-test('prepare gives a node the hostname the inventory names it by', { timeout: 120_000 }, async () => {
+test('prepare gives a node the hostname the inventory names it by; an iscsid that will not start is a warning, and k3s is installed', { timeout: 120_000 }, async () => {
+  // The owner masked iscsid: systemd refuses to enable or start it, as iscsid itself can fail its start on a kernel without iSCSI.
+  assert.equal(lab.nodeExec('blank', 'ln -s /dev/null /etc/systemd/system/iscsid.service').code, 0);
   const text = labInventory(lab, [{ name: 'edge', nodes: [{ node: 'worker-1', role: 'server', hardware: 'x86', address: lab.node('blank').address }] }]);
   const r = await install(inventory(text));
   assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ {2}worker-1: WARNING iscsid did not start \(Failed to enable unit: Unit file \/etc\/systemd\/system\/iscsid\.service is masked\.\); Longhorn needs it$/m);
+  assert.match(r.stdout, /^ {2}worker-1 +server installed \(/m);
   assert.match(r.stdout, /worker-1: hostname blank -> worker-1/);
   assert.equal(lab.readNodeFile('blank', '/etc/hostname'), 'worker-1\n');
   assert.match(lab.readNodeFile('blank', '/etc/hosts')!, /^127\.0\.1\.1 worker-1$/m);

@@ -155,9 +155,15 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   }
   if (!iscsid && o.dryRun) did('', 'start iscsid');
   else if (!iscsid) {
-    await s().exec('systemctl enable --now iscsid', { sudo: true, step: 'start iscsid' });
+    // A start that fails is the same answer as iscsid dying just after it (a kernel without iSCSI,
+    // where the daemon can die before its start is through, or an owner's mask): Longhorn's
+    // problem to warn of, not a reason to leave the node without k3s.
+    const start = await s().exec('systemctl enable --now iscsid', { sudo: true, check: false, step: 'start iscsid' });
     const started = Date.now();
-    out.settle = async () => {
+    if (start.code !== 0) {
+      const why = (start.stderr.trim() || start.stdout.trim() || `exit ${start.code}`).split('\n').slice(-1)[0];
+      o.note?.(node.name, `WARNING iscsid did not start (${why}); Longhorn needs it`);
+    } else out.settle = async () => {
       // Running two seconds after the start is staying up; gone at any look before that is an answer already.
       for (let attempt = 1; ; attempt++) {
         const running = (await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' })).code === 0;
