@@ -3,7 +3,7 @@
 import type { NodeSpec, OsUpdatesSpec } from '../inventory/model.ts';
 import { UNATTENDED_FILE, UNATTENDED_PACKAGE, unattendedConfig } from '../site/reboots.ts';
 import { BrambleError } from '../base/errors.ts';
-import { shQuote, SshError, type Session } from '../ssh/session.ts';
+import { lastWords, shQuote, SshError, type Session } from '../ssh/session.ts';
 import { parseFacts } from './k3s-state.ts';
 import { pauseMs } from '../base/wait.ts';
 
@@ -160,10 +160,8 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
     // problem to warn of, not a reason to leave the node without k3s.
     const start = await s().exec('systemctl enable --now iscsid', { sudo: true, check: false, step: 'start iscsid' });
     const started = Date.now();
-    if (start.code !== 0) {
-      const why = (start.stderr.trim() || start.stdout.trim() || `exit ${start.code}`).split('\n').slice(-1)[0];
-      o.note?.(node.name, `WARNING iscsid did not start (${why}); Longhorn needs it`);
-    } else out.settle = async () => {
+    if (start.code !== 0) o.note?.(node.name, `WARNING iscsid did not start (${lastWords(start, 1) || `exit ${start.code}`}); Longhorn needs it`);
+    else out.settle = async () => {
       // Running two seconds after the start is staying up; gone at any look before that is an answer already.
       for (let attempt = 1; ; attempt++) {
         const running = (await s().exec('pidof iscsid >/dev/null 2>&1', { check: false, step: 'check iscsid' })).code === 0;

@@ -27,6 +27,11 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** What a command said last: its last `lines` lines of stderr (of stdout when stderr is empty), on one line. */
+export function lastWords(r: ExecResult, lines: number): string {
+  return (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-lines).join(' / ');
+}
+
 export interface ExecOptions {
   stdin?: string;
   /** Run as root (through sudo unless the login user is root). */
@@ -169,7 +174,7 @@ export class Session {
   /** Run a command; with `sudo`, as root. */
   /** A command that exited non-zero, in its last words (at most three lines), secrets blanked out. */
   private exited(step: string, r: ExecResult, secrets: string[] = []): SshError {
-    const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ');
+    const why = lastWords(r, 3);
     return new SshError(this.target.name, step, `exited ${r.code}${why ? `: ${redact(why, secrets)}` : ''}`);
   }
 
