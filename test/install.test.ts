@@ -83,7 +83,8 @@ test('a second run changes nothing: no reboot, no install, no restart', { timeou
   const r = await install(inventory(STAGING));
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^ {2}pi +server unchanged$/m);
-  assert.match(r.stdout, /pi: WARNING iscsid does not stay running/);
+  // The lab's kernel has no iSCSI: iscsid dies either just after its start or, under load, before it is through.
+  assert.match(r.stdout, /pi: WARNING iscsid (?:does not stay running|did not start \(Job for iscsid\.service failed)/);
   assert.equal(lab.reboots('pi'), before.reboots);
   assert.equal(nodeLog('pi', 'k3s-install.log').length, before.installs);
   assert.deepEqual(nodeLog('pi', 'systemctl.log').slice(before.systemctl).filter((l) => !/iscsid/.test(l)), []);
