@@ -43,8 +43,18 @@ fi
 # the package's dependencies: it is about 360 MB.
 RENOVATE_VERSION=44.121.2
 tools=.test-tools/renovate
-if [ "$(node -p "require('./$tools/node_modules/renovate/package.json').version" 2>/dev/null)" != "$RENOVATE_VERSION" ]; then
-  echo "installing renovate $RENOVATE_VERSION (its config validator) into $tools"
+# The install takes about a minute, nearly all of it download and unpacking,
+# so it runs beside the build and the suite; test/updates.test.ts waits for
+# its "ready" mark (or reports its log). The mark, not Renovate's
+# package.json, says the install is whole: that file lands before the rest.
+if [ "$(cat "$tools/ready" 2>/dev/null)" != "$RENOVATE_VERSION" ] && ! kill -0 "$(cat "$tools/installing" 2>/dev/null)" 2>/dev/null; then
+  echo "installing renovate $RENOVATE_VERSION (its config validator) into $tools, beside the suite"
   mkdir -p "$tools"
-  npm install --prefix "$tools" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error "renovate@$RENOVATE_VERSION" >/dev/null
+  rm -f "$tools/ready" "$tools/failed"
+  setsid bash -c '
+    cd "$1"
+    if npm install --prefix . --no-save --no-audit --no-fund --ignore-scripts --loglevel=error "renovate@$2" > install.log 2>&1
+    then echo "$2" > ready; else echo "npm install exited $?" > failed; fi
+    rm -f installing' bash "$tools" "$RENOVATE_VERSION" < /dev/null > /dev/null 2>&1 &
+  echo $! > "$tools/installing"
 fi

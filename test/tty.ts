@@ -2,7 +2,7 @@
 // the screen (capture-pane) and types (send-keys) as a person would.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { CLI, tempDir } from './helpers.ts';
@@ -16,12 +16,23 @@ after(() => tmux('kill-server'));
 /** `bramble ARGS` in its own tmux session; "EXIT=<code>" is printed when it ends. */
 export class Terminal {
   readonly name: string;
+  /** Everything the pane printed, appended by tmux: its size says when the screen may have changed. */
+  private readonly output: string;
   constructor(name: string, args: string[], env: Record<string, string> = {}) {
     this.name = name;
+    this.output = join(tempDir(), `${name}.out`);
+    writeFileSync(this.output, '');
     const cmd = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
     const vars = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    const r = tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', ...vars, `${cmd}; echo "EXIT=$?"`);
+    // The command waits until the pane's output is piped, so that nothing it prints goes unseen.
+    const r = tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', ...vars, `tmux -L '${socket}' wait-for '${name}-piped'; ${cmd}; echo "EXIT=$?"`);
     assert.equal(r.status, 0, r.stderr);
+    const piped = tmux('pipe-pane', '-o', '-t', name, `cat >> '${this.output}'`);
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.equal(tmux('wait-for', '-S', `${name}-piped`).status, 0);
+  }
+  private printed(): number {
+    return statSync(this.output).size;
   }
   screen(): string {
     return tmux('capture-pane', '-p', '-J', '-S', '-', '-t', this.name).stdout;
@@ -35,10 +46,16 @@ export class Terminal {
   async until(test: (screen: string) => boolean, what: string, ms = 15_000): Promise<string> {
     const deadline = Date.now() + ms;
     for (;;) {
+      // Read the size before the screen: anything printed after this capture grows the file past it.
+      const seen = this.printed();
       const s = this.screen();
       if (test(s)) return s;
       if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; the screen:\n${s}`);
-      await new Promise((r) => setTimeout(r, 40));
+      // A look at the file costs no process; the screen is read again only once the pane printed more
+      // (or after a second, should a redraw ever reach the screen without output).
+      const next = Date.now() + 1000;
+      do await new Promise((r) => setTimeout(r, 40));
+      while (this.printed() === seen && Date.now() < Math.min(next, deadline));
     }
   }
   /** The command's exit code, once it has ended. */
