@@ -45,17 +45,18 @@ export class Terminal {
   }
   async until(test: (screen: string) => boolean, what: string, ms = 15_000): Promise<string> {
     const deadline = Date.now() + ms;
-    for (;;) {
+    for (let misses = 0; ; misses++) {
       // Read the size before the screen: anything printed after this capture grows the file past it.
       const seen = this.printed();
       const s = this.screen();
       if (test(s)) return s;
       if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; the screen:\n${s}`);
       // A look at the file costs no process; the screen is read again only once the pane printed more
-      // (or after a second, should a redraw ever reach the screen without output).
+      // (or after a second, should a redraw ever reach the screen without output). A screen that keeps
+      // changing without the wanted words (a spinner) is read four times a second, not at every frame.
       const next = Date.now() + 1000;
-      do await new Promise((r) => setTimeout(r, 40));
-      while (this.printed() === seen && Date.now() < Math.min(next, deadline));
+      await new Promise((r) => setTimeout(r, misses < 3 ? 40 : 250));
+      while (this.printed() === seen && Date.now() < Math.min(next, deadline)) await new Promise((r) => setTimeout(r, 40));
     }
   }
   /** The command's exit code, once it has ended. */
