@@ -13,6 +13,14 @@ if (major < NEEDED[0] || (major === NEEDED[0] && minor < NEEDED[1])) {
   process.exit(1);
 }
 
+// A run is short and nearly all of its code runs a few times: V8's optimising
+// compilers (Maglev and TurboFan, on threads beside the run) cost a fifth of a
+// `validate`'s CPU and returned none of it (bench/RESULTS.md, the eighth
+// pass). The interpreter and Sparkplug's baseline code run everything.
+const { setFlagsFromString } = await import('node:v8');
+setFlagsFromString('--no-maglev');
+setFlagsFromString('--no-turbofan');
+
 // V8's compiled code for bramble's modules, kept between runs: loading them is
 // a good part of a short command's start-up. Kept in the user's own cache
 // folder, not a shared /tmp one another user could have made first.

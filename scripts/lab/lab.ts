@@ -83,6 +83,12 @@ export interface LabNode {
   fingerprint: string;
 }
 
+/** Labs started and not stopped, removed when the process exits (see Lab.abandon). */
+const LIVE = new Set<Lab>();
+process.on('exit', () => {
+  for (const lab of LIVE) lab.abandon();
+});
+
 function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`lab: ${cmd} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
@@ -192,6 +198,7 @@ export class Lab {
       if (r.status === 0) lab = new Lab(root, index);
     }
     if (!lab) throw new Error('lab: could not create a bridge');
+    LIVE.add(lab);
     try {
       run('ip', ['addr', 'add', `${lab.gateway}/24`, 'dev', lab.bridge]);
       run('ip', ['link', 'set', lab.bridge, 'up']);
@@ -753,16 +760,31 @@ export class Lab {
   }
 
   async stop(): Promise<void> {
+    LIVE.delete(this);
     for (const name of [...this.inits.keys()]) await this.powerOff(name);
     await this.stopNas();
     await this.stopGitServer();
-    if (this.git) tryRun('ip', ['netns', 'del', `${this.bridge}git`]);
     if (this.http) await new Promise((r) => this.http!.close(r));
-    if (this.nas) tryRun('ip', ['netns', 'del', this.nas.ns]);
+    this.removeNetwork();
+  }
+
+  /** The network and files, once nothing runs in them. */
+  private removeNetwork(): void {
     // Only the namespaces that are there: a process per name tried cost more than the rest of the stop.
-    const nodeNs = new RegExp(`^${this.bridge}n\\d+$`);
-    for (const ns of existsSync('/run/netns') ? readdirSync('/run/netns') : []) if (nodeNs.test(ns)) tryRun('ip', ['netns', 'del', ns]);
+    const mine = new RegExp(`^${this.bridge}(n\\d+|git|nas)$`);
+    for (const ns of existsSync('/run/netns') ? readdirSync('/run/netns') : []) if (mine.test(ns)) tryRun('ip', ['netns', 'del', ns]);
     tryRun('ip', ['link', 'del', this.bridge]);
     rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /**
+   * The test process ends with the lab still up (a file that failed before
+   * its after() hook was set): kill what runs in it and remove the rest, with
+   * the synchronous calls an exit handler can make.
+   */
+  abandon(): void {
+    LIVE.delete(this);
+    for (const child of [...this.inits.values(), this.nas?.proc, this.gitProc]) if (child && child.exitCode === null) child.kill('SIGKILL');
+    this.removeNetwork();
   }
 }
