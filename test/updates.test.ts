@@ -26,9 +26,12 @@ async function validatorReady(ms = 5 * 60_000): Promise<void> {
   };
   const log = () => mark('install.log') ?? '(no install.log)';
   for (const deadline = Date.now() + ms; ;) {
+    // Whether it runs is read first: the install writes its ready or failed mark before it drops
+    // its pid, so an install that ends between these reads still leaves a mark that is seen.
+    const running = installing();
     if (mark('ready') !== undefined) break;
     assert.equal(mark('failed'), undefined, `Renovate's install by scripts/test-deps.sh failed: ${mark('failed')}\n${log()}`);
-    assert.ok(installing(), `Renovate's validator is installed by scripts/test-deps.sh into ${TOOLS}: run it (npm test does)`);
+    assert.ok(running, `Renovate's validator is installed by scripts/test-deps.sh into ${TOOLS}: run it (npm test does)`);
     assert.ok(Date.now() < deadline, `Renovate's install by scripts/test-deps.sh still runs after ${ms / 1000} s:\n${log()}`);
     await new Promise((r) => setTimeout(r, 500));
   }
