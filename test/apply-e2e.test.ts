@@ -281,7 +281,7 @@ test('the next minor k3s release goes out through Git as upgrade Plans; bramble 
   const plans = spawnSync('git', ['-C', repo, 'show', 'HEAD:clusters/staging/upgrades/plans.yaml'], { encoding: 'utf8' }).stdout;
   assert.equal([...plans.matchAll(/version: "v1\.36\.4\+k3s1"/g)].length, 2);
   // On the nodes: still the old k3s; the Plans' jobs change it, not bramble's SSH.
-  for (const node of ['srv', 'wrk']) assert.match(lab.readNodeFile(node, '/usr/local/bin/k3s') ?? '', /^VERSION = "v1\.35\.6\+k3s1"$/m);
+  for (const node of ['srv', 'wrk']) assert.match(lab.readNodeFile(node, '/usr/local/bin/k3s') ?? '', /^k3s_standin\.VERSION = "v1\.35\.6\+k3s1"$/m);
 
   const status = await brambleAsync(['status', '-i', file, '--known-hosts', knownHosts], env, 120_000);
   assert.match(status.stdout, /\n {4}srv +server Ready +v1\.35\.6\+k3s1\n/);

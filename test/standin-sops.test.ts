@@ -13,7 +13,7 @@ import { newClusterKey } from '../src/secrets/keys.ts';
 import { encryptSops } from '../src/secrets/sops.ts';
 import { ROOT, tempDir } from './helpers.ts';
 
-const STANDIN = join(ROOT, 'test', 'lab-standins', 'k3s');
+const STANDIN = join(ROOT, 'test', 'lab-standins', 'k3s_standin.py');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'sops');
 
 /** The built object, as `kubectl kustomize` hands it to the stand-in's Flux. */

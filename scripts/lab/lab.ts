@@ -206,6 +206,7 @@ export class Lab {
       mkdirSync(join(root, 'cluster'), { recursive: true });
       run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'lab-client', '-f', lab.keyFile]);
       run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', lab.passphrase, '-C', 'lab-client-enc', '-f', lab.encryptedKeyFile]);
+      lab.compileStandins();
       for (const spec of specs) await lab.addNode(spec);
     } catch (e) {
       await lab.stop();
@@ -312,9 +313,13 @@ export class Lab {
       copyFileSync(join(STANDINS, file), join(dir, 'upper', 'usr-local', where, file));
       chmodSync(join(dir, 'upper', 'usr-local', where, file), 0o755);
     }
+    // The Python stand-ins' code, byte-compiled once per lab (compileStandins); the launchers above import it.
+    const libDir = join(dir, 'upper', 'usr-local', 'lib', 'bramble-lab');
+    mkdirSync(join(libDir, '__pycache__'), { recursive: true });
+    for (const f of readdirSync(join(this.root, 'standins'))) if (f.endsWith('.py')) copyFileSync(join(this.root, 'standins', f), join(libDir, f));
+    for (const f of readdirSync(join(this.root, 'standins', '__pycache__'))) copyFileSync(join(this.root, 'standins', '__pycache__', f), join(libDir, '__pycache__', f));
     if (spec.iscsi) {
       // A process whose name is iscsid, for pidof: sleep under that name.
-      mkdirSync(join(dir, 'upper', 'usr-local', 'lib', 'bramble-lab'), { recursive: true });
       copyFileSync('/bin/sleep', join(dir, 'upper', 'usr-local', 'lib', 'bramble-lab', 'iscsid'));
     }
 
@@ -325,6 +330,21 @@ export class Lab {
     this.nodes.push(node);
     this.specs.set(spec.name, spec);
     await this.boot(node);
+  }
+
+  /**
+   * The k3s and systemctl stand-ins' modules, compiled by the nodes' own
+   * Python into .pyc files that are used without checking their source's
+   * time (the copies in each node have new times), so no call compiles them.
+   */
+  private compileStandins(): void {
+    const dir = join(this.root, 'standins');
+    mkdirSync(dir, { recursive: true });
+    const modules = ['k3s_standin.py', 'systemctl_standin.py'].map((f) => {
+      copyFileSync(join(STANDINS, f), join(dir, f));
+      return join(dir, f);
+    });
+    run('/usr/bin/python3', ['-c', 'import py_compile, sys\nfor f in sys.argv[1:]: py_compile.compile(f, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)', ...modules]);
   }
 
   /** A network namespace on the lab bridge: eth0 at `address`, the gateway as its default route. */
