@@ -6,7 +6,7 @@ import { ahead } from '../base/wait.ts';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-// zx/core: the process runner alone; zx's index also loads its vendored file and glob helpers, 60 ms a run.
+// zx/core: the process runner alone; zx's index also loads its vendored file and glob helpers, 65 ms a run.
 import { $, type ProcessOutput } from 'zx/core';
 
 export class GitError extends BrambleError {}
