@@ -6,7 +6,7 @@
 // Needs root. Everything is torn down by stop().
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, openSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, openSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join, normalize } from 'node:path';
@@ -314,10 +314,7 @@ export class Lab {
       chmodSync(join(dir, 'upper', 'usr-local', where, file), 0o755);
     }
     // The Python stand-ins' code, byte-compiled once per lab (compileStandins); the launchers above import it.
-    const libDir = join(dir, 'upper', 'usr-local', 'lib', 'bramble-lab');
-    mkdirSync(join(libDir, '__pycache__'), { recursive: true });
-    for (const f of readdirSync(join(this.root, 'standins'))) if (f.endsWith('.py')) copyFileSync(join(this.root, 'standins', f), join(libDir, f));
-    for (const f of readdirSync(join(this.root, 'standins', '__pycache__'))) copyFileSync(join(this.root, 'standins', '__pycache__', f), join(libDir, '__pycache__', f));
+    cpSync(join(this.root, 'standins'), join(dir, 'upper', 'usr-local', 'lib', 'bramble-lab'), { recursive: true });
     if (spec.iscsi) {
       // A process whose name is iscsid, for pidof: sleep under that name.
       copyFileSync('/bin/sleep', join(dir, 'upper', 'usr-local', 'lib', 'bramble-lab', 'iscsid'));

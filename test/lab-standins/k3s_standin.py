@@ -632,16 +632,25 @@ def lab_host(host):
     return host.startswith("198.18.") or host.startswith("198.19.") or host.startswith("127.")
 
 
+def fetch_due(repo, now):
+    """Whether a source is fetched in this wave, as source-controller decides
+    for a Git or OCI repository: no artifact yet, a requested reconcile, its
+    interval past, or a changed spec. When due, the wave is recorded."""
+    st, md = repo.setdefault("status", {}), repo["metadata"]
+    due = (not st.get("artifact") or requested(repo) != st.get("lastHandledReconcileAt")
+           or now - st.get("fetchedAt", 0) >= duration(repo["spec"].get("interval"))
+           or st.get("observedGeneration") != md.get("generation"))
+    if due:
+        st["lastHandledReconcileAt"] = requested(repo)
+        st["fetchedAt"] = now
+    return due
+
+
 def fetch_source(ca, repo, now):
     import shutil, subprocess, tempfile, urllib.parse
     spec, st, md = repo["spec"], repo.setdefault("status", {}), repo["metadata"]
-    due = (not st.get("artifact") or requested(repo) != st.get("lastHandledReconcileAt")
-           or now - st.get("fetchedAt", 0) >= duration(spec.get("interval"))
-           or st.get("observedGeneration") != md.get("generation"))
-    if not due:
+    if not fetch_due(repo, now):
         return
-    st["lastHandledReconcileAt"] = requested(repo)
-    st["fetchedAt"] = now
     url = spec["url"]
     host = urllib.parse.urlparse(url).hostname if "://" in url else url.split("@")[-1].split(":")[0]
     if not lab_host(host or ""):
@@ -701,13 +710,8 @@ def fetch_oci(ca, repo, now):
     spec.verify rather than pretend to have checked one."""
     import io, tarfile, urllib.request, urllib.error
     spec, st, md = repo["spec"], repo.setdefault("status", {}), repo["metadata"]
-    due = (not st.get("artifact") or requested(repo) != st.get("lastHandledReconcileAt")
-           or now - st.get("fetchedAt", 0) >= duration(spec.get("interval"))
-           or st.get("observedGeneration") != md.get("generation"))
-    if not due:
+    if not fetch_due(repo, now):
         return
-    st["lastHandledReconcileAt"] = requested(repo)
-    st["fetchedAt"] = now
     url = spec.get("url", "")
     m = re.match(r"^oci://([^/:]+)(?::(\d+))?/(.+)$", url)
     if not m:
