@@ -261,6 +261,7 @@ class SshGitHost implements GitHost {
           );
         },
       });
+      client.setNoDelay(true); // as in Session.connect: no wait for a delayed ACK between packets
     });
   }
 }

@@ -38,6 +38,7 @@ export function scanHostKey(host: string, port = 22, timeoutMs = 10_000): Promis
         return false;
       },
     });
+    client.setNoDelay(true); // as in Session.connect: no wait for a delayed ACK between handshake packets
   });
 }
 

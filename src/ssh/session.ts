@@ -154,6 +154,10 @@ export class Session {
       client.once('error', fail);
       try {
         client.connect(config);
+        // Every command is a few small packets each way (channel open, exec request, its
+        // answers); with Nagle's algorithm on, one waits for the other end's delayed ACK:
+        // about 85 ms a command on the lab.
+        client.setNoDelay(true);
       } catch (e) {
         fail(e as Error);
       }
