@@ -117,6 +117,8 @@ test('production: three servers join one at a time, the agent after them, all Re
   // Preparing waits for no join: the agent, last to join, was prepared before the second server's install began.
   const written = (n: string, f: string) => statSync(join(lab.node(n).dir, 'upper', 'etc', f.slice('/etc/'.length))).mtimeMs;
   assert.ok(written('tower', '/etc/modules-load.d/bramble-longhorn.conf') < written('rk-b', '/etc/systemd/system/k3s.service'));
+  // Its token and config were written while the servers joined, so its own turn was the install alone.
+  assert.ok(written('tower', '/etc/rancher/k3s/config.yaml') < written('rk-c', '/etc/systemd/system/k3s.service'));
   // Joining nodes got the full token (K10<CA hash>::server:...), not only the secret.
   assert.match(lab.readNodeFile('tower', '/etc/rancher/k3s/bramble-token')!, /^K10[0-9a-f]{64}::server:[0-9a-f]{64}\n$/);
   assert.equal(lab.readNodeFile('tower', '/etc/rancher/k3s/bramble-token'), lab.readNodeFile('rk-b', '/etc/rancher/k3s/bramble-token'));

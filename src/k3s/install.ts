@@ -4,20 +4,22 @@
 // only when something differs, wait until it is Ready. Preparing is the
 // node's own business, so it runs on every node at once; only a prepare that
 // reboots waits for the node's turn, so that servers go down one at a time.
+// An agent's token and config are written while the servers join; its turn
+// is then the install alone.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
-import { writeKubeconfig } from './kubeconfig.ts';
+import { fetchKubeconfig } from './kubeconfig.ts';
 import type { NodeLink } from '../nodes/connect.ts';
 import { prepareNode, type Prepared } from '../nodes/prepare.ts';
 import { BrambleError, detailOf } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
 import { waitApiEndpoint, waitReady } from './ready.ts';
-import { ahead } from '../base/wait.ts';
+import { ahead, pool } from '../base/wait.ts';
 import { checkUpgrade, type UpgradeCheck } from './upgrade.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts, type K3sState } from '../nodes/k3s-state.ts';
-import { apiUrl, changedSettings, CONFIG_FILE, firstServer, k3sConfig, KUBECONFIG, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
+import { changedSettings, CONFIG_FILE, firstServer, k3sConfig, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
 import { KUBE_VIP_MANIFEST, placeKubeVip } from './kube-vip.ts';
 import { ensureFile } from './files.ts';
 
@@ -113,12 +115,34 @@ async function chooseToken(first: Session): Promise<{ token: string; server?: st
 interface PrepareLink {
   given?: Promise<Prepared>;
   seen?: (p: Pick<Prepared, 'changes' | 'disruptive'>) => void;
+  /** Called when the turn's long wait begins (install, restart or Ready wait): other nodes' lighter work may run then. */
+  waiting?: () => void;
+}
+
+/** A node made ready for its turn: prepared, read, its files written. What is left is the install, restart or Ready wait. */
+interface Staged {
+  node: NodeSpec;
+  s: Session;
+  outcome: NodeOutcome;
+  state: K3sState;
+  configBefore: string | null | false;
+  tokenBefore: string | null | false;
+  prepared: Prepared;
 }
 
 /** `token` and `upgrade` may still be read while the node's own reads go out: each is awaited where it is first needed. */
 async function installNode(link: NodeLink, cluster: ClusterSpec, token: string | Promise<string>, first: () => Session, o: InstallOptions, upgradeRead: UpgradeCheck | undefined | Promise<UpgradeCheck | undefined>, prep: PrepareLink = {}): Promise<NodeOutcome> {
+  o.onNode?.(link.node.name, 'start');
+  return finishNode(await stageNode(link, cluster, token, o, upgradeRead, prep), cluster, first, o, prep.waiting);
+}
+
+/**
+ * The part of a node's turn that starts nothing: prepare, the reads, and the
+ * token and config files, each written only when it differs. An agent's is
+ * done while the servers join (installCluster), so its turn is the install alone.
+ */
+async function stageNode(link: NodeLink, cluster: ClusterSpec, token: string | Promise<string>, o: InstallOptions, upgradeRead: UpgradeCheck | undefined | Promise<UpgradeCheck | undefined>, prep: PrepareLink = {}): Promise<Staged> {
   const node = link.node;
-  o.onNode?.(node.name, 'start');
   // The node's k3s files are read in one command; each is written below only when it differs.
   const readK3s = (s: Session) => {
     const files = ahead(s.readFiles([TOKEN_FILE, CONFIG_FILE, ...(node.role === 'server' ? [KUBE_VIP_MANIFEST] : [])], { sudo: true, step: 'read the k3s files' }));
@@ -154,7 +178,12 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string |
   outcome.changes.push(...kubeVip);
   if (configBefore !== false) outcome.changes.push(configBefore === null ? `${verb} ${CONFIG_FILE}` : `${verb} ${CONFIG_FILE} (${changedSettings(configBefore, k3sConfig(cluster, node)).join(', ')})`);
   if (tokenBefore !== false) outcome.changes.push(`${verb} ${TOKEN_FILE}`);
+  return { node, s, outcome, state, configBefore, tokenBefore, prepared };
+}
 
+/** The rest of a node's turn: install, start or restart k3s where the staged look says so, then wait until it is Ready. */
+async function finishNode(st: Staged, cluster: ClusterSpec, first: () => Session, o: InstallOptions, waiting?: () => void): Promise<NodeOutcome> {
+  const { node, s, outcome, state, configBefore, tokenBefore, prepared } = st;
   const unit = unitName(node);
   if (onlyStopped(state)) {
     // Installed and stopped or disabled: the script would change nothing and skip the start, so start the unit.
@@ -162,6 +191,7 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string |
     outcome.changes.push(`${o.dryRun ? 'enable and start' : 'enabled and started'} ${unit}: ${missingPieces(state)}`);
     if (o.dryRun) return outcome;
     o.note(node.name, `${missingPieces(state)}: enabling and starting it`);
+    waiting?.();
     await s.exec(`systemctl enable ${unit} && systemctl restart ${unit}`, { sudo: true, step: `start ${unit}` });
   } else if (state.install !== 'complete') {
     // A partial install is completed the way it was begun: the install script, run again.
@@ -169,6 +199,7 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string |
     if (state.install === 'partial') outcome.changes.push(`${o.dryRun ? 'complete' : 'completed'} the install: ${missingPieces(state)}`);
     if (o.dryRun) return outcome;
     o.note(node.name, `${state.install === 'partial' ? 'completing the install of' : 'installing'} k3s ${cluster.k3sVersion} as ${node.role}`);
+    waiting?.();
     await runInstallScript(s, cluster, node, state.install === 'partial');
   } else if (configBefore !== false || tokenBefore !== false) {
     // The install script restarts k3s only for binary or unit changes; a config change needs this.
@@ -176,11 +207,13 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string |
     outcome.disruptive!.push(`restart ${unitName(node)}`);
     if (o.dryRun) return outcome;
     o.note(node.name, `configuration changed, restarting ${unitName(node)}`);
+    waiting?.();
     await s.exec(`systemctl restart ${unitName(node)}`, { sudo: true, step: `restart ${unitName(node)}` });
   }
   if (o.dryRun) return outcome;
   // Every node, changed or not: a node is done only when the API server lists it Ready.
   const isFirst = node.name === firstServer(cluster).name;
+  waiting?.();
   await waitReady(isFirst ? s : first(), node.name, o.readyTimeoutMs, outcome.status === 'unchanged' ? () => reRegister(s, cluster.name, node, outcome) : undefined);
   // Nodes join through the API address, so it has to answer before any of them tries.
   if (isFirst && cluster.apiEndpoint) await waitApiEndpoint(s, cluster, o.readyTimeoutMs);
@@ -214,18 +247,6 @@ export function skipped(node: NodeSpec, why: string): NodeOutcome {
   return { node: node.name, role: node.role, status: 'skipped', changes: [], detail: why };
 }
 
-async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
 
 /**
  * Install or reconcile k3s on every reachable node of the cluster. `links`
@@ -312,8 +333,10 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   // server was done when read, its address is checked before the first join.
   // One check, awaited by every node that joins (agents join side by side).
   let addressCheck: Promise<void> | undefined = firstRuns || o.dryRun || !cluster.apiEndpoint ? Promise.resolve() : undefined;
+  /** Agents whose files were written while the servers joined. */
+  const staged = new Map<string, Promise<Staged>>();
   /** A node's turn: in a dry run, or for a node done when read, what the read found; else its install (a failure is its outcome). */
-  const turn = async (n: NodeSpec, tokenFor: string): Promise<NodeOutcome> => {
+  const turn = async (n: NodeSpec, tokenFor: string, waiting?: () => void): Promise<NodeOutcome> => {
     if (o.dryRun || settled(n)) {
       o.onNode?.(n.name, 'start');
       return survey.get(n.name)!;
@@ -325,7 +348,10 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
     }
     try {
       await (addressCheck ??= waitApiEndpoint(firstLink.session, cluster, o.readyTimeoutMs));
-      return await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, o, upgrade, { given: early.get(n.name) });
+      const ready = staged.get(n.name);
+      if (!ready) return await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, o, upgrade, { given: early.get(n.name), waiting });
+      o.onNode?.(n.name, 'start');
+      return await finishNode(await ready, cluster, () => firstLink.session, o);
     } catch (e) {
       return failed(n, e);
     }
@@ -339,6 +365,16 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   }
   // A first server installed just now made the cluster's token: read it.
   const joinWith = firstRuns ? (await firstLink.session.readFile(SERVER_TOKEN, { sudo: true, step: 'read the join token' }))?.trim() || token : joinToken;
+  // Every agent prepared early gets its token and config while a server
+  // joins, once that server's install is under way (not beside its own
+  // writes): the agents' turn is then only their installs. Nothing starts
+  // k3s before that turn, and an agent's files are its own.
+  const stageAgents = () => {
+    for (const a of cluster.agents) {
+      if (staged.has(a.name) || outcomes.has(a.name) || quick.has(a.name) || settled(a) || !early.has(a.name)) continue;
+      staged.set(a.name, ahead(stageNode(byName.get(a.name)!, cluster, joinWith, o, upgrade, { given: early.get(a.name) })));
+    }
+  };
 
   let serverFailed: string | undefined;
   for (const server of cluster.servers.slice(1)) {
@@ -347,7 +383,7 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
       record(await skip(server, `server ${serverFailed} failed to join; servers join one at a time`));
       continue;
     }
-    const r = await turn(server, joinWith);
+    const r = await turn(server, joinWith, stageAgents);
     record(r);
     if (r.status === 'failed') serverFailed = server.name;
   }
@@ -357,13 +393,4 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   const result = { ...done(), upgrade };
   if (o.kubeconfig && !o.dryRun) result.kubeconfig = await fetchKubeconfig(cluster, firstLink.session, o.kubeconfig);
   return result;
-}
-
-/** The cluster's admin kubeconfig from its first server, merged into `file` as context <cluster>. */
-export async function fetchKubeconfig(cluster: ClusterSpec, first: Session, file: string): Promise<ClusterOutcome['kubeconfig']> {
-  const text = await first.readFile(KUBECONFIG, { sudo: true, step: 'read kubeconfig' });
-  if (!text) return undefined;
-  const server = apiUrl(cluster);
-  await writeKubeconfig(file, text, cluster.name, server);
-  return { file, context: cluster.name, server };
 }

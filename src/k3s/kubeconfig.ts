@@ -1,4 +1,4 @@
-// Merging a cluster's kubeconfig into the owner's: entries named after the
+// The cluster's kubeconfig, read from its first server and merged into the owner's: entries named after the
 // inventory's cluster, the server pointed at a reachable address, every
 // other context kept, written atomically and readable by the owner only.
 import { BrambleError } from '../base/errors.ts';
@@ -7,6 +7,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { writeAtomic } from '../base/files.ts';
+import type { ClusterSpec } from '../inventory/model.ts';
+import type { Session } from '../ssh/session.ts';
+import { apiUrl, KUBECONFIG } from './config.ts';
 
 interface Named<T> {
   name: string;
@@ -73,4 +76,13 @@ export async function kubeconfigContexts(file: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** The cluster's admin kubeconfig from its first server, merged into `file` as context <cluster>. */
+export async function fetchKubeconfig(cluster: ClusterSpec, first: Session, file: string): Promise<{ file: string; context: string; server: string } | undefined> {
+  const text = await first.readFile(KUBECONFIG, { sudo: true, step: 'read kubeconfig' });
+  if (!text) return undefined;
+  const server = apiUrl(cluster);
+  await writeKubeconfig(file, text, cluster.name, server);
+  return { file, context: cluster.name, server };
 }

@@ -13,7 +13,7 @@ import { renderInventory, type RenderOutput } from '../render/render.ts';
 import { expectedObjects, type WatchResult } from '../flux/watch.ts';
 import type { SessionOptions } from '../ssh/session.ts';
 import { checkedFor, fluxStep, installStep, isExplained, linkCluster, outcomeLine, PhaseError, platformUrls, publishStep, reconciledRevision, repoOf, type Io, type RunOptions } from './steps.ts';
-import { fetchKubeconfig } from '../k3s/install.ts';
+import { fetchKubeconfig } from '../k3s/kubeconfig.ts';
 import { defaultKubeconfig } from '../k3s/kubeconfig.ts';
 import { redactUrl } from '../git/repo.ts';
 import { unexpectedLines } from '../base/errors.ts';
