@@ -6,8 +6,9 @@
 # refuses: an unknown verb, any operation on a unit that has no unit file,
 # starting or enabling a masked unit (a link to /dev/null in /etc or /run).
 # Queries (is-enabled, is-active, show) work for any user; only root records.
-# subprocess, shlex and uuid are imported where a start needs them: a query
-# (is-enabled, is-active) is most calls, and Python's imports were most of its cost.
+# shlex is imported where a start needs it, and processes are started with
+# os.posix_spawnp, not subprocess: a query (is-enabled, is-active) is most
+# calls, and Python's imports were most of what a call cost.
 import os, sys, time
 
 STATE = "/var/lib/bramble-lab"
@@ -88,8 +89,8 @@ def environment(path, name):
             if line and not line.startswith("#") and "=" in line:
                 k, v = line.split("=", 1)
                 env[k] = v.strip('"')
-    import uuid
-    env["INVOCATION_ID"] = uuid.uuid4().hex
+    # systemd's invocation id: 128 random bits in hex.
+    env["INVOCATION_ID"] = os.urandom(16).hex()
     return env
 
 
@@ -105,17 +106,41 @@ def k3s_running():
         return False
 
 
+def inherited():
+    """The fds above 2 a child would inherit (the one listdir opens is closed by then)."""
+    out = []
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                out.append(fd)
+        except OSError:
+            pass
+    return out
+
+
+def run(argv, env=None, null=(), daemon=False):
+    """argv run to its end, its exit code as subprocess.run gives it, with the
+    fds in `null` on /dev/null; a daemon is left running in its own session."""
+    actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in null]
+    if daemon:
+        # As subprocess's close_fds: a daemon holding a session's pipe would keep the session's command from ending.
+        actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in inherited()]
+    pid = os.posix_spawnp(argv[0], argv, os.environ if env is None else env, file_actions=actions, setsid=daemon)
+    return 0 if daemon else os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def iscsid_running():
+    return run(["pidof", "iscsid"], null=(1,)) == 0
+
+
 def start_unit(name, path):
-    import shlex, subprocess
     if name == "iscsid":
-        if subprocess.run(["pidof", "iscsid"], stdout=subprocess.DEVNULL).returncode == 0:
+        if iscsid_running():
             return 0
         # A node given a kernel with iSCSI (lab.ts, iscsi: true): a stand-in daemon that stays up.
         if os.path.exists("/etc/bramble-lab/iscsi"):
-            subprocess.Popen(["/usr/local/lib/bramble-lab/iscsid", "infinity"], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            return 0
-        return subprocess.run(["/sbin/iscsid"]).returncode
+            return run(["/usr/local/lib/bramble-lab/iscsid", "infinity"], null=(0, 1, 2), daemon=True)
+        return run(["/sbin/iscsid"])
     if not is_k3s(name):
         return 0
     if k3s_running():
@@ -128,22 +153,21 @@ def start_unit(name, path):
     if not starts:
         return 1
     # The k3s stand-in registers the node and returns; its state file says it runs.
-    return subprocess.run(shlex.split(starts[0]), env=env).returncode
+    import shlex
+    return run(shlex.split(starts[0]), env=env)
 
 
 def stop_unit(name):
     if is_k3s(name) and os.path.exists("/usr/local/bin/k3s"):
-        import subprocess
         # What SIGTERM to k3s's main process does, for a binary that is no daemon.
-        subprocess.run(["/usr/local/bin/k3s", "_stop"], stderr=subprocess.DEVNULL)
+        run(["/usr/local/bin/k3s", "_stop"], null=(2,))
 
 
 def active(name):
     if is_k3s(name):
         return unit_file(name) is not None and k3s_running()
     if name == "iscsid":
-        import subprocess
-        return subprocess.run(["pidof", "iscsid"], stdout=subprocess.DEVNULL).returncode == 0
+        return iscsid_running()
     return False
 
 
