@@ -2,8 +2,8 @@
 // pause between two reads of something expected to change soon (a node
 // turning Ready, an address answering). The pause starts short, since a
 // condition often holds on the second read, and grows to a ceiling so that a
-// long wait does not load a Pi's API server with reads. And work run side
-// by side, at most so many at once.
+// long wait does not load a Pi's API server with reads. And a pool, for
+// work run side by side but at most so many at once.
 
 /** The pause before read number `attempt` (1 for the second read): 200 ms, growing by half each time, at most `ceilingMs`. */
 export function pauseMs(attempt: number, ceilingMs = 1000): number {

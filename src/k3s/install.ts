@@ -15,7 +15,7 @@ import { prepareNode, type Prepared } from '../nodes/prepare.ts';
 import { BrambleError, detailOf } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
-import { waitApiEndpoint, waitReady } from './ready.ts';
+import { SharedNodeReads, waitApiEndpoint, waitReady } from './ready.ts';
 import { ahead, pool } from '../base/wait.ts';
 import { checkUpgrade, type UpgradeCheck } from './upgrade.ts';
 import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts, type K3sState } from '../nodes/k3s-state.ts';
@@ -131,7 +131,7 @@ interface Staged {
 }
 
 /** `token` and `upgrade` may still be read while the node's own reads go out: each is awaited where it is first needed. */
-async function installNode(link: NodeLink, cluster: ClusterSpec, token: string | Promise<string>, first: () => Session, o: InstallOptions, upgradeRead: UpgradeCheck | undefined | Promise<UpgradeCheck | undefined>, prep: PrepareLink = {}): Promise<NodeOutcome> {
+async function installNode(link: NodeLink, cluster: ClusterSpec, token: string | Promise<string>, first: SharedNodeReads, o: InstallOptions, upgradeRead: UpgradeCheck | undefined | Promise<UpgradeCheck | undefined>, prep: PrepareLink = {}): Promise<NodeOutcome> {
   o.onNode?.(link.node.name, 'start');
   return finishNode(await stageNode(link, cluster, token, o, upgradeRead, prep), cluster, first, o, prep.waiting);
 }
@@ -182,7 +182,7 @@ async function stageNode(link: NodeLink, cluster: ClusterSpec, token: string | P
 }
 
 /** The rest of a node's turn: install, start or restart k3s where the staged look says so, then wait until it is Ready. */
-async function finishNode(st: Staged, cluster: ClusterSpec, first: () => Session, o: InstallOptions, waiting?: () => void): Promise<NodeOutcome> {
+async function finishNode(st: Staged, cluster: ClusterSpec, first: SharedNodeReads, o: InstallOptions, waiting?: () => void): Promise<NodeOutcome> {
   const { node, s, outcome, state, configBefore, tokenBefore, prepared } = st;
   const unit = unitName(node);
   if (onlyStopped(state)) {
@@ -214,7 +214,7 @@ async function finishNode(st: Staged, cluster: ClusterSpec, first: () => Session
   // Every node, changed or not: a node is done only when the API server lists it Ready.
   const isFirst = node.name === firstServer(cluster).name;
   waiting?.();
-  await waitReady(isFirst ? s : first(), node.name, o.readyTimeoutMs, outcome.status === 'unchanged' ? () => reRegister(s, cluster.name, node, outcome) : undefined);
+  await waitReady(isFirst ? s : first, node.name, o.readyTimeoutMs, outcome.status === 'unchanged' ? () => reRegister(s, cluster.name, node, outcome) : undefined);
   // Nodes join through the API address, so it has to answer before any of them tries.
   if (isFirst && cluster.apiEndpoint) await waitApiEndpoint(s, cluster, o.readyTimeoutMs);
   await prepared.settle?.();
@@ -247,7 +247,6 @@ export function skipped(node: NodeSpec, why: string): NodeOutcome {
   return { node: node.name, role: node.role, status: 'skipped', changes: [], detail: why };
 }
 
-
 /**
  * Install or reconcile k3s on every reachable node of the cluster. `links`
  * holds the nodes that are connected; `unreachable` the ones that are not.
@@ -275,6 +274,8 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   // a dry run is only reads, and a real run needs its join order only for the
   // nodes that change. A node that would change nothing and that the API
   // listed Ready is done when read.
+  // Ready waits ask the first server for its node list; agents joining side by side share those reads.
+  const readyReads = new SharedNodeReads(() => firstLink.session);
   const apiRead = ahead(readApiNodes(firstLink.session, 'check the k3s version').catch(() => undefined));
   const upgradeRead = ahead(apiRead.then((api) => (api && !('error' in api) ? checkUpgrade(cluster, api.nodes) : undefined)));
   const tokenRead = ahead(chooseToken(firstLink.session).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined })));
@@ -287,7 +288,7 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
       // Others join with the full token, which pins the cluster's CA.
       const tokenFor = tokenRead.then((c) => (n === firstSpec ? c.token : (c.server ?? c.token)));
       const seen = (p: Pick<Prepared, 'changes' | 'disruptive'>) => surveyPrep.set(n.name, p);
-      survey.set(n.name, await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, quiet, upgradeRead, { seen }).catch((e: unknown) => failed(n, e)));
+      survey.set(n.name, await installNode(byName.get(n.name)!, cluster, tokenFor, readyReads, quiet, upgradeRead, { seen }).catch((e: unknown) => failed(n, e)));
     }),
   );
   const [api, upgrade, chosen] = await Promise.all([apiRead, upgradeRead, tokenRead, surveyed]);
@@ -349,9 +350,9 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
     try {
       await (addressCheck ??= waitApiEndpoint(firstLink.session, cluster, o.readyTimeoutMs));
       const ready = staged.get(n.name);
-      if (!ready) return await installNode(byName.get(n.name)!, cluster, tokenFor, () => firstLink.session, o, upgrade, { given: early.get(n.name), waiting });
+      if (!ready) return await installNode(byName.get(n.name)!, cluster, tokenFor, readyReads, o, upgrade, { given: early.get(n.name), waiting });
       o.onNode?.(n.name, 'start');
-      return await finishNode(await ready, cluster, () => firstLink.session, o);
+      return await finishNode(await ready, cluster, readyReads, o);
     } catch (e) {
       return failed(n, e);
     }

@@ -1,6 +1,7 @@
-// The cluster's kubeconfig, read from its first server and merged into the owner's: entries named after the
-// inventory's cluster, the server pointed at a reachable address, every
-// other context kept, written atomically and readable by the owner only.
+// A cluster's kubeconfig, read from its first server and merged into the
+// owner's: entries named after the inventory's cluster, the server pointed
+// at a reachable address, every other context kept, written atomically and
+// readable by the owner only.
 import { BrambleError } from '../base/errors.ts';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';

@@ -7,19 +7,53 @@ import { SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
 import { probeApiAddress } from './kube-vip.ts';
 
+type NodeRead = Awaited<ReturnType<typeof readApiNodes>>;
+
 /**
- * Ask the first server until `name` reports Ready. `missing` is called once
- * when the API has no Node of that name (a node deleted from the API while
- * its k3s runs); what it returns is added to the failure's words.
+ * Node-list reads on one server shared by the waits that ask at the same
+ * time (agents joining side by side): each wait gets a read begun after it
+ * asked, and the waits that ask while one is under way share the next one.
  */
-export async function waitReady(first: Session, name: string, timeoutMs: number, missing?: () => Promise<string>): Promise<void> {
+export class SharedNodeReads {
+  private running?: Promise<NodeRead>;
+  private queued?: Promise<NodeRead>;
+  private readonly server: () => Session;
+  constructor(server: () => Session) {
+    this.server = server;
+  }
+
+  next(): Promise<NodeRead> {
+    if (!this.running) return this.begin();
+    const after = () => {
+      this.queued = undefined;
+      return this.begin();
+    };
+    return (this.queued ??= this.running.then(after, after));
+  }
+
+  private begin(): Promise<NodeRead> {
+    const read: Promise<NodeRead> = readApiNodes(this.server(), 'wait for the nodes to be Ready').finally(() => {
+      if (this.running === read) this.running = undefined;
+    });
+    this.running = read;
+    return read;
+  }
+}
+
+/**
+ * Ask the first server (or its shared reads) until `name` reports Ready.
+ * `missing` is called once when the API has no Node of that name (a node
+ * deleted from the API while its k3s runs); what it returns is added to the
+ * failure's words.
+ */
+export async function waitReady(first: Session | SharedNodeReads, name: string, timeoutMs: number, missing?: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let reads = 0;
   let last = 'not registered yet';
   let hint = '';
   let repaired = !missing;
   for (;;) {
-    const read = await readApiNodes(first, `wait for ${name} to be Ready`);
+    const read = await (first instanceof SharedNodeReads ? first.next() : readApiNodes(first, `wait for ${name} to be Ready`));
     if ('error' in read) last = read.error;
     else {
       const node = read.nodes.find((n) => n.name === name);
