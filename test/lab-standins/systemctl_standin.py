@@ -122,9 +122,9 @@ def run(argv, env=None, null=(), daemon=False):
     """argv run to its end, its exit code as subprocess.run gives it, with the
     fds in `null` on /dev/null; a daemon is left running in its own session."""
     actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in null]
-    if daemon:
-        # As subprocess's close_fds: a daemon holding a session's pipe would keep the session's command from ending.
-        actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in inherited()]
+    # As subprocess's close_fds: a child that daemonizes (iscsid) and kept a
+    # session's pipe would keep the session's command from ending.
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in inherited()]
     pid = os.posix_spawnp(argv[0], argv, os.environ if env is None else env, file_actions=actions, setsid=daemon)
     return 0 if daemon else os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
