@@ -372,7 +372,8 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   // k3s before that turn, and an agent's files are its own.
   const stageAgents = () => {
     for (const a of cluster.agents) {
-      if (staged.has(a.name) || outcomes.has(a.name) || quick.has(a.name) || settled(a) || !early.has(a.name)) continue;
+      // `early` holds only nodes reached and not done when read, whose prepare reboots nothing.
+      if (staged.has(a.name) || quick.has(a.name) || !early.has(a.name)) continue;
       staged.set(a.name, ahead(stageNode(byName.get(a.name)!, cluster, joinWith, o, upgrade, { given: early.get(a.name) })));
     }
   };
