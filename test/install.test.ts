@@ -132,6 +132,12 @@ test('a node whose k3s is as it should be is prepared without waiting for a turn
   assert.equal(r.code, 0, r.stdout + r.stderr);
   // No turn: the API's node list is read once, at the start, and no node waits to be listed Ready again.
   assert.equal((r.stdout + r.stderr).split('\n').filter((l) => /: \$ k3s kubectl get nodes -o json/.test(l)).length, 1, r.stdout + r.stderr);
+  // Each node is looked at once: the survey's look, moments old with nothing changed since, is what the writing prepare starts from.
+  const lines = (r.stdout + r.stderr).split('\n');
+  for (const n of ['rk-c', 'tower']) {
+    assert.equal(lines.filter((l) => l.includes(`${n}: $ h=; read -r h < /proc/sys/kernel/hostname`)).length, 1, `${n}: one look\n${r.stderr}`);
+    assert.equal(lines.filter((l) => l.includes(`${n}: $ if [ -e '/etc/modules-load.d/bramble-longhorn.conf' ]`)).length, 1, `${n}: one read of its modules file`);
+  }
   assert.match(r.stdout, /^ {2}rk-c +server unchanged \(wrote \/etc\/modules-load\.d\/bramble-longhorn\.conf\)$/m);
   assert.match(r.stdout, /^ {2}tower +agent +unchanged \(wrote \/etc\/modules-load\.d\/bramble-longhorn\.conf\)$/m);
   for (const n of ['rk-a', 'rk-b']) assert.match(r.stdout, new RegExp(`^ {2}${n} +server unchanged$`, 'm'));

@@ -114,7 +114,7 @@ async function chooseToken(first: Session): Promise<{ token: string; server?: st
 /** How a node's prepare is shared with its turn: one already under way, and a copy of what it found, taken before the k3s part adds to it. */
 interface PrepareLink {
   given?: Promise<Prepared>;
-  seen?: (p: Pick<Prepared, 'changes' | 'disruptive'>) => void;
+  seen?: (p: Pick<Prepared, 'changes' | 'disruptive' | 'look'>) => void;
   /** Called when the turn's long wait begins (install, restart or Ready wait): other nodes' lighter work may run then. */
   waiting?: () => void;
 }
@@ -153,7 +153,7 @@ async function stageNode(link: NodeLink, cluster: ClusterSpec, token: string | P
   // nothing, so it reads k3s beside prepare's looks; a real run reads after them.
   const early = o.dryRun ? readK3s(link.session) : undefined;
   const prepared = await (prep.given ?? prepareNode(link, { ...prepareOptions(cluster, o), look: o.dryRun ? o.looks?.get(node.name) : undefined }));
-  prep.seen?.({ changes: [...prepared.changes], disruptive: [...prepared.disruptive] });
+  prep.seen?.({ changes: [...prepared.changes], disruptive: [...prepared.disruptive], look: prepared.look });
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   // After prepare: a reboot there gave the node a new session.
   const s = link.session;
@@ -281,13 +281,13 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   const tokenRead = ahead(chooseToken(firstLink.session).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined })));
   const others = [...cluster.servers.slice(1), ...cluster.agents].filter((n) => !outcomes.has(n.name));
   const survey = new Map<string, NodeOutcome>();
-  const surveyPrep = new Map<string, Pick<Prepared, 'changes' | 'disruptive'>>();
+  const surveyPrep = new Map<string, Pick<Prepared, 'changes' | 'disruptive' | 'look'>>();
   const quiet = { ...o, dryRun: true, note: () => undefined, onNode: undefined };
   const surveyed = Promise.all(
     [firstSpec, ...others].map(async (n) => {
       // Others join with the full token, which pins the cluster's CA.
       const tokenFor = tokenRead.then((c) => (n === firstSpec ? c.token : (c.server ?? c.token)));
-      const seen = (p: Pick<Prepared, 'changes' | 'disruptive'>) => surveyPrep.set(n.name, p);
+      const seen = (p: Pick<Prepared, 'changes' | 'disruptive' | 'look'>) => surveyPrep.set(n.name, p);
       survey.set(n.name, await installNode(byName.get(n.name)!, cluster, tokenFor, readyReads, quiet, upgradeRead, { seen }).catch((e: unknown) => failed(n, e)));
     }),
   );
@@ -313,7 +313,8 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
     if (!seen || seen.disruptive.length > 0 || settled(n)) continue;
     const r = survey.get(n.name)!;
     const k3sDone = r.status === 'unchanged' && r.changes.length === seen.changes.length && readyInApi.has(n.name);
-    const prepared = ahead(prepareNode(byName.get(n.name)!, prepareOptions(cluster, o)));
+    // The survey's look, a moment old, with nothing changed since: the node is not read twice.
+    const prepared = ahead(prepareNode(byName.get(n.name)!, { ...prepareOptions(cluster, o), seen: seen.look }));
     early.set(n.name, prepared);
     if (k3sDone) {
       quick.set(n.name, ahead(prepared.then(async (p) => {

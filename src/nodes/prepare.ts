@@ -25,6 +25,24 @@ export interface PrepareOptions {
   osUpdates?: OsUpdatesSpec;
   /** Output of a command that carried PREPARE_LOOK, made by the caller a moment ago: the first look is not made again. */
   look?: Promise<string>;
+  /**
+   * The first look a dry run of this same run took moments ago (install's
+   * survey, which changed nothing): it is not taken again. Never one from
+   * before a reboot, a prompt or another run.
+   */
+  seen?: NodeLook;
+}
+
+/** What prepare's look finds on a node. */
+export interface NodeLook {
+  host: string;
+  present: string[];
+  iscsid: boolean;
+  modulesFile: string | undefined;
+  absent: string[];
+  updatesFile: string | undefined;
+  multipathd: boolean;
+  multipathFile: string | undefined;
 }
 
 export interface Prepared {
@@ -38,6 +56,8 @@ export interface Prepared {
    * without iSCSI). Waiting for it here would hold up every node's turn.
    */
   settle?: () => Promise<void>;
+  /** The first look, before anything was changed. */
+  look?: NodeLook;
 }
 
 export const MODULES_FILE = '/etc/modules-load.d/bramble-longhorn.conf';
@@ -113,7 +133,7 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
   // connection), and the small ones are one script: an unchanged node costs
   // one round trip and three commands, not ten.
   let given = o.look;
-  const look = async () => {
+  const look = async (): Promise<NodeLook> => {
     const small = given ?? s().exec(LOOK, { step: 'look at the node' }).then((r) => r.stdout);
     // Only the first look can be the caller's: a later one follows a reboot.
     given = undefined;
@@ -124,7 +144,8 @@ export async function prepareNode(link: Link, o: PrepareOptions): Promise<Prepar
     const absent = (facts.modules_absent ?? '').split(/\s+/).filter(Boolean);
     return { host: facts.hostname ?? '', present: packagesIn(facts), iscsid: facts.iscsid === 'running', modulesFile, absent, updatesFile, multipathd: facts.multipathd === 'yes', multipathFile };
   };
-  let seen = await look();
+  let seen = o.seen ?? (await look());
+  out.look = seen;
 
   // Hostname: k3s names nodes after it, and joins need them unique.
   const host = seen.host;
