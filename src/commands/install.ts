@@ -1,4 +1,4 @@
-import type { NodeOutcome } from '../k3s/install.ts';
+import type { NodeOutcome } from '../k3s/outcome.ts';
 import type { Command } from './command.ts';
 import { indented, nodeOptions, runOptions } from './shared.ts';
 

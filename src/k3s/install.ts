@@ -12,7 +12,6 @@ import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { fetchKubeconfig } from './kubeconfig.ts';
 import type { NodeLink } from '../nodes/connect.ts';
 import { prepareNode, type Prepared } from '../nodes/prepare.ts';
-import { BrambleError, detailOf } from '../base/errors.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
 import { SharedNodeReads, waitApiEndpoint, waitReady } from './ready.ts';
@@ -22,6 +21,7 @@ import { K3S_PROBE, k3sState, missingPieces, onlyStopped, parseFacts, type K3sSt
 import { changedSettings, CONFIG_FILE, firstServer, k3sConfig, SERVER_TOKEN, TOKEN_FILE, unitName } from './config.ts';
 import { KUBE_VIP_MANIFEST, placeKubeVip } from './kube-vip.ts';
 import { ensureFile } from './files.ts';
+import { failed, skipped, type ClusterOutcome, type NodeOutcome } from './outcome.ts';
 
 export interface InstallOptions {
   readyTimeoutMs: number;
@@ -42,31 +42,6 @@ export interface InstallOptions {
    * neither again.
    */
   looks?: Map<string, Promise<string>>;
-}
-
-export type Status = 'installed' | 'restarted' | 'unchanged' | 'removed' | 'failed' | 'skipped';
-
-export interface NodeOutcome {
-  node: string;
-  role: 'server' | 'agent';
-  status: Status;
-  /** What was prepared or changed on the node (in a dry run: what would be). */
-  changes: string[];
-  /** The changes that interrupt what runs on the node: a reboot, a k3s restart. */
-  disruptive?: string[];
-  step?: string;
-  detail?: string;
-  /** The k3s upgrade the Plans will bring this node, e.g. "v1.35.6+k3s1 -> v1.36.4+k3s1". */
-  upgrade?: string;
-}
-
-export interface ClusterOutcome {
-  cluster: string;
-  nodes: NodeOutcome[];
-  /** The version change the inventory asks for, as checked against the running cluster. */
-  upgrade?: UpgradeCheck;
-  kubeconfig?: { file: string; context: string; server: string };
-  ok: boolean;
 }
 
 /** What of k3s is on the node (see state.ts). */
@@ -237,14 +212,6 @@ async function reRegister(s: Session, cluster: string, node: NodeSpec, outcome: 
 
 function prepareOptions(cluster: ClusterSpec, o: InstallOptions) {
   return { rebootTimeoutMs: o.rebootTimeoutMs, dryRun: o.dryRun, note: o.note, osUpdates: cluster.osUpdates };
-}
-
-export function failed(node: NodeSpec, e: unknown): NodeOutcome {
-  return { node: node.name, role: node.role, status: 'failed', changes: [], step: (e instanceof BrambleError && e.step) || 'install', detail: detailOf(e) };
-}
-
-export function skipped(node: NodeSpec, why: string): NodeOutcome {
-  return { node: node.name, role: node.role, status: 'skipped', changes: [], detail: why };
 }
 
 /**

@@ -6,7 +6,7 @@ import type { ClusterSpec, NodeSpec } from '../inventory/model.ts';
 import { shQuote, SshError, type Session } from '../ssh/session.ts';
 import { quorumProblem, readApiNodes, type ApiNode } from './cluster.ts';
 import { firstServer } from './config.ts';
-import type { NodeOutcome } from './install.ts';
+import type { NodeOutcome } from './outcome.ts';
 import { uninstallNode } from './reset.ts';
 
 export type NodeAction = 'remove' | 'replace';

@@ -4,7 +4,7 @@
 // progress display: k3s per cluster (nodes in their join order), the
 // repository, Flux per cluster. A summary ends every run, good or bad.
 import type { ClusterSpec, Inventory } from '../inventory/model.ts';
-import type { ClusterOutcome, NodeOutcome } from '../k3s/install.ts';
+import type { ClusterOutcome, NodeOutcome } from '../k3s/outcome.ts';
 import { firstServer } from '../k3s/config.ts';
 import type { Connection, NodeLink } from '../nodes/connect.ts';
 import { disruptiveSteps, planCluster, planIsEmpty, planLines, planRepo, type FluxRead, type Plan } from './plan.ts';

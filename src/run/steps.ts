@@ -5,7 +5,7 @@
 import { BrambleError } from '../base/errors.ts';
 import { resolve as resolvePath } from 'node:path';
 import type { ClusterSpec, Inventory, NodeSpec } from '../inventory/model.ts';
-import type { ClusterOutcome, NodeOutcome } from '../k3s/install.ts';
+import type { ClusterOutcome, NodeOutcome } from '../k3s/outcome.ts';
 import type { Connection, NodeLink } from '../nodes/connect.ts';
 import type { RenderOutput } from '../render/render.ts';
 import type { TreePlan, FileChange } from '../render/tree.ts';
