@@ -86,10 +86,23 @@ async function chooseToken(first: Session): Promise<{ token: string; server?: st
   return { token: ours || theirs || randomBytes(32).toString('hex'), server: theirs || undefined };
 }
 
-/** How a node's prepare is shared with its turn: one already under way, and a copy of what it found, taken before the k3s part adds to it. */
+/** A node's k3s files and what of k3s it has: two commands. */
+interface K3sReads {
+  token: Promise<string | undefined>;
+  config: Promise<string | undefined>;
+  kubeVip?: Promise<string | undefined>;
+  state: Promise<K3sState>;
+}
+
+/** What the survey (a dry run of the node) found: prepare's part, taken before the k3s part adds to it, and its k3s reads. */
+type Survey = Pick<Prepared, 'changes' | 'disruptive' | 'look'> & { k3s?: K3sReads };
+
+/** How a node's prepare is shared with its turn: one already under way, and a copy of what it found. */
 interface PrepareLink {
   given?: Promise<Prepared>;
-  seen?: (p: Pick<Prepared, 'changes' | 'disruptive' | 'look'>) => void;
+  seen?: (p: Survey) => void;
+  /** The survey's k3s reads, for a turn that follows the survey with nothing changed since: not read again. */
+  k3s?: K3sReads;
   /** Called when the turn's long wait begins (install, restart or Ready wait): other nodes' lighter work may run then. */
   waiting?: () => void;
 }
@@ -119,16 +132,16 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string |
 async function stageNode(link: NodeLink, cluster: ClusterSpec, token: string | Promise<string>, o: InstallOptions, upgradeRead: UpgradeCheck | undefined | Promise<UpgradeCheck | undefined>, prep: PrepareLink = {}): Promise<Staged> {
   const node = link.node;
   // The node's k3s files are read in one command; each is written below only when it differs.
-  const readK3s = (s: Session) => {
+  const readK3s = (s: Session): K3sReads => {
     const files = ahead(s.readFiles([TOKEN_FILE, CONFIG_FILE, ...(node.role === 'server' ? [KUBE_VIP_MANIFEST] : [])], { sudo: true, step: 'read the k3s files' }));
     const nth = (i: number) => ahead(files.then((f) => f[i]));
     return { token: nth(0), config: nth(1), kubeVip: node.role === 'server' ? nth(2) : undefined, state: ahead(inspectNode(s, o.dryRun ? o.looks?.get(node.name) : undefined)) };
   };
   // Only a reboot in prepare (a Pi's memory cgroup) changes what these reads find: a dry run reboots
-  // nothing, so it reads k3s beside prepare's looks; a real run reads after them.
-  const early = o.dryRun ? readK3s(link.session) : undefined;
+  // nothing, so it reads k3s beside prepare's looks; a real run reads after them, or takes the survey's.
+  const early = o.dryRun ? readK3s(link.session) : prep.k3s;
   const prepared = await (prep.given ?? prepareNode(link, { ...prepareOptions(cluster, o), look: o.dryRun ? o.looks?.get(node.name) : undefined }));
-  prep.seen?.({ changes: [...prepared.changes], disruptive: [...prepared.disruptive], look: prepared.look });
+  prep.seen?.({ changes: [...prepared.changes], disruptive: [...prepared.disruptive], look: prepared.look, k3s: early });
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
   // After prepare: a reboot there gave the node a new session.
   const s = link.session;
@@ -248,13 +261,13 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   const tokenRead = ahead(chooseToken(firstLink.session).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined })));
   const others = [...cluster.servers.slice(1), ...cluster.agents].filter((n) => !outcomes.has(n.name));
   const survey = new Map<string, NodeOutcome>();
-  const surveyPrep = new Map<string, Pick<Prepared, 'changes' | 'disruptive' | 'look'>>();
+  const surveyPrep = new Map<string, Survey>();
   const quiet = { ...o, dryRun: true, note: () => undefined, onNode: undefined };
   const surveyed = Promise.all(
     [firstSpec, ...others].map(async (n) => {
       // Others join with the full token, which pins the cluster's CA.
       const tokenFor = tokenRead.then((c) => (n === firstSpec ? c.token : (c.server ?? c.token)));
-      const seen = (p: Pick<Prepared, 'changes' | 'disruptive' | 'look'>) => surveyPrep.set(n.name, p);
+      const seen = (p: Survey) => surveyPrep.set(n.name, p);
       survey.set(n.name, await installNode(byName.get(n.name)!, cluster, tokenFor, readyReads, quiet, upgradeRead, { seen }).catch((e: unknown) => failed(n, e)));
     }),
   );
@@ -318,7 +331,9 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
     try {
       await (addressCheck ??= waitApiEndpoint(firstLink.session, cluster, o.readyTimeoutMs));
       const ready = staged.get(n.name);
-      if (!ready) return await installNode(byName.get(n.name)!, cluster, tokenFor, readyReads, o, upgrade, { given: early.get(n.name), waiting });
+      // The first server's turn follows the survey and a prepare that reboots nothing: the survey's k3s reads still hold.
+      const k3s = n === firstSpec && early.has(n.name) && survey.get(n.name)!.status !== 'failed' ? surveyPrep.get(n.name)?.k3s : undefined;
+      if (!ready) return await installNode(byName.get(n.name)!, cluster, tokenFor, readyReads, o, upgrade, { given: early.get(n.name), waiting, k3s });
       o.onNode?.(n.name, 'start');
       return await finishNode(await ready, cluster, readyReads, o);
     } catch (e) {
