@@ -1,8 +1,11 @@
 // A test reporter that prints nothing while the suite runs and, at its end,
 // the ten slowest tests with their files, and the ten files whose tests take
 // longest in all: the next regression in the suite's time is seen in every
-// run's log (docs/testing.md keeps the budget).
-import { relative } from 'node:path';
+// run's log (docs/testing.md keeps the budget). Last, a file that failed
+// outside any test (a lab that would not start) gets the end of what it
+// wrote to stderr: the spec reporter says only "test failed" there, and
+// prints the cause minutes earlier, where a log's tail no longer reaches.
+import { relative, resolve } from 'node:path';
 
 interface Finished {
   name: string;
@@ -11,13 +14,30 @@ interface Finished {
   details: { duration_ms: number; type?: string };
 }
 
+/** How many of a failed file's last stderr lines are printed. */
+const TAIL = 25;
+
 export default async function* slowest(source: AsyncIterable<{ type: string; data: unknown }>): AsyncGenerator<string> {
   const done: Array<{ name: string; file: string; ms: number }> = [];
+  const stderr = new Map<string, string[]>();
+  const brokenFiles: string[] = [];
   for await (const event of source) {
+    if (event.type === 'test:stderr') {
+      const d = event.data as { file?: string; message: string };
+      if (!d.file) continue;
+      const file = relative(process.cwd(), resolve(d.file));
+      const lines = stderr.get(file) ?? [];
+      lines.push(...d.message.replace(/\n$/, '').split('\n'));
+      stderr.set(file, lines.slice(-TAIL));
+      continue;
+    }
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const d = event.data as Finished;
-    // A file run in its own process may be reported as a test named by its path: not a test.
-    if (d.file && d.name === d.file) continue;
+    // A file run in its own process is reported as a test named by its path (as given, or absolute) when it fails outside its tests: not a test.
+    if (d.file && resolve(d.name) === resolve(d.file)) {
+      if (event.type === 'test:fail') brokenFiles.push(relative(process.cwd(), resolve(d.file)));
+      continue;
+    }
     if (d.nesting !== 0 || d.details.type === 'suite') continue;
     done.push({ name: d.name, file: d.file ? relative(process.cwd(), d.file) : '?', ms: d.details.duration_ms });
   }
@@ -39,6 +59,10 @@ export default async function* slowest(source: AsyncIterable<{ type: string; dat
   lines.push('the ten files whose tests take longest in all:');
   for (const [file, f] of [...byFile].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10)) {
     lines.push(`  ${(f.ms / 1000).toFixed(1).padStart(6)} s  ${file} (${f.tests} tests)`);
+  }
+  for (const file of brokenFiles) {
+    const said = stderr.get(file) ?? [];
+    lines.push(`${file} failed outside its tests; the last ${said.length} lines of its stderr:`, ...said.map((l) => `  | ${l}`));
   }
   yield `${lines.join('\n')}\n`;
 }

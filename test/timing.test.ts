@@ -25,7 +25,7 @@ test('-v lines are stamped with the seconds since the process started, in order'
   assert.ok(a! > 0 && b! >= a! && b! <= performance.now() / 1000 + 0.001, `${a} then ${b}`);
 });
 
-test('the reporter prints the ten slowest top-level tests with their files, then the files by their tests\' time, leaving out suites, subtests and file entries', async () => {
+test('the reporter prints the ten slowest top-level tests with their files, then the files by their tests\' time, leaving out suites, subtests and file entries; a file that failed outside its tests gets its stderr\'s tail', async () => {
   const cwd = process.cwd();
   const pass = (name: string, ms: number, extra: Record<string, unknown> = {}) => ({ type: 'test:pass', data: { name, nesting: 0, file: `${cwd}/test/f${ms % 3}.test.ts`, details: { duration_ms: ms }, ...extra } });
   const events = [
@@ -35,6 +35,11 @@ test('the reporter prints the ten slowest top-level tests with their files, then
     pass('a subtest', 400_000, { nesting: 1 }),
     { type: 'test:pass', data: { name: `${cwd}/test/whole.test.ts`, nesting: 0, file: `${cwd}/test/whole.test.ts`, details: { duration_ms: 300_000 } } },
     { type: 'test:diagnostic', data: { message: 'ignored' } },
+    // A file whose lab would not start, as the runner reports it: its stderr (file as given), then a failure named by that path.
+    { type: 'test:stderr', data: { file: 'test/f1.test.ts', message: 'noise from a passing file\n' } },
+    ...Array.from({ length: 30 }, (_, i) => ({ type: 'test:stderr', data: { file: 'test/lab.test.ts', message: `line ${i}\n` } })),
+    { type: 'test:stderr', data: { file: 'test/lab.test.ts', message: 'Error: lab: ip netns add bl211n0 failed: File exists\n\nNode.js v24\n' } },
+    { type: 'test:fail', data: { name: 'test/lab.test.ts', nesting: 0, file: `${cwd}/test/lab.test.ts`, details: { duration_ms: 964 } } },
   ];
   async function* source() {
     yield* events;
@@ -43,16 +48,20 @@ test('the reporter prints the ten slowest top-level tests with their files, then
   for await (const chunk of slowest(source())) text += chunk;
   const lines = text.trim().split('\n');
   assert.equal(lines[0], 'the ten slowest of 13 tests in 4 files (177 s of test time in all):');
-  assert.equal(lines.length, 16);
+  assert.equal(lines.length, 16 + 1 + 25);
   assert.match(lines[1]!, /^\s+99\.0 s {2}test\/f9\.test\.ts: broken$/);
   assert.match(lines[2]!, /^\s+12\.0 s {2}test\/f0\.test\.ts: t11$/);
   assert.match(lines[10]!, /^\s+4\.0 s {2}test\/f1\.test\.ts: t3$/);
   assert.equal(lines[11], 'the ten files whose tests take longest in all:');
-  assert.deepEqual(lines.slice(12).map((l) => l.trim()), [
+  assert.deepEqual(lines.slice(12, 16).map((l) => l.trim()), [
     '99.0 s  test/f9.test.ts (1 tests)',
     '30.0 s  test/f0.test.ts (4 tests)',
     '26.0 s  test/f2.test.ts (4 tests)',
     '22.0 s  test/f1.test.ts (4 tests)',
   ]);
-  assert.doesNotMatch(text, /suite|subtest|whole/);
+  assert.doesNotMatch(lines.slice(0, 16).join('\n'), /suite|subtest|whole|lab\.test/);
+  assert.equal(lines[16], 'test/lab.test.ts failed outside its tests; the last 25 lines of its stderr:');
+  assert.equal(lines[17], '  | line 8');
+  assert.deepEqual(lines.slice(-3), ['  | Error: lab: ip netns add bl211n0 failed: File exists', '  | ', '  | Node.js v24']);
+  assert.doesNotMatch(text, /noise from a passing file/);
 });

@@ -110,6 +110,16 @@ function knownName(address: string, port: number): string {
   return port === 22 ? address : `[${address}]:${port}`;
 }
 
+/** A lab's namespaces and host-side links by the bridge's name (see wire()), as left in /run/netns and /sys/class/net. */
+function labNames(bridge: string): RegExp {
+  return new RegExp(`^${bridge}(|n\\d+|git|nas|v\\d+|vg|vn)$`);
+}
+
+function leftovers(bridge: string): string[] {
+  const mine = labNames(bridge);
+  return ['/run/netns', '/sys/class/net'].flatMap((d) => (existsSync(d) ? readdirSync(d) : []).filter((n) => mine.test(n)).map((n) => `${d}/${n}`));
+}
+
 function tryRun(cmd: string, args: string[]): void {
   spawnSync(cmd, args, { stdio: 'ignore' });
 }
@@ -150,6 +160,9 @@ async function waitForPort(host: string, port: number, timeoutMs: number): Promi
 }
 
 const UID = 1500;
+
+/** Labs are numbered 2 to 251: lab N's addresses are 198.18.N.0/24 and its links bl<N>*. */
+const INDICES = 250;
 
 /** The node's own copy-on-write folders, and their names under its upper/ dir. */
 const PER_NODE: Array<[string, string]> = [['/etc/', 'etc'], ['/var/lib/', 'var-lib'], ['/boot/', 'boot'], ['/usr/local/', 'usr-local'], ['/home/', 'home']];
@@ -192,12 +205,32 @@ export class Lab {
     // /var/tmp, not /tmp: each node mounts its own /tmp.
     const root = mkdtempSync('/var/tmp/bramble-lab-');
     let lab: Lab | undefined;
-    for (let attempt = 0; attempt < 20 && !lab; attempt++) {
-      const index = 2 + Math.floor(Math.random() * 250);
-      const r = spawnSync('ip', ['link', 'add', `bl${index}`, 'type', 'bridge'], { encoding: 'utf8' });
-      if (r.status === 0) lab = new Lab(root, index);
+    const stale: string[] = [];
+    // Every index once, from a random one: labs started at once seldom try the same.
+    const first = Math.floor(Math.random() * INDICES);
+    for (let k = 0; k < INDICES && !lab; k++) {
+      const index = 2 + ((first + k) % INDICES);
+      const bridge = `bl${index}`;
+      // Names under an index whose bridge is gone are an earlier lab's that its stop did not remove: use another index.
+      const before = leftovers(bridge);
+      if (before.length > 0) {
+        if (!before.includes(`/sys/class/net/${bridge}`)) stale.push(...before);
+        continue;
+      }
+      // The bridge is the claim: no other lab makes names under its index while it is there.
+      if (spawnSync('ip', ['link', 'add', bridge, 'type', 'bridge'], { stdio: 'ignore' }).status !== 0) continue;
+      // Looked at again once claimed: a lab stopping in between may have left some.
+      const after = leftovers(bridge).filter((n) => n !== `/sys/class/net/${bridge}`);
+      if (after.length === 0) lab = new Lab(root, index);
+      else {
+        stale.push(...after);
+        tryRun('ip', ['link', 'del', bridge]);
+      }
     }
-    if (!lab) throw new Error('lab: could not create a bridge');
+    if (!lab) {
+      rmSync(root, { recursive: true, force: true });
+      throw new Error(`lab: could not create a bridge${stale.length ? ` (${stale.length} names left over by earlier labs, such as ${stale.slice(0, 3).join(', ')})` : ''}`);
+    }
     LIVE.add(lab);
     try {
       run('ip', ['addr', 'add', `${lab.gateway}/24`, 'dev', lab.bridge]);
@@ -788,7 +821,7 @@ export class Lab {
   /** The network and files, once nothing runs in them. */
   private removeNetwork(): void {
     // Only the namespaces that are there: a process per name tried cost more than the rest of the stop.
-    const mine = new RegExp(`^${this.bridge}(n\\d+|git|nas)$`);
+    const mine = labNames(this.bridge);
     for (const ns of existsSync('/run/netns') ? readdirSync('/run/netns') : []) if (mine.test(ns)) tryRun('ip', ['netns', 'del', ns]);
     tryRun('ip', ['link', 'del', this.bridge]);
     rmSync(this.root, { recursive: true, force: true });
