@@ -58,3 +58,19 @@ test('without a shared reader a wait reads on its own, and one not Ready in time
   await assert.rejects(waitReady(session, 'a1', 300), /a1.*not Ready after 0 s: Ready=False/s);
   assert.ok(reads.length >= 2, `${reads.length} reads`);
 });
+
+test('waits that began apart read together after their first read: ten agents waiting 1.5 s cost the reads of one and a first read each', async () => {
+  const names = Array.from({ length: 10 }, (_, i) => `a${i}`);
+  const start = Date.now();
+  const { session, reads } = server(() => names.map((n) => node(n, Date.now() - start > 1500)));
+  const shared = new SharedNodeReads(() => session);
+  // The agents' installs end 30 ms apart, as joins side by side do.
+  await Promise.all(names.map(async (n, i) => {
+    await new Promise((r) => setTimeout(r, 30 * i));
+    await waitReady(shared, n, 5_000);
+  }));
+  // One wait alone reads at 0, 0.2, 0.5, 1.0 and 1.7 s; each that joins reads once at once (14 in all here).
+  // Each keeping its own pause, they took 49.
+  assert.ok(reads.length <= 20, `${reads.length} reads`);
+  assert.ok(reads.length >= 5, `${reads.length} reads`);
+});

@@ -2,7 +2,7 @@
 // cluster's API address answers. Each condition is read again after a pause
 // that starts short (base/wait.ts), so a wait that is over at once costs one read.
 import type { ClusterSpec } from '../inventory/model.ts';
-import { pollPause } from '../base/wait.ts';
+import { pauseMs, pollPause } from '../base/wait.ts';
 import { SshError, type Session } from '../ssh/session.ts';
 import { readApiNodes } from './cluster.ts';
 import { probeApiAddress } from './kube-vip.ts';
@@ -11,32 +11,51 @@ type NodeRead = Awaited<ReturnType<typeof readApiNodes>>;
 
 /**
  * Node-list reads on one server shared by the waits that ask at the same
- * time (agents joining side by side): each wait gets a read begun after it
- * asked, and the waits that ask while one is under way share the next one.
+ * time (agents joining side by side). Each wait gets a read begun after it
+ * asked, at the time it names or sooner: the next read begins when the
+ * soonest of the waiting asks is due and no read is under way, and answers
+ * every wait then waiting. Waits that have read together ask together after
+ * that, so many waits cost the reads of the one with the shortest pause,
+ * not one each (13 agents each reading once a second kept a Pi's API server
+ * busy without a pause).
  */
 export class SharedNodeReads {
   private running?: Promise<NodeRead>;
-  private queued?: Promise<NodeRead>;
+  private waiting: Array<{ at: number; take: (read: Promise<NodeRead>) => void }> = [];
+  private timer?: NodeJS.Timeout;
   private readonly server: () => Session;
   constructor(server: () => Session) {
     this.server = server;
   }
 
-  next(): Promise<NodeRead> {
-    if (!this.running) return this.begin();
-    const after = () => {
-      this.queued = undefined;
-      return this.begin();
-    };
-    return (this.queued ??= this.running.then(after, after));
+  /** A read begun after this call, and not before `at` (ms since the epoch) unless another wait's ask starts it sooner. */
+  next(at = 0): Promise<NodeRead> {
+    return new Promise<Promise<NodeRead>>((take) => {
+      this.waiting.push({ at, take });
+      this.schedule();
+    }).then((read) => read);
   }
 
-  private begin(): Promise<NodeRead> {
-    const read: Promise<NodeRead> = readApiNodes(this.server(), 'wait for the nodes to be Ready').finally(() => {
-      if (this.running === read) this.running = undefined;
-    });
+  private schedule(): void {
+    if (this.running || this.waiting.length === 0) return;
+    clearTimeout(this.timer);
+    const due = Math.min(...this.waiting.map((w) => w.at)) - Date.now();
+    if (due > 0) this.timer = setTimeout(() => this.begin(), due);
+    else this.begin();
+  }
+
+  private begin(): void {
+    this.timer = undefined;
+    const answered = this.waiting;
+    this.waiting = [];
+    const read = readApiNodes(this.server(), 'wait for the nodes to be Ready');
     this.running = read;
-    return read;
+    for (const w of answered) w.take(read);
+    const after = () => {
+      this.running = undefined;
+      this.schedule();
+    };
+    read.then(after, after);
   }
 }
 
@@ -52,8 +71,9 @@ export async function waitReady(first: Session | SharedNodeReads, name: string, 
   let last = 'not registered yet';
   let hint = '';
   let repaired = !missing;
+  let at = 0;
   for (;;) {
-    const read = await (first instanceof SharedNodeReads ? first.next() : readApiNodes(first, `wait for ${name} to be Ready`));
+    const read = await (first instanceof SharedNodeReads ? first.next(at) : readApiNodes(first, `wait for ${name} to be Ready`));
     if ('error' in read) last = read.error;
     else {
       const node = read.nodes.find((n) => n.name === name);
@@ -65,7 +85,9 @@ export async function waitReady(first: Session | SharedNodeReads, name: string, 
       }
     }
     if (Date.now() > deadline) throw new SshError(name, 'wait for Ready', `not Ready after ${Math.round(timeoutMs / 1000)} s: ${last}${hint}`);
-    await pollPause(++reads);
+    // A shared reader keeps the pause itself: it may answer sooner, with a read another wait asked for.
+    if (first instanceof SharedNodeReads) at = Date.now() + pauseMs(++reads);
+    else await pollPause(++reads);
   }
 }
 
