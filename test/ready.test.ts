@@ -74,3 +74,11 @@ test('waits that began apart read together after their first read: ten agents wa
   assert.ok(reads.length <= 20, `${reads.length} reads`);
   assert.ok(reads.length >= 5, `${reads.length} reads`);
 });
+
+test('a read that cannot begin (no session) fails the waits it was for, also when a timer begins it', async () => {
+  const shared = new SharedNodeReads(() => {
+    throw new Error('the first server has no session');
+  });
+  await assert.rejects(shared.next(), /no session/);
+  await assert.rejects(shared.next(Date.now() + 50), /no session/);
+});

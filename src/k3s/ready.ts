@@ -48,7 +48,8 @@ export class SharedNodeReads {
     this.timer = undefined;
     const answered = this.waiting;
     this.waiting = [];
-    const read = readApiNodes(this.server(), 'wait for the nodes to be Ready');
+    // Begun from a timer too: whatever fails here reaches the waits, never the event loop.
+    const read = Promise.resolve().then(() => readApiNodes(this.server(), 'wait for the nodes to be Ready'));
     this.running = read;
     for (const w of answered) w.take(read);
     const after = () => {
