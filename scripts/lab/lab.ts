@@ -110,9 +110,9 @@ function knownName(address: string, port: number): string {
   return port === 22 ? address : `[${address}]:${port}`;
 }
 
-/** A lab's namespaces and host-side links by the bridge's name (see wire()), as left in /run/netns and /sys/class/net. */
+/** A lab's namespaces and host-side links, named from its bridge's name (see wire()), as left in /run/netns and /sys/class/net. */
 function labNames(bridge: string): RegExp {
-  return new RegExp(`^${bridge}(|n\\d+|git|nas|v\\d+|vg|vn)$`);
+  return new RegExp(`^${bridge}(n\\d+|git|nas|v\\d+|vg|vn)$`);
 }
 
 function leftovers(bridge: string): string[] {
@@ -211,16 +211,18 @@ export class Lab {
     for (let k = 0; k < INDICES && !lab; k++) {
       const index = 2 + ((first + k) % INDICES);
       const bridge = `bl${index}`;
+      // A live lab's; this is no claim yet, only the way past it without starting a process.
+      if (existsSync(`/sys/class/net/${bridge}`)) continue;
       // Names under an index whose bridge is gone are an earlier lab's that its stop did not remove: use another index.
       const before = leftovers(bridge);
       if (before.length > 0) {
-        if (!before.includes(`/sys/class/net/${bridge}`)) stale.push(...before);
+        stale.push(...before);
         continue;
       }
       // The bridge is the claim: no other lab makes names under its index while it is there.
       if (spawnSync('ip', ['link', 'add', bridge, 'type', 'bridge'], { stdio: 'ignore' }).status !== 0) continue;
       // Looked at again once claimed: a lab stopping in between may have left some.
-      const after = leftovers(bridge).filter((n) => n !== `/sys/class/net/${bridge}`);
+      const after = leftovers(bridge);
       if (after.length === 0) lab = new Lab(root, index);
       else {
         stale.push(...after);
