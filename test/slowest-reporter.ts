@@ -17,6 +17,9 @@ interface Finished {
 /** How many of a failed file's last stderr lines are printed. */
 const TAIL = 25;
 
+/** A file as the runner names it (as given, or absolute), relative to where the suite runs. */
+const where = (file: string) => relative(process.cwd(), resolve(file));
+
 export default async function* slowest(source: AsyncIterable<{ type: string; data: unknown }>): AsyncGenerator<string> {
   const done: Array<{ name: string; file: string; ms: number }> = [];
   const stderr = new Map<string, string[]>();
@@ -25,7 +28,7 @@ export default async function* slowest(source: AsyncIterable<{ type: string; dat
     if (event.type === 'test:stderr') {
       const d = event.data as { file?: string; message: string };
       if (!d.file) continue;
-      const file = relative(process.cwd(), resolve(d.file));
+      const file = where(d.file);
       const lines = stderr.get(file) ?? [];
       lines.push(...d.message.replace(/\n$/, '').split('\n'));
       stderr.set(file, lines.slice(-TAIL));
@@ -35,11 +38,11 @@ export default async function* slowest(source: AsyncIterable<{ type: string; dat
     const d = event.data as Finished;
     // A file run in its own process is reported as a test named by its path (as given, or absolute) when it fails outside its tests: not a test.
     if (d.file && resolve(d.name) === resolve(d.file)) {
-      if (event.type === 'test:fail') brokenFiles.push(relative(process.cwd(), resolve(d.file)));
+      if (event.type === 'test:fail') brokenFiles.push(where(d.file));
       continue;
     }
     if (d.nesting !== 0 || d.details.type === 'suite') continue;
-    done.push({ name: d.name, file: d.file ? relative(process.cwd(), d.file) : '?', ms: d.details.duration_ms });
+    done.push({ name: d.name, file: d.file ? where(d.file) : '?', ms: d.details.duration_ms });
   }
   done.sort((a, b) => b.ms - a.ms);
   const total = done.reduce((s, t) => s + t.ms, 0);
