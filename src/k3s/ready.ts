@@ -30,10 +30,10 @@ export class SharedNodeReads {
 
   /** A read begun after this call, and not before `at` (ms since the epoch) unless another wait's ask starts it sooner. */
   next(at = 0): Promise<NodeRead> {
-    return new Promise<Promise<NodeRead>>((take) => {
+    return new Promise<NodeRead>((take) => {
       this.waiting.push({ at, take });
       this.schedule();
-    }).then((read) => read);
+    });
   }
 
   private schedule(): void {
