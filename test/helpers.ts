@@ -1,6 +1,6 @@
 // Shared test plumbing: temporary folders, running the built CLI, paths.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,48 @@ export function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv = {
 export function linesOf(dir: string, ending: string): Array<{ where: string; line: string }> {
   const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith(ending) ? [join(d, e.name)] : []));
   return walk(dir).flatMap((file) => readFileSync(file, 'utf8').split('\n').map((line, i) => ({ where: `${file.slice(ROOT.length + 1)}:${i + 1}`, line })));
+}
+
+/**
+ * For each needle, the regular files under `dir` holding it, among the files
+ * changed since `sinceMs`. A secret made after `sinceMs` can only be in a file
+ * written after it, and a write always moves a file's change time (ctime),
+ * which unlike its modification time cannot be set back; so this finds what
+ * reading every file would, without reading the rest of a shared folder such
+ * as /tmp (a checkout with its node_modules, other runs' files). Folders named
+ * in `skip` are not entered, symbolic links are not followed, and entries that
+ * vanish mid-walk (other test files' folders) are passed over.
+ */
+export function filesHolding(dir: string, needles: string[], sinceMs: number, skip: string[] = []): (needle: string) => string[] {
+  // The kernel stamps times from a clock that can lag the wall clock by a tick or more.
+  const since = sinceMs - 2000;
+  const hits = new Map<string, string[]>(needles.map((n) => [n, []]));
+  const walk = (d: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const full = join(d, e.name);
+      if (e.isDirectory()) {
+        if (!skip.includes(e.name)) walk(full);
+        continue;
+      }
+      if (!e.isFile()) continue;
+      let text: Buffer;
+      try {
+        if (lstatSync(full).ctimeMs < since) continue;
+        text = readFileSync(full);
+      } catch {
+        continue;
+      }
+      for (const n of needles) if (text.includes(n)) hits.get(n)!.push(full);
+    }
+  };
+  walk(dir);
+  return (needle) => hits.get(needle) ?? [];
 }
 
 export function sh(cmd: string, args: string[], cwd: string): string {

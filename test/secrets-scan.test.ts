@@ -10,9 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { newClusterKey } from '../src/secrets/keys.ts';
-import { brambleAsync, CLI } from './helpers.ts';
+import { brambleAsync, CLI, filesHolding } from './helpers.ts';
 import { gitopsInventory, startGitopsLab } from './lab-helpers.ts';
 
+// Every secret searched for below is made after this moment, so only files changed since can hold one.
+const started = Date.now();
 const { lab, scriptUrl, gitServer, repoUrl, work, knownHosts } = await startGitopsLab([{ name: 'vault', board: 'rk1', sudo: 'password', iscsi: true }], 'secrets.git');
 // The cluster keeps a secret in Git: its age key is in the owner's keys file, the only place on this machine allowed to hold it.
 const ageKey = await newClusterKey();
@@ -50,16 +52,6 @@ function storedSecret(name = 'flux-system', namespace = 'flux-system'): Record<s
     if (existsSync(f)) return (JSON.parse(readFileSync(f, 'utf8')) as { data: Record<string, string> }).data;
   }
   throw new Error(`no ${name} secret`);
-}
-
-/** For each needle, the files under `dir` holding it: one grep for all of them, then each file it lists read for which. */
-function filesHolding(dir: string, needles: string[], skip: string[]): (needle: string) => string[] {
-  const r = spawnSync('grep', ['-rlF', ...skip.flatMap((s) => ['--exclude-dir', s]), ...needles.flatMap((n) => ['-e', n]), '--', dir], { encoding: 'utf8' });
-  // Not its status: other test files' temporary files come and go while it reads (exit 2, files still listed).
-  assert.ok(!r.error, `grep could not run: ${r.error?.message}`);
-  // A listed file gone before it is read held one of them: it counts for each.
-  const texts = r.stdout.split('\n').filter(Boolean).map((f) => [f, existsSync(f) ? readFileSync(f) : undefined] as const);
-  return (needle) => texts.filter(([, text]) => !text || text.includes(needle)).map(([f]) => f);
 }
 
 test('a full run leaves no secret in its output, the repository, its history or the temporary folders', { timeout: 300_000 }, async () => {
@@ -138,10 +130,10 @@ test('a full run leaves no secret in its output, the repository, its history or 
   assert.ok(history(remote).includes('clusters/staging/flux-system/gotk-sync.yaml'), 'the remote history was read');
   const histories = [history(repo), history(remote)];
   const needles = Object.values(secrets);
-  const inTree = filesHolding(repo, needles, []);
+  const inTree = filesHolding(repo, needles, started);
   // The lab's own folder holds the simulated nodes' disks, where the tokens belong.
-  const inTmp = filesHolding(tmpdir(), needles, [lab.root.split('/').pop()!, ownerKeys.split('/').pop()!]);
-  const inVarTmp = filesHolding('/var/tmp', needles, [lab.root.split('/').pop()!]);
+  const inTmp = filesHolding(tmpdir(), needles, started, [lab.root.split('/').pop()!, ownerKeys.split('/').pop()!]);
+  const inVarTmp = filesHolding('/var/tmp', needles, started, [lab.root.split('/').pop()!]);
   for (const [what, secret] of Object.entries(secrets)) {
     assert.ok(!output.includes(secret), `${what} is not in the output`);
     assert.ok(!histories.some((h) => h.includes(secret)), `${what} is not in Git history`);
