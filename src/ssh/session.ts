@@ -378,8 +378,10 @@ export class Session {
     this.client.end();
     // A node that goes away as the connection ends (a reboot, a lab stopped)
     // never answers the close, and the half-closed socket would keep the
-    // process alive: it is dropped after a moment.
-    const drop = setTimeout(() => this.client.destroy(), 2000);
+    // process alive: it is dropped after a moment. ssh2's destroy() leaves a
+    // socket alone once end() has made it unwritable, so its socket is
+    // destroyed itself.
+    const drop = setTimeout(() => (this.client as unknown as { _sock?: { destroy(): void } })._sock?.destroy(), 2000);
     drop.unref();
     this.client.once('close', () => clearTimeout(drop));
     this.jump?.close();
