@@ -1,16 +1,18 @@
 // The flux-system secret goes to the cluster over SSH on stdin: never to this
 // machine's disk or a log. On the lab, with k3s installed by bramble.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync, type Dirent } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
 import { applyFluxSecret, clusterDeployKey, deployKeyTitle, generateDeployKey } from '../src/flux/secret.ts';
 import { Session } from '../src/ssh/session.ts';
-import { brambleAsync, tempDir } from './helpers.ts';
+import { brambleAsync, filesHolding, tempDir } from './helpers.ts';
 import { labInventory, startLab, target, trusting } from './lab-helpers.ts';
 
+// The deploy keys searched for below are made after this moment, so only files changed since can hold one.
+const started = Date.now();
 const lab = await startLab([{ name: 'rk', board: 'rk1' }]);
 const url = await lab.serveInstallScript();
 const knownHostsFile = join(tempDir(), 'known_hosts');
@@ -19,34 +21,6 @@ const inv = join(tempDir(), 'inventory.yaml');
 writeFileSync(inv, labInventory(lab, [{ name: 'staging', nodes: [{ node: 'rk', role: 'server' }] }], { installScriptUrl: url }));
 const installed = await brambleAsync(['install', '-i', inv, '--known-hosts', knownHostsFile, '--kubeconfig', join(tempDir(), 'kubeconfig'), '--timeout', '20']);
 assert.equal(installed.code, 0, installed.stdout + installed.stderr);
-
-/**
- * Files under `dir` whose content includes `needle`, skipping the lab (which
- * stands for the cluster). Other test files create and delete folders here
- * at the same time: what vanishes mid-walk is skipped.
- */
-function filesContaining(dir: string, needle: string): string[] {
-  const hits: string[] = [];
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return hits;
-  }
-  for (const e of entries) {
-    const full = join(dir, e.name);
-    if (full.startsWith(lab.root)) continue;
-    if (e.isDirectory()) hits.push(...filesContaining(full, needle));
-    else if (e.isFile()) {
-      try {
-        if (statSync(full).size < 1_000_000 && readFileSync(full, 'latin1').includes(needle)) hits.push(full);
-      } catch {
-        // vanished or unreadable: not ours
-      }
-    }
-  }
-  return hits;
-}
 
 test('a deploy key is an ed25519 pair in OpenSSH form, titled after the cluster and its path', () => {
   const key = generateDeployKey('flux-staging');
@@ -97,7 +71,8 @@ test('the flux-system secret reaches the cluster on stdin only; re-runs read the
   const body = b64.slice(-120, -40);
   assert.ok(log.some((l) => l === 'rk: $ k3s kubectl apply -f -   (sudo)'), log.join('\n'));
   assert.ok(log.every((l) => !l.includes(body)));
-  assert.deepEqual(filesContaining(tmpdir(), body), [], 'the private key is on no file of this machine');
+  // The lab's folder holds the simulated node's disk, where the cluster keeps the key.
+  assert.deepEqual(filesHolding(tmpdir(), [body], started, [lab.root.split('/').pop()!])(body), [], 'the private key is on no temporary file of this machine');
 
   const rotated = generateDeployKey('flux-staging');
   await applyFluxSecret(s, rotated, knownHosts);
