@@ -1,6 +1,6 @@
 // bramble's SSH layer against real OpenSSH sshd on lab nodes.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -242,5 +242,35 @@ test('more commands at once than sshd has sessions for (MaxSessions 10) all run,
     );
   } finally {
     s.close();
+  }
+});
+
+test('a node that hangs as the connection closes does not keep bramble running', async () => {
+  // In a process of its own: what is checked is that the process ends, which a socket left open prevents.
+  const t = target(lab, 'pi');
+  const knownHosts = trusting(lab).policy.knownHosts;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+    import { Session } from ${JSON.stringify(new URL('../src/ssh/session.ts', import.meta.url).href)};
+    import { envSecrets } from ${JSON.stringify(new URL('../src/ssh/secrets.ts', import.meta.url).href)};
+    const s = await Session.connect(JSON.parse(process.env.TARGET), { policy: { knownHosts: process.env.KNOWN_HOSTS, acceptNew: false }, secrets: envSecrets({}) });
+    console.log((await s.exec('hostname')).stdout.trim());
+    process.once('SIGHUP', () => s.close());
+  `], { env: { ...process.env, TARGET: JSON.stringify(t), KNOWN_HOSTS: knownHosts }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const ended = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    const said = await new Promise<string>((resolve, reject) => {
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+      child.once('exit', (code) => reject(new Error(`the connecting process ended (${code}) before it connected`)));
+    });
+    assert.equal(said, 'pi');
+    lab.hang('pi');
+    const t0 = Date.now();
+    child.kill('SIGHUP');
+    const code = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running'), 8000))]);
+    assert.equal(code, 0, 'the process must end once its session is closed, though the node never answers the close');
+    assert.ok(Date.now() - t0 < 8000);
+  } finally {
+    child.kill('SIGKILL');
+    lab.resume('pi');
   }
 });

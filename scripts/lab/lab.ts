@@ -437,6 +437,34 @@ export class Lab {
   }
 
   /**
+   * The board hangs: every process on it stops where it is (sshd too), while
+   * its kernel, this machine's, still answers TCP. A connection to it stays
+   * open and nothing on it ever answers, as with a board thrashing out of
+   * memory. resume() lets it go on.
+   */
+  hang(name: string): void {
+    this.signalAll(name, 'STOP');
+  }
+
+  resume(name: string): void {
+    this.signalAll(name, 'CONT');
+  }
+
+  private signalAll(name: string, signal: 'STOP' | 'CONT'): void {
+    const ns = `${this.bridge}n${this.nodes.indexOf(this.node(name))}`;
+    const pids = run('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean);
+    if (pids.length === 0) throw new Error(`lab: nothing runs on ${name}`);
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), `SIG${signal}`);
+      } catch (e) {
+        // One that ended meanwhile is no longer there to stop.
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+      }
+    }
+  }
+
+  /**
    * The board is replaced by a new one with the same OS image, name and
    * address: nothing of k3s on it, and a host key of its own.
    */
