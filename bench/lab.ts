@@ -20,8 +20,11 @@ import { Lab } from '../scripts/lab/lab.ts';
 import { bramble } from './cli.ts';
 import { serveFlux } from '../test/lab-standins/flux-install.ts';
 import { gitopsInventory, labInventory } from '../test/lab-helpers.ts';
+import { machineLine } from '../scripts/machine.ts';
 
 const args = process.argv.slice(2);
+// Figures from different machines of one class differ more than most changes do.
+console.log(`the machine: ${machineLine()}`);
 const delay = args.includes('--delay') ? Number(args[args.indexOf('--delay') + 1]) : 20;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const sizes = args.includes('--nodes') ? [Number(args[args.indexOf('--nodes') + 1])] : [1, 4, 16];

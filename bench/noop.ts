@@ -11,8 +11,11 @@ import { Lab } from '../scripts/lab/lab.ts';
 import { bramble, cli } from './cli.ts';
 import { serveFlux } from '../test/lab-standins/flux-install.ts';
 import { gitopsInventory } from '../test/lab-helpers.ts';
+import { machineLine } from '../scripts/machine.ts';
 
 const args = process.argv.slice(2);
+// Figures from different machines of one class differ more than most changes do.
+console.log(`the machine: ${machineLine()}`);
 const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 5;
 const timeline = args.includes('--timeline');
 const hold = args.includes('--hold');

@@ -5,7 +5,10 @@
 // outside any test (a lab that would not start) gets the end of what it
 // wrote to stderr: the spec reporter says only "test failed" there, and
 // prints the cause minutes earlier, where a log's tail no longer reaches.
+// And the machine the run had: machines of this class differ by more than
+// any change to the suite does.
 import { relative, resolve } from 'node:path';
+import { cpuTimes, machineLine } from '../scripts/machine.ts';
 
 interface Finished {
   name: string;
@@ -24,6 +27,7 @@ export default async function* slowest(source: AsyncIterable<{ type: string; dat
   const done: Array<{ name: string; file: string; ms: number }> = [];
   const stderr = new Map<string, string[]>();
   const brokenFiles: string[] = [];
+  const started = cpuTimes();
   for await (const event of source) {
     if (event.type === 'test:stderr') {
       const d = event.data as { file?: string; message: string };
@@ -63,6 +67,7 @@ export default async function* slowest(source: AsyncIterable<{ type: string; dat
   for (const [file, f] of [...byFile].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10)) {
     lines.push(`  ${(f.ms / 1000).toFixed(1).padStart(6)} s  ${file} (${f.tests} tests)`);
   }
+  lines.push(`the machine: ${machineLine(started)}`);
   for (const file of brokenFiles) {
     const said = stderr.get(file) ?? [];
     lines.push(`${file} failed outside its tests; the last ${said.length} lines of its stderr:`, ...said.map((l) => `  | ${l}`));

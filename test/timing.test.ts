@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { pauseMs } from '../src/base/wait.ts';
 import { verboseLog } from '../src/base/io.ts';
 import slowest from './slowest-reporter.ts';
+import { cpuTimes, machineLine } from '../scripts/machine.ts';
 
 test('the pause between reads starts at 200 ms, grows by half and stops at its ceiling', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => pauseMs(a)), [200, 300, 450, 675, 1000, 1000]);
@@ -48,7 +49,7 @@ test('the reporter prints the ten slowest top-level tests with their files, then
   for await (const chunk of slowest(source())) text += chunk;
   const lines = text.trim().split('\n');
   assert.equal(lines[0], 'the ten slowest of 13 tests in 4 files (177 s of test time in all):');
-  assert.equal(lines.length, 16 + 1 + 25);
+  assert.equal(lines.length, 16 + 1 + 1 + 25);
   assert.match(lines[1]!, /^\s+99\.0 s {2}test\/f9\.test\.ts: broken$/);
   assert.match(lines[2]!, /^\s+12\.0 s {2}test\/f0\.test\.ts: t11$/);
   assert.match(lines[10]!, /^\s+4\.0 s {2}test\/f1\.test\.ts: t3$/);
@@ -60,8 +61,19 @@ test('the reporter prints the ten slowest top-level tests with their files, then
     '22.0 s  test/f1.test.ts (4 tests)',
   ]);
   assert.doesNotMatch(lines.slice(0, 16).join('\n'), /suite|subtest|whole|lab\.test/);
-  assert.equal(lines[16], 'test/lab.test.ts failed outside its tests; the last 25 lines of its stderr:');
-  assert.equal(lines[17], '  | line 8');
+  assert.match(lines[16]!, /^the machine: .+, \d+ CPUs; (\d+ % busy and \d+ % stolen by the host over the run; )?200 program starts \d+ ms; the script workload \d+ ms$/);
+  assert.equal(lines[17], 'test/lab.test.ts failed outside its tests; the last 25 lines of its stderr:');
+  assert.equal(lines[18], '  | line 8');
   assert.deepEqual(lines.slice(-3), ['  | Error: lab: ip netns add bl211n0 failed: File exists', '  | ', '  | Node.js v24']);
   assert.doesNotMatch(text, /noise from a passing file/);
+});
+
+test('the machine line: the CPU, its busy and stolen shares between two readings, and the two timed workloads', () => {
+  const line = machineLine({ busy: 1000, steal: 10, total: 2000 }, { busy: 1800, steal: 60, total: 3000 });
+  assert.match(line, /^.+, \d+ CPUs; 80 % busy and 5 % stolen by the host over the run; 200 program starts \d+ ms; the script workload \d+ ms$/);
+  // No readings, or none apart: no shares rather than a made-up 0 %.
+  assert.doesNotMatch(machineLine(), /busy/);
+  assert.doesNotMatch(machineLine({ busy: 5, steal: 0, total: 10 }, { busy: 5, steal: 0, total: 10 }), /busy/);
+  const now = cpuTimes();
+  assert.ok(now && now.total > 0 && now.busy <= now.total && now.steal <= now.total, JSON.stringify(now));
 });
