@@ -140,6 +140,11 @@ test('a node whose k3s is as it should be is prepared without waiting for a turn
     assert.equal(lines.filter((l) => l.includes(`${n}: $ h=; read -r h < /proc/sys/kernel/hostname`)).length, 1, `${n}: one look\n${r.stderr}`);
     assert.equal(lines.filter((l) => l.includes(`${n}: $ if [ -e '/etc/modules-load.d/bramble-longhorn.conf' ]`)).length, 1, `${n}: one read of its modules file`);
   }
+  // The first server's token is read once: the read that tells its survey what is there also gives the token the others join with.
+  // (rk-b's sudo takes a password: its first privileged command goes out twice, the first refused by sudo before it ran.)
+  for (const n of ['rk-a', 'rk-c', 'tower']) {
+    assert.equal(lines.filter((l) => l.includes(`${n}: $ if [ -e '/etc/rancher/k3s/bramble-token' ]`)).length, 1, `${n}: one read of its token\n${r.stderr}`);
+  }
   assert.match(r.stdout, /^ {2}rk-c +server unchanged \(wrote \/etc\/modules-load\.d\/bramble-longhorn\.conf\)$/m);
   assert.match(r.stdout, /^ {2}tower +agent +unchanged \(wrote \/etc\/modules-load\.d\/bramble-longhorn\.conf\)$/m);
   for (const n of ['rk-a', 'rk-b']) assert.match(r.stdout, new RegExp(`^ {2}${n} +server unchanged$`, 'm'));

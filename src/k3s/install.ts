@@ -77,12 +77,19 @@ async function runInstallScript(s: Session, cluster: ClusterSpec, node: NodeSpec
   });
 }
 
+/** The k3s files a node's turn reads in one command; the first server's read adds the token k3s made, for chooseToken. */
+function k3sFiles(node: NodeSpec, first = false): string[] {
+  return [TOKEN_FILE, CONFIG_FILE, ...(node.role === 'server' ? [KUBE_VIP_MANIFEST] : []), ...(first ? [SERVER_TOKEN] : [])];
+}
+
 /**
- * The first server's token: what bramble gave it before (re-runs), else the
- * one a cluster installed without bramble already has, else a new one.
+ * The first server's token, from its k3sFiles(first) read: what bramble gave
+ * it before (re-runs), else the one a cluster installed without bramble
+ * already has, else a new one.
  */
-async function chooseToken(first: Session): Promise<{ token: string; server?: string }> {
-  const [ours, theirs] = (await first.readFiles([TOKEN_FILE, SERVER_TOKEN], { sudo: true, step: 'read the cluster token' })).map((t) => t?.trim());
+async function chooseToken(files: Promise<Array<string | undefined>>): Promise<{ token: string; server?: string }> {
+  const got = await files;
+  const [ours, theirs] = [got[0], got[3]].map((t) => t?.trim());
   return { token: ours || theirs || randomBytes(32).toString('hex'), server: theirs || undefined };
 }
 
@@ -103,6 +110,8 @@ interface PrepareLink {
   seen?: (p: Survey) => void;
   /** The survey's k3s reads, for a turn that follows the survey with nothing changed since: not read again. */
   k3s?: K3sReads;
+  /** The node's k3sFiles() already asked for (the first server's survey shares the token's read): not read again. */
+  files?: Promise<Array<string | undefined>>;
   /** Called when the turn's long wait begins (install, restart or Ready wait): other nodes' lighter work may run then. */
   waiting?: () => void;
 }
@@ -132,14 +141,14 @@ async function installNode(link: NodeLink, cluster: ClusterSpec, token: string |
 async function stageNode(link: NodeLink, cluster: ClusterSpec, token: string | Promise<string>, o: InstallOptions, upgradeRead: UpgradeCheck | undefined | Promise<UpgradeCheck | undefined>, prep: PrepareLink = {}): Promise<Staged> {
   const node = link.node;
   // The node's k3s files are read in one command; each is written below only when it differs.
-  const readK3s = (s: Session): K3sReads => {
-    const files = ahead(s.readFiles([TOKEN_FILE, CONFIG_FILE, ...(node.role === 'server' ? [KUBE_VIP_MANIFEST] : [])], { sudo: true, step: 'read the k3s files' }));
+  const readK3s = (s: Session, given?: Promise<Array<string | undefined>>): K3sReads => {
+    const files = ahead(given ?? s.readFiles(k3sFiles(node), { sudo: true, step: 'read the k3s files' }));
     const nth = (i: number) => ahead(files.then((f) => f[i]));
     return { token: nth(0), config: nth(1), kubeVip: node.role === 'server' ? nth(2) : undefined, state: ahead(inspectNode(s, o.dryRun ? o.looks?.get(node.name) : undefined)) };
   };
   // Only a reboot in prepare (a Pi's memory cgroup) changes what these reads find: a dry run reboots
   // nothing, so it reads k3s beside prepare's looks; a real run reads after them, or takes the survey's.
-  const early = o.dryRun ? readK3s(link.session) : prep.k3s;
+  const early = o.dryRun ? readK3s(link.session, prep.files) : prep.k3s;
   const prepared = await (prep.given ?? prepareNode(link, { ...prepareOptions(cluster, o), look: o.dryRun ? o.looks?.get(node.name) : undefined }));
   prep.seen?.({ changes: [...prepared.changes], disruptive: [...prepared.disruptive], look: prepared.look, k3s: early });
   const outcome: NodeOutcome = { node: node.name, role: node.role, status: 'unchanged', changes: prepared.changes, disruptive: prepared.disruptive };
@@ -258,7 +267,9 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
   const readyReads = new SharedNodeReads(() => firstLink.session);
   const apiRead = ahead(readApiNodes(firstLink.session, 'check the k3s version').catch(() => undefined));
   const upgradeRead = ahead(apiRead.then((api) => (api && !('error' in api) ? checkUpgrade(cluster, api.nodes) : undefined)));
-  const tokenRead = ahead(chooseToken(firstLink.session).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined })));
+  // The first server's k3s files and the token k3s made there, in one read shared by its survey and the token's choice.
+  const firstFiles = ahead(firstLink.session.readFiles(k3sFiles(firstSpec, true), { sudo: true, step: 'read the k3s files' }));
+  const tokenRead = ahead(chooseToken(firstFiles).catch(() => ({ token: randomBytes(32).toString('hex'), server: undefined })));
   const others = [...cluster.servers.slice(1), ...cluster.agents].filter((n) => !outcomes.has(n.name));
   const survey = new Map<string, NodeOutcome>();
   const surveyPrep = new Map<string, Survey>();
@@ -268,7 +279,8 @@ export async function installCluster(cluster: ClusterSpec, links: NodeLink[], un
       // Others join with the full token, which pins the cluster's CA.
       const tokenFor = tokenRead.then((c) => (n === firstSpec ? c.token : (c.server ?? c.token)));
       const seen = (p: Survey) => surveyPrep.set(n.name, p);
-      survey.set(n.name, await installNode(byName.get(n.name)!, cluster, tokenFor, readyReads, quiet, upgradeRead, { seen }).catch((e: unknown) => failed(n, e)));
+      const files = n === firstSpec ? firstFiles : undefined;
+      survey.set(n.name, await installNode(byName.get(n.name)!, cluster, tokenFor, readyReads, quiet, upgradeRead, { seen, files }).catch((e: unknown) => failed(n, e)));
     }),
   );
   const [api, upgrade, chosen] = await Promise.all([apiRead, upgradeRead, tokenRead, surveyed]);
