@@ -61,16 +61,21 @@ export function scriptMs(): number {
   return performance.now() - t0;
 }
 
+/** How busy the CPUs were between two readings and how much the host took; none without two readings apart (never a made-up 0 %). */
+export function shares(since: CpuTimes | undefined, now: CpuTimes | undefined): string | undefined {
+  if (!since || !now || now.total <= since.total) return undefined;
+  const d = now.total - since.total;
+  return `${Math.round((100 * (now.busy - since.busy)) / d)} % busy and ${Math.round((100 * (now.steal - since.steal)) / d)} % stolen by the host over the run`;
+}
+
 /**
  * One line naming the machine and its speed now; with `since` (an earlier
  * cpuTimes()), also how busy its CPUs were and how much the host took.
  */
 export function machineLine(since?: CpuTimes, now = cpuTimes()): string {
   const parts = [`${cpuName()}, ${cpus().length} CPUs`];
-  if (since && now && now.total > since.total) {
-    const d = now.total - since.total;
-    parts.push(`${Math.round((100 * (now.busy - since.busy)) / d)} % busy and ${Math.round((100 * (now.steal - since.steal)) / d)} % stolen by the host over the run`);
-  }
+  const share = shares(since, now);
+  if (share) parts.push(share);
   parts.push(`200 program starts ${programStartsMs().toFixed(0)} ms`, `the script workload ${scriptMs().toFixed(0)} ms`);
   return parts.join('; ');
 }
