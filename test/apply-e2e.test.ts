@@ -290,3 +290,11 @@ test('the next minor k3s release goes out through Git as upgrade Plans; bramble 
   assert.match(status.stdout, /\n {4}Kustomization flux-system\/system-upgrade-controller +Ready /);
   assert.match(status.stdout, /\n {4}Kustomization flux-system\/k3s-upgrade +Ready /);
 });
+
+test('the lab owner\'s git goes through the tests\' SSH guard: the lab\'s repository answers, a host outside the lab is refused', () => {
+  const ownerGit = (url: string) => spawnSync('git', ['ls-remote', url], { encoding: 'utf8', env: { ...process.env, ...gitServer.ownerEnv } });
+  assert.equal(ownerGit(repoUrl).status, 0);
+  const away = ownerGit('ssh://git@github.com/tinyhome/homelab-gitops.git');
+  assert.notEqual(away.status, 0);
+  assert.match(away.stderr, /^test ssh guard: refused github\.com/m);
+});
