@@ -147,14 +147,18 @@ test('promtool: NodeRebootOverdue fires after two windows and not before; the ga
     writeFileSync(file, stringify({ groups }));
     assert.equal(promtool(['check', 'rules', file], dir).code, 0);
     const bare = join(dir, `${cluster}.bare.yaml`);
-    writeFileSync(bare, stringify({ groups: groups.map((g: any) => ({ ...g, rules: g.rules.map(({ annotations: _a, ...r }: any) => r) })) }));
+    // Only the groups holding the alerts under test, whole: promtool evaluates every rule it is given
+    // at every step of two to seven simulated days, and the site's other groups made that 10 s of CPU.
+    const tested = groups.filter((g: any) => g.rules.some((r: any) => /^(NodeRebootOverdue|RebootGate\w+)$/.test(r.alert ?? '')));
+    assert.ok(tested.length > 0 && tested.length < groups.length, `${tested.length} of ${groups.length} groups`);
+    writeFileSync(bare, stringify({ groups: tested.map((g: any) => ({ ...g, rules: g.rules.map(({ annotations: _a, ...r }: any) => r) })) }));
     files.push(bare);
   }
   const series = (s: string, values: string) => ({ series: s, values });
   const gate = { severity: 'none', bramble_gate: 'reboot' };
-  const unit = (rules: string, tests: unknown[]) => {
+  const unit = (rules: string, tests: unknown[], every = '1m') => {
     const f = join(dir, `${rules.replace(/\W/g, '')}-${Math.random().toString(36).slice(2)}.test.yaml`);
-    writeFileSync(f, stringify({ rule_files: [rules], evaluation_interval: '1m', tests }));
+    writeFileSync(f, stringify({ rule_files: [rules], evaluation_interval: every, tests }));
     return promtool(['test', 'rules', f], dir);
   };
   // Staging reboots every night: overdue after 48 hours of kured_reboot_required at 1.
@@ -199,7 +203,8 @@ test('promtool: NodeRebootOverdue fires after two windows and not before; the ga
       ],
     },
   ];
-  const w = unit(files[1]!, weekend);
+  // Evaluated every 5 minutes, as the series is scraped: a week at every minute is 10,000 steps.
+  const w = unit(files[1]!, weekend, '5m');
   assert.equal(w.code, 0, w.out);
   // And the test can fail: staging's rule does not fire at 47 hours.
   assert.notEqual(unit(files[0]!, [{ ...nightly[0], alert_rule_test: [{ eval_time: '47h', alertname: 'NodeRebootOverdue', exp_alerts: [{ exp_labels: { severity: 'warning', node: 'pi5-staging' } }] }] }]).code, 0);
