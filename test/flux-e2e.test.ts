@@ -132,9 +132,9 @@ test('once the key is added, apply hands over and waits until every layer and re
   const body = privateBody();
   assert.ok(!r.stdout.includes(body) && !r.stderr.includes(body), 'the private key is never printed');
   // The lab's folder holds the simulated node's disk, where the cluster keeps the key.
-  const skip = [lab.root.split('/').pop()!];
-  assert.deepEqual(filesHolding(tmpdir(), [body], started, skip)(body), [], 'the private key is on no temporary file of this machine');
-  assert.deepEqual(filesHolding(work, [body], started, skip)(body), []);
+  // One walk: the run's work folder is under the temporary folder, so this covers it too.
+  assert.ok(work.startsWith(tmpdir() + '/'), work);
+  assert.deepEqual(filesHolding(tmpdir(), [body], started, [lab.root.split('/').pop()!])(body), [], 'the private key is on no temporary file of this machine');
 });
 
 test('a re-run changes nothing and is reconciled again at once', async () => {

@@ -264,11 +264,9 @@ test('a node that hangs as the connection closes does not keep bramble running',
     });
     assert.equal(said, 'pi');
     lab.hang('pi');
-    const t0 = Date.now();
     child.kill('SIGHUP');
     const code = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running'), 8000))]);
-    assert.equal(code, 0, 'the process must end once its session is closed, though the node never answers the close');
-    assert.ok(Date.now() - t0 < 8000);
+    assert.equal(code, 0, 'the process must end within 8 s once its session is closed, though the node never answers the close');
   } finally {
     child.kill('SIGKILL');
     lab.resume('pi');

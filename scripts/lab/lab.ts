@@ -391,9 +391,14 @@ export class Lab {
     run('ip', ['netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', this.gateway]);
   }
 
+  /** A node's network namespace, named as addNode() made it. */
+  private namespace(node: LabNode): string {
+    return `${this.bridge}n${this.nodes.indexOf(node)}`;
+  }
+
   private async boot(node: LabNode): Promise<void> {
     rmSync(join(node.dir, 'halt'), { force: true });
-    const ns = `${this.bridge}n${this.nodes.indexOf(node)}`;
+    const ns = this.namespace(node);
     const child = spawn('ip', ['netns', 'exec', ns, 'unshare', '--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc', '--uts', 'bash', INIT, node.dir, node.name], {
       stdio: ['ignore', 'ignore', 'ignore'],
     });
@@ -451,8 +456,7 @@ export class Lab {
   }
 
   private signalAll(name: string, signal: 'STOP' | 'CONT'): void {
-    const ns = `${this.bridge}n${this.nodes.indexOf(this.node(name))}`;
-    const pids = run('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean);
+    const pids = run('ip', ['netns', 'pids', this.namespace(this.node(name))]).split('\n').filter(Boolean);
     if (pids.length === 0) throw new Error(`lab: nothing runs on ${name}`);
     for (const pid of pids) {
       try {

@@ -83,13 +83,13 @@ function k3sFiles(node: NodeSpec, first = false): string[] {
 }
 
 /**
- * The first server's token, from its k3sFiles(first) read: what bramble gave
- * it before (re-runs), else the one a cluster installed without bramble
- * already has, else a new one.
+ * The first server's token, from its k3sFiles(first) read (bramble's token
+ * file first, the one k3s made last): what bramble gave it before (re-runs),
+ * else the one a cluster installed without bramble already has, else a new one.
  */
 async function chooseToken(files: Promise<Array<string | undefined>>): Promise<{ token: string; server?: string }> {
   const got = await files;
-  const [ours, theirs] = [got[0], got[3]].map((t) => t?.trim());
+  const [ours, theirs] = [got[0], got.at(-1)].map((t) => t?.trim());
   return { token: ours || theirs || randomBytes(32).toString('hex'), server: theirs || undefined };
 }
 
