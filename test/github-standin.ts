@@ -54,6 +54,8 @@ export class FakeGitHub {
   readonly repos = new Map<string, { private: boolean; default_branch: string; keys: Key[]; hidden?: boolean; gitDir?: string; pulls?: Pull[] }>();
   /** Deploy keys in use anywhere on this "GitHub": a key may be used once. */
   readonly requests: string[] = [];
+  /** When each of `requests` arrived (ms since the epoch). */
+  readonly arrivals: number[] = [];
   faults: Fault[] = [];
   private nextId = 1000;
   private server = createServer((req, res) => void this.handle(req, res));
@@ -115,6 +117,7 @@ export class FakeGitHub {
     const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
     const path = (req.url ?? '').split('?')[0]!;
     this.requests.push(`${req.method} ${path}`);
+    this.arrivals.push(Date.now());
     const fault = this.faults.shift();
     if (fault) return this.send(res, fault.status, fault.body ?? { message: 'Server Error' }, fault.headers);
     if (req.headers.authorization !== `token ${this.token}`) {

@@ -12,8 +12,9 @@ gh.orgs.add('tinyhome-org');
 const baseUrl = await gh.start();
 after(() => gh.stop());
 
-function client(o: { token?: string; log?: string[] } = {}) {
-  return new GitHub({ token: o.token ?? gh.token, baseUrl, retries: 3, retryBaseMs: 5, maxRateLimitWaitSeconds: 5, log: (l) => o.log?.push(l) });
+// Writes unpaced: these tests are of GitHub's answers. The pacing has its own test.
+function client(o: { token?: string; log?: string[]; writeSpacingMs?: number } = {}) {
+  return new GitHub({ token: o.token ?? gh.token, baseUrl, retries: 3, retryBaseMs: 5, maxRateLimitWaitSeconds: 5, writeSpacingMs: 'writeSpacingMs' in o ? o.writeSpacingMs : 0, log: (l) => o.log?.push(l) });
 }
 
 function sshPublicKey(comment: string): string {
@@ -90,6 +91,24 @@ test('a key already in use elsewhere (422) is explained', async () => {
   const key = sshPublicKey('shared');
   await client().ensureDeployKey({ owner: 'tinyhome-org', repo: 'fleet' }, { title: 'a', publicKey: key });
   await rejects(client().ensureDeployKey({ owner: 'tinyhome', repo: 'homelab-gitops' }, { title: 'b', publicKey: key }), /GitHub says this key is already in use, on another repository or account/);
+});
+
+test('writes start at least a second apart, as GitHub asks, unless told otherwise', async () => {
+  const ref = { owner: 'tinyhome', repo: 'paced' };
+  // A repository and a deploy key: two writes (POST), and the gap between them.
+  const gap = async (c: GitHub) => {
+    gh.repos.delete('tinyhome/paced');
+    const from = gh.requests.length;
+    await c.ensureRepository(ref);
+    await c.ensureDeployKey(ref, { title: 'paced', publicKey: sshPublicKey('paced') });
+    const writes = gh.requests.flatMap((r, i) => (i >= from && r.startsWith('POST ') ? [gh.arrivals[i]!] : []));
+    assert.equal(writes.length, 2, gh.requests.slice(from).join(', '));
+    return writes[1]! - writes[0]!;
+  };
+  const paced = await gap(client({ writeSpacingMs: undefined }));
+  assert.ok(paced >= 950, `Octokit's default pacing: writes ${paced} ms apart`);
+  const unpaced = await gap(client());
+  assert.ok(unpaced < 500, `unpaced writes ${unpaced} ms apart`);
 });
 
 test('a bad token (401) is explained without echoing it', async () => {

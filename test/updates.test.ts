@@ -313,7 +313,7 @@ test('the GitHub stand-in refuses pull requests as GitHub does: a missing branch
     git(work, 'commit', '-q', '-am', 'two');
     git(dir, 'clone', '-q', '--bare', work, join(dir, 'bare.git'));
     gh.repos.set('lab/gitops', { private: true, default_branch: 'main', keys: [], gitDir: join(dir, 'bare.git') });
-    const api = new GitHub({ token: gh.token, baseUrl, retries: 0 });
+    const api = new GitHub({ token: gh.token, baseUrl, retries: 0, writeSpacingMs: 0 });
     const ref = { owner: 'lab', repo: 'gitops' };
     await assert.rejects(api.openPullRequest(ref, { head: 'missing', base: 'main', title: 't', body: 'b' }), /Validation Failed: head invalid/);
     await assert.rejects(api.openPullRequest(ref, { head: 'same', base: 'main', title: 't', body: 'b' }), /No commits between main and same/);

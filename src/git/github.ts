@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { Octokit } from '@octokit/rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
+import Bottleneck from 'bottleneck/light.js';
 import { apiUrlProblem } from '../inventory/rules.ts';
 
 export class GitHostError extends BrambleError {}
@@ -49,6 +50,13 @@ export interface GitHubOptions {
   retryBaseMs?: number;
   /** The longest rate-limit wait bramble sits out before giving up. */
   maxRateLimitWaitSeconds?: number;
+  /**
+   * Milliseconds between the starts of two writes (POST, PATCH, PUT, DELETE).
+   * GitHub asks for at least a second, and more before a write that notifies
+   * people (a pull request); Octokit keeps to 1 s and 3 s by default. Tests
+   * of GitHub's answers rather than of pacing set less.
+   */
+  writeSpacingMs?: number;
   log?: (line: string) => void;
 }
 
@@ -102,6 +110,14 @@ function sameKey(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
+/** Octokit's two write queues (plain and notifying), at `minTime` ms apart. */
+function paced(minTime: number) {
+  return {
+    write: new Bottleneck.Group({ id: 'bramble-write', maxConcurrent: 1, minTime }),
+    notifications: new Bottleneck.Group({ id: 'bramble-notifications', maxConcurrent: 1, minTime }),
+  };
+}
+
 export class GitHub {
   private readonly api: InstanceType<typeof ThrottledOctokit>;
   private readonly log: (line: string) => void;
@@ -119,6 +135,7 @@ export class GitHub {
       log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
       retry: { retries: o.retries ?? 3, retryAfterBaseValue: o.retryBaseMs ?? 1000 },
       throttle: {
+        ...(o.writeSpacingMs === undefined ? {} : paced(o.writeSpacingMs)),
         onRateLimit: (retryAfter: number, options: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
           if (retryCount >= 2 || retryAfter > maxWait) return false;
           this.log(`GitHub rate limit reached; waiting ${retryAfter} s before ${options.method} ${options.url}`);
