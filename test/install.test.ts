@@ -11,12 +11,15 @@ import { bramble, brambleAsync, tempDir } from './helpers.ts';
 import { labInventory, startLab } from './lab-helpers.ts';
 
 const lab = await startLab([
-  { name: 'pi', board: 'pi5' },
+  // Its sshd answers for 1.5 s after \`reboot\`, as a board's may while it stops its services: the session after the reboot must be the new boot's.
+  { name: 'pi', board: 'pi5', shutdownDelay: 1.5 },
   { name: 'rk-a', board: 'rk1' },
   { name: 'rk-b', board: 'rk1', sudo: 'password' },
   { name: 'rk-c', board: 'rk1' },
   { name: 'tower', board: 'x86' },
   { name: 'slow-pi', board: 'pi5', bootDelay: 30 },
+  // A reboot that never comes: everything keeps running (a shutdown held up).
+  { name: 'stuck-pi', board: 'pi5', shutdownDelay: 60 },
   { name: 'air', board: 'rk1' },
   { name: 'blank', board: 'x86' },
 ]);
@@ -225,10 +228,15 @@ test('prepare gives a node the hostname the inventory names it by; an iscsid tha
   assert.equal(parse(lab.readNodeFile('blank', '/etc/rancher/k3s/config.yaml')!)['node-name'], 'worker-1');
 });
 
-test('a node that does not come back from its reboot in time fails with that reason', { timeout: 120_000 }, async () => {
-  const r = await install(inventory(labInventory(lab, [{ name: 'slow', nodes: [{ node: 'slow-pi', role: 'server' }] }])), ['--timeout', '4']);
+test('a node that does not come back from its reboot in time fails with that reason, and so does one that never goes down', { timeout: 120_000 }, async () => {
+  const alone = (name: string, node: string) => install(inventory(labInventory(lab, [{ name, nodes: [{ node, role: 'server' }] }])), ['--timeout', '4']);
+  const [r, stuck] = await Promise.all([alone('slow', 'slow-pi'), alone('stuck', 'stuck-pi')]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /^ {2}slow-pi +server +FAILED at wait for reboot: did not come back within 4 s/m);
+  // Its sshd answered all along, so every session was the old boot's: none was taken for the new one.
+  assert.equal(stuck.code, 1);
+  assert.match(stuck.stdout, /^ {2}stuck-pi +server +FAILED at wait for reboot: did not come back within 4 s \(last: it still runs the boot from before the reboot\)$/m);
+  assert.equal(lab.reboots('stuck-pi'), 0);
 });
 
 test('reset asks first; with --yes it uninstalls agents, then servers', { timeout: 120_000 }, async () => {

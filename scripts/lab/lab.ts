@@ -40,6 +40,12 @@ export interface LabNodeSpec {
   sudo?: 'nopasswd' | 'password';
   /** Seconds a reboot keeps the node down. */
   bootDelay?: number;
+  /**
+   * Seconds from `reboot` to the end of the node's processes (default 0.3):
+   * a slow shutdown, whose sshd still answers meanwhile, as a board's may
+   * while it stops its services.
+   */
+  shutdownDelay?: number;
   /** A fresh Pi image: memory cgroup off until cmdline.txt enables it. Default for pi5. */
   memcgOff?: boolean;
   /**
@@ -295,6 +301,7 @@ export class Lab {
     if (spec.memcgOff ?? spec.board === 'pi5') writeFileSync(join(etc, 'bramble-lab', 'memcg-off-unless-cmdline'), '');
     if (spec.iscsi) writeFileSync(join(etc, 'bramble-lab', 'iscsi'), '');
     if (spec.nfsClient) writeFileSync(join(etc, 'bramble-lab', 'nfs4'), '');
+    if (spec.shutdownDelay !== undefined) writeFileSync(join(etc, 'bramble-lab', 'shutdown-delay'), `${spec.shutdownDelay}\n`);
     writeFileSync(join(etc, 'hostname'), spec.name + '\n');
     writeFileSync(join(etc, 'hosts'), readFileSync('/etc/hosts', 'utf8') + `127.0.1.1 ${spec.name}\n`);
     writeFileSync(join(dir, 'boot-delay'), String(spec.bootDelay ?? 1));

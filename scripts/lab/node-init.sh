@@ -36,6 +36,9 @@ mount --bind "$D/proc-cmdline" /proc/cmdline
 cat /proc/stat > "$D/proc-stat.host"
 : > "$D/proc-stat"
 mount --bind "$D/proc-stat" /proc/stat
+# The kernel's boot id, new at each of the node's boots (the host's is one for all).
+: > "$D/boot-id"
+mount --bind "$D/boot-id" /proc/sys/kernel/random/boot_id
 # A kernel with an NFS client (lab.ts, nfsClient: true) lists nfs4; mounts are
 # still tried by the real mount.nfs4 and refused by this machine's kernel.
 if [ -f /etc/bramble-lab/nfs4 ]; then
@@ -67,6 +70,7 @@ boot() {
   # What k3s's install script looks for to choose systemd (the units are the systemctl stand-in's).
   mkdir -p /run/systemd/system
   date +%s > "$D/booted-at"
+  cat /proc/sys/kernel/random/uuid > "$D/boot-id"
   sed "s/^btime .*/btime $(cat "$D/booted-at")/" "$D/proc-stat.host" > "$D/proc-stat"
 }
 

@@ -83,13 +83,20 @@ export class NodeLink {
     this.cluster = cluster;
   }
 
-  async reconnect(timeoutMs: number): Promise<void> {
+  async reconnect(timeoutMs: number, isNew?: (s: Session) => Promise<boolean>): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last: Error | undefined;
     while (Date.now() < deadline) {
       try {
-        this.session = await Session.connect(targetOf(this.node, this.cluster), { ...this.opts, connectTimeoutMs: Math.min(10_000, Math.max(1000, deadline - Date.now())) });
-        return;
+        const session = await Session.connect(targetOf(this.node, this.cluster), { ...this.opts, connectTimeoutMs: Math.min(10_000, Math.max(1000, deadline - Date.now())) });
+        // A session the caller does not take (the old boot, still shutting down) is closed and tried again.
+        if (!isNew || (await isNew(session).catch(() => false))) {
+          this.session = session;
+          return;
+        }
+        session.close();
+        last = new Error('it still runs the boot from before the reboot');
+        await new Promise((r) => setTimeout(r, 500));
       } catch (e) {
         last = e as Error;
         // A changed host key after a reboot is not something to wait out.

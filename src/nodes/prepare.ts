@@ -11,8 +11,8 @@ import { pauseMs } from '../base/wait.ts';
 export interface Link {
   node: NodeSpec;
   session: Session;
-  /** Wait for the node to come back and open a new session. */
-  reconnect(timeoutMs: number): Promise<void>;
+  /** Wait for the node to come back and open a new session; with `isNew`, only a session it accepts. */
+  reconnect(timeoutMs: number, isNew?: (s: Session) => Promise<boolean>): Promise<void>;
 }
 
 export interface PrepareOptions {
@@ -277,12 +277,24 @@ async function enableMemoryCgroup(link: Link, o: PrepareOptions, did: Did): Prom
   did('rebooted with the memory cgroup on', '', true);
 }
 
-/** Reboot, wait for SSH to go away and come back, and reconnect. */
+const BOOT_ID = '/proc/sys/kernel/random/boot_id';
+
+/** Reboot and reconnect to the new boot. */
 export async function rebootAndWait(link: Link, o: PrepareOptions): Promise<void> {
+  // The kernel's boot id tells the new boot from the old one, whose sshd can
+  // answer for a while as a slow shutdown stops its services: a session
+  // there would read the old kernel's state, or be cut off mid-command.
+  const bootId = async (s: Session) => (await s.exec(`cat ${BOOT_ID}`, { check: false, step: 'read the boot id' })).stdout.trim();
+  const before = await bootId(link.session);
   o.note?.(link.node.name, 'rebooting');
   // The connection may drop before the command returns: that is the reboot working.
   await link.session.exec('reboot', { sudo: true, check: false, step: 'reboot' }).catch(() => undefined);
   link.session.close();
+  if (before) {
+    await link.reconnect(o.rebootTimeoutMs, async (s) => (await bootId(s)) !== before);
+    return;
+  }
+  // No boot id to compare: give the old sshd time to go away first.
   await new Promise((r) => setTimeout(r, 1000));
   await link.reconnect(o.rebootTimeoutMs);
 }
