@@ -11,7 +11,7 @@ import { bramble, brambleAsync, tempDir } from './helpers.ts';
 import { labInventory, startLab } from './lab-helpers.ts';
 
 const lab = await startLab([
-  // Its sshd answers for 1.5 s after \`reboot\`, as a board's may while it stops its services: the session after the reboot must be the new boot's.
+  // Its sshd answers for 1.5 s after `reboot`, as a board's may while it stops its services: the session after the reboot must be the new boot's.
   { name: 'pi', board: 'pi5', shutdownDelay: 1.5 },
   { name: 'rk-a', board: 'rk1' },
   { name: 'rk-b', board: 'rk1', sudo: 'password' },
