@@ -96,13 +96,12 @@ export class NodeLink {
         }
         session.close();
         last = new Error('it still runs the boot from before the reboot');
-        await new Promise((r) => setTimeout(r, 500));
       } catch (e) {
         last = e as Error;
         // A changed host key after a reboot is not something to wait out.
         if (e instanceof SshError && e.step === 'host key') throw e;
-        await new Promise((r) => setTimeout(r, 500));
       }
+      await new Promise((r) => setTimeout(r, 500));
     }
     throw new SshError(this.node.name, 'wait for reboot', `did not come back within ${Math.round(timeoutMs / 1000)} s${last ? ` (last: ${withoutNode(last)})` : ''}`);
   }
