@@ -284,7 +284,7 @@ export async function rebootAndWait(link: Link, o: PrepareOptions): Promise<void
   // The kernel's boot id tells the new boot from the old one, whose sshd can
   // answer for a while as a slow shutdown stops its services: a session
   // there would read the old kernel's state, or be cut off mid-command.
-  const bootId = async (s: Session) => (await s.exec(`cat ${BOOT_ID}`, { check: false, step: 'read the boot id' })).stdout.trim();
+  const bootId = async (s: Session) => (await s.readFile(BOOT_ID, { step: 'read the boot id' }))?.trim() ?? '';
   const before = await bootId(link.session);
   o.note?.(link.node.name, 'rebooting');
   // The connection may drop before the command returns: that is the reboot working.
